@@ -1,0 +1,67 @@
+"""The public exception tree: one base class, grouped by who raises it.
+
+``BlueprintError`` comes from the compiler (it carries diagnostics); the others come from the
+runtime while a compiled flow executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
+
+
+class AtomitonError(Exception):
+    """Base class of every error atomiton raises on purpose."""
+
+
+class BlueprintError(AtomitonError):
+    """A blueprint could not be compiled; ``diagnostics`` says every reason found."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        count = len(self.diagnostics)
+        first = self.diagnostics[0].format() if self.diagnostics else "no diagnostics"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(f"{first}{more}")
+
+
+class NodeError(AtomitonError):
+    """A node failed while a flow ran.
+
+    Attributes:
+        node_id: the node's id, with its sub-blueprint path (``totals.sum``).
+        node_type: the node's type name (``transform``).
+        source: the blueprint file the node was written in.
+        line: 1-based line of the node in ``source``.
+        column: 1-based column of the node in ``source``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str,
+        node_type: str,
+        source: str = "",
+        line: int = 0,
+        column: int = 0,
+    ) -> None:
+        self.message = message
+        self.node_id = node_id
+        self.node_type = node_type
+        self.source = source
+        self.line = line
+        self.column = column
+        where = f"{source}:{line}:{column}: " if source else ""
+        super().__init__(f"{where}node {node_id!r} ({node_type}) failed: {message}")
+
+
+class CancelledError(AtomitonError):
+    """The run was cancelled before it finished."""
+
+
+class RunTimeoutError(AtomitonError, TimeoutError):
+    """The run, or one node of it, took longer than its timeout."""
