@@ -1,0 +1,55 @@
+"""Diagnostic codes and their message templates, in one place (like mypy's message_registry).
+
+Codes are grouped by stage: E00xx reading the file, E01xx its schema, E02xx the graph, E03xx
+templates and embedded Python, E04xx types, E05xx sub-blueprints, E06xx mypy on the output.
+A template says what was found and what was expected; the fix goes in the diagnostic's hint.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CODES: Final[dict[str, str]] = {
+    # Reading the file.
+    "E0001": "invalid YAML: {problem}",
+    "E0002": "cannot read blueprint {path!r}: {reason}",
+    "E0003": "duplicate key {key!r} in this mapping (YAML would silently keep the last one)",
+    "E0004": "a blueprint must be a mapping at the top level, found {found}",
+    # Schema of the file as written.
+    "E0101": "unknown key {key!r} in {where}",
+    "E0102": "{where}: {message}",
+    "E0103": "{where}: missing required key {key!r}",
+    # The graph.
+    "E0201": "duplicate node id {id!r} (first defined at {first})",
+    "E0202": "unknown node type {type!r} for node {node!r}",
+    "E0203": "edge {edge} targets unknown port {port!r} of node {node!r}; its inputs are {valid}",
+    "E0204": "edge {edge} reads unknown port {port!r} of node {node!r}; its outputs are {valid}",
+    "E0205": "edge {edge} refers to unknown node {node!r}",
+    "E0206": "input {port!r} of node {node!r} has {count} incoming edges but takes one",
+    "E0207": "the graph has a cycle: {chain}",
+    "E0208": "node {node!r} ({type}): required input {port!r} has neither an edge nor a parameter",
+    "E0209": "node {node!r} ({type}): parameter {param!r}: {message}",
+    "E0210": "node {node!r} ({type}): unknown parameter {param!r}",
+    "E0211": "{what} {id!r} is not a valid id: use letters, digits, '-' and '_'",
+    "E0212": "edge {edge} refers to interface {direction} {name!r}, which the blueprint does not declare",
+    "E0213": "interface output {name!r} is defined by {count} edges; keep one",
+    "E0214": "node {node!r} ({type}): port {port!r} is declared but the type has no such {direction}",
+    "E0215": "node type {type!r} needs the Python module {module!r}, which is not installed",
+    "E0216": "node {node!r}: function must be written 'package.module:name', found {value!r}",
+    "E0217": "interface output {name!r} is declared but no edge defines it",
+    "E0218": "node {node!r} ({type}): setting {setting!r}: {message}",
+    # Templates and embedded Python.
+    "E0301": "template {template!r}: {message}",
+    "E0302": "node {node!r}: {param} is not valid Python: {message}",
+    # Types.
+    "E0401": "edge {edge}: {source} is {source_type}, which does not fit {target} ({target_type})",
+    "E0402": "unknown port type {type!r}",
+    # Sub-blueprints.
+    "E0501": "sub-blueprint {ref!r} of node {node!r} not found",
+    "E0502": "sub-blueprints include each other: {chain}",
+    "E0503": "node {node!r}: a sub-blueprint needs 'path', 'id' or inline 'nodes'",
+    # mypy on the generated module.
+    "E0601": "{message}",
+    # Warnings.
+    "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
+}

@@ -1,0 +1,686 @@
+"""The graph builder: one normalised file -> a checked graph whose every input is bound.
+
+It looks node types up in the registry, validates parameters against each type's model, binds
+edges and templates to where their values come from, inlines sub-blueprints (through
+``resolve``), then checks the whole: required inputs, single-valued ports, cycles and edge types.
+Every problem is collected before the stage stops.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import importlib.util
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pydantic import ValidationError
+
+from ..diagnostics import DiagnosticSink, Span, did_you_mean, one_of
+from ..nodes import registry
+from ..nodes.spec import NodeSpec, snake_case
+from . import resolve
+from .expressions import ExpressionError, ParsedExpr, normalize_body, normalize_expression, split_template
+from .ir import (
+    Binding,
+    BlueprintDoc,
+    CodeFunction,
+    Constant,
+    EdgeDef,
+    FromInput,
+    FromNode,
+    FromTemplate,
+    Graph,
+    Node,
+    NodeDef,
+    Output,
+    PortDef,
+    Template,
+    TemplateExpr,
+)
+from .options import CompileOptions
+from .types import ANY, PortType, fits, parse_type
+
+_FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
+_GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
+
+
+@dataclass(slots=True)
+class _Ports:
+    """The ports of one node as the builder sees them (name -> vocabulary type)."""
+
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+    multiple: frozenset[str] = frozenset()
+    required: frozenset[str] = frozenset()
+
+    @property
+    def primary_input(self) -> str | None:
+        return next(iter(self.inputs), None)
+
+    @property
+    def primary_output(self) -> str | None:
+        return next(iter(self.outputs), None)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A node while its inputs are being bound."""
+
+    definition: NodeDef
+    spec: NodeSpec | None
+    ports: _Ports
+    params: dict[str, object]
+    inputs: dict[str, list[tuple[Binding, EdgeDef]]] = field(default_factory=dict)
+    function: tuple[str, str] | None = None
+    child: Graph | None = None
+
+
+def build_graph(doc: BlueprintDoc, options: CompileOptions) -> Graph:
+    """Check ``doc`` and return its flat graph; raise ``BlueprintError`` on any error."""
+    sink = DiagnosticSink()
+    graph = _Builder(doc, options, sink, resolve.IncludeChain.root(doc)).build()
+    sink.raise_if_errors()
+    assert graph is not None
+    return graph
+
+
+class _Builder:
+    def __init__(
+        self,
+        doc: BlueprintDoc,
+        options: CompileOptions,
+        sink: DiagnosticSink,
+        chain: resolve.IncludeChain,
+    ) -> None:
+        self.doc = doc
+        self.options = options
+        self.sink = sink
+        self.chain = chain
+        self.pending: dict[str, _Pending] = {}
+        self.interface = {p.name: p for p in doc.inputs}
+
+    # -- the stage -----------------------------------------------------------------------------
+
+    def build(self) -> Graph | None:
+        errors_before = len(self.sink.items)
+        for definition in self.doc.nodes:
+            self._add_node(definition)
+        outputs = self._bind_edges()
+        for pending in self.pending.values():
+            self._bind_params(pending)
+        self._check_required()
+        if len(self.sink.items) > errors_before and self.sink.has_errors:
+            return None
+        nodes = self._finish_nodes()
+        order = self._topological(nodes)
+        if order is None:
+            return None
+        graph_outputs = self._outputs(outputs, order)
+        nodes_by_id = {n.id: n for n in order}
+        graph = Graph(
+            id=self.doc.id,
+            name=self.doc.name,
+            version=self.doc.version,
+            description=self.doc.description,
+            display=self.doc.display,
+            sha256=self.doc.sha256,
+            metadata=self.doc.metadata,
+            inputs=self.doc.inputs,
+            outputs=graph_outputs,
+            nodes=tuple(order),
+            concurrency=self.doc.concurrency,
+            timeout=self.doc.timeout,
+        )
+        graph = resolve.inline_children(graph, {k: p.child for k, p in self.pending.items() if p.child})
+        graph = _mark_skipped(graph, self.sink)
+        if self.options.check_edge_types:
+            _check_types(graph, nodes_by_id, self.sink)
+        return replace(graph, warnings=tuple(d for d in self.sink.items if not d.is_error))
+
+    # -- nodes ---------------------------------------------------------------------------------
+
+    def _add_node(self, definition: NodeDef) -> None:
+        if definition.id in self.pending:
+            first = self.pending[definition.id].definition.span
+            self.sink.error("E0201", definition.span, id=definition.id, first=f"{first.line}:{first.column}")
+            return
+        if definition.id in ("input", "output"):
+            self.sink.error(
+                "E0211", definition.span, what="node id", id=definition.id,
+                hint="'input' and 'output' stand for the blueprint's own interface",
+            )
+            return
+        type_name = definition.type
+        if type_name in _GROUP_TYPES or definition.inline is not None:
+            self._add_group(definition)
+            return
+        if type_name == "python":
+            self._add_python(definition)
+            return
+        spec = registry.get(type_name)
+        if spec is None:
+            self.sink.error(
+                "E0202", definition.span, type=type_name, node=definition.id,
+                hint=did_you_mean(type_name, registry.type_names()) or "run 'atomiton nodes' to list the types",
+            )
+            return
+        for module in spec.requires:
+            if importlib.util.find_spec(module) is None:
+                self.sink.error(
+                    "E0215", definition.span, type=type_name, module=module,
+                    hint=f"pip install 'atomiton[{spec.extra}]'" if spec.extra else f"pip install {module}",
+                )
+        ports = _Ports(
+            inputs={p.name: p.type for p in spec.inputs},
+            outputs={p.name: p.type for p in spec.outputs},
+            multiple=frozenset(p.name for p in spec.inputs if p.multiple),
+            required=frozenset(p.name for p in spec.inputs if p.required),
+        )
+        for declared, have, direction in (
+            (definition.declared_inputs, ports.inputs, "input"),
+            (definition.declared_outputs, ports.outputs, "output"),
+        ):
+            for port in declared:
+                if port.name not in have and snake_case(port.name) not in {snake_case(h) for h in have}:
+                    self.sink.error(
+                        "E0214", port.span, node=definition.id, type=type_name, port=port.name,
+                        direction=direction, hint=f"its {direction}s are {one_of(have)}",
+                    )
+        params = self._param_keys(definition, spec)
+        self.pending[definition.id] = _Pending(definition, spec, ports, params)
+
+    def _param_keys(self, definition: NodeDef, spec: NodeSpec) -> dict[str, object]:
+        """YAML keys -> the model's field names; unknown keys are diagnostics."""
+        by_alias = {(f.alias or name): name for name, f in spec.params.model_fields.items()}
+        params: dict[str, object] = {}
+        for key, value in definition.params.items():
+            name = by_alias.get(key) or (key if key in spec.params.model_fields else None)
+            if name is None:
+                self.sink.error(
+                    "E0210", definition.param_spans.get(key, definition.span), node=definition.id,
+                    type=definition.type, param=key, hint=did_you_mean(key, list(by_alias)),
+                )
+                continue
+            params[name] = value
+        return params
+
+    def _add_python(self, definition: NodeDef) -> None:
+        reference = definition.params.get("function")
+        span = definition.param_spans.get("function", definition.span)
+        function = None
+        if not isinstance(reference, str) or not _FUNCTION_REF.match(reference):
+            self.sink.error(
+                "E0216", span, node=definition.id, value=reference,
+                hint="for example 'mypkg.cleaning:normalize'",
+            )
+        else:
+            module, _, name = reference.partition(":")
+            function = (module, name)
+        for key in definition.params:
+            if key != "function":
+                self.sink.error(
+                    "E0210", definition.param_spans.get(key, definition.span), node=definition.id,
+                    type="python", param=key, hint="a python node's arguments come from its input ports",
+                )
+        inputs = {p.name: p.type for p in definition.declared_inputs} or {"data": "any"}
+        outputs = {p.name: p.type for p in definition.declared_outputs} or {"result": "any"}
+        ports = _Ports(inputs, outputs, required=frozenset(inputs))
+        self.pending[definition.id] = _Pending(definition, None, ports, {}, function=function)
+
+    def _add_group(self, definition: NodeDef) -> None:
+        child_doc = resolve.load_child(definition, self.doc, self.options, self.chain, self.sink)
+        if child_doc is None:
+            return
+        child = _Builder(child_doc, self.options, self.sink, self.chain.enter(definition, child_doc)).build()
+        if child is None:
+            return
+        ports = _Ports(
+            inputs={p.name: p.type for p in child.inputs},
+            outputs={o.port.name: o.port.type for o in child.outputs},
+            required=frozenset(p.name for p in child.inputs if p.required),
+        )
+        params: dict[str, object] = {}
+        for key, value in definition.params.items():
+            if key in ("path", "id", "blueprintId", "nodes", "edges"):
+                continue
+            if key not in ports.inputs:
+                self.sink.error(
+                    "E0210", definition.param_spans.get(key, definition.span), node=definition.id,
+                    type=definition.type, param=key,
+                    hint=did_you_mean(key, list(ports.inputs)) or f"the sub-blueprint's inputs are {one_of(ports.inputs)}",
+                )
+                continue
+            params[key] = value
+        self.pending[definition.id] = _Pending(definition, None, ports, params, child=child)
+
+    # -- edges ---------------------------------------------------------------------------------
+
+    def _bind_edges(self) -> dict[str, list[tuple[Binding, EdgeDef]]]:
+        outputs: dict[str, list[tuple[Binding, EdgeDef]]] = {}
+        declared_outputs = {p.name for p in self.doc.outputs}
+        for edge in self.doc.edges:
+            source = self._edge_source(edge)
+            if edge.target == "output":
+                name = edge.target_port or (edge.source_port if edge.source != "input" else None) or edge.source
+                if declared_outputs and name not in declared_outputs:
+                    self.sink.error("E0212", edge.span, edge=edge.id, direction="output", name=name)
+                    continue
+                if source is not None:
+                    outputs.setdefault(name, []).append((source, edge))
+                continue
+            target = self.pending.get(edge.target)
+            if target is None:
+                if edge.target not in {n.id for n in self.doc.nodes}:
+                    self.sink.error(
+                        "E0205", edge.span, edge=edge.id, node=edge.target,
+                        hint=did_you_mean(edge.target, list(self.pending)),
+                    )
+                continue
+            port = edge.target_port or target.ports.primary_input
+            if port is None:
+                self.sink.error("E0203", edge.span, edge=edge.id, port="input", node=edge.target, valid="none")
+                continue
+            port = self._input_name(target, port)
+            if port is None:
+                valid = [*target.ports.inputs, *self._param_names(target)]
+                self.sink.error(
+                    "E0203", edge.span, edge=edge.id, port=edge.target_port, node=edge.target,
+                    valid=one_of(valid), hint=did_you_mean(edge.target_port or "", valid),
+                )
+                continue
+            if source is not None:
+                target.inputs.setdefault(port, []).append((source, edge))
+        return outputs
+
+    def _input_name(self, target: _Pending, port: str) -> str | None:
+        """The port (or parameter field) an edge's target handle names."""
+        if port in target.ports.inputs:
+            return port
+        for name in target.ports.inputs:
+            if snake_case(name) == snake_case(port):
+                return name
+        if target.spec is not None:
+            fields = target.spec.params.model_fields
+            for name, info in fields.items():
+                if port in (name, info.alias):
+                    return name
+        return None
+
+    def _param_names(self, target: _Pending) -> list[str]:
+        if target.spec is None:
+            return []
+        return [(info.alias or name) for name, info in target.spec.params.model_fields.items()]
+
+    def _edge_source(self, edge: EdgeDef) -> Binding | None:
+        if edge.source == "input":
+            name = edge.source_port
+            if name is None or name not in self.interface:
+                self.sink.error(
+                    "E0212", edge.span, edge=edge.id, direction="input", name=name or "",
+                    hint=did_you_mean(name or "", list(self.interface)) or "declare it under interface.inputs",
+                )
+                return None
+            return FromInput(name)
+        source = self.pending.get(edge.source)
+        if source is None:
+            if edge.source not in {n.id for n in self.doc.nodes}:
+                self.sink.error(
+                    "E0205", edge.span, edge=edge.id, node=edge.source,
+                    hint=did_you_mean(edge.source, list(self.pending)),
+                )
+            return None
+        port = edge.source_port or source.ports.primary_output
+        if port is not None and port not in source.ports.outputs:
+            match = next((p for p in source.ports.outputs if snake_case(p) == snake_case(port)), None)
+            port = match if match is not None else port
+        if port is None or port not in source.ports.outputs:
+            valid = list(source.ports.outputs)
+            self.sink.error(
+                "E0204", edge.span, edge=edge.id, port=edge.source_port, node=edge.source,
+                valid=one_of(valid), hint=did_you_mean(edge.source_port or "", valid),
+            )
+            return None
+        return FromNode(edge.source, port)
+
+    # -- parameters and templates ---------------------------------------------------------------
+
+    def _bind_params(self, pending: _Pending) -> None:
+        definition = pending.definition
+        fed = {name for name in pending.inputs if name not in pending.ports.inputs}
+        values: dict[str, object] = {}
+        dynamic: set[str] = set(fed)
+        for name, value in pending.params.items():
+            if name in fed:
+                continue
+            converted = self._templated(value, pending, definition.param_spans.get(name, definition.span))
+            if converted is not value:
+                dynamic.add(name)
+            values[name] = converted
+        pending.params = values
+        if pending.spec is None:
+            return
+        static = {k: v for k, v in values.items() if k not in dynamic}
+        try:
+            validated = pending.spec.params.model_validate(static)
+        except ValidationError as exc:
+            validated = None
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else ""
+                if name in dynamic:
+                    continue
+                alias = pending.spec.params.model_fields[name].alias if name in pending.spec.params.model_fields else None
+                span = definition.param_spans.get(alias or name, definition.param_spans.get(name, definition.span))
+                where = ".".join(str(p) for p in ((alias or name), *error["loc"][1:]))
+                self.sink.error(
+                    "E0209", span, node=definition.id, type=definition.type, param=where, message=error["msg"],
+                )
+        pending.params["__validated__"] = validated
+
+    def _templated(self, value: object, pending: _Pending, span: Span) -> object:
+        """Replace template strings (anywhere inside ``value``) with ``Template`` objects."""
+        if isinstance(value, str) and "{{" in value:
+            try:
+                parts = split_template(value)
+            except ExpressionError as exc:
+                self.sink.error("E0301", span, template=value, message=str(exc))
+                return value
+            converted: list[str | TemplateExpr] = []
+            for part in parts:
+                if isinstance(part, str):
+                    converted.append(part)
+                    continue
+                expr = self._bind_expr(part, pending, span, value)
+                if expr is None:
+                    return value
+                converted.append(expr)
+            return Template(tuple(converted))
+        if isinstance(value, dict):
+            items = {k: self._templated(v, pending, span) for k, v in value.items()}
+            return items if any(items[k] is not value[k] for k in items) else value
+        if isinstance(value, list):
+            listed = [self._templated(v, pending, span) for v in value]
+            return listed if any(a is not b for a, b in zip(listed, value)) else value
+        return value
+
+    def _bind_expr(self, expr: ParsedExpr, pending: _Pending, span: Span, template: str) -> TemplateExpr | None:
+        root, path = expr.root, expr.path
+        if root in ("inputs", "variables"):
+            if not path or not isinstance(path[0], str) or path[0] not in self.interface:
+                name = str(path[0]) if path else ""
+                self.sink.error(
+                    "E0301", span, template=template,
+                    message=f"the blueprint has no input {name!r}" if name else "name an input: inputs.<name>",
+                    hint=did_you_mean(name, list(self.interface)) or (
+                        f"its inputs are {one_of(self.interface)}" if self.interface else "declare it under interface.inputs"
+                    ),
+                )
+                return None
+            return TemplateExpr(expr.text, FromInput(path[0]), path[1:])
+        if root == "$now":
+            return TemplateExpr(expr.text, "now", ())
+        if root == "$env":
+            if len(path) != 1 or not isinstance(path[0], str):
+                self.sink.error("E0301", span, template=template, message="write $env.NAME")
+                return None
+            return TemplateExpr(expr.text, "env", path)
+        port = pending.ports.primary_input if root == "$input" else self._input_name(pending, root)
+        bound = pending.inputs.get(port) if port is not None else None
+        if bound:
+            return TemplateExpr(expr.text, bound[0][0], path)
+        valid = ["inputs", "$input", "$now", "$env", *pending.ports.inputs]
+        self.sink.error(
+            "E0301", span, template=template,
+            message=f"{root!r} is not bound to any value here",
+            hint=did_you_mean(root, valid) or f"a template starts with {one_of(valid)}",
+        )
+        return None
+
+    # -- whole-node checks ---------------------------------------------------------------------
+
+    def _check_required(self) -> None:
+        for pending in self.pending.values():
+            definition = pending.definition
+            for port in pending.ports.required:
+                if port not in pending.inputs and port not in pending.params:
+                    self.sink.error("E0208", definition.span, node=definition.id, type=definition.type, port=port)
+            for port, bindings in pending.inputs.items():
+                if len(bindings) > 1 and port not in pending.ports.multiple:
+                    self.sink.error(
+                        "E0206", bindings[1][1].span, node=definition.id, port=port, count=len(bindings),
+                        hint="declare the port 'multiple' or merge the values first",
+                    )
+
+    def _finish_nodes(self) -> list[Node]:
+        nodes = []
+        for node_id, pending in self.pending.items():
+            definition = pending.definition
+            params = dict(pending.params)
+            validated = params.pop("__validated__", None)
+            inputs: dict[str, Binding | tuple[Binding, ...]] = {}
+            for port, bindings in pending.inputs.items():
+                if port in pending.ports.inputs:
+                    values = tuple(b for b, _ in bindings)
+                    inputs[port] = values if port in pending.ports.multiple else values[0]
+                else:
+                    params[port] = bindings[0][0]  # an edge feeding a parameter wins
+            code = self._code(pending, params, validated)
+            outputs = tuple(
+                PortDef(name, type_, definition.span) for name, type_ in pending.ports.outputs.items()
+            )
+            nodes.append(
+                Node(
+                    id=node_id,
+                    type=definition.type,
+                    span=definition.span,
+                    name=definition.name,
+                    settings=definition.settings,
+                    spec=pending.spec,
+                    params=params,
+                    inputs=inputs,
+                    code=code,
+                    function=pending.function,
+                    outputs=outputs,
+                    included_from=self.chain.spans,
+                )
+            )
+        return nodes
+
+    def _code(self, pending: _Pending, params: Mapping[str, object], validated: object) -> tuple[CodeFunction, ...]:
+        if pending.spec is None:
+            return ()
+        functions = []
+        for name, code_param in pending.spec.code_params.items():
+            source = params.get(name)
+            if not isinstance(source, str) or not source.strip():
+                continue
+            try:
+                if code_param.kind == "body":
+                    normalized = normalize_body(source)
+                else:
+                    normalized = normalize_expression(source)
+            except ExpressionError as exc:
+                field_info = pending.spec.params.model_fields.get(name)
+                key = (field_info.alias if field_info else None) or name
+                self.sink.error(
+                    "E0302", pending.definition.param_spans.get(key, pending.definition.span),
+                    node=pending.definition.id, param=key, message=str(exc),
+                    hint="node code is Python here (Atomiton flows used JavaScript)" if "=>" in source else None,
+                )
+                continue
+            args = code_param.arguments(validated) if validated is not None else code_param.args
+            functions.append(CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized))
+        return tuple(functions)
+
+    def _topological(self, nodes: list[Node]) -> list[Node] | None:
+        by_id = {n.id: n for n in nodes}
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+        for node in nodes:
+            sorter.add(node.id, *sorted(_dependencies(node)))
+        try:
+            static_order = list(sorter.static_order())
+        except graphlib.CycleError as exc:
+            cycle = list(exc.args[1])
+            chain = " -> ".join(reversed(cycle))
+            self.sink.error("E0207", by_id[cycle[0]].span, chain=chain, hint="an edge must not lead back to a node it came from")
+            return None
+        # graphlib's order depends on insertion; re-sort ready nodes by file order for stable output.
+        position = {n.id: i for i, n in enumerate(nodes)}
+        return _stable_topological(nodes, position) if static_order else []
+
+    def _outputs(
+        self, outputs: dict[str, list[tuple[Binding, EdgeDef]]], order: list[Node]
+    ) -> tuple[Output, ...]:
+        result = []
+        if self.doc.outputs:
+            for port in self.doc.outputs:
+                bindings = outputs.get(port.name, [])
+                if not bindings:
+                    self.sink.error("E0217", port.span, name=port.name)
+                    continue
+                if len(bindings) > 1:
+                    self.sink.error("E0213", bindings[1][1].span, name=port.name, count=len(bindings))
+                result.append(Output(port, bindings[0][0]))
+            return tuple(result)
+        for name, bindings in outputs.items():
+            if len(bindings) > 1:
+                self.sink.error("E0213", bindings[1][1].span, name=name, count=len(bindings))
+            binding = bindings[0][0]
+            result.append(Output(PortDef(name, self._binding_type(binding), bindings[0][1].span), binding))
+        if outputs:
+            return tuple(result)
+        # No interface and no output edges: one output per sink node, its primary output.
+        consumed = {b.node for n in order for b in _all_bindings(n) if isinstance(b, FromNode)}
+        for node in order:
+            pending = self.pending[node.id]
+            primary = pending.ports.primary_output
+            if node.id not in consumed and primary is not None:
+                binding = FromNode(node.id, primary)
+                result.append(Output(PortDef(node.id, pending.ports.outputs[primary], node.span), binding))
+        return tuple(result)
+
+    def _binding_type(self, binding: Binding) -> str:
+        if isinstance(binding, FromNode):
+            return self.pending[binding.node].ports.outputs.get(binding.port, "any")
+        if isinstance(binding, FromInput):
+            return self.interface[binding.name].type
+        return "any"
+
+
+def _stable_topological(nodes: list[Node], position: Mapping[str, int]) -> list[Node]:
+    import heapq
+
+    deps = {n.id: _dependencies(n) for n in nodes}
+    dependants: dict[str, list[str]] = {n.id: [] for n in nodes}
+    for node_id, required in deps.items():
+        for dep in required:
+            dependants[dep].append(node_id)
+    remaining = {node_id: len(required) for node_id, required in deps.items()}
+    ready = [position[n] for n, count in remaining.items() if count == 0]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        node = nodes[heapq.heappop(ready)]
+        ordered.append(node)
+        for dependant in dependants[node.id]:
+            remaining[dependant] -= 1
+            if remaining[dependant] == 0:
+                heapq.heappush(ready, position[dependant])
+    return ordered
+
+
+def _all_bindings(node: Node) -> list[Binding]:
+    found: list[Binding] = []
+    for value in node.inputs.values():
+        found.extend(value if isinstance(value, tuple) else (value,))
+    _collect(node.params, found)
+    return found
+
+
+def _collect(value: object, found: list[Binding]) -> None:
+    if isinstance(value, (FromNode, FromInput, Constant)):
+        found.append(value)
+    elif isinstance(value, FromTemplate):
+        _collect(value.template, found)
+    elif isinstance(value, Template):
+        for part in value.parts:
+            if isinstance(part, TemplateExpr) and not isinstance(part.root, str):
+                _collect(part.root, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, found)
+
+
+def _dependencies(node: Node) -> set[str]:
+    return {b.node for b in _all_bindings(node) if isinstance(b, FromNode)}
+
+
+def dependencies(node: Node) -> set[str]:
+    """Ids of the nodes whose outputs ``node`` reads."""
+    return _dependencies(node)
+
+
+def _mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:
+    """Disabled nodes, and every node that needs a value from a skipped one, are skipped."""
+    skipped: set[str] = set()
+    for node in graph.nodes:  # topological order: dependencies are decided first
+        if not node.settings.enabled or _dependencies(node) & skipped:
+            skipped.add(node.id)
+    if not skipped:
+        return graph
+    for node in graph.nodes:
+        if not node.settings.enabled:
+            count = sum(1 for n in graph.nodes if n.id in skipped and n.settings.enabled and node.id in _dependencies(n))
+            if count:
+                sink.warning("W0001", node.span, node=node.id, count=count)
+    nodes = tuple(replace(n, skipped=n.id in skipped) for n in graph.nodes)
+    outputs = tuple(
+        replace(o, binding=Constant(None)) if isinstance(o.binding, FromNode) and o.binding.node in skipped else o
+        for o in graph.outputs
+    )
+    return replace(graph, nodes=nodes, outputs=outputs)
+
+
+def output_type(graph: Graph, binding: Binding, nodes: Mapping[str, Node]) -> PortType:
+    """The vocabulary type of the value a binding reads."""
+    if isinstance(binding, FromNode):
+        node = nodes.get(binding.node)
+        if node is None:
+            return ANY
+        port = next((p for p in node.outputs if p.name == binding.port), None)
+        return (parse_type(port.type) if port else None) or ANY
+    if isinstance(binding, FromInput):
+        port_def = next((p for p in graph.inputs if p.name == binding.name), None)
+        return (parse_type(port_def.type) if port_def else None) or ANY
+    return ANY
+
+
+def _check_types(graph: Graph, _: Mapping[str, Node], sink: DiagnosticSink) -> None:
+    nodes = {n.id: n for n in graph.nodes}
+    for node in graph.nodes:
+        if node.spec is None:
+            continue
+        for port in node.spec.inputs:
+            bound = node.inputs.get(port.name)
+            if bound is None:
+                continue
+            target = parse_type(port.type) or ANY
+            for binding in bound if isinstance(bound, tuple) else (bound,):
+                source = output_type(graph, binding, nodes)
+                if not fits(source, target):
+                    sink.error(
+                        "E0401", node.span, edge=f"into {node.id}.{port.name}",
+                        source=_describe_binding(binding), source_type=str(source),
+                        target=f"{node.id}.{port.name}", target_type=str(target),
+                    )
+
+
+def _describe_binding(binding: Binding) -> str:
+    if isinstance(binding, FromNode):
+        return f"{binding.node}.{binding.port}"
+    if isinstance(binding, FromInput):
+        return f"input.{binding.name}"
+    return "a constant"
+

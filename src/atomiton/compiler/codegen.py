@@ -1,0 +1,453 @@
+"""IR -> view models -> jinja2 render. Python decides every name, type and expression here;
+the templates only loop and print.
+
+Everything that comes from YAML enters the module through ``literal()`` (``repr`` of plain data),
+through ``naming`` (validated identifiers) or as Python re-emitted by ``ast`` (node code).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import inspect
+import math
+import textwrap
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from .. import __version__
+from ..diagnostics import Span
+from ..nodes.spec import NodeSpec, snake_case
+from .ir import (
+    MISSING,
+    Binding,
+    CodeFunction,
+    Constant,
+    FromInput,
+    FromNode,
+    FromTemplate,
+    Graph,
+    Node,
+    PortDef,
+    Template,
+    TemplateExpr,
+)
+from .naming import Namer, identifier
+from .options import CompileOptions
+from .plan import Plan
+from .types import ANY, parse_type, python_type
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedModule:
+    """The module's text before formatting, and the node comments that mark YAML positions."""
+
+    code: str
+    markers: dict[str, Span]
+
+
+@dataclass(slots=True)
+class FieldView:
+    name: str
+    annotation: str
+    default: str | None = None
+    alias: str | None = None
+    description: str = ""
+
+
+@dataclass(slots=True)
+class NodeView:
+    index: int
+    comment: str
+    attr: str
+    functions: list[str]
+    call: str
+    policy: bool
+    skipped: bool
+
+
+@dataclass(slots=True)
+class TaskView:
+    name: str
+    mode: str
+    after: tuple[int, ...]
+    nodes: list[NodeView]
+
+
+@dataclass(slots=True)
+class ModuleView:
+    title: str
+    docstring: str
+    version: str
+    imports: list[str]
+    blueprint_args: list[tuple[str, str]]
+    node_infos: list[str]
+    inputs: list[FieldView]
+    outputs: list[FieldView]
+    inputs_required: bool
+    state: list[FieldView]
+    constants: list[tuple[str, str]]
+    tasks: list[TaskView]
+    output_values: list[tuple[str, str]]
+    user_imports: list[str] = field(default_factory=list)
+
+
+def literal(value: object) -> str:
+    """Python source for a plain YAML value; the only way YAML data enters a module."""
+    if value is None or isinstance(value, (bool, int, str, bytes)):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'float("nan")'
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else 'float("-inf")'
+        return repr(value)
+    if isinstance(value, (datetime, date, time)):
+        return repr(value.isoformat())
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, (set, frozenset)):
+        return "[" + ", ".join(literal(v) for v in sorted(value, key=repr)) + "]"
+    raise TypeError(f"cannot put a {type(value).__name__} into a generated module")
+
+
+def comment_text(text: str) -> str:
+    """Text safe inside a ``#`` comment: no line breaks or control characters."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def docstring_text(text: str) -> str:
+    """Text safe inside a triple-quoted docstring."""
+    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in escaped)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("atomiton", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    environment.filters["pyrepr"] = literal
+    return environment
+
+
+def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> RenderedModule:
+    """Render the module source for ``graph`` scheduled by ``plan``."""
+    view, markers = _ModuleBuilder(graph, plan).build()
+    code = _environment().get_template("module.py.j2").render(m=view)
+    return RenderedModule(code, markers)
+
+
+class _ModuleBuilder:
+    def __init__(self, graph: Graph, plan: Plan) -> None:
+        self.graph = graph
+        self.plan = plan
+        self.node_attr = Namer()
+        self.input_field = Namer()
+        self.output_field = Namer()
+        self.constant = Namer()
+        self.modules: dict[str, str] = {}
+        self.user_imports: dict[tuple[str, str], str] = {}
+        self.constants: list[tuple[str, str]] = []
+        self.markers: dict[str, Span] = {}
+        self.nodes = {n.id: n for n in graph.nodes}
+        self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
+
+    def build(self) -> tuple[ModuleView, dict[str, Span]]:
+        graph = self.graph
+        for node in graph.nodes:
+            self.node_attr(node.id)
+        tasks = [
+            TaskView(
+                name=f"_task_{t}",
+                mode=task.mode,
+                after=task.after,
+                nodes=[self._node_view(i, graph.nodes[i]) for i in task.nodes],
+            )
+            for t, task in enumerate(self.plan.tasks)
+        ]
+        inputs = [self._input_field(p) for p in graph.inputs]
+        outputs = [
+            FieldView(self.output_field(o.port.name), self._output_annotation(o.port, o.binding),
+                      alias=None if self.output_field(o.port.name) == o.port.name else o.port.name)
+            for o in graph.outputs
+        ]
+        state = [
+            FieldView(self.node_attr(n.id), self._state_annotation(n))
+            for n in graph.nodes
+            if not n.skipped
+        ]
+        imports = sorted(f"from atomiton.nodes import {module} as {alias}" for module, alias in self.modules.items())
+        user_imports = sorted(
+            f"from {module} import {name} as {alias}" for (module, name), alias in self.user_imports.items()
+        )
+        title = graph.name or graph.id
+        docstring = docstring_text(
+            f"{title}: generated by atomiton {__version__} from {graph.display}. Do not edit.\n\n"
+            f"Source sha256: {graph.sha256}"
+            + (f"\n\n{graph.description.strip()}" if graph.description.strip() else "")
+        )
+        blueprint_args = [
+            ("id", literal(graph.id)),
+            ("name", literal(graph.name)),
+            ("version", literal(graph.version)),
+            ("source", literal(graph.display)),
+            ("sha256", literal(graph.sha256)),
+        ]
+        if graph.concurrency is not None:
+            blueprint_args.append(("concurrency", literal(graph.concurrency)))
+        if graph.timeout is not None:
+            blueprint_args.append(("timeout", literal(graph.timeout)))
+        if graph.metadata:
+            blueprint_args.append(("metadata", literal(dict(graph.metadata))))
+        view = ModuleView(
+            title=title,
+            docstring=docstring,
+            version=__version__,
+            imports=imports,
+            user_imports=user_imports,
+            blueprint_args=blueprint_args,
+            node_infos=[self._node_info(n) for n in graph.nodes],
+            inputs=inputs,
+            outputs=outputs,
+            inputs_required=any(p.default is MISSING for p in graph.inputs),
+            state=state,
+            constants=self.constants,
+            tasks=tasks,
+            output_values=[(self.output_field(o.port.name), self._value(o.binding)) for o in graph.outputs],
+        )
+        return view, self.markers
+
+    # -- model fields ----------------------------------------------------------------------------
+
+    def _input_field(self, port: PortDef) -> FieldView:
+        name = self.input_names[port.name]
+        annotation = python_type(parse_type(port.type) or ANY)
+        default = None if port.default is MISSING else literal(port.default)
+        if default == "None" and annotation != "Any":
+            annotation = f"{annotation} | None"
+        return FieldView(name, annotation, default, None if name == port.name else port.name, port.description)
+
+    def _output_annotation(self, port: PortDef, binding: Binding) -> str:
+        if isinstance(binding, Constant) and binding.value is None:
+            return "Any"
+        return python_type(parse_type(port.type) or ANY)
+
+    def _state_annotation(self, node: Node) -> str:
+        if node.spec is not None:
+            return _return_annotation(node.spec.module, self._module(node.spec))
+        if len(node.outputs) == 1:
+            return python_type(parse_type(node.outputs[0].type) or ANY)
+        return "Any"
+
+    def _node_info(self, node: Node) -> str:
+        args = [
+            f"id={literal(node.id)}",
+            f"type={literal(node.type)}",
+            f"line={node.span.line}",
+            f"column={node.span.column}",
+        ]
+        if node.span.path != self.graph.display:
+            args.append(f"source={literal(node.span.path)}")
+        weight = node.spec.weight if node.spec is not None else 100
+        if weight != 100:
+            args.append(f"weight={weight}")
+        settings = node.settings
+        if settings.retries:
+            args.append(f"retries={settings.retries}")
+            args.append(f"retry_delay={literal(settings.retry_delay)}")
+        if settings.timeout is not None:
+            args.append(f"timeout={literal(settings.timeout)}")
+        if settings.on_error != "fail":
+            args.append(f"on_error={literal(settings.on_error)}")
+        execution = node.spec.execution if node.spec is not None else ("thread" if node.function else "inline")
+        if execution != "inline":
+            args.append(f"execution={literal(execution)}")
+        if node.skipped:
+            args.append("enabled=False")
+        return f"_rt.NodeInfo({', '.join(args)})"
+
+    # -- nodes -----------------------------------------------------------------------------------
+
+    def _module(self, spec: NodeSpec) -> str:
+        module = spec.module.rsplit(".", 1)[-1]
+        return self.modules.setdefault(module, f"_{module}")
+
+    def _node_view(self, index: int, node: Node) -> NodeView:
+        where = f"{node.span.path}:{node.span.line}:{node.span.column}"
+        comment = comment_text(f"# {node.id}: {node.type} ({where})")
+        self.markers[comment] = node.span
+        attr = self.node_attr(node.id)
+        functions = [self._function(node, f) for f in node.code]
+        if node.skipped:
+            return NodeView(index, comment, attr, [], "", False, True)
+        if node.spec is not None:
+            fn, args = self._spec_call(node, node.spec)
+        else:
+            fn, args = self._user_call(node)
+        policy = (
+            node.settings.retries > 0
+            or node.settings.timeout is not None
+            or node.settings.on_error != "fail"
+            or (node.spec is not None and node.spec.execution == "process")
+        )
+        if policy:
+            call = f"ex.call({index}, {fn}, {', '.join(args)})"
+        else:
+            call = f"{fn}({', '.join(args)})"
+        return NodeView(index, comment, attr, functions, call, policy, False)
+
+    def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:
+        module = self._module(spec)
+        params = [f"{name}={self._value(value)}" for name, value in node.params.items()]
+        params_expr = f"{module}.Params({', '.join(params)})"
+        if _is_static(node.params):
+            constant = f"_P_{self.constant(node.id).upper()}"
+            self.constants.append((constant, params_expr))
+            params_expr = constant
+        args = [params_expr]
+        for port in spec.inputs:
+            bound = node.inputs.get(port.name)
+            if bound is None:
+                continue
+            if isinstance(bound, tuple):
+                args.append(f"{port.attr}=[{', '.join(self._value(b) for b in bound)}]")
+            else:
+                args.append(f"{port.attr}={self._value(bound)}")
+        for function in node.code:
+            args.append(f"{function.kwarg}={self._function_name(node, function)}")
+        if spec.needs_context:
+            args.append(f"context=ex.context({self._index(node)})")
+        return f"{module}.run", args
+
+    def _user_call(self, node: Node) -> tuple[str, list[str]]:
+        assert node.function is not None
+        alias = self.user_imports.setdefault(node.function, f"_user_{len(self.user_imports)}")
+        args = []
+        for port, bound in node.inputs.items():
+            value = (
+                "[" + ", ".join(self._value(b) for b in bound) + "]"
+                if isinstance(bound, tuple)
+                else self._value(bound)
+            )
+            args.append(f"{identifier(port, reserved=frozenset())}={value}")
+        return alias, args
+
+    def _index(self, node: Node) -> int:
+        return next(i for i, n in enumerate(self.graph.nodes) if n.id == node.id)
+
+    def _function_name(self, node: Node, function: CodeFunction) -> str:
+        return f"_{self.node_attr(node.id)}_{snake_case(function.param)}"
+
+    def _function(self, node: Node, function: CodeFunction) -> str:
+        name = self._function_name(node, function)
+        args = ", ".join(f"{identifier(a, reserved=frozenset())}: Any" for a in function.args)
+        if function.kind == "body":
+            body = textwrap.indent(function.source, "    ")
+        elif function.source.startswith("lambda"):
+            call_args = ", ".join(identifier(a, reserved=frozenset()) for a in function.args)
+            body = f"    return ({function.source})({call_args})"
+        else:
+            body = f"    return {function.source}"
+        return f"def {name}({args}) -> Any:\n{body}"
+
+    # -- values ----------------------------------------------------------------------------------
+
+    def _value(self, value: object) -> str:
+        if isinstance(value, FromNode):
+            node = self.nodes[value.node]
+            attr = f"s.{self.node_attr(node.id)}"
+            if node.spec is not None:
+                if len(node.spec.outputs) <= 1:
+                    return attr
+                return f"{attr}.{snake_case(value.port)}"
+            if len(node.outputs) <= 1:
+                return attr
+            return f"{attr}[{literal(value.port)}]"
+        if isinstance(value, FromInput):
+            return f"inputs.{self.input_names[value.name]}"
+        if isinstance(value, Constant):
+            return literal(value.value)
+        if isinstance(value, FromTemplate):
+            return self._template(value.template)
+        if isinstance(value, Template):
+            return self._template(value)
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{literal(k)}: {self._value(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(self._value(v) for v in value) + "]"
+        return literal(value)
+
+    def _template(self, template: Template) -> str:
+        if template.is_single:
+            expr = template.parts[0]
+            assert isinstance(expr, TemplateExpr)
+            return self._expr(expr)
+        parts = [literal(p) if isinstance(p, str) else self._expr(p) for p in template.parts]
+        return f"_rt.text({', '.join(parts)})"
+
+    def _expr(self, expr: TemplateExpr) -> str:
+        if expr.root == "now":
+            return "_rt.now()"
+        if expr.root == "env":
+            return f"_rt.env({literal(expr.path[0])})"
+        root = self._value(expr.root)
+        if not expr.path:
+            return root
+        return f"_rt.lookup({root}, ({', '.join(literal(p) for p in expr.path)},), {literal(expr.text)})"
+
+
+def _is_static(value: object) -> bool:
+    if isinstance(value, (FromNode, FromInput, FromTemplate, Template)):
+        return False
+    if isinstance(value, dict):
+        return all(_is_static(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_static(v) for v in value)
+    return True
+
+
+@cache
+def _return_annotation(module_name: str, alias: str) -> str:
+    """The node function's return annotation, spelled for the generated module."""
+    module = importlib.import_module(module_name)
+    annotation = inspect.signature(module.run).return_annotation
+    if annotation is inspect.Signature.empty:
+        return "Any"
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "Any")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return "Any"
+
+    class Qualify(ast.NodeTransformer):
+        ok = True
+
+        def visit_Name(self, node: ast.Name) -> Any:
+            if node.id == "Any" or hasattr(builtins, node.id):
+                return node
+            value = getattr(module, node.id, None)
+            if value is not None and getattr(value, "__module__", None) == module.__name__:
+                return ast.Attribute(ast.Name(alias, ast.Load()), node.id, ast.Load())
+            self.ok = False
+            return node
+
+        def visit_Attribute(self, node: ast.Attribute) -> Any:
+            self.ok = False
+            return node
+
+    qualify = Qualify()
+    tree = qualify.visit(tree)
+    return ast.unparse(tree) if qualify.ok else "Any"

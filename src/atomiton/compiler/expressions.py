@@ -1,0 +1,119 @@
+"""The two kinds of code a blueprint may hold: ``{{ templates }}`` and Python functions.
+
+Templates are parsed here into a root name and a path (the grammar is deliberately small: dotted
+names, ``[0]`` and ``['key']``); binding the root to a value is the graph builder's job. Python
+source is parsed with ``ast`` and re-emitted with ``ast.unparse``, so what reaches the generated
+module is exactly one well-formed expression or function body, never raw text.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_SEGMENT = re.compile(
+    r"""\s*(?:\.\s*(?P<name>[A-Za-z_$][\w$-]*)|\[\s*(?:(?P<index>-?\d+)|'(?P<sq>[^']*)'|"(?P<dq>[^"]*)")\s*\])"""
+)
+_ROOT = re.compile(r"\s*(?P<root>\$?[A-Za-z_][\w-]*)")
+
+
+class ExpressionError(ValueError):
+    """A template or a piece of Python that cannot be compiled; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedExpr:
+    """``{{ inputs.user['name'] }}`` -> root ``inputs``, path ``("user", "name")``."""
+
+    text: str
+    root: str
+    path: tuple[str | int, ...]
+
+
+def has_template(text: str) -> bool:
+    return "{{" in text
+
+
+def split_template(text: str) -> list[str | ParsedExpr]:
+    """Split a string into literal text and parsed ``{{ }}`` expressions."""
+    parts: list[str | ParsedExpr] = []
+    position = 0
+    for match in _TEMPLATE.finditer(text):
+        if match.start() > position:
+            parts.append(text[position : match.start()])
+        parts.append(parse_expr(match.group(1)))
+        position = match.end()
+    rest = text[position:]
+    if "{{" in rest:
+        raise ExpressionError("'{{' is never closed by '}}'")
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def parse_expr(source: str) -> ParsedExpr:
+    text = source.strip()
+    if not text:
+        raise ExpressionError("empty expression")
+    root = _ROOT.match(text)
+    if root is None:
+        raise ExpressionError(f"expected a name such as 'inputs.x', found {text!r}")
+    path: list[str | int] = []
+    position = root.end()
+    while position < len(text):
+        segment = _SEGMENT.match(text, position)
+        if segment is None:
+            raise ExpressionError(
+                f"cannot read {text[position:].strip()!r}: templates hold a path such as "
+                "'inputs.user.name' or 'data[0]', not arbitrary code"
+            )
+        if segment.group("name") is not None:
+            path.append(segment.group("name"))
+        elif segment.group("index") is not None:
+            path.append(int(segment.group("index")))
+        else:
+            path.append(segment.group("sq") if segment.group("sq") is not None else segment.group("dq"))
+        position = segment.end()
+    return ParsedExpr(text, root.group("root"), tuple(path))
+
+
+def normalize_expression(source: str) -> str:
+    """Check that ``source`` is one Python expression and return it re-emitted by ``ast``."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(_syntax_message(exc)) from None
+    return ast.unparse(tree.body)
+
+
+def normalize_body(source: str) -> str:
+    """Check that ``source`` is a Python function body and return it re-emitted by ``ast``.
+
+    A body that is a single expression is turned into ``return <expression>``.
+    """
+    try:
+        tree = ast.parse(_dedent(source), mode="exec")
+    except SyntaxError as exc:
+        raise ExpressionError(_syntax_message(exc)) from None
+    if not tree.body:
+        raise ExpressionError("the code is empty")
+    if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
+        tree.body[0] = ast.Return(tree.body[0].value)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+            raise ExpressionError("'yield' and 'await' are not allowed in node code")
+    module = ast.Module(body=tree.body, type_ignores=[])
+    return ast.unparse(ast.fix_missing_locations(module))
+
+
+def _dedent(source: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(source).strip("\n")
+
+
+def _syntax_message(exc: SyntaxError) -> str:
+    where = f" (line {exc.lineno}, column {exc.offset})" if exc.lineno else ""
+    return f"{exc.msg}{where}"

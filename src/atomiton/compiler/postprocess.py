@@ -1,0 +1,49 @@
+"""After rendering: black formatting, and the line map from generated lines to YAML positions.
+
+Black runs once per module, on the whole text; its mode is fixed here so that output is
+byte-identical for the same input and atomiton version.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import black
+
+from ..diagnostics import Span
+from .codegen import RenderedModule
+
+BLACK_MODE: Final = black.Mode(
+    target_versions={black.TargetVersion.PY311},
+    line_length=88,
+    magic_trailing_comma=True,
+)
+
+
+def format_code(code: str) -> str:
+    """Format generated code with black (fixed mode)."""
+    return black.format_str(code, mode=BLACK_MODE)
+
+
+def map_lines(rendered: RenderedModule, code: str) -> tuple[tuple[int, Span], ...]:
+    """(first generated line of a node's block, the node's YAML span), in line order.
+
+    Each node's code opens with a comment naming its YAML position; everything until the next
+    such comment belongs to that node.
+    """
+    pairs = []
+    for number, line in enumerate(code.splitlines(), start=1):
+        span = rendered.markers.get(line.strip())
+        if span is not None:
+            pairs.append((number, span))
+    return tuple(pairs)
+
+
+def span_for_line(line_map: tuple[tuple[int, Span], ...], line: int) -> Span | None:
+    """The YAML span of the node whose block contains generated ``line``, if any."""
+    found = None
+    for start, span in line_map:
+        if start > line:
+            break
+        found = span
+    return found

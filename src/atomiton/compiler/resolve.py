@@ -1,0 +1,267 @@
+"""Sub-blueprints: finding them, catching include cycles, and inlining them into the parent.
+
+A node of type ``blueprint``/``group`` names another file by ``path`` (relative to the including
+file, then the search path), a blueprint by ``id`` in the store, or holds inline ``nodes``. Its
+graph is built on its own, then spliced into the parent: child ids get the node's id as a prefix
+(``totals.sum``) and the child's interface bindings are replaced by what feeds the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..diagnostics import DiagnosticSink, Span
+from .ir import (
+    MISSING,
+    Binding,
+    BlueprintDoc,
+    Constant,
+    FromInput,
+    FromNode,
+    FromTemplate,
+    Graph,
+    Node,
+    NodeDef,
+    Output,
+    Template,
+    TemplateExpr,
+)
+from .naming import module_name_for
+from .options import CompileOptions
+from .schema import parse_document
+from .source import read_source
+
+_BindingMap = Callable[[Binding], Binding]
+_SUFFIXES = (".yaml", ".yml", ".flow.yaml", ".blueprint.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class IncludeChain:
+    """The files being compiled, outermost first, and the nodes that included them."""
+
+    files: tuple[Path, ...]
+    labels: tuple[str, ...]
+    spans: tuple[Span, ...] = ()  # innermost first
+
+    @classmethod
+    def root(cls, doc: BlueprintDoc) -> IncludeChain:
+        return cls((_key(doc.path),), (doc.display,))
+
+    def enter(self, node: NodeDef, child: BlueprintDoc) -> IncludeChain:
+        inline = child.path == self.files[-1] and child.display == self.labels[-1]
+        files = self.files if inline else (*self.files, _key(child.path))
+        labels = self.labels if inline else (*self.labels, child.display)
+        return IncludeChain(files, labels, (node.span, *self.spans))
+
+
+def _key(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def display_path(path: Path, options: CompileOptions) -> str:
+    """How a file is named in diagnostics and generated modules: relative to the root."""
+    root = options.root or Path.cwd()
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_document(path: Path, options: CompileOptions) -> BlueprintDoc:
+    """Read and validate the blueprint at ``path``; raise ``BlueprintError`` on any problem."""
+    sink = DiagnosticSink()
+    doc = _read(path, display_path(path, options), sink)
+    sink.raise_if_errors()
+    assert doc is not None
+    return doc
+
+
+def _read(path: Path, display: str, sink: DiagnosticSink) -> BlueprintDoc | None:
+    source = read_source(path, display, sink)
+    if source is None:
+        return None
+    return parse_document(source, sink, default_id=module_name_for(path))
+
+
+def load_child(
+    node: NodeDef,
+    parent: BlueprintDoc,
+    options: CompileOptions,
+    chain: IncludeChain,
+    sink: DiagnosticSink,
+) -> BlueprintDoc | None:
+    """The blueprint a group node refers to, or None after reporting why it can't be had."""
+    if node.inline is not None:
+        return node.inline
+    reference = node.params.get("path")
+    by_id = node.params.get("id", node.params.get("blueprintId"))
+    span = node.param_spans.get("path") or node.param_spans.get("id") or node.span
+    if isinstance(reference, str) and reference:
+        found = _find_path(reference, parent.path.parent, options.search_path)
+        label = reference
+    elif isinstance(by_id, str) and by_id:
+        found = _find_id(by_id, (options.store, *options.search_path))
+        label = f"id {by_id}"
+    else:
+        sink.error("E0503", node.span, node=node.id)
+        return None
+    if found is None:
+        places = [str(parent.path.parent or ".")] + [str(p) for p in options.search_path]
+        if not isinstance(reference, str):
+            places = [str(options.store)] + [str(p) for p in options.search_path]
+        sink.error("E0501", span, ref=label, node=node.id, hint=f"looked in {', '.join(places)}")
+        return None
+    key = _key(found)
+    if key in chain.files:
+        start = chain.files.index(key)
+        loop = [*chain.labels[start:], display_path(found, options)]
+        sink.error("E0502", span, chain=" -> ".join(loop))
+        return None
+    return _read(found, display_path(found, options), sink)
+
+
+def _find_path(reference: str, base: Path, search_path: tuple[Path, ...]) -> Path | None:
+    candidate = Path(reference)
+    if candidate.is_absolute():
+        return candidate if candidate.is_file() else None
+    for folder in (base, *search_path):
+        path = folder / candidate
+        if path.is_file():
+            return path
+        for suffix in _SUFFIXES:
+            with_suffix = folder / f"{reference}{suffix}"
+            if with_suffix.is_file():
+                return with_suffix
+    return None
+
+
+def _find_id(blueprint_id: str, folders: tuple[Path, ...]) -> Path | None:
+    if "/" in blueprint_id or "\\" in blueprint_id or blueprint_id.startswith("."):
+        return None
+    for folder in folders:
+        for suffix in _SUFFIXES:
+            path = folder / f"{blueprint_id}{suffix}"
+            if path.is_file():
+                return path
+    return None
+
+
+def inline_children(graph: Graph, children: Mapping[str, Graph]) -> Graph:
+    """Replace each group node of ``graph`` by its child's nodes, prefixed with the node's id."""
+    if not children:
+        return graph
+    outputs_of: dict[str, dict[str, Binding]] = {}
+    nodes: list[Node] = []
+    for node in graph.nodes:
+        child = children.get(node.id)
+        if child is None:
+            nodes.append(node)
+            continue
+        prefix = f"{node.id}."
+        feeds: dict[str, Binding] = {}
+        for port in child.inputs:
+            bound = node.inputs.get(port.name)
+            if isinstance(bound, tuple):
+                bound = bound[0]
+            if bound is not None:
+                feeds[port.name] = bound
+            elif port.name in node.params:
+                value = node.params[port.name]
+                if isinstance(value, Template):
+                    feeds[port.name] = FromTemplate(value)
+                elif isinstance(value, (FromNode, FromInput, Constant, FromTemplate)):
+                    feeds[port.name] = value
+                else:
+                    feeds[port.name] = Constant(value)
+            elif port.default is not MISSING:
+                feeds[port.name] = Constant(port.default)
+        rename = _Renamer(prefix, feeds, node.span)
+        nodes.extend(rename.node(n) for n in child.nodes)
+        outputs_of[node.id] = {o.port.name: rename.binding(o.binding) for o in child.outputs}
+    substitute = _Substitute(outputs_of)
+    return replace(
+        graph,
+        nodes=tuple(substitute.node(n) for n in nodes),
+        outputs=tuple(Output(o.port, substitute.binding(o.binding)) for o in graph.outputs),
+    )
+
+
+class _Renamer:
+    """Moves a child's node into the parent: prefixed ids, interface inputs replaced."""
+
+    def __init__(self, prefix: str, feeds: Mapping[str, Binding], span: Span) -> None:
+        self.prefix = prefix
+        self.feeds = feeds
+        self.span = span
+
+    def binding(self, binding: Binding) -> Binding:
+        if isinstance(binding, FromNode):
+            return FromNode(self.prefix + binding.node, binding.port)
+        if isinstance(binding, FromInput):
+            return self.feeds.get(binding.name, Constant(None))
+        if isinstance(binding, FromTemplate):
+            return FromTemplate(_map_template(binding.template, self.binding))
+        return binding
+
+    def node(self, node: Node) -> Node:
+        return replace(
+            node,
+            id=self.prefix + node.id,
+            inputs=_map_inputs(node.inputs, self.binding),
+            params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
+        )
+
+
+class _Substitute:
+    """Points the parent's reads of a group node's outputs at the child's inner values."""
+
+    def __init__(self, outputs_of: Mapping[str, Mapping[str, Binding]]) -> None:
+        self.outputs_of = outputs_of
+
+    def binding(self, binding: Binding) -> Binding:
+        if isinstance(binding, FromNode) and binding.node in self.outputs_of:
+            return self.outputs_of[binding.node].get(binding.port, Constant(None))
+        if isinstance(binding, FromTemplate):
+            return FromTemplate(_map_template(binding.template, self.binding))
+        return binding
+
+    def node(self, node: Node) -> Node:
+        return replace(
+            node,
+            inputs=_map_inputs(node.inputs, self.binding),
+            params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
+        )
+
+
+def _map_inputs(inputs: Mapping[str, Binding | tuple[Binding, ...]], fn: _BindingMap) -> dict[str, Binding | tuple[Binding, ...]]:
+    return {
+        port: tuple(fn(b) for b in value) if isinstance(value, tuple) else fn(value)
+        for port, value in inputs.items()
+    }
+
+
+def _map_template(template: Template, fn: _BindingMap) -> Template:
+    parts: list[str | TemplateExpr] = []
+    for part in template.parts:
+        if isinstance(part, TemplateExpr) and not isinstance(part.root, str):
+            part = replace(part, root=fn(part.root))
+        parts.append(part)
+    return Template(tuple(parts))
+
+
+def _map_value(value: object, fn: _BindingMap) -> object:
+    if isinstance(value, (FromNode, FromInput, Constant, FromTemplate)):
+        return fn(value)
+    if isinstance(value, Template):
+        return _map_template(value, fn)
+    if isinstance(value, dict):
+        return {k: _map_value(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_value(v, fn) for v in value]
+    return value
+

@@ -1,0 +1,389 @@
+"""The blueprint file as written: pydantic models at the boundary, then normalised.
+
+Atomiton's alternative spellings are accepted here and folded into one form: ``config``/``data``
+for ``parameters``, ``connections`` for ``edges``, ``variables`` for interface inputs, nodes with
+their own ``nodes``/``edges`` (inline groups). Every validation error becomes a diagnostic at the
+offending key's YAML position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..diagnostics import DiagnosticSink, Span, did_you_mean
+from ..nodes.spec import COMMON_SETTINGS
+from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
+from .source import Path_, SourceFile
+
+_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+# Keys Atomiton writes for its editor; kept out of the way, never interpreted.
+_EDITOR_KEYS = ("position", "metadata", "version", "inputPorts", "outputPorts", "width", "height")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PortModel(_Model):
+    id: str | None = None
+    name: str | None = None
+    dataType: str = "any"
+    type: str | None = None
+    default: Any = MISSING
+    defaultValue: Any = MISSING
+    description: str = ""
+    label: str | None = None
+    required: bool | None = None
+    multiple: bool | None = None
+
+
+class InterfaceModel(_Model):
+    inputs: list[PortModel] = Field(default_factory=list)
+    outputs: list[PortModel] = Field(default_factory=list)
+
+
+class VariableModel(_Model):
+    type: str = "any"
+    defaultValue: Any = MISSING
+    default: Any = MISSING
+    description: str = ""
+    required: bool | None = None
+
+
+class EdgeModel(_Model):
+    id: str | None = None
+    source: str
+    target: str
+    sourceHandle: str | None = None
+    targetHandle: str | None = None
+    type: str | None = None
+    data: dict[str, Any] | None = None
+    label: str | None = None
+    animated: bool | None = None
+    style: dict[str, Any] | None = None
+
+
+class EndpointModel(_Model):
+    node: str | None = None
+    nodeId: str | None = None
+    port: str | None = None
+    portId: str | None = None
+
+
+class ConnectionModel(_Model):
+    id: str | None = None
+    source: EndpointModel
+    target: EndpointModel
+    type: str | None = None
+
+
+class NodeModel(_Model):
+    id: str
+    type: str
+    name: str | None = None
+    label: str | None = None
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    function: str | None = None
+    inputPorts: list[PortModel] | None = None
+    outputPorts: list[PortModel] | None = None
+    position: Any = None
+    metadata: Any = None
+    version: Any = None
+    width: Any = None
+    height: Any = None
+    # An inline sub-blueprint (Atomiton's group).
+    nodes: list[dict[str, Any]] | None = None
+    edges: list[dict[str, Any]] | None = None
+    connections: list[dict[str, Any]] | None = None
+    interface: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None
+
+
+class BlueprintModel(_Model):
+    id: str | None = None
+    name: str | None = None
+    version: str | int | float | None = None
+    description: str | None = None
+    type: str | None = None
+    metadata: dict[str, Any] | None = None
+    interface: InterfaceModel | None = None
+    variables: dict[str, VariableModel] | None = None
+    settings: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]] = Field(default_factory=list)
+    edges: list[dict[str, Any]] | None = None
+    connections: list[dict[str, Any]] | None = None
+    # Atomiton bookkeeping, accepted and ignored.
+    tags: list[str] | None = None
+    category: str | None = None
+    author: str | None = None
+    icon: str | None = None
+    createdAt: Any = None
+    updatedAt: Any = None
+
+
+def _report(
+    exc: ValidationError, model: type[BaseModel], base: Path_, src: SourceFile, sink: DiagnosticSink
+) -> None:
+    for error in exc.errors():
+        loc = (*base, *error["loc"])
+        where = _describe(loc)
+        if error["type"] == "extra_forbidden":
+            key = str(error["loc"][-1])
+            owner = _owner_model(model, error["loc"][:-1])
+            hint = did_you_mean(key, list(owner.model_fields)) if owner else None
+            sink.error("E0101", src.positions.span(loc, key=True), key=key, where=where.rsplit(".", 1)[0] or "the blueprint", hint=hint)
+        elif error["type"] == "missing":
+            sink.error("E0103", src.positions.span(loc[:-1]), where=_describe(loc[:-1]) or "the blueprint", key=str(loc[-1]))
+        else:
+            sink.error("E0102", src.positions.span(loc), where=where, message=error["msg"])
+
+
+def _owner_model(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the key at ``loc`` (for did-you-mean hints)."""
+    current: type[BaseModel] = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        inner = _model_in(annotation)
+        if inner is None:
+            return current
+        current = inner
+    return current
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(loc: Path_) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _validate(
+    model: type[_Model], data: object, loc: Path_, src: SourceFile, sink: DiagnosticSink
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        _report(exc, model, loc, src, sink)
+        return None
+
+
+def parse_document(src: SourceFile, sink: DiagnosticSink, *, default_id: str) -> BlueprintDoc | None:
+    """Validate a parsed file and normalise it; problems go to ``sink``."""
+    if not isinstance(src.data, dict):
+        found = "an empty file" if src.data is None else type(src.data).__name__
+        sink.error("E0004", src.positions.span(()), found=found)
+        return None
+    digest = hashlib.sha256(src.text.encode("utf-8")).hexdigest()
+    return _document(src.data, (), src, sink, default_id=default_id, sha256=digest)
+
+
+def _document(
+    data: Mapping[str, Any],
+    loc: Path_,
+    src: SourceFile,
+    sink: DiagnosticSink,
+    *,
+    default_id: str,
+    sha256: str,
+) -> BlueprintDoc | None:
+    model = _validate(BlueprintModel, dict(data), loc, src, sink)
+    if model is None:
+        return None
+    blueprint_id = model.id or default_id
+    inputs = [
+        _port(p, (*loc, "interface", "inputs", i), src, sink)
+        for i, p in enumerate(model.interface.inputs if model.interface else [])
+    ]
+    for name, var in (model.variables or {}).items():
+        default = var.defaultValue if var.defaultValue is not MISSING else var.default
+        inputs.append(
+            PortDef(str(name), var.type, src.positions.span((*loc, "variables", name), key=True), default, var.description)
+        )
+    outputs = [
+        _port(p, (*loc, "interface", "outputs", i), src, sink)
+        for i, p in enumerate(model.interface.outputs if model.interface else [])
+    ]
+    nodes = []
+    for index, raw in enumerate(model.nodes):
+        node = _node(raw, (*loc, "nodes", index), src, sink, sha256)
+        if node is not None:
+            nodes.append(node)
+    edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
+    edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
+    runtime_settings = (model.settings or {}).get("runtime", {}) or {}
+    concurrency = runtime_settings.get("concurrency") if isinstance(runtime_settings, dict) else None
+    timeout_ms = runtime_settings.get("timeout") if isinstance(runtime_settings, dict) else None
+    return BlueprintDoc(
+        id=blueprint_id,
+        name=model.name or blueprint_id,
+        version="" if model.version is None else str(model.version),
+        description=model.description or "",
+        path=src.path,
+        display=src.display,
+        sha256=sha256,
+        span=src.positions.span(loc),
+        metadata=model.metadata or {},
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        concurrency=concurrency if isinstance(concurrency, int) and concurrency > 0 else None,
+        timeout=timeout_ms / 1000 if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else None,
+    )
+
+
+def _port(p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> PortDef:
+    name = p.id or p.name
+    span = src.positions.span(loc)
+    if not name:
+        sink.error("E0103", span, where=_describe(loc), key="id")
+        name = "_"
+    default = p.default if p.default is not MISSING else p.defaultValue
+    return PortDef(name, p.type or p.dataType, span, default, p.description)
+
+
+def _node(raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str) -> NodeDef | None:
+    model = _validate(NodeModel, raw, loc, src, sink)
+    if model is None:
+        return None
+    span = src.positions.span(loc)
+    if not _ID.match(model.id):
+        sink.error("E0211", src.positions.span((*loc, "id")), what="node id", id=model.id)
+    params: dict[str, object] = {}
+    param_spans: dict[str, Span] = {}
+    for key in ("data", "config", "parameters"):  # later spellings win, parameters last
+        block = getattr(model, key)
+        if block:
+            for name, value in block.items():
+                params[str(name)] = value
+                param_spans[str(name)] = src.positions.span((*loc, key, name), key=True)
+    if model.function is not None:
+        params["function"] = model.function
+        param_spans["function"] = src.positions.span((*loc, "function"))
+    settings = _settings(model, params, param_spans, sink)
+    inline = None
+    if model.nodes is not None:
+        inline_data: dict[str, Any] = {"id": model.id, "nodes": model.nodes}
+        for key in ("edges", "connections", "interface", "variables"):
+            if getattr(model, key) is not None:
+                inline_data[key] = getattr(model, key)
+        inline = _document(inline_data, loc, src, sink, default_id=model.id, sha256=sha256)
+    return NodeDef(
+        id=model.id,
+        type=model.type,
+        span=span,
+        name=model.name or model.label or "",
+        description=model.description or "",
+        params=params,
+        param_spans=param_spans,
+        settings=settings,
+        declared_inputs=tuple(
+            _port(p, (*loc, "inputPorts", i), src, sink) for i, p in enumerate(model.inputPorts or [])
+        ),
+        declared_outputs=tuple(
+            _port(p, (*loc, "outputPorts", i), src, sink) for i, p in enumerate(model.outputPorts or [])
+        ),
+        inline=inline,
+    )
+
+
+def _settings(
+    model: NodeModel, params: dict[str, object], spans: Mapping[str, Span], sink: DiagnosticSink
+) -> NodeSettings:
+    """Take Atomiton's common settings out of the parameters and check them."""
+    found = {key: params.pop(key) for key in list(params) if key in COMMON_SETTINGS}
+
+    def bad(key: str, message: str) -> None:
+        sink.error("E0218", spans.get(key), node=model.id, type=model.type, setting=key, message=message)
+
+    enabled = found.get("enabled", True)
+    if not isinstance(enabled, bool):
+        bad("enabled", "expected true or false")
+        enabled = True
+    timeout = found.get("timeout")
+    timeout_s: float | None = None
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            bad("timeout", "expected a number of milliseconds >= 0")
+        elif timeout > 0:
+            timeout_s = timeout / 1000
+    retries = found.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        bad("retries", "expected a whole number >= 0")
+        retries = 0
+    delay = found.get("retryDelay", 1000)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+        bad("retryDelay", "expected a number of milliseconds >= 0")
+        delay = 1000
+    on_error = found.get("onError", "fail")
+    if on_error == "stop":  # Atomiton's older spelling
+        on_error = "fail"
+    if on_error not in ("fail", "continue", "branch"):
+        bad("onError", "expected 'fail', 'continue' or 'branch'")
+        on_error = "fail"
+    return NodeSettings(enabled, timeout_s, retries, delay / 1000, on_error)  # type: ignore[arg-type]
+
+
+def _edges(raw: list[dict[str, Any]], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
+    edges = []
+    for index, item in enumerate(raw):
+        model = _validate(EdgeModel, item, (*loc, index), src, sink)
+        if model is None:
+            continue
+        source, source_port = _split_endpoint(model.source, model.sourceHandle, "input")
+        target, target_port = _split_endpoint(model.target, model.targetHandle, "output")
+        edge_id = model.id or f"{model.source}->{model.target}"
+        edges.append(EdgeDef(edge_id, source, source_port, target, target_port, src.positions.span((*loc, index))))
+    return edges
+
+
+def _connections(raw: list[dict[str, Any]], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
+    edges = []
+    for index, item in enumerate(raw):
+        model = _validate(ConnectionModel, item, (*loc, index), src, sink)
+        if model is None:
+            continue
+        source = model.source.node or model.source.nodeId
+        target = model.target.node or model.target.nodeId
+        span = src.positions.span((*loc, index))
+        if not source or not target:
+            sink.error("E0103", span, where=_describe((*loc, index)), key="node")
+            continue
+        edge_id = model.id or f"{source}->{target}"
+        edges.append(
+            EdgeDef(edge_id, source, model.source.port or model.source.portId, target, model.target.port or model.target.portId, span)
+        )
+    return edges
+
+
+def _split_endpoint(node: str, handle: str | None, pseudo: str) -> tuple[str, str | None]:
+    """``input.path`` -> (``input``, ``path``); a generic handle means the primary port."""
+    if handle is None and node.startswith(pseudo + "."):
+        return pseudo, node[len(pseudo) + 1 :]
+    if handle in ("input", "output", "default", "") and node not in ("input", "output"):
+        handle = None
+    return node, handle
