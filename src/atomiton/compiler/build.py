@@ -42,6 +42,10 @@ from .types import ANY, PortType, fits, parse_type
 
 _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 _GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
+# The input a loop body or parallel branch receives when it declares none.
+ITEM = "item"
+# Parameters that hold sub-blueprints: compiled into functions, not passed as values.
+_SUBFLOW_PARAMS = frozenset({"body", "branches"})
 
 
 @dataclass(slots=True)
@@ -73,6 +77,7 @@ class _Pending:
     inputs: dict[str, list[tuple[Binding, EdgeDef]]] = field(default_factory=dict)
     function: tuple[str, str] | None = None
     child: Graph | None = None
+    bodies: list[Graph] = field(default_factory=list)
 
 
 def build_graph(doc: BlueprintDoc, options: CompileOptions) -> Graph:
@@ -91,7 +96,14 @@ class _Builder:
         options: CompileOptions,
         sink: DiagnosticSink,
         chain: resolve.IncludeChain,
+        *,
+        body: bool = False,
     ) -> None:
+        # A loop body or parallel branch without declared inputs takes one: the item, which
+        # every ``input.<name>`` edge then reads.
+        self.item_input = body and not doc.inputs
+        if self.item_input:
+            doc = replace(doc, inputs=(PortDef(ITEM, "any", doc.span, None),))
         self.doc = doc
         self.options = options
         self.sink = sink
@@ -188,6 +200,26 @@ class _Builder:
                     )
         params = self._param_keys(definition, spec)
         self.pending[definition.id] = _Pending(definition, spec, ports, params)
+        if definition.subflows:
+            self.pending[definition.id].bodies = self._bodies(definition)
+
+    def _bodies(self, definition: NodeDef) -> list[Graph]:
+        """Build the sub-blueprints a loop or parallel node runs (its body, its branches)."""
+        bodies = []
+        for index, (subflow, span) in enumerate(definition.subflows):
+            if isinstance(subflow, str):
+                reference = NodeDef(definition.id, "blueprint", span, params={"path": subflow}, param_spans={"path": span})
+                doc = resolve.load_child(reference, self.doc, self.options, self.chain, self.sink)
+            else:
+                doc = subflow
+            if doc is None:
+                continue
+            prefix = "body" if definition.type == "loop" else f"branch{index}"
+            chain = self.chain.enter(definition, doc)
+            graph = _Builder(doc, self.options, self.sink, chain, body=True).build()
+            if graph is not None:
+                bodies.append(resolve.prefixed(graph, f"{definition.id}.{prefix}."))
+        return bodies
 
     def _param_keys(self, definition: NodeDef, spec: NodeSpec) -> dict[str, object]:
         """YAML keys -> the model's field names; unknown keys are diagnostics."""
@@ -314,6 +346,8 @@ class _Builder:
     def _edge_source(self, edge: EdgeDef) -> Binding | None:
         if edge.source == "input":
             name = edge.source_port
+            if self.item_input:
+                return FromInput(ITEM)
             if name is None or name not in self.interface:
                 self.sink.error(
                     "E0212", edge.span, edge=edge.id, direction="input", name=name or "",
@@ -456,6 +490,9 @@ class _Builder:
             definition = pending.definition
             params = dict(pending.params)
             validated = params.pop("__validated__", None)
+            if definition.subflows:
+                for name in _SUBFLOW_PARAMS:
+                    params.pop(name, None)
             inputs: dict[str, Binding | tuple[Binding, ...]] = {}
             for port, bindings in pending.inputs.items():
                 if port in pending.ports.inputs:
@@ -481,6 +518,7 @@ class _Builder:
                     function=pending.function,
                     outputs=outputs,
                     included_from=self.chain.spans,
+                    bodies=tuple(pending.bodies),
                 )
             )
         return nodes

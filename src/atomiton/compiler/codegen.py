@@ -80,6 +80,17 @@ class TaskView:
 
 
 @dataclass(slots=True)
+class BodyView:
+    """A loop body or parallel branch: a function running its nodes in order per item."""
+
+    name: str
+    state: str
+    fields: list[FieldView]
+    nodes: list[NodeView]
+    result: str
+
+
+@dataclass(slots=True)
 class ModuleView:
     title: str
     docstring: str
@@ -95,6 +106,7 @@ class ModuleView:
     tasks: list[TaskView]
     output_values: list[tuple[str, str]]
     user_imports: list[str] = field(default_factory=list)
+    bodies: list[BodyView] = field(default_factory=list)
 
 
 def literal(value: object) -> str:
@@ -164,6 +176,13 @@ class _ModuleBuilder:
         self.markers: dict[str, Span] = {}
         self.nodes = {n.id: n for n in graph.nodes}
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
+        # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
+        self.all_nodes: list[Node] = list(graph.nodes)
+        self.bodies: list[BodyView] = []
+        self.body_namer = Namer()
+        self.top_ids = frozenset(self.nodes)
+        # How a read of an interface input is spelled in the scope being rendered.
+        self.read_input = lambda name: f"inputs.{self.input_names[name]}"
 
     def build(self) -> tuple[ModuleView, dict[str, Span]]:
         graph = self.graph
@@ -185,7 +204,7 @@ class _ModuleBuilder:
             for o in graph.outputs
         ]
         state = [
-            FieldView(self.node_attr(n.id), self._state_annotation(n))
+            FieldView(self._attr(n), self._state_annotation(n))
             for n in graph.nodes
             if not n.skipped
         ]
@@ -219,7 +238,7 @@ class _ModuleBuilder:
             imports=imports,
             user_imports=user_imports,
             blueprint_args=blueprint_args,
-            node_infos=[self._node_info(n) for n in graph.nodes],
+            node_infos=[self._node_info(n) for n in self.all_nodes],
             inputs=inputs,
             outputs=outputs,
             inputs_required=any(p.default is MISSING for p in graph.inputs),
@@ -227,6 +246,7 @@ class _ModuleBuilder:
             constants=self.constants,
             tasks=tasks,
             output_values=[(self.output_field(o.port.name), self._value(o.binding)) for o in graph.outputs],
+            bodies=self.bodies,
         )
         return view, self.markers
 
@@ -289,7 +309,7 @@ class _ModuleBuilder:
         where = f"{node.span.path}:{node.span.line}:{node.span.column}"
         comment = comment_text(f"# {node.id}: {node.type} ({where})")
         self.markers[comment] = node.span
-        attr = self.node_attr(node.id)
+        attr = self._attr(node)
         functions = [self._function(node, f) for f in node.code]
         if node.skipped:
             return NodeView(index, comment, attr, [], "", False, True)
@@ -328,9 +348,19 @@ class _ModuleBuilder:
                 args.append(f"{port.attr}={self._value(bound)}")
         for function in node.code:
             args.append(f"{function.kwarg}={self._function_name(node, function)}")
+        bodies = [f"lambda item: {self._body(node, body)}(ex, inputs, item)" for body in node.bodies]
+        if node.type == "loop" and bodies:
+            args.append(f"body={bodies[0]}")
+        elif bodies:
+            args.append(f"branches=[{', '.join(bodies)}]")
         if spec.needs_context:
             args.append(f"context=ex.context({self._index(node)})")
         return f"{module}.run", args
+
+    def _attr(self, node: Node) -> str:
+        """The state attribute holding the node's result in the current scope."""
+        short = node.id if node.id in self.top_ids else node.id.rsplit(".", 1)[-1]
+        return self.node_attr(short)
 
     def _user_call(self, node: Node) -> tuple[str, list[str]]:
         assert node.function is not None
@@ -346,10 +376,38 @@ class _ModuleBuilder:
         return alias, args
 
     def _index(self, node: Node) -> int:
-        return next(i for i, n in enumerate(self.graph.nodes) if n.id == node.id)
+        return next(i for i, n in enumerate(self.all_nodes) if n.id == node.id)
+
+    def _body(self, owner: Node, body: Graph) -> str:
+        """Render ``body`` as a function of (ex, inputs, item); return the function's name."""
+        name = f"_{self.body_namer(body.nodes[0].id.rsplit('.', 1)[0] if body.nodes else owner.id)}"
+        self.all_nodes.extend(body.nodes)
+        saved = (self.node_attr, self.nodes, self.read_input)
+        self.node_attr = Namer()
+        self.nodes = {n.id: n for n in body.nodes}
+        first = body.inputs[0].name if body.inputs else None
+        defaults = {p.name: p.default for p in body.inputs}
+        self.read_input = lambda input_name: "item" if input_name == first else literal(
+            None if defaults.get(input_name) is MISSING else defaults.get(input_name)
+        )
+        for node in body.nodes:
+            self._attr(node)
+        try:
+            nodes = [self._node_view(self._index(n), n) for n in body.nodes]
+            fields = [FieldView(self._attr(n), self._state_annotation(n)) for n in body.nodes if not n.skipped]
+            outputs = [(o.port.name, self._value(o.binding)) for o in body.outputs]
+        finally:
+            self.node_attr, self.nodes, self.read_input = saved
+        if len(outputs) == 1:
+            result = outputs[0][1]
+        else:
+            result = "{" + ", ".join(f"{literal(k)}: {v}" for k, v in outputs) + "}"
+        state = "_" + "".join(part.title() for part in name.strip("_").split("_")) + "State"
+        self.bodies.append(BodyView(name, state, fields, nodes, result))
+        return name
 
     def _function_name(self, node: Node, function: CodeFunction) -> str:
-        return f"_{self.node_attr(node.id)}_{snake_case(function.param)}"
+        return f"_{self._attr(node)}_{snake_case(function.param)}"
 
     def _function(self, node: Node, function: CodeFunction) -> str:
         name = self._function_name(node, function)
@@ -368,7 +426,7 @@ class _ModuleBuilder:
     def _value(self, value: object) -> str:
         if isinstance(value, FromNode):
             node = self.nodes[value.node]
-            attr = f"s.{self.node_attr(node.id)}"
+            attr = f"s.{self._attr(node)}"
             if node.spec is not None:
                 if len(node.spec.outputs) <= 1:
                     return attr
@@ -377,7 +435,7 @@ class _ModuleBuilder:
                 return attr
             return f"{attr}[{literal(value.port)}]"
         if isinstance(value, FromInput):
-            return f"inputs.{self.input_names[value.name]}"
+            return self.read_input(value.name)
         if isinstance(value, Constant):
             return literal(value.value)
         if isinstance(value, FromTemplate):

@@ -94,6 +94,9 @@ class NodeDef:
     declared_outputs: tuple[PortDef, ...] = ()
     # A sub-blueprint written inline (Atomiton's group with its own nodes/edges).
     inline: BlueprintDoc | None = None
+    # Sub-blueprints run by the node itself (loop's body, parallel's branches): inline
+    # documents, or path references still to be resolved, with the span that names each.
+    subflows: tuple[tuple[BlueprintDoc | str, Span], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,8 @@ class Node:
     # Where the node was included from, innermost first ("included from a.yaml:3:5").
     included_from: tuple[Span, ...] = ()
     skipped: bool = False
+    # Compiled sub-blueprints the node runs per item or per branch (loop, parallel).
+    bodies: tuple[Graph, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,3 +265,13 @@ def _map_value(value: object, fn: _BindingMap) -> object:
         return [_map_value(v, fn) for v in value]
     return value
 
+
+
+def prefixed(graph: Graph, prefix: str) -> Graph:
+    """``graph`` with every node id (and every read of a node) prefixed, e.g. ``loop.body.``."""
+    rename = _Renamer(prefix, {p.name: FromInput(p.name) for p in graph.inputs}, Span(graph.display))
+    return replace(
+        graph,
+        nodes=tuple(rename.node(n) for n in graph.nodes),
+        outputs=tuple(Output(o.port, rename.binding(o.binding)) for o in graph.outputs),
+    )

@@ -285,6 +285,7 @@ def _node(raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256
         params["function"] = model.function
         param_spans["function"] = src.positions.span((*loc, "function"))
     settings = _settings(model, params, param_spans, sink)
+    subflows = _subflows(model, params, param_spans, loc, src, sink, sha256)
     inline = None
     if model.nodes is not None:
         inline_data: dict[str, Any] = {"id": model.id, "nodes": model.nodes}
@@ -308,7 +309,46 @@ def _node(raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256
             _port(p, (*loc, "outputPorts", i), src, sink) for i, p in enumerate(model.outputPorts or [])
         ),
         inline=inline,
+        subflows=subflows,
     )
+
+
+# Node types whose parameters hold sub-blueprints that the node runs itself.
+_SUBFLOW_PARAMS = {"loop": "body", "parallel": "branches"}
+
+
+def _subflows(
+    model: NodeModel,
+    params: dict[str, object],
+    spans: Mapping[str, Span],
+    loc: Path_,
+    src: SourceFile,
+    sink: DiagnosticSink,
+    sha256: str,
+) -> tuple[tuple[BlueprintDoc | str, Span], ...]:
+    """Loop bodies and parallel branches: inline documents or path references."""
+    key = _SUBFLOW_PARAMS.get(model.type)
+    if key is None or key not in params:
+        return ()
+    value = params[key]
+    block = next((k for k in ("parameters", "config", "data") if isinstance(getattr(model, k), dict) and key in getattr(model, k)), "parameters")
+    items = list(enumerate(value)) if key == "branches" and isinstance(value, list) else [(None, value)]
+    found: list[tuple[BlueprintDoc | str, Span]] = []
+    for index, item in items:
+        item_loc: Path_ = (*loc, block, key) if index is None else (*loc, block, key, index)
+        span = src.positions.span(item_loc)
+        if isinstance(item, str):
+            found.append((item, span))
+        elif isinstance(item, dict):
+            if isinstance(item.get("path"), str) and "nodes" not in item:
+                found.append((item["path"], span))
+                continue
+            doc = _document(item, item_loc, src, sink, default_id=f"{model.id}-{key}", sha256=sha256)
+            if doc is not None:
+                found.append((doc, span))
+        else:
+            sink.error("E0503", spans.get(key), node=model.id)
+    return tuple(found)
 
 
 def _settings(
