@@ -248,16 +248,24 @@ class _Builder:
         else:
             module, _, name = reference.partition(":")
             function = (module, name)
+        execution = definition.params.get("execution", "inline")
+        if execution not in ("inline", "thread"):
+            self.sink.error(
+                "E0209", definition.param_spans.get("execution", definition.span), node=definition.id,
+                type="python", param="execution", message="expected 'inline' or 'thread'",
+            )
         for key in definition.params:
-            if key != "function":
+            if key not in ("function", "execution"):
                 self.sink.error(
                     "E0210", definition.param_spans.get(key, definition.span), node=definition.id,
                     type="python", param=key, hint="a python node's arguments come from its input ports",
                 )
         inputs = {p.name: p.type for p in definition.declared_inputs} or {"data": "any"}
         outputs = {p.name: p.type for p in definition.declared_outputs} or {"result": "any"}
-        ports = _Ports(inputs, outputs, required=frozenset(inputs))
-        self.pending[definition.id] = _Pending(definition, None, ports, {}, function=function)
+        multiple = frozenset(p.name for p in definition.declared_inputs if p.multiple)
+        ports = _Ports(inputs, outputs, multiple=multiple, required=frozenset(inputs))
+        params: dict[str, object] = {"execution": execution} if execution == "thread" else {}
+        self.pending[definition.id] = _Pending(definition, None, ports, params, function=function)
 
     def _add_group(self, definition: NodeDef) -> None:
         child_doc = resolve.load_child(definition, self.doc, self.options, self.chain, self.sink)

@@ -292,7 +292,7 @@ class _ModuleBuilder:
             args.append(f"timeout={literal(settings.timeout)}")
         if settings.on_error != "fail":
             args.append(f"on_error={literal(settings.on_error)}")
-        execution = node.spec.execution if node.spec is not None else ("thread" if node.function else "inline")
+        execution = node.spec.execution if node.spec is not None else str(node.params.get("execution", "inline"))
         if execution != "inline":
             args.append(f"execution={literal(execution)}")
         if node.skipped:

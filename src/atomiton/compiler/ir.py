@@ -49,6 +49,7 @@ class PortDef:
     span: Span
     default: object = MISSING
     description: str = ""
+    multiple: bool = False
 
     @property
     def required(self) -> bool:

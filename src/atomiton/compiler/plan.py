@@ -34,7 +34,8 @@ class Plan:
 def is_blocking(node: Node) -> bool:
     """Whether the node should leave the scheduling thread (I/O, subprocess, CPU pool)."""
     if node.spec is None:
-        return node.function is not None  # a user's function may block: give it a thread
+        # A user's function runs inline unless its node says ``execution: thread``.
+        return node.params.get("execution") == "thread"
     return node.spec.execution != "inline" or node.settings.timeout is not None or node.settings.retries > 0
 
 

@@ -263,7 +263,7 @@ def _port(p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> Po
         sink.error("E0103", span, where=_describe(loc), key="id")
         name = "_"
     default = p.default if p.default is not MISSING else p.defaultValue
-    return PortDef(name, p.type or p.dataType, span, default, p.description)
+    return PortDef(name, p.type or p.dataType, span, default, p.description, bool(p.multiple))
 
 
 def _node(raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str) -> NodeDef | None:
