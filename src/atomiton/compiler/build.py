@@ -110,6 +110,9 @@ class _Builder:
         self.chain = chain
         self.pending: dict[str, _Pending] = {}
         self.interface = {p.name: p for p in doc.inputs}
+        # (node, port) pairs fed by an edge whose source was already reported as wrong: the
+        # port is wired, so "required input has no edge" would only repeat the first error.
+        self.fed_by_broken_edge: set[tuple[str, str]] = set()
 
     # -- the stage -----------------------------------------------------------------------------
 
@@ -330,6 +333,8 @@ class _Builder:
                 continue
             if source is not None:
                 target.inputs.setdefault(port, []).append((source, edge))
+            else:
+                self.fed_by_broken_edge.add((edge.target, port))
         return outputs
 
     def _input_name(self, target: _Pending, port: str) -> str | None:
@@ -483,7 +488,8 @@ class _Builder:
         for pending in self.pending.values():
             definition = pending.definition
             for port in pending.ports.required:
-                if port not in pending.inputs and port not in pending.params:
+                fed = port in pending.inputs or (definition.id, port) in self.fed_by_broken_edge
+                if not fed and port not in pending.params:
                     self.sink.error("E0208", definition.span, node=definition.id, type=definition.type, port=port)
             for port, bindings in pending.inputs.items():
                 if len(bindings) > 1 and port not in pending.ports.multiple:

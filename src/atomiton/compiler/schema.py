@@ -101,9 +101,9 @@ class NodeModel(_Model):
     width: Any = None
     height: Any = None
     # An inline sub-blueprint (Atomiton's group).
-    nodes: list[dict[str, Any]] | None = None
-    edges: list[dict[str, Any]] | None = None
-    connections: list[dict[str, Any]] | None = None
+    nodes: list[Any] | None = None
+    edges: list[Any] | None = None
+    connections: list[Any] | None = None
     interface: dict[str, Any] | None = None
     variables: dict[str, Any] | None = None
 
@@ -118,9 +118,11 @@ class BlueprintModel(_Model):
     interface: InterfaceModel | None = None
     variables: dict[str, VariableModel] | None = None
     settings: dict[str, Any] | None = None
-    nodes: list[dict[str, Any]] = Field(default_factory=list)
-    edges: list[dict[str, Any]] | None = None
-    connections: list[dict[str, Any]] | None = None
+    # Items are validated one by one (NodeModel, EdgeModel, ConnectionModel), so that one bad
+    # item is reported at its own position and does not hide the others.
+    nodes: list[Any] = Field(default_factory=list)
+    edges: list[Any] | None = None
+    connections: list[Any] | None = None
     # Atomiton bookkeeping, accepted and ignored.
     tags: list[str] | None = None
     category: str | None = None
@@ -140,7 +142,8 @@ def _report(
             key = str(error["loc"][-1])
             owner = _owner_model(model, error["loc"][:-1])
             hint = did_you_mean(key, list(owner.model_fields)) if owner else None
-            sink.error("E0101", src.positions.span(loc, key=True), key=key, where=where.rsplit(".", 1)[0] or "the blueprint", hint=hint)
+            owner_where = _describe(loc[:-1]) or "the blueprint"
+            sink.error("E0101", src.positions.span(loc, key=True), key=key, where=owner_where, hint=hint)
         elif error["type"] == "missing":
             sink.error("E0103", src.positions.span(loc[:-1]), where=_describe(loc[:-1]) or "the blueprint", key=str(loc[-1]))
         else:
@@ -184,10 +187,23 @@ def _describe(loc: Path_) -> str:
 def _validate(
     model: type[_Model], data: object, loc: Path_, src: SourceFile, sink: DiagnosticSink
 ) -> Any:
+    """Validate ``data``; report every error, then go on without the offending keys.
+
+    Dropping a bad key (an unknown one, or one of the wrong type) and validating again lets the
+    stage keep looking inside the rest of the mapping, so a typo at the top of a file does not
+    hide the problems of its nodes. The errors already reported still stop the stage.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         _report(exc, model, loc, src, sink)
+        errors = exc.errors()
+    if not isinstance(data, dict) or any(not e["loc"] or e["type"] == "missing" for e in errors):
+        return None
+    pruned = {k: v for k, v in data.items() if k not in {e["loc"][0] for e in errors}}
+    try:
+        return model.model_validate(pruned)
+    except ValidationError:
         return None
 
 
@@ -388,7 +404,7 @@ def _settings(
     return NodeSettings(enabled, timeout_s, retries, delay / 1000, on_error)  # type: ignore[arg-type]
 
 
-def _edges(raw: list[dict[str, Any]], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
+def _edges(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
     edges = []
     for index, item in enumerate(raw):
         model = _validate(EdgeModel, item, (*loc, index), src, sink)
@@ -401,7 +417,7 @@ def _edges(raw: list[dict[str, Any]], loc: Path_, src: SourceFile, sink: Diagnos
     return edges
 
 
-def _connections(raw: list[dict[str, Any]], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
+def _connections(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
     edges = []
     for index, item in enumerate(raw):
         model = _validate(ConnectionModel, item, (*loc, index), src, sink)
