@@ -19,6 +19,7 @@ from ..diagnostics import DiagnosticSink, Span, did_you_mean
 from ..nodes.spec import COMMON_SETTINGS
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
+from .types import parse_type
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
@@ -147,7 +148,11 @@ def _report(
         elif error["type"] == "missing":
             sink.error("E0103", src.positions.span(loc[:-1]), where=_describe(loc[:-1]) or "the blueprint", key=str(loc[-1]))
         else:
-            sink.error("E0102", src.positions.span(loc), where=where, message=error["msg"])
+            hint = None
+            if error["type"] == "string_type" and isinstance(error.get("input"), bool):
+                # YAML 1.1 reads unquoted yes/no/on/off as booleans.
+                hint = "YAML reads an unquoted yes, no, on or off as true/false; quote it"
+            sink.error("E0102", src.positions.span(loc), where=where, message=error["msg"], hint=hint)
 
 
 def _owner_model(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -236,6 +241,7 @@ def _document(
     ]
     for name, var in (model.variables or {}).items():
         default = var.defaultValue if var.defaultValue is not MISSING else var.default
+        _check_type(var.type, (*loc, "variables", name, "type"), src, sink)
         inputs.append(
             PortDef(str(name), var.type, src.positions.span((*loc, "variables", name), key=True), default, var.description)
         )
@@ -279,7 +285,18 @@ def _port(p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> Po
         sink.error("E0103", span, where=_describe(loc), key="id")
         name = "_"
     default = p.default if p.default is not MISSING else p.defaultValue
+    type_key = "type" if p.type else "dataType"
+    _check_type(p.type or p.dataType, (*loc, type_key), src, sink)
     return PortDef(name, p.type or p.dataType, span, default, p.description, bool(p.multiple))
+
+
+def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> None:
+    if parse_type(text) is None:
+        sink.error(
+            "E0402", src.positions.span(loc), type=text,
+            hint="use string, number, integer, boolean, array, object, buffer, path or any "
+            "(or array<T>)",
+        )
 
 
 def _node(raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str) -> NodeDef | None:

@@ -20,6 +20,8 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Path_ = tuple[str | int, ...]
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
 
 @dataclass(slots=True)
 class SourceMap:
@@ -59,10 +61,21 @@ class SourceFile:
 def read_source(path: Path, display: str, sink: DiagnosticSink) -> SourceFile | None:
     """Read and parse ``path``; on failure record diagnostics in ``sink`` and return None."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        sink.error("E0002", Span(display), path=display, reason=reason)
+        raw = path.read_bytes()
+    except OSError as exc:
+        sink.error("E0002", Span(display), path=display, reason=exc.strerror or str(exc))
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Point at the undecodable byte, so an editor can jump to it.
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        reason = f"byte 0x{raw[exc.start]:02x} is not UTF-8 ({exc.reason})"
+        sink.error(
+            "E0002", Span(display, line, column), path=display, reason=reason,
+            hint="save the file as UTF-8",
+        )
         return None
     return parse_source(text, path, display, sink)
 
@@ -97,17 +110,24 @@ def _build(
 ) -> Any:
     positions.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves YAML merge keys (<<)
+        written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+        loader.flatten_mapping(node)  # resolves YAML merge keys (<<): merged pairs come first
+        merged = len(node.value) - written
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        written_keys: set[Any] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 key = str(key)
             child = (*loc, key)
             key_pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in result:
-                sink.error("E0003", Span(positions.path, *key_pos), key=key)
-                continue
+            # A key written here overrides a merged one, and a later merge overrides an
+            # earlier one (YAML's merge rules); only a key written twice here is a mistake.
+            if index >= merged:
+                if key in written_keys:
+                    sink.error("E0003", Span(positions.path, *key_pos), key=key)
+                    continue
+                written_keys.add(key)
             positions.keys[child] = key_pos
             result[key] = _build(value_node, child, loader, positions, sink)
         return result
