@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import types
+from types import ModuleType
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +88,7 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
     )
 
 
-def load_module(compiled: CompiledModule) -> types.ModuleType:
+def load_module(compiled: CompiledModule) -> ModuleType:
     """Execute a compiled module in memory and return it (``atomiton run`` uses this).
 
     The module is registered in ``sys.modules`` under a name unique to its code, because pydantic
@@ -98,7 +98,7 @@ def load_module(compiled: CompiledModule) -> types.ModuleType:
     name = f"atomiton_flow_{compiled.module_name}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
-    module = types.ModuleType(name)
+    module = ModuleType(name)
     module.__file__ = f"<{compiled.source}>"
     sys.modules[name] = module
     try:
