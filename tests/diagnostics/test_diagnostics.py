@@ -104,3 +104,36 @@ def test_diagnostics_are_formatted_like_a_compiler(case: Path) -> None:
         assert FORMATTED.match(first), f"not 'path:line:col: error[CODE]: message': {first!r}"
         for line in rest:
             assert line.startswith(("  hint: ", "  note: ")), f"unexpected continuation line {line!r}"
+
+
+def messages(case: str) -> list[str]:
+    return [d.format() for d in compile_case(HERE / f"{case}.yaml")]
+
+
+def test_cycle_message_prints_the_chain() -> None:
+    (text,) = [m for m in messages("cycle") if "E0207" in m]
+    assert "the graph has a cycle: a -> b -> c -> a" in text, text
+
+
+def test_include_cycle_message_prints_the_files() -> None:
+    (text,) = messages("include_cycle")
+    assert "includes/include_cycle/a.yaml -> includes/include_cycle/b.yaml -> includes/include_cycle/a.yaml" in text, text
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "hint"),
+    [
+        ("unknown_keys", "E0101", "did you mean 'nodes'?"),
+        ("unknown_keys", "E0101", "did you mean 'parameters'?"),
+        ("unknown_target_port", "E0203", "did you mean 'data'?"),
+        ("unknown_source_port", "E0204", "did you mean 'rows'?"),
+        ("unknown_edge_nodes", "E0205", "did you mean 'source'?"),
+        ("parameter_errors", "E0210", "did you mean 'transformFunction'?"),
+        ("python_code_errors", "E0302", "Atomiton flows used JavaScript"),
+        ("template_errors", "E0301", "not arbitrary code"),
+        ("yaml_booleans", "E0102", "quote it"),
+    ],
+)
+def test_hints(case: str, code: str, hint: str) -> None:
+    found = [m for m in messages(case) if f"[{code}]" in m]
+    assert any(hint in m for m in found), f"no {code} of {case} mentions {hint!r}:\n" + "\n".join(found)

@@ -571,8 +571,13 @@ class _Builder:
         try:
             static_order = list(sorter.static_order())
         except graphlib.CycleError as exc:
-            cycle = list(exc.args[1])
-            chain = " -> ".join(reversed(cycle))
+            # graphlib lists the cycle in edge direction, closed (``b, c, a, b``); start it at
+            # the node written first so the message does not depend on set ordering.
+            cycle = list(exc.args[1])[:-1]
+            position = {n.id: i for i, n in enumerate(nodes)}
+            start = min(range(len(cycle)), key=lambda i: position[cycle[i]])
+            cycle = cycle[start:] + cycle[:start]
+            chain = " -> ".join([*cycle, cycle[0]])
             self.sink.error("E0207", by_id[cycle[0]].span, chain=chain, hint="an edge must not lead back to a node it came from")
             return None
         # graphlib's order depends on insertion; re-sort ready nodes by file order for stable output.
