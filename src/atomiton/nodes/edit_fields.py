@@ -1,0 +1,98 @@
+"""The ``edit-fields`` node: build an object, or patch a copy of its input.
+
+Templates inside ``values`` are rendered by the generated module before ``run`` is called, so
+this module only sees plain values; it owns copying, dotted keys and ``keepOnlySet``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Final
+
+from pydantic import Field
+
+from .spec import NodeParams, NodeSpec, Port
+
+
+class EditFieldsError(ValueError):
+    """A dotted key runs through a value that is not an object."""
+
+
+class Params(NodeParams):
+    """Parameters of the ``edit-fields`` node."""
+
+    values: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Field name -> value to set. String values may hold templates over the input's "
+            "fields. A key with dots (`address.city`) sets a nested field, creating objects "
+            "on the way."
+        ),
+    )
+    keep_only_set: bool = Field(
+        default=False,
+        description="True: the result holds only `values`; false: they patch a copy of the input.",
+    )
+
+
+def run(params: Params, *, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a new object: a copy of ``data`` (unless ``keepOnlySet``) with ``values`` set.
+
+    Neither the input nor the parameters are modified: the objects on a dotted key's path are
+    copied before they are changed, and every value is deep-copied, so a later node that edits
+    the result cannot change a parameter shared by every run.
+
+    Args:
+        params: the node's parameters.
+        data: the object to patch; None is an empty object.
+
+    Returns:
+        The resulting object.
+
+    Raises:
+        EditFieldsError: ``data`` is not an object, or a dotted key passes through a value that
+            is not one.
+    """
+    if data is not None and not isinstance(data, dict):
+        raise EditFieldsError(f"edit-fields needs an object as data, got {type(data).__name__}")
+    result: dict[str, Any] = {} if params.keep_only_set or data is None else dict(data)
+    for key, value in params.values.items():
+        set_path(result, key, copy.deepcopy(value))
+    return result
+
+
+def set_path(target: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key`` in ``target``; ``a.b.c`` sets a nested field, copying objects on the way.
+
+    A key is always split at its dots; to set a field whose name contains a dot, give the
+    parent key an object value instead (``{a: {"x.y": 1}}``).
+    """
+    *parents, last = key.split(".")
+    node = target
+    walked: list[str] = []
+    for part in parents:
+        walked.append(part)
+        child = node.get(part)
+        if child is None:
+            child = {}
+        elif isinstance(child, dict):
+            child = dict(child)  # copy: the input's nested objects are never modified
+        else:
+            raise EditFieldsError(
+                f"cannot set {key!r}: {'.'.join(walked)!r} is a {type(child).__name__}, not an object"
+            )
+        node[part] = child
+        node = child
+    node[last] = value
+
+
+SPEC: Final = NodeSpec(
+    type="edit-fields",
+    module=__name__,
+    params=Params,
+    inputs=(Port("data", "object", description="The object to patch (optional)."),),
+    outputs=(Port("result", "object", description="The new object."),),
+    description="Build or patch an object.",
+    execution="inline",
+    weight=80,
+)
