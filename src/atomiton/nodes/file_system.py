@@ -1,0 +1,505 @@
+"""The ``file-system`` node: read, write and manage files and folders.
+
+It also owns ``atomic_write`` / ``atomic_writer``, the one way nodes in this package replace a
+file (temporary file in the same folder, fsync, rename), so that a failure never leaves a
+half-written file behind. Encoding of values other than text and bytes is JSON; anything richer
+(CSV, XLSX) belongs to the ``spreadsheet`` node.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final, Literal
+
+from pydantic import Field, field_validator
+
+from .spec import NodeParams, NodeSpec, Port
+
+Operation = Literal["read", "write", "append", "list", "exists", "create", "delete", "copy", "move"]
+
+# Files made by mkstemp are 0600; a written file should get the mode an ordinary open() would
+# give it. The umask can only be read by setting it, so read it once, at import, before worker
+# threads that create files exist.
+_UMASK: Final = os.umask(0)
+os.umask(_UMASK)
+
+
+class Params(NodeParams):
+    """Parameters of the ``file-system`` node."""
+
+    operation: Operation = Field(
+        default="read",
+        description="What to do: read, write, append, list, exists, create (a folder), delete, copy or move.",
+    )
+    path: str | None = Field(
+        default=None,
+        description="The file or folder to act on. Required, here or through the `path` input.",
+    )
+    content: Any = Field(
+        default=None,
+        description=(
+            "What write and append store: text is encoded with `encoding`, bytes are written as "
+            "they are, any other value (object, array, number) is written as JSON text."
+        ),
+    )
+    target_path: str | None = Field(
+        default=None, description="Destination of copy and move."
+    )
+    encoding: str = Field(
+        default="utf-8",
+        description="Text encoding for read, write and append; `binary` reads and writes bytes.",
+    )
+    recursive: bool = Field(
+        default=False,
+        description="list: descend into sub-folders; delete: remove a folder with its contents.",
+    )
+    pattern: str = Field(
+        default="*",
+        description="Glob that listed names must match (list only), e.g. `*.csv` or `**/*.json`.",
+    )
+    include_hidden: bool = Field(
+        default=False,
+        description="list: include names starting with a dot (and whatever lies beneath them).",
+    )
+    create_directories: bool = Field(
+        default=True,
+        description="Create missing parent folders before write, append, create, copy and move.",
+    )
+    overwrite: bool = Field(
+        default=True,
+        description="Allow write, copy and move to replace an existing file; false fails instead.",
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        # Checked here so a typo is a compile-time diagnostic, not a failure halfway through a run.
+        if value != "binary":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r} (use e.g. utf-8, latin-1 or binary)") from None
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What the ``file-system`` node produces.
+
+    Attributes:
+        result: read: the content (str, or bytes with ``encoding: binary``); write, append, create,
+            copy, move: the resulting path; list: sorted list of paths; exists: bool; delete: True.
+        path: the path the operation produced or acted on (the target for copy and move).
+        size: bytes in the resulting file (0 for folders and for exists/delete of nothing);
+            for list, the number of entries.
+    """
+
+    # Any, not a union: the concrete type depends on `operation`, and generated code hands the
+    # value on to ports typed by the blueprint.
+    result: Any
+    path: str
+    size: int
+
+
+def run(
+    params: Params,
+    *,
+    content: object = None,
+    path: str | os.PathLike[str] | None = None,
+    target_path: str | os.PathLike[str] | None = None,
+) -> Output:
+    """Perform one file-system operation.
+
+    Args:
+        params: the node's parameters.
+        content: value to write or append; None means ``params.content``.
+        path: file or folder to act on; None means ``params.path``.
+        target_path: destination of copy and move; None means ``params.target_path``.
+
+    Returns:
+        The operation's result, the path it produced and a size (see ``Output``).
+
+    Raises:
+        ValueError: a required value (path, content, targetPath) is missing.
+        FileNotFoundError: the path (or its folder, with createDirectories false) does not exist.
+        FileExistsError: the target exists and overwrite is false.
+        IsADirectoryError / NotADirectoryError: a folder where a file is expected, or the reverse.
+    """
+    raw_path = path if path is not None else params.path
+    if raw_path is None or str(raw_path) == "":
+        raise ValueError(f"file-system {params.operation} needs a path")
+    where = Path(raw_path)
+    op = params.operation
+    if op == "read":
+        return _read(where, params)
+    if op in ("write", "append"):
+        value = content if content is not None else params.content
+        if value is None:
+            raise ValueError(f"file-system {op} to {str(where)!r} needs content (use '' for an empty file)")
+        return _write(where, value, params, append=op == "append")
+    if op == "list":
+        return _list(where, params)
+    if op == "exists":
+        exists = where.exists()
+        size = where.stat().st_size if exists and where.is_file() else 0
+        return Output(exists, str(where), size)
+    if op == "create":
+        return _create(where, params)
+    if op == "delete":
+        return _delete(where, params)
+    raw_target = target_path if target_path is not None else params.target_path
+    if raw_target is None or str(raw_target) == "":
+        raise ValueError(f"file-system {op} of {str(where)!r} needs a targetPath")
+    return _copy_or_move(where, Path(raw_target), params, move=op == "move")
+
+
+# -- atomic writes ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_writer(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = True,
+    create_directories: bool = True,
+) -> Iterator[IO[bytes]]:
+    """Open a binary file that replaces ``path`` only when the ``with`` block succeeds.
+
+    Data goes to a temporary file in the same folder (so the final rename stays on one file
+    system), which is flushed and fsynced, then renamed over ``path``. If the block raises, the
+    temporary file is removed and ``path`` keeps its old content. An existing file's permission
+    bits are kept.
+
+    Args:
+        path: the file to create or replace.
+        overwrite: if false, fail with ``FileExistsError`` when ``path`` exists (checked again
+            at the rename, so a file created meanwhile is not clobbered either).
+        create_directories: create missing parent folders first.
+
+    Yields:
+        The temporary file, open for binary writing.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        FileNotFoundError: the parent folder is missing and ``create_directories`` is false.
+        IsADirectoryError: ``path`` is a folder.
+    """
+    target = Path(path)
+    _check_writable(target, overwrite=overwrite, create_directories=create_directories)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
+        _commit(tmp, target, overwrite=overwrite)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    data: bytes | Iterable[bytes],
+    *,
+    overwrite: bool = True,
+    create_directories: bool = True,
+) -> int:
+    """Replace ``path`` with ``data`` atomically; return the number of bytes written.
+
+    ``data`` may be an iterable of chunks (a generator, say), written as they come so a large
+    file needs constant memory; if the iterable raises midway, ``path`` is left untouched.
+
+    Args:
+        path: the file to create or replace.
+        data: the bytes, or an iterable of byte chunks.
+        overwrite: if false, fail instead of replacing an existing file.
+        create_directories: create missing parent folders first.
+
+    Returns:
+        The size of the new file in bytes.
+
+    Raises:
+        FileExistsError, FileNotFoundError, IsADirectoryError: see ``atomic_writer``.
+    """
+    written = 0
+    with atomic_writer(path, overwrite=overwrite, create_directories=create_directories) as handle:
+        chunks: Iterable[bytes] = (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else data
+        for chunk in chunks:
+            written += handle.write(chunk)
+    return written
+
+
+def _check_writable(target: Path, *, overwrite: bool, create_directories: bool) -> None:
+    if target.is_dir():
+        raise IsADirectoryError(f"{str(target)!r} is a folder, not a file")
+    if not overwrite and target.exists():
+        raise FileExistsError(f"{str(target)!r} already exists and overwrite is false")
+    _ensure_folder(target.parent, create=create_directories)
+
+
+def _ensure_folder(folder: Path, *, create: bool) -> None:
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise NotADirectoryError(f"{str(folder)!r} is a file, but a folder is expected here")
+    if not create:
+        raise FileNotFoundError(f"folder {str(folder)!r} does not exist (set createDirectories: true to create it)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        # mkdir reports a *file* somewhere along the way this way.
+        raise NotADirectoryError(f"cannot create folder {str(folder)!r}: part of it is a file") from None
+    except NotADirectoryError:
+        raise NotADirectoryError(f"cannot create folder {str(folder)!r}: part of it is a file") from None
+
+
+def _commit(tmp: Path, target: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    # link() fails if the target exists, closing the gap between the earlier check and now.
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise FileExistsError(f"{str(target)!r} already exists and overwrite is false") from None
+    except OSError:
+        # A file system without hard links: fall back to check-then-rename.
+        if target.exists():
+            raise FileExistsError(f"{str(target)!r} already exists and overwrite is false") from None
+        os.replace(tmp, target)
+    else:
+        tmp.unlink()
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable on POSIX; not possible (nor needed) everywhere.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- operations ---------------------------------------------------------------------------------
+
+
+def _read(where: Path, params: Params) -> Output:
+    if where.is_dir():
+        raise IsADirectoryError(f"{str(where)!r} is a folder, not a file (use operation: list)")
+    try:
+        data = where.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {str(where)!r}") from None
+    if params.encoding == "binary":
+        return Output(data, str(where), len(data))
+    # utf-8-sig drops a byte-order mark that editors on Windows like to add.
+    encoding = "utf-8-sig" if codecs.lookup(params.encoding).name == "utf-8" else params.encoding
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{str(where)!r} is not valid {params.encoding} text (byte {exc.start}); "
+            "use encoding: binary to read bytes"
+        ) from None
+    return Output(text, str(where), len(data))
+
+
+def encode_content(value: object, encoding: str) -> bytes | Iterator[bytes]:
+    """Turn a value into bytes the way write and append store it.
+
+    Text is encoded (UTF-8 when ``encoding`` is ``binary``), bytes pass through, an iterator of
+    text or bytes chunks is encoded lazily, and any other value becomes JSON text.
+
+    Raises:
+        TypeError: the value cannot be represented as JSON.
+    """
+    text_encoding = "utf-8" if encoding == "binary" else encoding
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode(text_encoding)
+    if isinstance(value, Iterator):
+        return _encode_chunks(value, text_encoding)
+    try:
+        text = json.dumps(value, ensure_ascii=False, indent=2, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot write a {type(value).__name__} as JSON: {exc}") from None
+    return (text + "\n").encode(text_encoding)
+
+
+def _encode_chunks(chunks: Iterator[object], encoding: str) -> Iterator[bytes]:
+    for index, chunk in enumerate(chunks):
+        if isinstance(chunk, str):
+            yield chunk.encode(encoding)
+        elif isinstance(chunk, (bytes, bytearray, memoryview)):
+            yield bytes(chunk)
+        else:
+            raise TypeError(f"chunk {index} of the content is a {type(chunk).__name__}, expected str or bytes")
+
+
+def _json_default(value: object) -> object:
+    # Paths, dates, sets: the values a flow commonly produces that plain JSON lacks.
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _write(where: Path, value: object, params: Params, *, append: bool) -> Output:
+    data = encode_content(value, params.encoding)
+    if not append:
+        size = atomic_write(
+            where, data, overwrite=params.overwrite, create_directories=params.create_directories
+        )
+        return Output(str(where), str(where), size)
+    if where.is_dir():
+        raise IsADirectoryError(f"{str(where)!r} is a folder, not a file")
+    _ensure_folder(where.parent, create=params.create_directories)
+    # An append cannot be a rename without copying the whole file, so it writes in place; the
+    # content is fully encoded first so that a failing value appends nothing at all.
+    payload = data if isinstance(data, bytes) else b"".join(data)
+    with open(where, "ab") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Output(str(where), str(where), where.stat().st_size)
+
+
+def _list(where: Path, params: Params) -> Output:
+    if not where.exists():
+        raise FileNotFoundError(f"no such folder: {str(where)!r}")
+    if not where.is_dir():
+        raise NotADirectoryError(f"{str(where)!r} is a file, but list needs a folder")
+    matches = where.rglob(params.pattern) if params.recursive else where.glob(params.pattern)
+    entries = []
+    for entry in matches:
+        relative = entry.relative_to(where).parts
+        if not params.include_hidden and any(part.startswith(".") for part in relative):
+            continue
+        entries.append(str(entry))
+    entries.sort()
+    return Output(entries, str(where), len(entries))
+
+
+def _create(where: Path, params: Params) -> Output:
+    if where.exists() and not where.is_dir():
+        raise FileExistsError(f"{str(where)!r} is a file, but create makes a folder")
+    if not where.exists():
+        _ensure_folder(where.parent, create=params.create_directories)
+        where.mkdir(exist_ok=True)
+    return Output(str(where), str(where), 0)
+
+
+def _delete(where: Path, params: Params) -> Output:
+    if where.is_symlink() or where.is_file():
+        size = where.lstat().st_size
+        where.unlink()
+        return Output(True, str(where), size)
+    if not where.exists():
+        raise FileNotFoundError(f"cannot delete {str(where)!r}: no such file or folder")
+    if params.recursive:
+        shutil.rmtree(where)
+    else:
+        try:
+            where.rmdir()
+        except OSError:
+            raise OSError(
+                f"folder {str(where)!r} is not empty (set recursive: true to delete it with its contents)"
+            ) from None
+    return Output(True, str(where), 0)
+
+
+def _copy_or_move(source: Path, target: Path, params: Params, *, move: bool) -> Output:
+    verb = "move" if move else "copy"
+    if not source.exists():
+        raise FileNotFoundError(f"cannot {verb} {str(source)!r}: no such file or folder")
+    if target.is_dir() and source.is_file():
+        # Like cp and mv: a folder as the target means "into this folder".
+        target = target / source.name
+    if target.exists() and not params.overwrite:
+        raise FileExistsError(f"{str(target)!r} already exists and overwrite is false")
+    _ensure_folder(target.parent, create=params.create_directories)
+    if source.is_dir():
+        if target.exists() and not target.is_dir():
+            raise NotADirectoryError(f"cannot {verb} folder {str(source)!r} over the file {str(target)!r}")
+        if move:
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.move(source, target)
+        else:
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        return Output(str(target), str(target), 0)
+    if move:
+        try:
+            if params.overwrite:
+                os.replace(source, target)
+            else:
+                _commit_move(source, target)
+        except OSError as exc:
+            if exc.errno != 18:  # EXDEV: a different file system, where rename cannot work
+                raise
+            _copy_file(source, target, params)
+            source.unlink()
+    else:
+        _copy_file(source, target, params)
+    return Output(str(target), str(target), target.stat().st_size)
+
+
+def _commit_move(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise FileExistsError(f"{str(target)!r} already exists and overwrite is false") from None
+    source.unlink()
+
+
+def _copy_file(source: Path, target: Path, params: Params) -> None:
+    with open(source, "rb") as src, atomic_writer(
+        target, overwrite=params.overwrite, create_directories=params.create_directories
+    ) as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+    shutil.copystat(source, target)
+
+
+SPEC: Final = NodeSpec(
+    type="file-system",
+    module="atomiton.nodes.file_system",
+    params=Params,
+    inputs=(
+        Port("content", "any", description="Value to write or append (overrides the content parameter)."),
+        Port("path", "path", description="File or folder to act on (overrides the path parameter)."),
+        Port("targetPath", "path", description="Destination of copy and move (overrides targetPath)."),
+    ),
+    outputs=(
+        Port("result", "any", description="Content read, path written, listing, or existence flag."),
+        Port("path", "path", description="The path acted on (the target for copy and move)."),
+        Port("size", "integer", description="Bytes in the resulting file; entry count for list."),
+    ),
+    description="Read, write, list, copy, move and delete files and folders; writes are atomic.",
+    execution="thread",
+    weight=200,
+)

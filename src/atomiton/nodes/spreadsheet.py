@@ -1,0 +1,516 @@
+"""The ``spreadsheet`` node: read and write CSV, TSV and XLSX as records.
+
+It owns the table shape (header row, record keys, empty rows) and the three formats; CSV and TSV
+use the standard ``csv`` module, XLSX uses openpyxl (imported only when an XLSX file is touched).
+Writes go through ``file_system.atomic_writer``. With ``stream: true`` rows are produced and
+consumed one at a time, so file size does not bound memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final, Literal
+
+from pydantic import Field, field_validator
+
+from .file_system import atomic_writer
+from .spec import NodeParams, NodeSpec, Port
+
+Format = Literal["csv", "tsv", "xlsx"]
+Record = dict[str, Any]
+
+_EXTENSIONS: Final[dict[str, Format]] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+}
+_DEFAULT_SHEET: Final = "Sheet1"
+# Rows per chunk handed to the file when writing CSV: few system calls, bounded memory.
+_ROWS_PER_CHUNK: Final = 512
+
+
+class Params(NodeParams):
+    """Parameters of the ``spreadsheet`` node."""
+
+    operation: Literal["read", "write"] = Field(default="read", description="read or write.")
+    path: str | None = Field(
+        default=None,
+        description="The file. read: optional when the `data` input brings the text; write: required.",
+    )
+    format: Format | None = Field(
+        default=None,
+        description="csv, tsv or xlsx; by default taken from the path's extension (csv when there is no path).",
+    )
+    sheet_name: str | None = Field(
+        default=None, description="XLSX sheet to read (wins over sheetIndex) or to write (default Sheet1)."
+    )
+    sheet_index: int | None = Field(
+        default=None, ge=0, description="XLSX sheet to read, counting from 0. Default: the first sheet."
+    )
+    has_headers: bool = Field(
+        default=True,
+        description=(
+            "The first row holds column names. false: every row is data and records use the keys "
+            "column1, column2, ...; on write, no header row is written."
+        ),
+    )
+    delimiter: str | None = Field(
+        default=None, description="Field separator for CSV/TSV; default `,` for csv and a tab for tsv."
+    )
+    skip_empty_lines: bool = Field(
+        default=True, description="Skip rows whose cells are all empty."
+    )
+    encoding: str = Field(
+        default="utf-8",
+        description="Text encoding of CSV/TSV files; a UTF-8 byte-order mark is removed on read.",
+    )
+    stream: bool = Field(
+        default=False,
+        description=(
+            "read: records is an iterator that reads rows as they are consumed (constant memory; "
+            "rowCount is then null); write: rows are written as they arrive from an iterator."
+        ),
+    )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError(f"a delimiter is one character, got {value!r}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What the ``spreadsheet`` node produces.
+
+    Attributes:
+        records: read: one dict per data row, keyed by header (a lazy iterator when streaming);
+            write: the rows given, when they were a list (an empty list after writing from an
+            iterator, which has been consumed).
+        headers: the column names (column1... without a header row).
+        row_count: data rows read or written; None for a streaming read (not known in advance).
+        sheet_name: the XLSX sheet read or written; None for CSV/TSV.
+        sheet_names: every sheet of the XLSX workbook; empty for CSV/TSV.
+    """
+
+    # Any: a list of dicts, or an iterator of them with stream: true (chosen in the blueprint).
+    records: Any
+    headers: list[str]
+    row_count: int | None
+    sheet_name: str | None
+    sheet_names: list[str]
+
+
+def run(
+    params: Params,
+    *,
+    data: object = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Output:
+    """Read a table into records, or write records (or rows) to a file.
+
+    Args:
+        params: the node's parameters.
+        data: read: CSV/TSV text (or XLSX bytes) to parse instead of reading ``path``; write: the
+            rows, as dicts (columns from their keys) or as lists (written as they are), in a list
+            or any iterable.
+        path: overrides ``params.path``.
+
+    Returns:
+        Records, headers, count and sheet information (see ``Output``).
+
+    Raises:
+        ValueError: unknown format, missing path or rows, or a sheet that does not exist.
+        FileNotFoundError: the file to read does not exist.
+    """
+    raw_path = path if path is not None else params.path
+    where = Path(raw_path) if raw_path is not None and str(raw_path) != "" else None
+    fmt = _format(params, where)
+    if params.operation == "read":
+        if data is None and where is None:
+            raise ValueError("spreadsheet read needs a path or the data input")
+        if fmt == "xlsx":
+            return _read_xlsx(params, where, data)
+        return _read_text(params, fmt, where, data)
+    if where is None:
+        raise ValueError("spreadsheet write needs a path")
+    if data is None:
+        raise ValueError(f"spreadsheet write to {str(where)!r} needs rows on the data input")
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"spreadsheet write to {str(where)!r} needs rows, not {type(data).__name__} (write text with file-system)")
+    if not isinstance(data, Iterable):
+        raise TypeError(f"spreadsheet write to {str(where)!r} needs rows, got a {type(data).__name__}")
+    return _write(params, fmt, where, data)
+
+
+def _format(params: Params, where: Path | None) -> Format:
+    if params.format is not None:
+        return params.format
+    if where is None:
+        return "csv"
+    suffix = where.suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    if suffix == ".xls":
+        raise ValueError(f"{str(where)!r}: the old binary .xls format is not supported; save it as .xlsx")
+    raise ValueError(f"cannot tell the format of {str(where)!r} from its extension; set format: csv, tsv or xlsx")
+
+
+# -- table shape --------------------------------------------------------------------------------
+
+
+def _is_empty(row: Sequence[object]) -> bool:
+    return all(cell is None or cell == "" for cell in row)
+
+
+def _header_names(row: Sequence[object]) -> list[str]:
+    """Column names from a header row: blanks become columnN, repeats get _2, _3..."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for index, cell in enumerate(row, start=1):
+        base = str(cell).strip() if cell is not None and str(cell).strip() else f"column{index}"
+        name, n = base, 1
+        while name in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _generic_names(width: int) -> list[str]:
+    return [f"column{i}" for i in range(1, width + 1)]
+
+
+def _record(headers: Sequence[str], row: Sequence[object]) -> Record:
+    # Short rows get None for the missing cells; extra cells keep their position as a name.
+    record: Record = dict(zip(headers, row))
+    if len(row) < len(headers):
+        for name in headers[len(row):]:
+            record[name] = None
+    elif len(row) > len(headers):
+        for index in range(len(headers), len(row)):
+            record.setdefault(f"column{index + 1}", row[index])
+    return record
+
+
+def _trim(row: Sequence[object]) -> Sequence[object]:
+    # XLSX rows carry trailing empty cells up to the sheet's used width.
+    end = len(row)
+    while end and row[end - 1] is None:
+        end -= 1
+    return row[:end] if end != len(row) else row
+
+
+def _table(params: Params, rows: Iterator[Sequence[object]], *, lazy: bool) -> tuple[list[str], Any, int | None]:
+    """(headers, records, row count) from raw rows, eagerly or as an iterator."""
+    if params.skip_empty_lines:
+        rows = (row for row in rows if not _is_empty(row))
+    if params.has_headers:
+        first = next(rows, None)
+        headers = _header_names(first) if first is not None else []
+        if lazy:
+            return headers, (_record(headers, row) for row in rows), None
+        records = [_record(headers, row) for row in rows]
+        return headers, records, len(records)
+    if lazy:
+        # The width is only known row by row, so the headers come from the first row.
+        first = next(rows, None)
+        if first is None:
+            return [], iter(()), None
+        headers = _generic_names(len(first))
+
+        def generic() -> Iterator[Record]:
+            yield dict(zip(headers, first))
+            for row in rows:
+                yield dict(zip(_generic_names(len(row)), row))
+
+        return headers, generic(), None
+    materialised = list(rows)
+    width = max((len(row) for row in materialised), default=0)
+    headers = _generic_names(width)
+    records = [_record(headers, row) for row in materialised]
+    return headers, records, len(records)
+
+
+# -- CSV and TSV --------------------------------------------------------------------------------
+
+
+def _read_encoding(encoding: str) -> str:
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def _read_text(params: Params, fmt: Format, where: Path | None, data: object) -> Output:
+    delimiter = params.delimiter or ("\t" if fmt == "tsv" else ",")
+    handle: IO[str]
+    if data is not None:
+        if isinstance(data, (bytes, bytearray)):
+            data = bytes(data).decode(_read_encoding(params.encoding))
+        if not isinstance(data, str):
+            raise TypeError(f"spreadsheet read parses text from the data input, got a {type(data).__name__}")
+        handle = io.StringIO(data.removeprefix("\ufeff"), newline="")
+    else:
+        assert where is not None
+        handle = _open_text(where, params.encoding)
+    reader = csv.reader(handle, delimiter=delimiter, strict=False)
+    if not params.stream:
+        with handle:
+            headers, records, count = _table(params, _rows(reader, where), lazy=False)
+        return Output(records, headers, count, None, [])
+    try:
+        headers, records, _ = _table(params, _rows(reader, where), lazy=True)
+    except BaseException:
+        handle.close()
+        raise
+    return Output(_closing(records, handle.close), headers, None, None, [])
+
+
+def _open_text(where: Path, encoding: str) -> IO[str]:
+    if where.is_dir():
+        raise IsADirectoryError(f"{str(where)!r} is a folder, not a spreadsheet file")
+    try:
+        # newline="" hands line endings to the csv module, which keeps newlines inside quotes.
+        return open(where, encoding=_read_encoding(encoding), newline="")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {str(where)!r}") from None
+
+
+def _rows(reader: Iterator[list[str]], where: Path | None) -> Iterator[list[str]]:
+    try:
+        yield from reader
+    except (csv.Error, UnicodeDecodeError) as exc:
+        name = str(where) if where is not None else "the data input"
+        raise ValueError(f"cannot parse {name!r}: {exc}") from None
+
+
+def _closing(records: Iterator[Record], close: Callable[[], None]) -> Iterator[Record]:
+    """Yield the records, then close the file, also when the consumer stops early."""
+    try:
+        yield from records
+    finally:
+        close()
+
+
+def _text_chunks(
+    params: Params, fmt: Format, headers: list[str] | None, rows: Iterator[Sequence[object]]
+) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    # QUOTE_MINIMAL quotes only fields holding the delimiter, a quote or a line break.
+    writer = csv.writer(buffer, delimiter=params.delimiter or ("\t" if fmt == "tsv" else ","))
+    if headers is not None:
+        writer.writerow(headers)
+    pending = 1 if headers is not None else 0
+    for row in rows:
+        writer.writerow(["" if cell is None else cell for cell in row])
+        pending += 1
+        if pending >= _ROWS_PER_CHUNK:
+            yield buffer.getvalue().encode(params.encoding)
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if buffer.tell():
+        yield buffer.getvalue().encode(params.encoding)
+
+
+# -- XLSX ---------------------------------------------------------------------------------------
+
+
+def _openpyxl() -> Any:
+    try:
+        import openpyxl
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            "XLSX files need openpyxl: pip install 'atomiton[xlsx]'", name=exc.name
+        ) from None
+    return openpyxl
+
+
+def _read_xlsx(params: Params, where: Path | None, data: object) -> Output:
+    openpyxl = _openpyxl()
+
+    source: Any
+    if data is not None:
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"spreadsheet read of XLSX takes the workbook's bytes on the data input, got a {type(data).__name__}")
+        source = io.BytesIO(bytes(data))
+        name = "the data input"
+    else:
+        assert where is not None
+        if not where.is_file():
+            if where.exists():
+                raise IsADirectoryError(f"{str(where)!r} is a folder, not a spreadsheet file")
+            raise FileNotFoundError(f"no such file: {str(where)!r}")
+        source, name = where, str(where)
+    try:
+        # read_only streams rows from the zip instead of building the whole sheet in memory;
+        # data_only gives the cached results of formulas, not their text.
+        workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException...
+        raise ValueError(f"cannot open {name!r} as an XLSX workbook: {exc}") from None
+    try:
+        names = list(workbook.sheetnames)
+        sheet_title = _pick_sheet(params, names, name)
+        rows = (_trim(row) for row in workbook[sheet_title].iter_rows(values_only=True))
+        if not params.stream:
+            headers, records, count = _table(params, rows, lazy=False)
+            workbook.close()
+            return Output(records, headers, count, sheet_title, names)
+        headers, records, _ = _table(params, rows, lazy=True)
+    except BaseException:
+        workbook.close()
+        raise
+    return Output(_closing(records, workbook.close), headers, None, sheet_title, names)
+
+
+def _pick_sheet(params: Params, names: list[str], where: str) -> str:
+    listed = ", ".join(repr(n) for n in names)
+    if params.sheet_name is not None:
+        if params.sheet_name not in names:
+            raise ValueError(f"{where!r} has no sheet {params.sheet_name!r}; its sheets are {listed}")
+        return params.sheet_name
+    index = params.sheet_index or 0
+    if index >= len(names):
+        raise ValueError(
+            f"{where!r} has {len(names)} sheet(s), so sheetIndex {index} does not exist "
+            f"(counting from 0); its sheets are {listed}"
+        )
+    return names[index]
+
+
+def _write_xlsx(handle: IO[bytes], sheet: str, headers: list[str] | None, rows: Iterator[Sequence[object]]) -> None:
+    openpyxl = _openpyxl()
+
+    # write_only keeps rows on disk as they are appended, so memory stays flat.
+    workbook = openpyxl.Workbook(write_only=True)
+    worksheet = workbook.create_sheet(title=sheet)
+    if headers is not None:
+        worksheet.append(headers)
+    for row in rows:
+        worksheet.append(list(row))
+    workbook.save(handle)
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _write(params: Params, fmt: Format, where: Path, data: Iterable[object]) -> Output:
+    kept = data if isinstance(data, list) else []
+    if isinstance(data, (list, tuple)) and not params.stream:
+        headers, rows = _shape_all(list(data))
+    else:
+        headers, rows = _shape_stream(iter(data))
+    counted = _Counter(rows)
+    written_headers = headers if params.has_headers and headers else None
+    sheet = params.sheet_name or _DEFAULT_SHEET
+    if fmt == "xlsx":
+        with atomic_writer(where) as handle:
+            _write_xlsx(handle, sheet, written_headers, counted)
+    else:
+        with atomic_writer(where) as handle:
+            for chunk in _text_chunks(params, fmt, written_headers, counted):
+                handle.write(chunk)
+    return Output(
+        kept,
+        headers,
+        counted.count,
+        sheet if fmt == "xlsx" else None,
+        [sheet] if fmt == "xlsx" else [],
+    )
+
+
+def _shape_all(rows: list[object]) -> tuple[list[str], Iterator[Sequence[object]]]:
+    """Headers as the union of every record's keys, in order of first appearance."""
+    headers: dict[str, None] = {}
+    for index, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            headers.update(dict.fromkeys(str(k) for k in row))
+        elif not _is_row(row):
+            raise TypeError(f"row {index} is a {type(row).__name__}; expected an object or a list")
+    names = list(headers)
+    return names, (_cells(names, row, index) for index, row in enumerate(rows))
+
+
+def _shape_stream(rows: Iterator[object]) -> tuple[list[str], Iterator[Sequence[object]]]:
+    """Headers from the first record only (the rest are not read yet); later new keys fail."""
+    first = next(rows, None)
+    if first is None:
+        return [], iter(())
+    names = [str(k) for k in first] if isinstance(first, Mapping) else []
+
+    def shaped() -> Iterator[Sequence[object]]:
+        yield _cells(names, first, 0)
+        for index, row in enumerate(rows, start=1):
+            if isinstance(row, Mapping) and any(str(k) not in known for k in row):
+                extra = sorted(str(k) for k in row if str(k) not in known)
+                raise ValueError(
+                    f"row {index} has columns {extra} that the first row lacks; a streamed write "
+                    "takes its columns from the first row"
+                )
+            yield _cells(names, row, index)
+
+    known = set(names)
+    return names, shaped()
+
+
+def _is_row(row: object) -> bool:
+    return isinstance(row, (list, tuple))
+
+
+def _cells(headers: list[str], row: object, index: int) -> Sequence[object]:
+    if isinstance(row, Mapping):
+        return [row.get(name) for name in headers]
+    if isinstance(row, (list, tuple)):
+        return row
+    raise TypeError(f"row {index} is a {type(row).__name__}; expected an object or a list")
+
+
+class _Counter(Iterator[Sequence[object]]):
+    """Passes rows through and counts them, so a streamed write can report its row count."""
+
+    def __init__(self, rows: Iterator[Sequence[object]]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __next__(self) -> Sequence[object]:
+        row = next(self._rows)
+        self.count += 1
+        return row
+
+
+SPEC: Final = NodeSpec(
+    type="spreadsheet",
+    module="atomiton.nodes.spreadsheet",
+    params=Params,
+    inputs=(
+        Port("data", "any", description="read: CSV/TSV text or XLSX bytes to parse; write: the rows to write."),
+        Port("path", "path", description="The file (overrides the path parameter)."),
+    ),
+    outputs=(
+        Port("records", "array<object>", description="One object per data row."),
+        Port("headers", "array<string>", description="Column names."),
+        Port("rowCount", "integer", description="Data rows read or written (null for a streaming read)."),
+        Port("sheetName", "string", description="The XLSX sheet read or written."),
+        Port("sheetNames", "array<string>", description="Every sheet of the XLSX workbook."),
+    ),
+    description="Read or write CSV, TSV and XLSX tables as records; can stream large files.",
+    execution="thread",
+    weight=100,
+)
