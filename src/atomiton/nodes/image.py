@@ -135,9 +135,10 @@ def run(
     image_format, path = _destination(params)
     if image_format == "jpeg" and result.mode not in ("RGB", "L"):
         # JPEG has no alpha: transparent parts are flattened onto white, not turned black.
-        flattened = PILImage.new("RGB", result.size, (255, 255, 255))
-        rgba = result.convert("RGBA")
-        flattened.paste(rgba, mask=rgba.getchannel("A"))
+        gray = result.mode in ("LA", "La")
+        flattened = PILImage.new("L" if gray else "RGB", result.size, 255 if gray else (255, 255, 255))
+        colours = result.convert("LA" if gray else "RGBA")
+        flattened.paste(colours.convert("L" if gray else "RGB"), mask=colours.getchannel("A"))
         result = flattened
     options: dict[str, Any] = {"quality": params.quality} if image_format in ("jpeg", "webp") else {}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -105,6 +105,8 @@ class _Run:
                 index = self.next_index
                 self.next_index += 1
                 self.started[index] = time.monotonic()
+                # The waiting thread sets its next wake-up from the start times of operationTimeout.
+                self.cond.notify_all()
             try:
                 value, error = self.branches[index](self.data), None
             except BaseException as exc:  # noqa: BLE001 - reported as the branch's outcome

@@ -1,0 +1,37 @@
+"""code: the compiled body is called with the input and its value returned unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from atomiton.nodes import registry
+from atomiton.nodes.code import SPEC, Params, run
+
+PARAMS = Params(code="return data")
+
+
+def test_returns_the_function_value() -> None:
+    def body(data: Any) -> Any:
+        return {"n": len(data), "sum": sum(data)}
+
+    assert run(PARAMS, data=[1, 2, 3], function=body) == {"n": 3, "sum": 6}
+    assert run(PARAMS, function=lambda data: data) is None
+
+
+def test_errors_propagate_unchanged() -> None:
+    def body(data: Any) -> Any:
+        return data["missing"]
+
+    with pytest.raises(KeyError, match="missing"):
+        run(PARAMS, data={}, function=body)
+
+
+def test_code_is_required_and_spec_declares_a_body() -> None:
+    with pytest.raises(ValueError):
+        Params.model_validate({})
+    assert registry.get("code") is SPEC
+    code = SPEC.code_params["code"]
+    assert (code.kwarg, code.kind, code.args) == ("function", "body", ("data",))
+    assert [p.name for p in SPEC.outputs] == ["result"]
