@@ -38,7 +38,7 @@ from .ir import (
     TemplateExpr,
 )
 from .options import CompileOptions
-from .types import ANY, PortType, fits, parse_type
+from .types import ANY, PortType, fits, from_annotation, of_value, parse_type
 
 _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 _GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
@@ -124,6 +124,8 @@ class _Builder:
         for pending in self.pending.values():
             self._bind_params(pending)
         self._check_required()
+        if self.options.check_edge_types:
+            self._check_edge_types(outputs)
         if len(self.sink.items) > errors_before and self.sink.has_errors:
             return None
         nodes = self._finish_nodes()
@@ -131,7 +133,6 @@ class _Builder:
         if order is None:
             return None
         graph_outputs = self._outputs(outputs, order)
-        nodes_by_id = {n.id: n for n in order}
         graph = Graph(
             id=self.doc.id,
             name=self.doc.name,
@@ -148,8 +149,6 @@ class _Builder:
         )
         graph = resolve.inline_children(graph, {k: p.child for k, p in self.pending.items() if p.child})
         graph = _mark_skipped(graph, self.sink)
-        if self.options.check_edge_types:
-            _check_types(graph, nodes_by_id, self.sink)
         return replace(graph, warnings=tuple(d for d in self.sink.items if not d.is_error))
 
     # -- nodes ---------------------------------------------------------------------------------
@@ -219,7 +218,7 @@ class _Builder:
                 continue
             prefix = "body" if definition.type == "loop" else f"branch{index}"
             chain = self.chain.enter(definition, doc)
-            graph = _Builder(doc, self.options, self.sink, chain, body=True).build()
+            graph = self._build_child(doc, definition, chain, body=True)
             if graph is not None:
                 bodies.append(resolve.prefixed(graph, f"{definition.id}.{prefix}."))
         return bodies
@@ -274,7 +273,7 @@ class _Builder:
         child_doc = resolve.load_child(definition, self.doc, self.options, self.chain, self.sink)
         if child_doc is None:
             return
-        child = _Builder(child_doc, self.options, self.sink, self.chain.enter(definition, child_doc)).build()
+        child = self._build_child(child_doc, definition, self.chain.enter(definition, child_doc))
         if child is None:
             return
         ports = _Ports(
@@ -293,8 +292,29 @@ class _Builder:
                     hint=did_you_mean(key, list(ports.inputs)) or f"the sub-blueprint's inputs are {one_of(ports.inputs)}",
                 )
                 continue
+            wanted = parse_type(ports.inputs[key]) or ANY
+            if not isinstance(value, str) or "{{" not in value:
+                if value is not None and not fits(of_value(value), wanted):
+                    self.sink.error(
+                        "E0209", definition.param_spans.get(key, definition.span), node=definition.id,
+                        type=definition.type, param=key,
+                        message=f"the sub-blueprint's input is {wanted}, found {of_value(value)}",
+                    )
             params[key] = value
         self.pending[definition.id] = _Pending(definition, None, ports, params, child=child)
+
+    def _build_child(
+        self, doc: BlueprintDoc, definition: NodeDef, chain: resolve.IncludeChain, *, body: bool = False
+    ) -> Graph | None:
+        """Build an included blueprint; its diagnostics get an ``included from`` note."""
+        child_sink = DiagnosticSink()
+        graph = _Builder(doc, self.options, child_sink, chain, body=body).build()
+        # An inline group lives in this same file: its positions already say where it is.
+        if doc.path == self.doc.path and doc.display == self.doc.display:
+            self.sink.extend(child_sink.items)
+        else:
+            self.sink.extend(resolve.included_from(child_sink.items, definition.span))
+        return graph
 
     # -- edges ---------------------------------------------------------------------------------
 
@@ -483,6 +503,45 @@ class _Builder:
         return None
 
     # -- whole-node checks ---------------------------------------------------------------------
+
+    def _check_edge_types(self, outputs: Mapping[str, list[tuple[Binding, EdgeDef]]]) -> None:
+        """Every edge of this file: the source port's type must fit the target's (docs/types.md)."""
+        for pending in self.pending.values():
+            for port, bindings in pending.inputs.items():
+                target = self._target_type(pending, port)
+                for binding, edge in bindings:
+                    self._check_edge(binding, edge, target, f"{pending.definition.id}.{port}")
+        declared = {p.name: p for p in self.doc.outputs}
+        for name, bindings in outputs.items():
+            port_def = declared.get(name)
+            if port_def is None:
+                continue
+            target = parse_type(port_def.type) or ANY
+            for binding, edge in bindings:
+                self._check_edge(binding, edge, target, f"output.{name}")
+
+    def _target_type(self, pending: _Pending, port: str) -> PortType:
+        if port in pending.ports.inputs:
+            return parse_type(pending.ports.inputs[port]) or ANY
+        if pending.spec is not None and port in pending.spec.params.model_fields:
+            # A parameter fed by an edge: judged by the parameter model's annotation.
+            return from_annotation(pending.spec.params.model_fields[port].annotation)
+        return ANY
+
+    def _check_edge(self, binding: Binding, edge: EdgeDef, target: PortType, target_name: str) -> None:
+        source = parse_type(self._binding_type(binding)) or ANY
+        if fits(source, target):
+            return
+        if isinstance(binding, FromNode):
+            source_name = f"{binding.node}.{binding.port}"
+        elif isinstance(binding, FromInput):
+            source_name = f"input.{binding.name}"
+        else:
+            source_name = "the value"
+        self.sink.error(
+            "E0401", edge.span, edge=edge.id, source=source_name, source_type=str(source),
+            target=target_name, target_type=str(target), hint=type_hint(source, target),
+        )
 
     def _check_required(self) -> None:
         for pending in self.pending.values():
@@ -714,30 +773,12 @@ def output_type(graph: Graph, binding: Binding, nodes: Mapping[str, Node]) -> Po
     return ANY
 
 
-def _check_types(graph: Graph, _: Mapping[str, Node], sink: DiagnosticSink) -> None:
-    nodes = {n.id: n for n in graph.nodes}
-    for node in graph.nodes:
-        if node.spec is None:
-            continue
-        for port in node.spec.inputs:
-            bound = node.inputs.get(port.name)
-            if bound is None:
-                continue
-            target = parse_type(port.type) or ANY
-            for binding in bound if isinstance(bound, tuple) else (bound,):
-                source = output_type(graph, binding, nodes)
-                if not fits(source, target):
-                    sink.error(
-                        "E0401", node.span, edge=f"into {node.id}.{port.name}",
-                        source=_describe_binding(binding), source_type=str(source),
-                        target=f"{node.id}.{port.name}", target_type=str(target),
-                    )
-
-
-def _describe_binding(binding: Binding) -> str:
-    if isinstance(binding, FromNode):
-        return f"{binding.node}.{binding.port}"
-    if isinstance(binding, FromInput):
-        return f"input.{binding.name}"
-    return "a constant"
-
+def type_hint(source: PortType, target: PortType) -> str | None:
+    """A fix for a common mismatch, or None."""
+    if source.name == "number" and target.name == "integer":
+        return "a number may have a fraction: round it in a code node, or declare the target number"
+    if target.name == "array" and source.name != "array":
+        return "the target takes a list: wrap the value in a code node (return [data])"
+    if source.name == "array" and target.name == "array":
+        return "list element types must match exactly (lists are mutable); use array<any> to accept any"
+    return None

@@ -2,17 +2,19 @@
 
 A node of type ``blueprint``/``group`` names another file by ``path`` (relative to the including
 file, then the search path), a blueprint by ``id`` in the store, or holds inline ``nodes``. Its
-graph is built on its own, then spliced into the parent: child ids get the node's id as a prefix
-(``totals.sum``) and the child's interface bindings are replaced by what feeds the node.
+graph is built on its own (by ``build``), then spliced into the parent here: child ids get the
+node's id as a prefix (``totals.sum``) and the child's interface bindings are replaced by what
+feeds the node. Problems found inside an included file carry one ``included from`` note per level.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..diagnostics import DiagnosticSink, Span
+from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from .ir import (
     MISSING,
     Binding,
@@ -35,6 +37,8 @@ from .source import read_source
 
 _BindingMap = Callable[[Binding], Binding]
 _SUFFIXES = (".yaml", ".yml", ".flow.yaml", ".blueprint.yaml")
+# A top-level ``id:`` line, read without parsing the whole file when a store is searched by id.
+_TOP_LEVEL_ID = re.compile(r"""^id:[ \t]*(["']?)(?P<id>[^"'#\s]+)\1[ \t]*(?:#.*)?$""", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +124,25 @@ def load_child(
     if key in chain.files:
         start = chain.files.index(key)
         loop = [*chain.labels[start:], display_path(found, options)]
-        sink.error("E0502", span, chain=" -> ".join(loop))
+        sink.error(
+            "E0502", span, chain=" -> ".join(loop),
+            hint="a blueprint cannot contain itself; move the shared nodes into a third file",
+        )
         return None
-    return _read(found, display_path(found, options), sink)
+    # Problems reading the child are in the child's file: they get the "included from" note.
+    child_sink = DiagnosticSink()
+    doc = _read(found, display_path(found, options), child_sink)
+    sink.extend(included_from(child_sink.items, node.span))
+    return doc
+
+
+def included_from(diagnostics: Iterable[Diagnostic], span: Span) -> list[Diagnostic]:
+    """``diagnostics`` found in an included file, each with a note naming the including node.
+
+    Called once per level while the include stack unwinds, so the notes read innermost first,
+    the way C compilers print ``In file included from``.
+    """
+    return [d.with_note(f"included from {span}") for d in diagnostics]
 
 
 def _find_path(reference: str, base: Path, search_path: tuple[Path, ...]) -> Path | None:
@@ -141,6 +161,11 @@ def _find_path(reference: str, base: Path, search_path: tuple[Path, ...]) -> Pat
 
 
 def _find_id(blueprint_id: str, folders: tuple[Path, ...]) -> Path | None:
+    """A file named after the id, else a file whose top-level ``id:`` is the id, folder by folder.
+
+    Atomiton's store names files after the blueprint's id, but a renamed file keeps its ``id:``;
+    candidates are scanned in name order so that the choice is reproducible.
+    """
     if "/" in blueprint_id or "\\" in blueprint_id or blueprint_id.startswith("."):
         return None
     for folder in folders:
@@ -148,7 +173,21 @@ def _find_id(blueprint_id: str, folders: tuple[Path, ...]) -> Path | None:
             path = folder / f"{blueprint_id}{suffix}"
             if path.is_file():
                 return path
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.endswith(_SUFFIXES) and path.is_file() and _declared_id(path) == blueprint_id:
+                return path
     return None
+
+
+def _declared_id(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = _TOP_LEVEL_ID.search(text)
+    return match["id"] if match else None
 
 
 def inline_children(graph: Graph, children: Mapping[str, Graph]) -> Graph:
@@ -264,7 +303,6 @@ def _map_value(value: object, fn: _BindingMap) -> object:
     if isinstance(value, list):
         return [_map_value(v, fn) for v in value]
     return value
-
 
 
 def prefixed(graph: Graph, prefix: str) -> Graph:
