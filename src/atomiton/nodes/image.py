@@ -43,6 +43,10 @@ class Params(NodeParams):
     """Parameters of the ``image`` node."""
 
     operation: Operation = Field(default="resize", description="What to do with the image.")
+    base_image: str | None = Field(default=None, description="Path of the image to work on, unless an edge feeds baseImage.")
+    overlay_image: str | None = Field(
+        default=None, description="Path of the second image, unless an edge feeds overlayImage."
+    )
     images: list[str] = Field(
         default_factory=list,
         description="Image paths for merge and composite (after baseImage, when one is given).",
@@ -123,6 +127,9 @@ def run(
     from PIL import Image as PILImage
     from PIL import ImageFilter
 
+    # An input port that is also a parameter: None means "use the parameter".
+    base_image = base_image if base_image is not None else params.base_image
+    overlay_image = overlay_image if overlay_image is not None else params.overlay_image
     sources: list[ImageSource] = list(images) if images is not None else list(params.images)
     operation = _OPERATIONS[params.operation]
     result = operation(params, base_image, overlay_image, sources)
