@@ -193,6 +193,8 @@ def test_write_xlsx_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     records = [{"name": "Ada", "score": 9.5}, {"name": "Grace", "score": 10, "extra": True}]
     out = run(sheet(operation="write", path=str(path), sheet_name="Scores"), data=records)
+    run(sheet(operation="write", path=str(tmp_path / "n.xlsx")), data=[{"tags": ["a", "b"]}])
+    assert run(sheet(path=str(tmp_path / "n.xlsx"))).records == [{"tags": '["a", "b"]'}]
     assert out.sheet_name == "Scores" and out.sheet_names == ["Scores"] and out.row_count == 2
     back = run(sheet(path=str(path)))
     assert back.sheet_names == ["Scores"] and back.headers == ["name", "score", "extra"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -412,8 +413,10 @@ def _write_xlsx(handle: IO[bytes], sheet: str, headers: list[str] | None, rows: 
 
 
 def _write(params: Params, fmt: Format, where: Path, data: Iterable[object]) -> Output:
-    kept = data if isinstance(data, list) else []
-    if isinstance(data, (list, tuple)) and not params.stream:
+    kept = data if isinstance(data, list) else list(data) if isinstance(data, tuple) else []
+    # A list is in memory anyway, so its columns can come from every record; an iterator's
+    # only from the first, or the whole stream would have to be held.
+    if isinstance(data, (list, tuple)):
         headers, rows = _shape_all(list(data))
     else:
         headers, rows = _shape_stream(iter(data))
@@ -476,10 +479,17 @@ def _is_row(row: object) -> bool:
 
 def _cells(headers: list[str], row: object, index: int) -> Sequence[object]:
     if isinstance(row, Mapping):
-        return [row.get(name) for name in headers]
+        return [_cell(row.get(name)) for name in headers]
     if isinstance(row, (list, tuple)):
-        return row
+        return [_cell(value) for value in row]
     raise TypeError(f"row {index} is a {type(row).__name__}; expected an object or a list")
+
+
+def _cell(value: object) -> object:
+    # A nested object or array has no cell type of its own; JSON text keeps it readable.
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
 
 
 class _Counter(Iterator[Sequence[object]]):
