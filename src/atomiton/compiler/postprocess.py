@@ -47,3 +47,8 @@ def span_for_line(line_map: tuple[tuple[int, Span], ...], line: int) -> Span | N
             break
         found = span
     return found
+
+
+# ``atomiton check`` finds the mypy step beside black's; it lives in its own module because it
+# imports mypy lazily and maps findings through the line map built above.
+from .typecheck import check_types as check_types  # noqa: E402
