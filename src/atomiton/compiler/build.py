@@ -97,13 +97,16 @@ class _Builder:
         sink: DiagnosticSink,
         chain: resolve.IncludeChain,
         *,
-        body: bool = False,
+        outer_inputs: tuple[PortDef, ...] | None = None,
     ) -> None:
         # A loop body or parallel branch without declared inputs takes one: the item, which
-        # every ``input.<name>`` edge then reads.
-        self.item_input = body and not doc.inputs
+        # every ``input.<name>`` edge then reads. Like code in the flow, it also sees the
+        # flow's own inputs in templates (``{{ inputs.size }}``).
+        self.item_input = outer_inputs is not None and not doc.inputs
         if self.item_input:
-            doc = replace(doc, inputs=(PortDef(ITEM, "any", doc.span, None),))
+            assert outer_inputs is not None
+            outer = tuple(p for p in outer_inputs if p.name != ITEM)
+            doc = replace(doc, inputs=(PortDef(ITEM, "any", doc.span, None), *outer))
         self.doc = doc
         self.options = options
         self.sink = sink
@@ -218,7 +221,7 @@ class _Builder:
                 continue
             prefix = "body" if definition.type == "loop" else f"branch{index}"
             chain = self.chain.enter(definition, doc)
-            graph = self._build_child(doc, definition, chain, body=True)
+            graph = self._build_child(doc, definition, chain, outer_inputs=self.doc.inputs)
             if graph is not None:
                 bodies.append(resolve.prefixed(graph, f"{definition.id}.{prefix}."))
         return bodies
@@ -304,11 +307,16 @@ class _Builder:
         self.pending[definition.id] = _Pending(definition, None, ports, params, child=child)
 
     def _build_child(
-        self, doc: BlueprintDoc, definition: NodeDef, chain: resolve.IncludeChain, *, body: bool = False
+        self,
+        doc: BlueprintDoc,
+        definition: NodeDef,
+        chain: resolve.IncludeChain,
+        *,
+        outer_inputs: tuple[PortDef, ...] | None = None,
     ) -> Graph | None:
         """Build an included blueprint; its diagnostics get an ``included from`` note."""
         child_sink = DiagnosticSink()
-        graph = _Builder(doc, self.options, child_sink, chain, body=body).build()
+        graph = _Builder(doc, self.options, child_sink, chain, outer_inputs=outer_inputs).build()
         # An inline group lives in this same file: its positions already say where it is.
         if doc.path == self.doc.path and doc.display == self.doc.display:
             self.sink.extend(child_sink.items)

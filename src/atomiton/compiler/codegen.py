@@ -37,7 +37,7 @@ from .ir import (
     Template,
     TemplateExpr,
 )
-from .naming import Namer, identifier
+from .naming import Namer, identifier, is_safe_identifier
 from .options import CompileOptions
 from .plan import Plan
 from .types import ANY, parse_type, python_type
@@ -167,7 +167,7 @@ class _ModuleBuilder:
         self.graph = graph
         self.plan = plan
         self.node_attr = Namer()
-        self.input_field = Namer()
+        self.input_field = Namer(keep_identifiers=True)
         self.output_field = Namer()
         self.constant = Namer()
         self.modules: dict[str, str] = {}
@@ -387,9 +387,17 @@ class _ModuleBuilder:
         self.nodes = {n.id: n for n in body.nodes}
         first = body.inputs[0].name if body.inputs else None
         defaults = {p.name: p.default for p in body.inputs}
-        self.read_input = lambda input_name: "item" if input_name == first else literal(
-            None if defaults.get(input_name) is MISSING else defaults.get(input_name)
-        )
+        outer_read = saved[2]
+
+        def read_input(input_name: str) -> str:
+            if input_name == first:
+                return "item"
+            if input_name in self.input_names:  # the flow's own inputs, seen from the body
+                return outer_read(input_name)
+            default = defaults.get(input_name)
+            return literal(None if default is MISSING else default)
+
+        self.read_input = read_input
         for node in body.nodes:
             self._attr(node)
         try:
@@ -412,13 +420,19 @@ class _ModuleBuilder:
     def _function(self, node: Node, function: CodeFunction) -> str:
         name = self._function_name(node, function)
         args = ", ".join(f"{identifier(a, reserved=frozenset())}: Any" for a in function.args)
+        # Atomiton spells arguments in camelCase (lastResult): offer that spelling too.
+        aliases = "".join(
+            f"    {_camel(a)} = {a}\n"
+            for a in function.args
+            if _camel(a) != a and is_safe_identifier(_camel(a))
+        )
         if function.kind == "body":
-            body = textwrap.indent(function.source, "    ")
+            body = aliases + textwrap.indent(function.source, "    ")
         elif function.source.startswith("lambda"):
             call_args = ", ".join(identifier(a, reserved=frozenset()) for a in function.args)
             body = f"    return ({function.source})({call_args})"
         else:
-            body = f"    return {function.source}"
+            body = f"{aliases}    return {function.source}"
         return f"def {name}({args}) -> Any:\n{body}"
 
     # -- values ----------------------------------------------------------------------------------
@@ -465,6 +479,11 @@ class _ModuleBuilder:
         if not expr.path:
             return root
         return f"_rt.lookup({root}, ({', '.join(literal(p) for p in expr.path)},), {literal(expr.text)})"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _is_static(value: object) -> bool:

@@ -36,17 +36,32 @@ def identifier(text: str, *, reserved: frozenset[str] = RESERVED) -> str:
     return name
 
 
+def is_safe_identifier(text: str) -> bool:
+    """An ASCII identifier that is no keyword, reserved name or private name."""
+    return (
+        text.isascii()
+        and text.isidentifier()
+        and not keyword.iskeyword(text)
+        and not keyword.issoftkeyword(text)
+        and text not in RESERVED
+        and not text.startswith("_")
+    )
+
+
 class Namer:
     """Hands out unique identifiers: a second ``read-orders`` becomes ``read_orders_2``."""
 
-    def __init__(self, taken: frozenset[str] = frozenset()) -> None:
+    def __init__(self, taken: frozenset[str] = frozenset(), *, keep_identifiers: bool = False) -> None:
         self._taken: set[str] = set(taken)
         self._by_key: dict[str, str] = {}
+        # Keep a key that already is a safe identifier as it is (``outDir`` stays ``outDir``),
+        # so code written in the blueprint can use the name it sees in the YAML.
+        self._keep = keep_identifiers
 
     def __call__(self, key: str) -> str:
         if key in self._by_key:
             return self._by_key[key]
-        base = identifier(key)
+        base = key if self._keep and is_safe_identifier(key) else identifier(key)
         name, counter = base, 2
         while name in self._taken:
             name, counter = f"{base}_{counter}", counter + 1

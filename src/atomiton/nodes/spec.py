@@ -19,6 +19,7 @@ Calling convention of ``run`` (what generated code relies on):
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ class NodeSpec:
 
     type: str
     module: str
-    params: type[NodeParams]
+    params: builtins.type[NodeParams]
     inputs: tuple[Port, ...]
     outputs: tuple[Port, ...]
     description: str
