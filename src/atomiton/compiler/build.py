@@ -42,6 +42,8 @@ from .types import ANY, PortType, fits, from_annotation, of_value, parse_type
 
 _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 _GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
+# Handles that mean "the primary port" unless the node has a port or parameter of that name.
+_GENERIC_HANDLES = frozenset({"input", "output", "default", ""})
 # The input a loop body or parallel branch receives when it declares none.
 ITEM = "item"
 # Parameters that hold sub-blueprints: compiled into functions, not passed as values.
@@ -351,7 +353,10 @@ class _Builder:
             if port is None:
                 self.sink.error("E0203", edge.span, edge=edge.id, port="input", node=edge.target, valid="none")
                 continue
-            port = self._input_name(target, port)
+            named = self._input_name(target, port)
+            if named is None and port in _GENERIC_HANDLES:
+                named = target.ports.primary_input  # Atomiton's generic handle: the primary port
+            port = named
             if port is None:
                 valid = [*target.ports.inputs, *self._param_names(target)]
                 self.sink.error(
@@ -408,6 +413,8 @@ class _Builder:
         if port is not None and port not in source.ports.outputs:
             match = next((p for p in source.ports.outputs if snake_case(p) == snake_case(port)), None)
             port = match if match is not None else port
+        if port in _GENERIC_HANDLES and port not in source.ports.outputs:
+            port = source.ports.primary_output
         if port is None or port not in source.ports.outputs:
             valid = list(source.ports.outputs)
             self.sink.error(
@@ -502,6 +509,13 @@ class _Builder:
         bound = pending.inputs.get(port) if port is not None else None
         if bound:
             return TemplateExpr(expr.text, bound[0][0], path)
+        if root == "$input":
+            self.sink.error(
+                "E0301", span, template=template,
+                message=f"'$input' reads the primary input {port!r}, but no edge feeds it",
+                hint=f"add an edge into {pending.definition.id}.{port}" if port else None,
+            )
+            return None
         valid = ["inputs", "$input", "$now", "$env", *pending.ports.inputs]
         self.sink.error(
             "E0301", span, template=template,

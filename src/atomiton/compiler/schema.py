@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..diagnostics import DiagnosticSink, Span, did_you_mean
+from ..nodes import registry
 from ..nodes.spec import COMMON_SETTINGS
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
@@ -388,7 +389,11 @@ def _settings(
     model: NodeModel, params: dict[str, object], spans: Mapping[str, Span], sink: DiagnosticSink
 ) -> NodeSettings:
     """Take Atomiton's common settings out of the parameters and check them."""
-    found = {key: params.pop(key) for key in list(params) if key in COMMON_SETTINGS}
+    # A node type that has a parameter of its own called like a setting (http-request's and
+    # shell-command's ``timeout``) keeps it as a parameter.
+    spec = registry.get(model.type)
+    own = {(f.alias or n) for n, f in spec.params.model_fields.items()} if spec is not None else set()
+    found = {key: params.pop(key) for key in list(params) if key in COMMON_SETTINGS and key not in own}
 
     def bad(key: str, message: str) -> None:
         sink.error("E0218", spans.get(key), node=model.id, type=model.type, setting=key, message=message)
@@ -454,9 +459,7 @@ def _connections(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSi
 
 
 def _split_endpoint(node: str, handle: str | None, pseudo: str) -> tuple[str, str | None]:
-    """``input.path`` -> (``input``, ``path``); a generic handle means the primary port."""
+    """``input.path`` -> (``input``, ``path``); generic handles are the builder's to read."""
     if handle is None and node.startswith(pseudo + "."):
         return pseudo, node[len(pseudo) + 1 :]
-    if handle in ("input", "output", "default", "") and node not in ("input", "output"):
-        handle = None
-    return node, handle
+    return node, handle or None
