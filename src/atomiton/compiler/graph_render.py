@@ -74,8 +74,8 @@ def _picture(graph: Graph) -> _Picture:
     _add_nodes(picture, graph.nodes, prefix="")
     for output in graph.outputs:
         name = picture.name(f"output.{output.port.name}", f"output {output.port.name}: {output.port.type}")
-        for source, port in _sources(picture, output.binding):
-            picture.edges.append(_Edge(source, name, port))
+        for source, source_port in _sources(picture, output.binding):
+            picture.edges.append(_Edge(source, name, source_port))
     return picture
 
 
