@@ -1,0 +1,55 @@
+"""Command-line options shared by several commands (``PATH...``, ``--path``) and what they build.
+
+Kept apart from the commands so that ``compile``, ``check`` and ``run`` spell them, explain them and
+turn them into ``CompileOptions`` the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from ..compiler.options import CompileOptions
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def blueprint_paths_argument(func: F) -> F:
+    """``PATH...``: blueprint files or folders (searched recursively), at least one."""
+    return click.argument(
+        "paths",
+        metavar="PATH...",
+        nargs=-1,
+        required=True,
+        type=click.Path(exists=True, path_type=Path),
+    )(func)
+
+
+def search_path_option(func: F) -> F:
+    """``--path DIR`` (repeatable): where sub-blueprints are looked for."""
+    return click.option(
+        "--path",
+        "search_path",
+        metavar="DIR",
+        multiple=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=(
+            "Also look for sub-blueprints in DIR (after the including file's folder). "
+            "Repeatable; searched before the folders in $ATOMITON_PATH."
+        ),
+    )(func)
+
+
+def compile_options(search_path: Sequence[Path]) -> CompileOptions:
+    """Options for compiling from the command line.
+
+    Paths recorded in generated modules are relative to the current directory, so the same
+    checkout builds the same bytes on every machine.
+    """
+    from ..compiler.options import CompileOptions, env_search_path
+
+    return CompileOptions(root=Path.cwd(), search_path=(*search_path, *env_search_path()))
