@@ -13,6 +13,7 @@ import importlib
 import inspect
 import math
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
@@ -168,7 +169,7 @@ class _ModuleBuilder:
         self.plan = plan
         self.node_attr = Namer()
         self.input_field = Namer(keep_identifiers=True)
-        self.output_field = Namer()
+        self.output_field = Namer(keep_identifiers=True)
         self.constant = Namer()
         self.modules: dict[str, str] = {}
         self.user_imports: dict[tuple[str, str], str] = {}
@@ -182,7 +183,7 @@ class _ModuleBuilder:
         self.body_namer = Namer()
         self.top_ids = frozenset(self.nodes)
         # How a read of an interface input is spelled in the scope being rendered.
-        self.read_input = lambda name: f"inputs.{self.input_names[name]}"
+        self.read_input: Callable[[str], str] = lambda name: f"inputs.{self.input_names[name]}"
 
     def build(self) -> tuple[ModuleView, dict[str, Span]]:
         graph = self.graph

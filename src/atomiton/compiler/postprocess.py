@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Final
 
 import black
+from black.mode import TargetVersion
 
 from ..diagnostics import Span
 from .codegen import RenderedModule
 
 BLACK_MODE: Final = black.Mode(
-    target_versions={black.TargetVersion.PY311},
+    target_versions={TargetVersion.PY311},
     line_length=88,
     magic_trailing_comma=True,
 )
