@@ -72,7 +72,9 @@ edges:
     )
     assert [(e.id, e.source, e.source_port, e.target, e.target_port) for e in doc.edges] == [
         ("a->b", "a", None, "b", None),
-        ("e2", "a", None, "b", None),
+        # Generic handles are kept: the builder maps them to the primary port unless the node
+        # has a port or parameter of that name (image's ``output``).
+        ("e2", "a", "output", "b", "input"),
         ("input.path->output.total", "input", "path", "output", "total"),
         ("a->b", "a", "rows", "b", "data"),
     ]
@@ -215,3 +217,23 @@ def test_bad_settings_are_reported_at_their_keys() -> None:
 
 def test_top_level_must_be_a_mapping() -> None:
     assert codes("- a\n- b\n") == [("E0004", 1, 1)]
+
+
+def test_generic_handle_means_primary_port_unless_the_node_has_that_name(tmp_path: Path) -> None:
+    from atomiton.compiler import load_graph
+
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        """\
+nodes:
+  - {id: make, type: code, parameters: {code: "return 'a.png'"}}
+  - {id: pic, type: image, parameters: {operation: resize, width: 2, height: 2}}
+edges:
+  - {source: make, sourceHandle: output, target: pic, targetHandle: input}
+  - {source: make, target: pic, targetHandle: output}
+"""
+    )
+    graph = load_graph(path)
+    pic = graph.node("pic")
+    assert set(pic.inputs) == {"baseImage"}
+    assert "output" in pic.params
