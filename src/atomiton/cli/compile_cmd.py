@@ -74,7 +74,7 @@ def _check(outputs: Sequence[Output], reporter: Reporter, quiet: bool) -> None:
         )
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR)
     if not quiet:
-        reporter.info(f"{plural(len(outputs), 'file')} up to date")
+        reporter.info(f"{plural(len(outputs), 'module')} up to date")
 
 
 @click.command("compile", epilog=EPILOG)
