@@ -1,0 +1,141 @@
+"""Compile speed: time to compile (and format) blueprints of 10 to 5,000 nodes, flat and nested.
+
+Not a test: prints a table, the time per node, the growth exponent between sizes, and whether
+1,000 nodes compile under the floor. Stages are timed apart (load+resolve+build, plan, render,
+black) so that a slow stage is named, not guessed.
+
+    python benchmarks/compile_speed.py [--sizes 10,100,1000,5000] [--repeat 3]
+
+Flat: a chain of ``code`` nodes in one file, every fourth node fanning out from the one three
+steps back so that the plan has parallel branches. Nested: the same nodes grouped into
+sub-blueprint files of ten nodes, those grouped ten to a file, and so on (depth log10 n).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, TypeVar
+
+from atomiton.compiler import CompileOptions, build, codegen, plan, postprocess, resolve
+
+FLOOR_SECONDS: Final = 2.0  # 1,000 nodes, formatting included
+FANOUT: Final = 4
+T = TypeVar("T")
+
+
+def node_yaml(index: int) -> str:
+    return f"  - {{id: n{index}, type: code, parameters: {{code: 'return (data or 0) + {index}'}}}}\n"
+
+
+def flat_blueprint(folder: Path, size: int) -> Path:
+    nodes = "".join(node_yaml(i) for i in range(size))
+    edges = "".join(
+        f"  - {{source: n{i - (3 if i % FANOUT == 0 and i >= 3 else 1)}, target: n{i}}}\n" for i in range(1, size)
+    )
+    path = folder / f"flat_{size}.yaml"
+    path.write_text(f"id: flat-{size}\nnodes:\n{nodes}edges:\n{edges}")
+    return path
+
+
+def nested_blueprint(folder: Path, size: int) -> Path:
+    """Files of at most ten items: leaves hold ten nodes, each level up holds ten includes."""
+    counter = iter(range(size))
+
+    def write(level: int, count: int, name: str) -> Path:
+        path = folder / f"{name}.yaml"
+        interface = (
+            "interface:\n  inputs: [{id: value, dataType: any, default: 0}]\n"
+            "  outputs: [{id: result, dataType: any}]\n"
+        )
+        if level == 0:
+            items = [f"n{next(counter)}" for _ in range(count)]
+            nodes = "".join(node_yaml(int(item[1:])).replace(f"id: {item}", f"id: {item}") for item in items)
+            port = ""
+        else:
+            per_child = 10**level
+            items = []
+            nodes = ""
+            for child in range(math.ceil(count / per_child)):
+                child_count = min(per_child, count - child * per_child)
+                child_path = write(level - 1, child_count, f"{name}_{child}")
+                item = f"g{child}"
+                items.append(item)
+                nodes += f"  - {{id: {item}, type: blueprint, parameters: {{path: {child_path.name}}}}}\n"
+            port = ", targetHandle: value"
+        edges = f"  - {{source: input.value, target: {items[0]}{port}}}\n"
+        for before, after in zip(items, items[1:]):
+            handle = ", sourceHandle: result" if level else ""
+            edges += f"  - {{source: {before}{handle}, target: {after}{port}}}\n"
+        handle = ", sourceHandle: result" if level else ""
+        edges += f"  - {{source: {items[-1]}{handle}, target: output, targetHandle: result}}\n"
+        path.write_text(f"id: {name.replace('_', '-')}\n{interface}nodes:\n{nodes}edges:\n{edges}")
+        return path
+
+    depth = max(1, math.ceil(math.log10(size)))
+    return write(depth - 1, size, f"nested_{size}")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def measure(path: Path, options: CompileOptions, repeat: int) -> dict[str, float]:
+    """Best-of-``repeat`` seconds per stage."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        graph, t_build = timed(lambda: build.build_graph(resolve.load_document(path, options), options))
+        schedule, t_plan = timed(lambda: plan.plan_graph(graph))
+        rendered, t_render = timed(lambda: codegen.render_module(graph, schedule, options))
+        code, t_black = timed(lambda: postprocess.format_code(rendered.code))
+        _, t_map = timed(lambda: postprocess.map_lines(rendered, code))
+        stages = {"build": t_build, "plan": t_plan, "render": t_render, "black": t_black, "map": t_map}
+        stages["total"] = sum(stages.values())
+        for key, value in stages.items():
+            best[key] = min(best.get(key, math.inf), value)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,1000,5000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    header = f"{'shape':<7}{'nodes':>7}{'build':>9}{'plan':>9}{'render':>9}{'black':>9}{'total':>9}{'ms/node':>9}{'growth':>8}"
+    print(header)
+    print("-" * len(header))
+    verdicts = []
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        options = CompileOptions(root=root, search_path=())
+        warm = flat_blueprint(root, 10)
+        measure(warm, options, 1)  # imports, template compilation, black's caches
+        for shape, make in (("flat", flat_blueprint), ("nested", nested_blueprint)):
+            previous: tuple[int, float] | None = None
+            for size in sizes:
+                times = measure(make(root, size), options, args.repeat if size <= 1000 else 1)
+                growth = ""
+                if previous is not None:
+                    # Exponent k in time ~ n^k between consecutive sizes; n log n gives ~1.1.
+                    growth = f"{math.log(times['total'] / previous[1]) / math.log(size / previous[0]):.2f}"
+                previous = (size, times["total"])
+                print(
+                    f"{shape:<7}{size:>7}{times['build']:>9.3f}{times['plan']:>9.3f}{times['render']:>9.3f}"
+                    f"{times['black']:>9.3f}{times['total']:>9.3f}{1000 * times['total'] / size:>9.2f}{growth:>8}"
+                )
+                if size == 1000:
+                    ok = times["total"] < FLOOR_SECONDS
+                    verdicts.append(f"{shape} 1,000 nodes: {times['total']:.2f} s ({'ok' if ok else 'SLOWER THAN'} {FLOOR_SECONDS} s floor)")
+    print()
+    print("\n".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()
