@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import yaml
+
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from .ir import (
     MISSING,
@@ -187,7 +189,15 @@ def _declared_id(path: Path) -> str | None:
     except OSError:
         return None
     match = _TOP_LEVEL_ID.search(text)
-    return match["id"] if match else None
+    if match:
+        return match["id"]
+    # Flow style (``{id: x, ...}``) or JSON: parse it, and take no chances on broken files.
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def inline_children(graph: Graph, children: Mapping[str, Graph]) -> Graph:
