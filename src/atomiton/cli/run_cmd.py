@@ -178,17 +178,18 @@ def run_command(
     bar shows how far the run has got. Ctrl-C cancels the run cleanly: running programs are
     stopped and the nodes that did not run are listed.
     """
-    from ..runtime import CancelToken
+    from ..runtime.control import CancelToken
 
     reporter = Reporter()
     module = _compile(file, search_path, reporter)
     inputs = build_inputs(module.Inputs, input_values, parse_inputs_json(inputs_json))
     token = CancelToken()
-    watcher = RunWatcher(module.BLUEPRINT, console=reporter.console, events=events)
+    blueprint = module.BLUEPRINT
+    watcher = RunWatcher(blueprint.name or blueprint.id, console=reporter.console, events=events)
 
     def body() -> BaseModel:
         outputs: BaseModel = module.run(
-            inputs, hooks=watcher.hooks, concurrency=concurrency, timeout=timeout, cancel=token
+            inputs, hooks=watcher, concurrency=concurrency, timeout=timeout, cancel=token
         )
         return outputs
 

@@ -1,9 +1,9 @@
 """Watching a run from the command line: the live progress bar, the JSON event log and the list of
 nodes that never ran.
 
-``RunWatcher`` turns the runtime's typed events into those three things. Hooks are called from
-worker threads, so everything here is guarded by a lock; rich's progress display is refreshed
-from its own thread.
+``RunWatcher`` is the run's hook: it turns the runtime's typed events into those three things. The
+runtime calls hooks from its own threads, so state is guarded by a lock; rich's progress display
+refreshes from a thread of its own and only on a terminal.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
 from rich.console import Console
 from rich.progress import (
@@ -24,22 +24,34 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from ..runtime.events import (
+    Event,
+    ExecutionProgress,
+    NodeCompleted,
+    NodeFailed,
+    NodeSkipped,
+    NodeStarted,
+    event_to_dict,
+)
 from .report import Reporter
 
 
 class RunWatcher:
-    """Receives a run's events; shows progress on a terminal and logs events as JSON lines."""
+    """The CLI's hook: a progress bar on a terminal, JSON lines to ``events``, skipped nodes.
 
-    def __init__(self, blueprint: Any, *, console: Console, events: IO[str] | None) -> None:
-        self.blueprint = blueprint
+    Use it as a context manager around the run, so the progress display is started and stopped
+    in the main thread.
+    """
+
+    def __init__(self, title: str, *, console: Console, events: IO[str] | None = None) -> None:
+        self.title = title
         self.console = console
         self.events = events
         self.skipped: list[str] = []
-        self._running: list[str] = []
+        self._running: dict[str, None] = {}  # insertion-ordered set of running node ids
         self._lock = threading.Lock()
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        self.hooks: Any = None
 
     def __enter__(self) -> RunWatcher:
         if self.console.is_terminal:
@@ -52,7 +64,7 @@ class RunWatcher:
                 console=self.console,
                 transient=True,
             )
-            self._task = self._progress.add_task(str(self.blueprint.name), total=1.0)
+            self._task = self._progress.add_task(self.title, total=100.0)
             self._progress.start()
         return self
 
@@ -64,20 +76,40 @@ class RunWatcher:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None
         if self.events is not None:
             self.events.flush()
 
-    def handle(self, event: object) -> None:
-        from ..runtime import event_to_dict
-
+    def on_event(self, *, event: Event) -> None:
+        """Receive one event of the run (the runtime's ``Hooks`` protocol)."""
         with self._lock:
             if self.events is not None:
                 line = json.dumps(event_to_dict(event), ensure_ascii=False, default=str)
                 self.events.write(line + "\n")
                 self.events.flush()
+            if isinstance(event, NodeStarted):
+                self._running[event.node_id] = None
+            elif isinstance(event, (NodeCompleted, NodeFailed)):
+                self._running.pop(event.node_id, None)
+            elif isinstance(event, NodeSkipped):
+                self._running.pop(event.node_id, None)
+                if event.node_id not in self.skipped:
+                    self.skipped.append(event.node_id)
+            self._show(event)
+
+    def _show(self, event: Event) -> None:
+        if self._progress is None or self._task is None:
+            return
+        running = ", ".join(self._running)
+        description = f"{self.title} [{running}]" if running else self.title
+        if isinstance(event, ExecutionProgress):
+            self._progress.update(self._task, completed=event.percent, description=description)
+        else:
+            self._progress.update(self._task, description=description)
 
     def report_skipped(self, reporter: Reporter) -> None:
         """Say which nodes did not run (after a failure or a cancellation)."""
         if self.skipped:
-            names = ", ".join(self.skipped)
-            reporter.info(f"skipped {len(self.skipped)} node(s) that had not started: {names}")
+            count = len(self.skipped)
+            noun = "node" if count == 1 else "nodes"
+            reporter.info(f"skipped {count} {noun} that had not run: {', '.join(self.skipped)}")
