@@ -1,3 +1,88 @@
-"""What generated modules import at run time: stdlib and pydantic only, never the compiler."""
+"""What generated modules import at run time: stdlib and pydantic only, never the compiler.
+
+``docs/generated-module.md`` is the contract between generated code and this package.
+"""
 
 from .context import NodeContext as NodeContext
+from .control import CancelToken as CancelToken
+from .control import ControlListener as ControlListener
+from .control import RunControl as RunControl
+from .events import Event as Event
+from .events import ExecutionCancelled as ExecutionCancelled
+from .events import ExecutionCompleted as ExecutionCompleted
+from .events import ExecutionFailed as ExecutionFailed
+from .events import ExecutionProgress as ExecutionProgress
+from .events import ExecutionStarted as ExecutionStarted
+from .events import Log as Log
+from .events import NodeCompleted as NodeCompleted
+from .events import NodeEvent as NodeEvent
+from .events import NodeFailed as NodeFailed
+from .events import NodeProgress as NodeProgress
+from .events import NodeRetrying as NodeRetrying
+from .events import NodeSkipped as NodeSkipped
+from .events import NodeStarted as NodeStarted
+from .events import event_to_dict as event_to_dict
+from .execution import Execution as Execution
+from .hooks import BaseHooks as BaseHooks
+from .hooks import Hooks as Hooks
+from .hooks import HooksArg as HooksArg
+from .hooks import Subscriptions as Subscriptions
+from .limiter import CapacityLimiter as CapacityLimiter
+from .model import Blueprint as Blueprint
+from .model import NodeInfo as NodeInfo
+from .model import Task as Task
+from .policy import NodeTimeoutError as NodeTimeoutError
+from .queue import TaskQueue as TaskQueue
+from .runner import arun as arun
+from .runner import run as run
+from .trace import NodeTrace as NodeTrace
+from .trace import Trace as Trace
+from .trace import TraceRecorder as TraceRecorder
+from .values import TemplateKeyError as TemplateKeyError
+from .values import env as env
+from .values import lookup as lookup
+from .values import now as now
+from .values import text as text
+
+__all__ = [
+    "Blueprint",
+    "CancelToken",
+    "CapacityLimiter",
+    "ControlListener",
+    "Event",
+    "Execution",
+    "ExecutionCancelled",
+    "ExecutionCompleted",
+    "ExecutionFailed",
+    "ExecutionProgress",
+    "ExecutionStarted",
+    "BaseHooks",
+    "Hooks",
+    "HooksArg",
+    "Log",
+    "NodeCompleted",
+    "NodeContext",
+    "NodeEvent",
+    "NodeFailed",
+    "NodeInfo",
+    "NodeProgress",
+    "NodeRetrying",
+    "NodeSkipped",
+    "NodeStarted",
+    "NodeTimeoutError",
+    "NodeTrace",
+    "RunControl",
+    "Subscriptions",
+    "Task",
+    "TaskQueue",
+    "TemplateKeyError",
+    "Trace",
+    "TraceRecorder",
+    "arun",
+    "env",
+    "event_to_dict",
+    "lookup",
+    "now",
+    "run",
+    "text",
+]

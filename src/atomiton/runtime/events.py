@@ -1,0 +1,215 @@
+"""Typed, frozen event objects that a run reports to its hooks, and their JSON form.
+
+Every event carries when it happened (``timestamp``, seconds since the epoch) and which run it
+belongs to (``run_id``, unique in the process), so one hook can watch many concurrent runs.
+Building and delivering events is ``hooks.py``'s job; deciding when to emit is ``execution.py``'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event: ``kind`` names it in JSON (``node.started``)."""
+
+    kind: ClassVar[str] = "event"
+
+    run_id: int
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionStarted(Event):
+    """A run began."""
+
+    kind: ClassVar[str] = "execution.started"
+
+    blueprint_id: str
+    name: str
+    nodes: int
+    concurrency: int
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionProgress(Event):
+    """Weighted progress rose; ``percent`` never decreases and is exactly 100.0 on success."""
+
+    kind: ClassVar[str] = "execution.progress"
+
+    blueprint_id: str
+    percent: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionCompleted(Event):
+    """A run returned its outputs; ``trace`` is set when tracing was asked for."""
+
+    kind: ClassVar[str] = "execution.completed"
+
+    blueprint_id: str
+    duration: float
+    trace: Trace | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionFailed(Event):
+    """A run raised an error (a failed node, a flow timeout, several failures)."""
+
+    kind: ClassVar[str] = "execution.failed"
+
+    blueprint_id: str
+    duration: float
+    error: str
+    error_type: str
+    node_id: str | None = None
+    trace: Trace | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionCancelled(Event):
+    """A run was cancelled (a token, ``Execution.cancel`` or a cancelled asyncio task)."""
+
+    kind: ClassVar[str] = "execution.cancelled"
+
+    blueprint_id: str
+    duration: float
+    reason: str
+    trace: Trace | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeEvent(Event):
+    """Base of the events about one node: its id, type and index in ``Blueprint.nodes``."""
+
+    kind: ClassVar[str] = "node"
+
+    node_id: str
+    node_type: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeStarted(NodeEvent):
+    """A node began an attempt (``attempt`` counts from 1)."""
+
+    kind: ClassVar[str] = "node.started"
+
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeProgress(NodeEvent):
+    """A running node reported progress through its context (``fraction`` in 0..1)."""
+
+    kind: ClassVar[str] = "node.progress"
+
+    fraction: float
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeCompleted(NodeEvent):
+    """A node finished; ``duration`` covers every attempt."""
+
+    kind: ClassVar[str] = "node.completed"
+
+    duration: float
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeFailed(NodeEvent):
+    """A node failed for good.
+
+    ``timed_out`` says its last attempt hit the node timeout; ``handled`` says the node's
+    ``on_error`` (continue, branch) let the run go on.
+    """
+
+    kind: ClassVar[str] = "node.failed"
+
+    error: str
+    error_type: str
+    duration: float
+    attempts: int = 1
+    timed_out: bool = False
+    handled: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeRetrying(NodeEvent):
+    """A node's attempt failed and it will try again after ``delay`` seconds."""
+
+    kind: ClassVar[str] = "node.retrying"
+
+    attempt: int
+    delay: float
+    error: str
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSkipped(NodeEvent):
+    """A node did not run: disabled, or never started because the run failed or was cancelled."""
+
+    kind: ClassVar[str] = "node.skipped"
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Log(Event):
+    """A message: from a node's context, or an error a hook raised (``level`` error)."""
+
+    kind: ClassVar[str] = "log"
+
+    message: str
+    level: str = "info"
+    node_id: str | None = None
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    ExecutionStarted,
+    ExecutionProgress,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionCancelled,
+    NodeStarted,
+    NodeProgress,
+    NodeCompleted,
+    NodeFailed,
+    NodeRetrying,
+    NodeSkipped,
+    Log,
+)
+
+
+def event_to_dict(event: object) -> dict[str, object]:
+    """The JSON-ready form of an event: ``{"event": kind, "timestamp": ..., <fields>}``.
+
+    Values are plain JSON types; a trace becomes its own dict (``Trace.to_dict``).
+
+    Args:
+        event: an ``Event``.
+
+    Raises:
+        TypeError: ``event`` is not an ``Event``.
+    """
+    if not isinstance(event, Event):
+        raise TypeError(f"not an atomiton event: {event!r}")
+    data: dict[str, object] = {"event": event.kind}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if f.name == "trace":
+            if value is None:
+                continue
+            value = value.to_dict()
+        data[f.name] = value
+    return data

@@ -1,0 +1,192 @@
+"""Hooks: how code outside a run watches it, and the fan-out that keeps a bad hook harmless.
+
+A hook is any object with a keyword-only ``on_event(*, event)`` method (the ``Hooks`` protocol).
+``BaseHooks`` turns that into one keyword-only method per event kind (``on_node_failed(*, event)``)
+for those who prefer overriding; ``Subscriptions`` maps event types to plain callables. A run
+wraps whatever it was given in a ``HookSet``: it calls every hook in order, and turns an exception
+raised by a hook into a ``Log`` event at level ``error`` instead of failing the run.
+
+A hook that sets ``wants_trace = True`` makes the run record a trace, delivered on the final
+execution event. Hooks are called from the run's threads (scheduler and workers), one event at a
+time per run, so a hook shared by several concurrent runs must be thread-safe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeAlias, TypeVar, runtime_checkable
+
+from .events import (
+    Event,
+    ExecutionCancelled,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionProgress,
+    ExecutionStarted,
+    Log,
+    NodeCompleted,
+    NodeFailed,
+    NodeProgress,
+    NodeRetrying,
+    NodeSkipped,
+    NodeStarted,
+)
+
+E = TypeVar("E", bound=Event)
+
+
+@runtime_checkable
+class Hooks(Protocol):
+    """What a run calls with each of its events. Methods are keyword-only."""
+
+    def on_event(self, *, event: Event) -> None:
+        """Receive one event of the run."""
+
+
+HooksArg: TypeAlias = "Hooks | Iterable[Hooks] | None"
+
+
+class BaseHooks:
+    """A hook that dispatches each event to a typed, keyword-only method per kind.
+
+    Subclass and override only the methods you need; the rest do nothing. ``on_event`` is still
+    the single entry point, so a subclass may also override it to see every event.
+    """
+
+    wants_trace: bool = False
+
+    def on_event(self, *, event: Event) -> None:
+        """Dispatch ``event`` to ``on_<kind>`` (``node.failed`` -> ``on_node_failed``)."""
+        method = _METHODS.get(type(event))
+        if method is not None:
+            getattr(self, method)(event=event)
+
+    def on_execution_started(self, *, event: ExecutionStarted) -> None:
+        """A run began."""
+
+    def on_execution_progress(self, *, event: ExecutionProgress) -> None:
+        """Weighted progress rose."""
+
+    def on_execution_completed(self, *, event: ExecutionCompleted) -> None:
+        """A run finished with outputs."""
+
+    def on_execution_failed(self, *, event: ExecutionFailed) -> None:
+        """A run raised an error."""
+
+    def on_execution_cancelled(self, *, event: ExecutionCancelled) -> None:
+        """A run was cancelled."""
+
+    def on_node_started(self, *, event: NodeStarted) -> None:
+        """A node began an attempt."""
+
+    def on_node_progress(self, *, event: NodeProgress) -> None:
+        """A node reported progress."""
+
+    def on_node_completed(self, *, event: NodeCompleted) -> None:
+        """A node finished."""
+
+    def on_node_failed(self, *, event: NodeFailed) -> None:
+        """A node failed for good."""
+
+    def on_node_retrying(self, *, event: NodeRetrying) -> None:
+        """A node will try again."""
+
+    def on_node_skipped(self, *, event: NodeSkipped) -> None:
+        """A node did not run."""
+
+    def on_log(self, *, event: Log) -> None:
+        """A log message."""
+
+
+_METHODS: dict[type[Event], str] = {
+    cls: "on_" + cls.kind.replace(".", "_")
+    for cls in (
+        ExecutionStarted,
+        ExecutionProgress,
+        ExecutionCompleted,
+        ExecutionFailed,
+        ExecutionCancelled,
+        NodeStarted,
+        NodeProgress,
+        NodeCompleted,
+        NodeFailed,
+        NodeRetrying,
+        NodeSkipped,
+        Log,
+    )
+}
+
+
+class Subscriptions:
+    """A hook built from callables subscribed to event types (a type also matches subclasses).
+
+    Example::
+
+        hooks = Subscriptions().on(NodeFailed, report).on(ExecutionProgress, bar.update)
+    """
+
+    def __init__(self, *, wants_trace: bool = False) -> None:
+        self.wants_trace = wants_trace
+        self._handlers: list[tuple[type[Event], Callable[[Event], None]]] = []
+
+    def on(self, event_type: type[E], handler: Callable[[E], None]) -> Subscriptions:
+        """Call ``handler(event)`` for every event of ``event_type``; returns self for chaining."""
+        self._handlers.append((event_type, handler))  # type: ignore[arg-type]
+        return self
+
+    def on_event(self, *, event: Event) -> None:
+        """Call each subscribed handler whose type matches ``event``."""
+        for event_type, handler in self._handlers:
+            if isinstance(event, event_type):
+                handler(event)
+
+
+class HookSet:
+    """The hooks of one run: fans each event out and isolates failures."""
+
+    __slots__ = ("hooks", "wants_trace", "run_id")
+
+    def __init__(self, hooks: tuple[Hooks, ...], run_id: int) -> None:
+        self.hooks = hooks
+        self.run_id = run_id
+        self.wants_trace = any(getattr(h, "wants_trace", False) is True for h in hooks)
+
+    @classmethod
+    def build(cls, hooks: HooksArg, run_id: int) -> HookSet | None:
+        """Normalise a ``hooks=`` argument; None when nothing would listen.
+
+        Raises:
+            TypeError: an item has no ``on_event`` method.
+        """
+        if hooks is None:
+            return None
+        items: tuple[object, ...] = (hooks,) if hasattr(hooks, "on_event") else tuple(hooks)
+        for item in items:
+            if not callable(getattr(item, "on_event", None)):
+                raise TypeError(f"hooks must have an on_event(*, event) method, got {item!r}")
+        if not items:
+            return None
+        return cls(items, run_id)  # type: ignore[arg-type]
+
+    def emit(self, event: Event) -> None:
+        """Deliver ``event`` to every hook; a hook that raises is reported as a ``Log``."""
+        for hook in self.hooks:
+            try:
+                hook.on_event(event=event)
+            except Exception as exc:  # a hook must never fail the run
+                self._report(hook, event, exc)
+
+    def _report(self, failed: Hooks, event: Event, exc: Exception) -> None:
+        log = Log(
+            run_id=self.run_id,
+            timestamp=time.time(),
+            message=f"hook {type(failed).__name__} raised on {event.kind}: {type(exc).__name__}: {exc}",
+            level="error",
+            node_id=getattr(event, "node_id", None),
+        )
+        for hook in self.hooks:
+            try:
+                hook.on_event(event=log)
+            except Exception:  # noqa: S110 - reporting a report's failure could loop forever
+                pass

@@ -1,0 +1,115 @@
+"""The plain data a generated module hands to the runtime: ``Blueprint``, ``NodeInfo`` and ``Task``.
+
+These are frozen descriptions written once per module at import time; nothing here runs anything.
+Scheduling lives in ``scheduler.py``, per-node policy in ``execution.py`` and ``policy.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final, Generic, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from .execution import Execution
+
+OnError = Literal["fail", "continue", "branch"]
+ExecutionMode = Literal["inline", "thread", "process"]
+TaskMode = Literal["inline", "thread"]
+
+S = TypeVar("S")
+
+_EMPTY: Final[Mapping[str, object]] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """One node of a compiled blueprint, as the runtime needs to know it.
+
+    Attributes:
+        id: the node's id, prefixed with its sub-blueprint path (``totals.sum``).
+        type: the node type name (``transform``).
+        line: 1-based line of the node in its blueprint file.
+        column: 1-based column of the node in its blueprint file.
+        source: the file the node was written in when it differs from the blueprint's own
+            (a node of an inlined sub-blueprint); empty means the blueprint's ``source``.
+        weight: its share of the progress bar (NODES.md section 4).
+        retries: how many times a failed call is tried again.
+        retry_delay: seconds before the first retry; each further retry doubles it.
+        timeout: seconds one attempt may take, or None for no limit.
+        on_error: ``fail`` cancels the run, ``continue`` and ``branch`` record the error and let
+            the run go on with a ``None`` result.
+        execution: where the call runs: ``inline`` (the calling thread), ``thread`` or ``process``.
+        enabled: False when the blueprint disabled the node; generated code then skips it.
+    """
+
+    id: str
+    type: str
+    line: int
+    column: int
+    source: str = ""
+    weight: int = 100
+    retries: int = 0
+    retry_delay: float = 1.0
+    timeout: float | None = None
+    on_error: OnError = "fail"
+    execution: ExecutionMode = "inline"
+    enabled: bool = True
+
+    @property
+    def has_policy(self) -> bool:
+        """True when calls of this node need the policy path (``Execution.call``)."""
+        return (
+            self.retries > 0
+            or self.timeout is not None
+            or self.on_error != "fail"
+            or self.execution == "process"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Blueprint:
+    """A compiled blueprint: its identity, its nodes and its run defaults.
+
+    Attributes:
+        id: the blueprint id (also names the generated module).
+        name: its human title.
+        version: its version string.
+        source: the blueprint file, relative to where it was compiled.
+        sha256: hash of the source file, to tell a stale module.
+        nodes: every node after inlining, in the order generated code indexes them.
+        concurrency: default limit of thread tasks running at once (None: the runtime's default).
+        timeout: default flow timeout in seconds (None: no limit).
+        metadata: the blueprint's free-form metadata, never interpreted.
+    """
+
+    id: str
+    name: str
+    version: str
+    source: str
+    sha256: str
+    nodes: tuple[NodeInfo, ...]
+    concurrency: int | None = None
+    timeout: float | None = None
+    metadata: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
+
+    def where(self, info: NodeInfo) -> str:
+        """The file a node was written in: its own ``source`` or the blueprint's."""
+        return info.source or self.source
+
+
+@dataclass(frozen=True, slots=True)
+class Task(Generic[S]):
+    """One schedulable unit of a flow: ``fn(ex, state)`` runs once the tasks in ``after`` finished.
+
+    Attributes:
+        fn: the task function; it runs one or more nodes and stores their results on ``state``.
+        after: indexes (into the same task tuple) of the tasks that must finish first.
+        mode: ``inline`` runs in the scheduling thread (cheap, in-memory work); ``thread`` runs on
+            the execution's worker threads under the concurrency limit (blocking work).
+    """
+
+    fn: Callable[[Execution, S], None]
+    after: tuple[int, ...] = ()
+    mode: TaskMode = "inline"

@@ -1,0 +1,63 @@
+"""Weighted progress of one run (NODES.md section 4): a number that only rises and ends at 100.
+
+Each node counts for its ``NodeInfo.weight``. A finished node (completed, failed and handled,
+or skipped) counts fully; a running node that reports progress through its context counts for
+its reported fraction. ``execution.py`` decides when to ask and emits the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .model import NodeInfo
+
+
+class ProgressTracker:
+    """Weighted progress in percent; not thread-safe (the execution holds its lock)."""
+
+    __slots__ = ("_weights", "_total", "_done", "_credit", "percent")
+
+    def __init__(self, nodes: Sequence[NodeInfo]) -> None:
+        self._weights = [max(0, n.weight) for n in nodes]
+        self._total = sum(self._weights)
+        self._done = 0.0
+        self._credit = [0.0] * len(nodes)
+        self.percent = 0.0
+
+    def finish_node(self, i: int) -> float | None:
+        """Node ``i`` finished: count all of its weight.
+
+        Returns:
+            The new percent when it rose, else None (a node finishing twice counts once).
+        """
+        return self._credit_node(i, float(self._weights[i]))
+
+    def node_fraction(self, i: int, fraction: float) -> float | None:
+        """Node ``i`` reported ``fraction`` (0..1) of its work done; returns the percent if it rose.
+
+        A running node is capped just under its full weight so that only finishing completes it.
+        """
+        fraction = min(max(fraction, 0.0), 0.99)
+        return self._credit_node(i, self._weights[i] * fraction)
+
+    def finish(self) -> float | None:
+        """The run succeeded: progress is exactly 100.0; returns it unless it already was."""
+        if self.percent == 100.0:
+            return None
+        self.percent = 100.0
+        return 100.0
+
+    def _credit_node(self, i: int, credit: float) -> float | None:
+        if credit <= self._credit[i]:
+            return None
+        self._done += credit - self._credit[i]
+        self._credit[i] = credit
+        if self._total == 0:
+            return None
+        # 100 is said only by ``finish``, once the run itself succeeded (the outputs may still
+        # fail to build); never lower than before (rounding of a sum of fractions could wobble).
+        percent = 100.0 * self._done / self._total
+        if percent >= 100.0 or percent <= self.percent:
+            return None
+        self.percent = percent
+        return percent

@@ -1,0 +1,243 @@
+"""Starting a run: ``run`` (blocking) and ``arun`` (asyncio), with the execution-level events.
+
+A run builds an ``Execution``, attaches it to the caller's token, calls the module's body and
+reports how it ended. With no hooks, no token, no timeout and no trace it does nothing else, so a
+small flow costs little more than calling its code directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..errors import CancelledError, NodeError
+from .control import CancelToken, RunControl
+from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
+from .execution import Execution, describe, next_run_id
+from .hooks import HooksArg, HookSet
+from .model import Blueprint
+from .trace import Trace
+
+I = TypeVar("I")
+O = TypeVar("O")
+
+Body = Callable[[Execution, I], O]
+
+
+def run(
+    blueprint: Blueprint,
+    body: Callable[[Execution, I], O],
+    inputs: I,
+    *,
+    hooks: HooksArg = None,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    cancel: CancelToken | None = None,
+    trace: bool = False,
+) -> O:
+    """Run a compiled flow and return what its body returns.
+
+    Args:
+        blueprint: the module's ``BLUEPRINT``.
+        body: the module's ``_execute(ex, inputs)``.
+        inputs: the validated inputs.
+        hooks: a hook, several hooks, or None (then no event object is built at all).
+        concurrency: the most thread tasks running at once (default: the blueprint's setting).
+        timeout: the flow timeout in seconds (default: the blueprint's setting).
+        cancel: a ``CancelToken`` (or ``RunControl``, which can also pause and resume).
+        trace: record a trace; it rides on the final execution event and, when ``cancel`` is a
+            ``RunControl``, is kept in its ``last_trace``.
+
+    Returns:
+        The body's result (the flow's ``Outputs``).
+
+    Raises:
+        NodeError: a node failed (the error names it and its place in the blueprint).
+        ExceptionGroup: several tasks failed at once.
+        CancelledError: the run was cancelled.
+        RunTimeoutError: the run took longer than its timeout.
+    """
+    if hooks is None and cancel is None and timeout is None and blueprint.timeout is None and not trace:
+        ex = Execution(blueprint, concurrency=concurrency)
+        try:
+            return body(ex, inputs)
+        finally:
+            if ex.process_pool is not None or ex.abandoned:
+                ex.close()
+    return _run_observed(blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace)
+
+
+def _run_observed(
+    blueprint: Blueprint,
+    body: Callable[[Execution, I], O],
+    inputs: I,
+    hooks: HooksArg,
+    concurrency: int | None,
+    timeout: float | None,
+    cancel: CancelToken | None,
+    trace: bool,
+) -> O:
+    run_id = next_run_id()
+    hookset = HookSet.build(hooks, run_id)
+    tracing = trace or (hookset is not None and hookset.wants_trace)
+    ex = Execution(
+        blueprint, hooks=hookset, concurrency=concurrency, timeout=timeout, trace=tracing, run_id=run_id
+    )
+    started = time.perf_counter()
+    if hookset is not None:
+        hookset.emit(
+            ExecutionStarted(
+                run_id=run_id,
+                timestamp=time.time(),
+                blueprint_id=blueprint.id,
+                name=blueprint.name,
+                nodes=len(blueprint.nodes),
+                concurrency=ex.limiter.total_tokens,
+                timeout=ex.timeout,
+            )
+        )
+    detach = cancel.attach(ex) if cancel is not None else None
+    try:
+        result = body(ex, inputs)
+    except BaseException as exc:
+        if detach is not None:
+            detach()
+            detach = None
+        ex.close()
+        cancelled = isinstance(exc, CancelledError) or (
+            isinstance(exc, BaseExceptionGroup) and not isinstance(exc, Exception)
+        )
+        ex.report_unstarted("cancelled" if cancelled or ex.cancelled and ex._stop_kind == "cancel" else "not started: the run failed")
+        run_trace = _finish_trace(ex, cancel)
+        duration = time.perf_counter() - started
+        if hookset is not None:
+            if isinstance(exc, CancelledError):
+                hookset.emit(
+                    ExecutionCancelled(
+                        run_id=run_id,
+                        timestamp=time.time(),
+                        blueprint_id=blueprint.id,
+                        duration=duration,
+                        reason=str(exc) or "cancelled",
+                        trace=run_trace,
+                    )
+                )
+            else:
+                hookset.emit(
+                    ExecutionFailed(
+                        run_id=run_id,
+                        timestamp=time.time(),
+                        blueprint_id=blueprint.id,
+                        duration=duration,
+                        error=describe(exc),
+                        error_type=type(exc).__name__,
+                        node_id=exc.node_id if isinstance(exc, NodeError) else None,
+                        trace=run_trace,
+                    )
+                )
+        raise
+    finally:
+        if detach is not None:
+            detach()
+    ex.close()
+    ex.finish_progress()
+    run_trace = _finish_trace(ex, cancel)
+    if hookset is not None:
+        hookset.emit(
+            ExecutionCompleted(
+                run_id=run_id,
+                timestamp=time.time(),
+                blueprint_id=blueprint.id,
+                duration=time.perf_counter() - started,
+                trace=run_trace,
+            )
+        )
+    return result
+
+
+def _finish_trace(ex: Execution, control: CancelToken | None) -> Trace | None:
+    builder = ex.trace_builder
+    if builder is None:
+        return None
+    result = builder.build(ex.blueprint, ex.run_id)
+    if isinstance(control, RunControl):
+        control.last_trace = result
+    return result
+
+
+async def arun(
+    blueprint: Blueprint,
+    body: Callable[[Execution, I], O],
+    inputs: I,
+    *,
+    hooks: HooksArg = None,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    cancel: CancelToken | None = None,
+    trace: bool = False,
+) -> O:
+    """Run a compiled flow from asyncio, in a thread of its own, without blocking the loop.
+
+    Cancelling the awaiting task cancels the run, then waits until it has stopped (running
+    nodes are told through their contexts; nodes not started are reported skipped) before
+    ``asyncio.CancelledError`` propagates. Arguments and errors are those of ``run``.
+    """
+    loop = asyncio.get_running_loop()
+    control = RunControl(parent=cancel)
+    done: asyncio.Future[O] = loop.create_future()
+
+    def settle(result: O | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = run(
+                blueprint,
+                body,
+                inputs,
+                hooks=hooks,
+                concurrency=concurrency,
+                timeout=timeout,
+                cancel=control,
+                trace=trace,
+            )
+        except BaseException as exc:  # handed to the awaiting task
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody is waiting any more
+            pass
+
+    worker = threading.Thread(target=target, name=f"atomiton-arun-{blueprint.id}", daemon=True)
+    worker.start()
+    try:
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            control.cancel("the awaiting asyncio task was cancelled")
+            # Structured: do not return before the run has stopped, even if cancelled again.
+            while not done.done():
+                try:
+                    await asyncio.shield(done)
+                except asyncio.CancelledError:
+                    continue
+                except BaseException:
+                    break
+            raise
+    finally:
+        control.detach_parent()
+        if trace and isinstance(cancel, RunControl) and control.last_trace is not None:
+            cancel.last_trace = control.last_trace
+        # The thread has settled the future and is returning; joining makes "no thread left
+        # behind" exact without blocking the loop for more than an instant.
+        worker.join(1.0)
