@@ -291,9 +291,19 @@ class Execution:
                 )
 
     def node_completed(self, i: int) -> None:
-        """Node ``i`` finished: event, progress and trace."""
-        if not self._observed:
-            return
+        """Node ``i`` finished: event, progress and trace.
+
+        Raises:
+            CancelledError: the run was stopped while the node ran; its context was cancelled,
+                so what it returned cannot be trusted (a killed process "returns" too).
+            RunTimeoutError: the flow deadline passed meanwhile.
+        """
+        if self._observed:
+            self._record_completed(i)
+        if self._stop is not None:
+            raise self.stop_error()
+
+    def _record_completed(self, i: int) -> None:
         with self._lock:
             self._status[i] = _DONE
             if self._trace is not None:
