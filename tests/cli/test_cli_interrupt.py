@@ -75,7 +75,8 @@ def test_ctrl_c_cancels_the_run_and_kills_its_programs(
 
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr
-    assert "skipped" in stderr and "after" in stderr
+    assert "stopped 1 running node: nap" in stderr
+    assert "skipped 1 node that had not run: after" in stderr
     assert "Traceback" not in stderr
     assert stdout == ""
     time.sleep(0.2)

@@ -178,7 +178,7 @@ def run_command(
     bar shows how far the run has got. Ctrl-C cancels the run cleanly: running programs are
     stopped and the nodes that did not run are listed.
     """
-    from ..runtime.control import CancelToken
+    from ..runtime import CancelToken
 
     reporter = Reporter()
     module = _compile(file, search_path, reporter)
@@ -208,7 +208,7 @@ def run_command(
         watcher.report_skipped(reporter)
         raise click.exceptions.Exit(status.RUN_FAILED) from None
     except CancelledError:
-        reporter.error("interrupted: the run was cancelled")
+        reporter.info("interrupted: the run was cancelled")
         watcher.report_skipped(reporter)
         raise click.exceptions.Exit(status.INTERRUPTED) from None
     if pressed[0]:  # cancelled too late to matter: the flow had finished

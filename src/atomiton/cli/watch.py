@@ -24,7 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..runtime.events import (
+from ..runtime import (
     Event,
     ExecutionProgress,
     NodeCompleted,
@@ -33,6 +33,7 @@ from ..runtime.events import (
     NodeStarted,
     event_to_dict,
 )
+from ..errors import CancelledError
 from .report import Reporter
 
 
@@ -48,6 +49,7 @@ class RunWatcher:
         self.console = console
         self.events = events
         self.skipped: list[str] = []
+        self.stopped: list[str] = []  # running when the run was cancelled
         self._running: dict[str, None] = {}  # insertion-ordered set of running node ids
         self._lock = threading.Lock()
         self._progress: Progress | None = None
@@ -57,7 +59,7 @@ class RunWatcher:
         if self.console.is_terminal:
             self._progress = Progress(
                 SpinnerColumn(),
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 TaskProgressColumn(),
                 TimeElapsedColumn(),
@@ -89,8 +91,12 @@ class RunWatcher:
                 self.events.flush()
             if isinstance(event, NodeStarted):
                 self._running[event.node_id] = None
-            elif isinstance(event, (NodeCompleted, NodeFailed)):
+            elif isinstance(event, NodeCompleted):
                 self._running.pop(event.node_id, None)
+            elif isinstance(event, NodeFailed):
+                self._running.pop(event.node_id, None)
+                if event.error_type == CancelledError.__name__:
+                    self.stopped.append(event.node_id)
             elif isinstance(event, NodeSkipped):
                 self._running.pop(event.node_id, None)
                 if event.node_id not in self.skipped:
@@ -108,7 +114,12 @@ class RunWatcher:
             self._progress.update(self._task, description=description)
 
     def report_skipped(self, reporter: Reporter) -> None:
-        """Say which nodes did not run (after a failure or a cancellation)."""
+        """Say which nodes were stopped and which did not run (after a failure or a cancel)."""
+        with self._lock:
+            stopped = [*self.stopped, *self._running]
+        if stopped:
+            noun = "node" if len(stopped) == 1 else "nodes"
+            reporter.info(f"stopped {len(stopped)} running {noun}: {', '.join(stopped)}")
         if self.skipped:
             count = len(self.skipped)
             noun = "node" if count == 1 else "nodes"
