@@ -124,10 +124,10 @@ class Execution:
         self._lock = threading.RLock()
         self._stop: str | None = None
         self._stop_kind: StopKind = "cancel"
-        self._wake = threading.Event()
+        # Created on first use: two Events cost more than the rest of a small run.
+        self._wake: threading.Event | None = None
         self._paused = False
-        self._resume = threading.Event()
-        self._resume.set()
+        self._resume: threading.Event | None = None
         self._contexts: list[NodeContext] = []
         self._errors: dict[int, BaseException] = {}
         self.process_pool: ProcessPoolExecutor | None = None
@@ -174,18 +174,39 @@ class Execution:
         """Cancel the run: no node starts after this, and running nodes' contexts are cancelled."""
         self.stop("cancel", reason)
 
+    def _signals(self) -> tuple[threading.Event, threading.Event]:
+        """(set when the run stops, set while not paused), created on first use."""
+        wake, resume = self._wake, self._resume
+        if wake is None or resume is None:
+            with self._lock:
+                if self._wake is None or self._resume is None:
+                    self._wake = threading.Event()
+                    self._resume = threading.Event()
+                    if self._stop is not None:
+                        self._wake.set()
+                    if not self._paused or self._stop is not None:
+                        self._resume.set()
+                wake, resume = self._wake, self._resume
+        return wake, resume
+
+    def wait_stopped(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; return True early if the run stops meanwhile."""
+        return self._signals()[0].wait(seconds)
+
     def pause(self) -> None:
         """Hold back node starts until ``resume``; running nodes finish their current call."""
+        _, resume = self._signals()
         with self._lock:
             self._paused = True
-            self._resume.clear()
+            resume.clear()
             self.slow = True
 
     def resume(self) -> None:
         """Let node starts go on after ``pause``."""
+        _, resume = self._signals()
         with self._lock:
             self._paused = False
-            self._resume.set()
+            resume.set()
 
     def stop(self, kind: StopKind, message: str) -> bool:
         """Stop the run for ``kind`` (the first reason wins); return whether this call stopped it."""
@@ -196,8 +217,9 @@ class Execution:
             self._stop_kind = kind
             self.slow = True
             contexts, self._contexts = self._contexts, []
-        self._wake.set()
-        self._resume.set()  # a paused run must wake up to notice
+        wake, resume = self._signals()
+        wake.set()
+        resume.set()  # a paused run must wake up to notice
         for context in contexts:
             context.cancel()
         return True
@@ -246,7 +268,7 @@ class Execution:
             raise self.stop_error()
         if self._paused:
             while self._paused and self._stop is None:
-                self._resume.wait(0.25)
+                self._signals()[1].wait(0.25)
             if self._stop is not None:
                 raise self.stop_error()
         if self._deadline is not None and time.perf_counter() >= self._deadline:

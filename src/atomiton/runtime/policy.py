@@ -75,7 +75,7 @@ def call_with_policy(
                 if attempt < attempts:
                     delay = retry_delay(info.retry_delay, attempt)
                     ex.report_retry(i, attempt, delay, exc, timed_out=timed_out)
-                    if ex._wake.wait(delay):  # cancelled while backing off
+                    if ex.wait_stopped(delay):  # cancelled while backing off
                         ex.checkpoint()
                     if context is not None and context.cancelled and not ex.cancelled:
                         # The timed-out attempt cancelled this context; the next one needs a live one.
