@@ -172,3 +172,53 @@ def test_program_writes_events_to_stdout(write: WriteBlueprint, workdir: Path) -
     events = [json.loads(line) for line in lines[:-1]]
     assert len(events) >= 4
     assert lines[-1] == "message: HI WORLD"
+
+
+SLOW = """\
+nodes:
+  - id: nap
+    type: shell-command
+    parameters: {program: sleep, args: ["5"]}
+  - id: after
+    type: code
+    parameters: {code: return data}
+edges:
+  - {source: nap, sourceHandle: stdout, target: after}
+"""
+
+
+def test_run_timeout_exits_3_and_lists_what_did_not_run(
+    cli: Invoke, write: WriteBlueprint
+) -> None:
+    write("slow.yaml", SLOW)
+
+    result = cli("run", "slow.yaml", "--timeout", "0.3")
+
+    assert result.exit_code == 3
+    assert "timeout" in result.stderr
+    assert "stopped 1 running node: nap" in result.stderr
+    assert "skipped 1 node that had not run: after" in result.stderr
+
+
+def test_several_failures_are_each_reported() -> None:
+    from atomiton.cli.report import Reporter
+    from atomiton.cli.run_cmd import _report_failure
+    from atomiton.errors import CancelledError, NodeError
+
+    group = ExceptionGroup(
+        "2 tasks of the flow failed",
+        [
+            NodeError("boom", node_id="a", node_type="code", source="f.yaml", line=3, column=5),
+            NodeError("bang", node_id="b", node_type="code", source="f.yaml", line=7, column=5),
+            CancelledError("sibling stopped"),
+        ],
+    )
+    reporter = Reporter()
+    with reporter.console.capture() as captured:
+        code = _report_failure(group, reporter)
+
+    assert code == 3
+    assert captured.get().splitlines() == [
+        "f.yaml:3:5: node 'a' (code) failed: boom",
+        "f.yaml:7:5: node 'b' (code) failed: bang",
+    ]

@@ -19,7 +19,7 @@ from typing import IO, Any, Final, TypeVar
 import click
 from pydantic import BaseModel
 
-from ..errors import BlueprintError, CancelledError, NodeError, RunTimeoutError
+from ..errors import AtomitonError, BlueprintError, CancelledError, NodeError
 from .inputs import build_inputs, parse_inputs_json
 from .params import compile_options, search_path_option
 from . import status
@@ -93,6 +93,34 @@ def _run_in_worker(body: Callable[[], T]) -> T:
         raise outcome["error"]
     value: T = outcome["value"]
     return value
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _report_failure(exc: BaseException, reporter: Reporter) -> int:
+    """Print why the run ended early and return the exit status.
+
+    A ``NodeError`` already reads ``path:line:col: node 'x' (type) failed: cause``; several at
+    once (an exception group) are printed one per line. An error that is not atomiton's own is
+    re-raised: that is a bug, and its traceback is what a bug report needs.
+    """
+    failures = _leaves(exc)
+    if all(isinstance(f, CancelledError) for f in failures):
+        reporter.info("interrupted: the run was cancelled")
+        return status.INTERRUPTED
+    for failure in failures:
+        if isinstance(failure, NodeError):
+            reporter.info(str(failure))
+        elif isinstance(failure, AtomitonError):
+            if not isinstance(failure, CancelledError):
+                reporter.error(str(failure))
+        else:
+            raise exc
+    return status.RUN_FAILED
 
 
 def _print_outputs(outputs: BaseModel, as_json: bool) -> None:
@@ -199,18 +227,10 @@ def run_command(
     except _Interrupted:
         reporter.error("interrupted again; not waiting for running nodes to stop")
         raise click.exceptions.Exit(status.INTERRUPTED) from None
-    except NodeError as exc:
-        reporter.info(str(exc))
+    except (AtomitonError, BaseExceptionGroup) as exc:
+        code = _report_failure(exc, reporter)
         watcher.report_skipped(reporter)
-        raise click.exceptions.Exit(status.RUN_FAILED) from None
-    except RunTimeoutError as exc:
-        reporter.error(f"the run timed out: {exc}")
-        watcher.report_skipped(reporter)
-        raise click.exceptions.Exit(status.RUN_FAILED) from None
-    except CancelledError:
-        reporter.info("interrupted: the run was cancelled")
-        watcher.report_skipped(reporter)
-        raise click.exceptions.Exit(status.INTERRUPTED) from None
+        raise click.exceptions.Exit(code) from None
     if pressed[0]:  # cancelled too late to matter: the flow had finished
         reporter.info("interrupted, but the run had already finished")
     _print_outputs(outputs, as_json)
