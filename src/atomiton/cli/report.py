@@ -9,7 +9,7 @@ keeps one diagnostic per line.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console
@@ -105,7 +105,7 @@ class Reporter:
             parts.append(f"found {plural(self.errors, 'error')} in {files}")
         if self.warnings:
             parts.append(plural(self.warnings, "warning"))
-        return ", ".join(parts) if self.errors else (f"{parts[0]}" if parts else "")
+        return ", ".join(parts)
 
     def print_summary(self) -> None:
         """Print the summary line when there is something to sum up."""
@@ -113,7 +113,3 @@ class Reporter:
         if line:
             self.console.print(Text(line, style="bold" if self.errors else ""))
 
-
-def format_lines(items: Sequence[Diagnostic]) -> list[str]:
-    """Plain text of ``items``, one string per diagnostic (for tests and logs)."""
-    return [d.format() for d in items]
