@@ -114,3 +114,31 @@ def test_diagnostic_text_matches_the_library_format() -> None:
     )
 
     assert diagnostic_text(diagnostic).plain == diagnostic.format()
+
+
+def test_check_reports_mypy_findings_at_yaml_positions(cli: Invoke, write: WriteBlueprint) -> None:
+    write("good.yaml", HELLO)
+    write(
+        "typo.yaml",
+        """\
+        nodes:
+          - id: greet
+            type: edit-fields
+            parameters: {values: {message: hi}}
+          - id: count
+            type: code
+            parameters:
+              code: |
+                total: int = "one"
+                return total
+        edges:
+          - {source: greet, target: count}
+        """,
+    )
+
+    result = cli("check", "good.yaml", "typo.yaml")
+
+    assert result.exit_code == 1
+    assert "typo.yaml:5:5: error[E0601]:" in result.stderr
+    assert "good.yaml" not in result.stderr
+    assert result.stderr.rstrip().endswith("in 1 file")

@@ -222,3 +222,14 @@ def test_several_failures_are_each_reported() -> None:
         "f.yaml:3:5: node 'a' (code) failed: boom",
         "f.yaml:7:5: node 'b' (code) failed: bang",
     ]
+
+
+def test_concurrency_reaches_the_run(cli: Invoke, write: WriteBlueprint) -> None:
+    write("hello.yaml", HELLO)
+
+    result = cli("run", "hello.yaml", "--concurrency", "1", "--events", "-")
+
+    assert result.exit_code == 0, result.output
+    started = json.loads(result.stdout.splitlines()[0])
+    assert (started["event"], started["concurrency"]) == ("execution.started", 1)
+    assert cli("run", "hello.yaml", "--concurrency", "0").exit_code == 2
