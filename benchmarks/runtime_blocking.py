@@ -144,12 +144,6 @@ def _one_execute(ex: _rt.Execution, inputs: int) -> int:
     return s.a
 
 
-def _one_direct(inputs: int) -> int:
-    s = _OneState(inputs)
-    _one_task(None, s)  # type: ignore[arg-type]  # ex.slow is never read... see below
-    return s.a
-
-
 class _Fast:
     slow = False
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..errors import CancelledError, NodeError
+from ..errors import CancelledError, NodeError, RunTimeoutError
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
 from .execution import Execution, describe, next_run_id
@@ -107,10 +107,7 @@ def _run_observed(
             detach()
             detach = None
         ex.close()
-        cancelled = isinstance(exc, CancelledError) or (
-            isinstance(exc, BaseExceptionGroup) and not isinstance(exc, Exception)
-        )
-        ex.report_unstarted("cancelled" if cancelled or ex.cancelled and ex._stop_kind == "cancel" else "not started: the run failed")
+        ex.report_unstarted(_skip_reason(ex, exc))
         run_trace = _finish_trace(ex, cancel)
         duration = time.perf_counter() - started
         if hookset is not None:
@@ -156,6 +153,15 @@ def _run_observed(
             )
         )
     return result
+
+
+def _skip_reason(ex: Execution, exc: BaseException) -> str:
+    """Why the nodes that never started did not: said on their ``NodeSkipped`` events."""
+    if isinstance(exc, CancelledError):
+        return "cancelled"
+    if isinstance(exc, RunTimeoutError):
+        return "the run timed out"
+    return "the run failed"
 
 
 def _finish_trace(ex: Execution, control: CancelToken | None) -> Trace | None:
