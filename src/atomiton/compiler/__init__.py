@@ -76,6 +76,8 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
     graph = load_graph(path, options=options)
     schedule = plan.plan_graph(graph)
     rendered = codegen.render_module(graph, schedule, options)
+    # The emitter lays the module out as black would (see ``layout``); running black over the
+    # whole module is only for checking that, and costs seconds on large flows.
     code = postprocess.format_code(rendered.code) if options.format else rendered.code
     line_map = postprocess.map_lines(rendered, code)
     return CompiledModule(

@@ -38,6 +38,7 @@ from .ir import (
     Template,
     TemplateExpr,
 )
+from . import layout
 from .naming import Namer, identifier, is_safe_identifier
 from .options import CompileOptions
 from .plan import Plan
@@ -53,21 +54,13 @@ class RenderedModule:
 
 
 @dataclass(slots=True)
-class FieldView:
-    name: str
-    annotation: str
-    default: str | None = None
-    alias: str | None = None
-    description: str = ""
-
-
-@dataclass(slots=True)
 class NodeView:
+    """One node's block: its marker comment, code functions and the laid-out call."""
+
     index: int
     comment: str
-    attr: str
     functions: list[str]
-    call: str
+    statement: str
     policy: bool
     skipped: bool
 
@@ -75,8 +68,6 @@ class NodeView:
 @dataclass(slots=True)
 class TaskView:
     name: str
-    mode: str
-    after: tuple[int, ...]
     nodes: list[NodeView]
 
 
@@ -86,33 +77,38 @@ class BodyView:
 
     name: str
     state: str
-    fields: list[FieldView]
+    slots: str
+    fields: list[str]
     nodes: list[NodeView]
     result: str
 
 
 @dataclass(slots=True)
 class ModuleView:
-    title: str
+    """Everything the template prints, each statement already laid out."""
+
     docstring: str
-    version: str
     imports: list[str]
-    blueprint_args: list[tuple[str, str]]
-    node_infos: list[str]
-    inputs: list[FieldView]
-    outputs: list[FieldView]
+    user_imports: list[str]
+    blueprint: str
+    inputs: list[str]
+    outputs: list[str]
     inputs_required: bool
-    state: list[FieldView]
-    constants: list[tuple[str, str]]
+    inputs_value: str
+    state_slots: str
+    state: list[str]
+    constants: list[str]
+    bodies: list[BodyView]
     tasks: list[TaskView]
-    output_values: list[tuple[str, str]]
-    user_imports: list[str] = field(default_factory=list)
-    bodies: list[BodyView] = field(default_factory=list)
+    tasks_tuple: str
+    outputs_return: str
 
 
 def literal(value: object) -> str:
     """Python source for a plain YAML value; the only way YAML data enters a module."""
-    if value is None or isinstance(value, (bool, int, str, bytes)):
+    if isinstance(value, str):
+        return layout.string(value)
+    if value is None or isinstance(value, (bool, int, bytes)):
         return repr(value)
     if isinstance(value, float):
         if math.isnan(value):
@@ -121,7 +117,7 @@ def literal(value: object) -> str:
             return 'float("inf")' if value > 0 else 'float("-inf")'
         return repr(value)
     if isinstance(value, (datetime, date, time)):
-        return repr(value.isoformat())
+        return layout.string(value.isoformat())
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
@@ -152,7 +148,6 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
         keep_trailing_newline=True,
     )
-    environment.filters["pyrepr"] = literal
     return environment
 
 
@@ -173,12 +168,13 @@ class _ModuleBuilder:
         self.constant = Namer()
         self.modules: dict[str, str] = {}
         self.user_imports: dict[tuple[str, str], str] = {}
-        self.constants: list[tuple[str, str]] = []
+        self.constants: list[str] = []
         self.markers: dict[str, Span] = {}
         self.nodes = {n.id: n for n in graph.nodes}
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
         # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
         self.all_nodes: list[Node] = list(graph.nodes)
+        self.index_of = {n.id: i for i, n in enumerate(graph.nodes)}
         self.bodies: list[BodyView] = []
         self.body_namer = Namer()
         self.top_ids = frozenset(self.nodes)
@@ -190,28 +186,40 @@ class _ModuleBuilder:
         for node in graph.nodes:
             self.node_attr(node.id)
         tasks = [
-            TaskView(
-                name=f"_task_{t}",
-                mode=task.mode,
-                after=task.after,
-                nodes=[self._node_view(i, graph.nodes[i]) for i in task.nodes],
-            )
+            TaskView(f"_task_{t}", [self._node_view(i, graph.nodes[i]) for i in task.nodes])
             for t, task in enumerate(self.plan.tasks)
         ]
-        inputs = [self._input_field(p) for p in graph.inputs]
-        outputs = [
-            FieldView(self.output_field(o.port.name), self._output_annotation(o.port, o.binding),
-                      alias=None if self.output_field(o.port.name) == o.port.name else o.port.name)
-            for o in graph.outputs
-        ]
+        task_items = []
+        for t, task in enumerate(self.plan.tasks):
+            args = [f"_task_{t}"]
+            if task.after:
+                args.append(f"after=({', '.join(map(str, task.after))},)")
+            if task.mode != "inline":
+                args.append(f"mode={literal(task.mode)}")
+            task_items.append(f"_rt.Task({', '.join(args)})")
+        outputs = []
+        for o in graph.outputs:
+            name = self.output_field(o.port.name)
+            annotation = self._output_annotation(o.port, o.binding)
+            if name == o.port.name:
+                outputs.append(layout.fit(f"{name}: {annotation}", 4))
+            else:
+                outputs.append(
+                    layout.fit(f"{name}: {annotation} = Field(serialization_alias={literal(o.port.name)})", 4)
+                )
         state = [
-            FieldView(self._attr(n), self._state_annotation(n))
+            layout.fit(f"{self._attr(n)}: {self._state_annotation(n)}", 4)
             for n in graph.nodes
             if not n.skipped
         ]
-        imports = sorted(f"from atomiton.nodes import {module} as {alias}" for module, alias in self.modules.items())
+        slot_names = ["inputs", *(self._attr(n) for n in graph.nodes if not n.skipped)]
+        imports = sorted(
+            layout.fit(f"from atomiton.nodes import {module} as {alias}", 0)
+            for module, alias in self.modules.items()
+        )
         user_imports = sorted(
-            f"from {module} import {name} as {alias}" for (module, name), alias in self.user_imports.items()
+            layout.fit(f"from {module} import {name} as {alias}", 0)
+            for (module, name), alias in self.user_imports.items()
         )
         title = graph.name or graph.id
         docstring = docstring_text(
@@ -220,46 +228,65 @@ class _ModuleBuilder:
             + (f"\n\n{graph.description.strip()}" if graph.description.strip() else "")
         )
         blueprint_args = [
-            ("id", literal(graph.id)),
-            ("name", literal(graph.name)),
-            ("version", literal(graph.version)),
-            ("source", literal(graph.display)),
-            ("sha256", literal(graph.sha256)),
+            f"id={literal(graph.id)}",
+            f"name={literal(graph.name)}",
+            f"version={literal(graph.version)}",
+            f"source={literal(graph.display)}",
+            f"sha256={literal(graph.sha256)}",
         ]
         if graph.concurrency is not None:
-            blueprint_args.append(("concurrency", literal(graph.concurrency)))
+            blueprint_args.append(f"concurrency={literal(graph.concurrency)}")
         if graph.timeout is not None:
-            blueprint_args.append(("timeout", literal(graph.timeout)))
+            blueprint_args.append(f"timeout={literal(graph.timeout)}")
         if graph.metadata:
-            blueprint_args.append(("metadata", literal(dict(graph.metadata))))
+            blueprint_args.append(f"metadata={literal(dict(graph.metadata))}")
+        node_infos = layout.exploded("nodes=(", [self._node_info(n) for n in self.all_nodes], ")", 4, trailing=",")
+        blueprint = "\n".join(
+            [
+                "BLUEPRINT: Final = _rt.Blueprint(",
+                *(f"    {layout.element(arg, 4)}" for arg in blueprint_args),
+                f"    {node_infos}",
+                ")",
+            ]
+        )
+        output_values = ", ".join(f"{self.output_field(o.port.name)}={self._value(o.binding)}" for o in graph.outputs)
+        inputs_required = any(p.default is MISSING for p in graph.inputs)
         view = ModuleView(
-            title=title,
-            docstring=docstring,
-            version=__version__,
+            docstring=layout.fit(f'"""{docstring}\n"""', 0, force=True),
             imports=imports,
             user_imports=user_imports,
-            blueprint_args=blueprint_args,
-            node_infos=[self._node_info(n) for n in self.all_nodes],
-            inputs=inputs,
+            blueprint=blueprint,
+            inputs=[self._input_field(p) for p in graph.inputs],
             outputs=outputs,
-            inputs_required=any(p.default is MISSING for p in graph.inputs),
+            inputs_required=inputs_required,
+            inputs_value="inputs" if inputs_required else "Inputs() if inputs is None else inputs",
+            state_slots=layout.exploded("__slots__ = (", [literal(n) for n in slot_names], ")", 4),
             state=state,
             constants=self.constants,
-            tasks=tasks,
-            output_values=[(self.output_field(o.port.name), self._value(o.binding)) for o in graph.outputs],
             bodies=self.bodies,
+            tasks=tasks,
+            tasks_tuple=layout.exploded("_TASKS: Final = (", task_items, ")", 0),
+            outputs_return=layout.fit(f"return Outputs({output_values})", 4),
         )
         return view, self.markers
 
     # -- model fields ----------------------------------------------------------------------------
 
-    def _input_field(self, port: PortDef) -> FieldView:
+    def _input_field(self, port: PortDef) -> str:
         name = self.input_names[port.name]
         annotation = python_type(parse_type(port.type) or ANY)
         default = None if port.default is MISSING else literal(port.default)
         if default == "None" and annotation != "Any":
             annotation = f"{annotation} | None"
-        return FieldView(name, annotation, default, None if name == port.name else port.name, port.description)
+        if name == port.name and not port.description:
+            text = f"{name}: {annotation}" + ("" if default is None else f" = {default}")
+            return layout.fit(text, 4)
+        args = [] if default is None else [f"default={default}"]
+        if name != port.name:
+            args.append(f"validation_alias={literal(port.name)}")
+        if port.description:
+            args.append(f"description={literal(port.description)}")
+        return layout.fit(f"{name}: {annotation} = Field({', '.join(args)})", 4)
 
     def _output_annotation(self, port: PortDef, binding: Binding) -> str:
         if isinstance(binding, Constant) and binding.value is None:
@@ -311,9 +338,9 @@ class _ModuleBuilder:
         comment = comment_text(f"# {node.id}: {node.type} ({where})")
         self.markers[comment] = node.span
         attr = self._attr(node)
-        functions = [self._function(node, f) for f in node.code]
+        functions = [layout.fit(self._function(node, f), 4, force=True) for f in node.code]
         if node.skipped:
-            return NodeView(index, comment, attr, [], "", False, True)
+            return NodeView(index, comment, [], "", False, True)
         if node.spec is not None:
             fn, args = self._spec_call(node, node.spec)
         else:
@@ -325,10 +352,10 @@ class _ModuleBuilder:
             or (node.spec is not None and node.spec.execution == "process")
         )
         if policy:
-            call = f"ex.call({index}, {fn}, {', '.join(args)})"
+            statement = layout.fit(f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 4)
         else:
-            call = f"{fn}({', '.join(args)})"
-        return NodeView(index, comment, attr, functions, call, policy, False)
+            statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 8)
+        return NodeView(index, comment, functions, statement, policy, False)
 
     def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:
         module = self._module(spec)
@@ -336,7 +363,7 @@ class _ModuleBuilder:
         params_expr = f"{module}.Params({', '.join(params)})"
         if _is_static(node.params):
             constant = f"_P_{self.constant(node.id).upper()}"
-            self.constants.append((constant, params_expr))
+            self.constants.append(layout.fit(f"{constant}: Final = {params_expr}", 0))
             params_expr = constant
         args = [params_expr]
         for port in spec.inputs:
@@ -377,12 +404,14 @@ class _ModuleBuilder:
         return alias, args
 
     def _index(self, node: Node) -> int:
-        return next(i for i, n in enumerate(self.all_nodes) if n.id == node.id)
+        return self.index_of[node.id]
 
     def _body(self, owner: Node, body: Graph) -> str:
         """Render ``body`` as a function of (ex, inputs, item); return the function's name."""
         name = f"_{self.body_namer(body.nodes[0].id.rsplit('.', 1)[0] if body.nodes else owner.id)}"
-        self.all_nodes.extend(body.nodes)
+        for node in body.nodes:
+            self.index_of[node.id] = len(self.all_nodes)
+            self.all_nodes.append(node)
         saved = (self.node_attr, self.nodes, self.read_input)
         self.node_attr = Namer()
         self.nodes = {n.id: n for n in body.nodes}
@@ -403,16 +432,18 @@ class _ModuleBuilder:
             self._attr(node)
         try:
             nodes = [self._node_view(self._index(n), n) for n in body.nodes]
-            fields = [FieldView(self._attr(n), self._state_annotation(n)) for n in body.nodes if not n.skipped]
+            kept = [n for n in body.nodes if not n.skipped]
+            fields = [layout.fit(f"{self._attr(n)}: {self._state_annotation(n)}", 4) for n in kept]
+            slots = layout.exploded("__slots__ = (", [literal(self._attr(n)) for n in kept], ")", 4)
             outputs = [(o.port.name, self._value(o.binding)) for o in body.outputs]
         finally:
             self.node_attr, self.nodes, self.read_input = saved
         if len(outputs) == 1:
-            result = outputs[0][1]
+            result = layout.fit(f"return {outputs[0][1]}", 4)
         else:
-            result = "{" + ", ".join(f"{literal(k)}: {v}" for k, v in outputs) + "}"
+            result = layout.fit("return {" + ", ".join(f"{literal(k)}: {v}" for k, v in outputs) + "}", 4)
         state = "_" + "".join(part.title() for part in name.strip("_").split("_")) + "State"
-        self.bodies.append(BodyView(name, state, fields, nodes, result))
+        self.bodies.append(BodyView(name, state, slots, fields, nodes, result))
         return name
 
     def _function_name(self, node: Node, function: CodeFunction) -> str:

@@ -1,24 +1,16 @@
-"""After rendering: black formatting, and the line map from generated lines to YAML positions.
+"""After rendering: the line map from generated lines to YAML positions, and black.
 
-Black runs once per module, on the whole text; its mode is fixed here so that output is
-byte-identical for the same input and atomiton version.
+The emitter already writes black's layout (``layout``), so ``format_code`` — black over the whole
+module, in the one fixed mode — is for checking that and for ``CompileOptions.format``.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
 import black
-from black.mode import TargetVersion
 
 from ..diagnostics import Span
 from .codegen import RenderedModule
-
-BLACK_MODE: Final = black.Mode(
-    target_versions={TargetVersion.PY311},
-    line_length=88,
-    magic_trailing_comma=True,
-)
+from .layout import BLACK_MODE
 
 
 def format_code(code: str) -> str:

@@ -1,0 +1,153 @@
+"""Lay out generated statements exactly as black would, without running black on the module.
+
+Black's cost grows faster than the module (a 1,000-node flow took over 10 s), so the emitter
+writes black's style directly: string literals with black's quotes, big collections exploded with
+magic trailing commas (which black keeps), and every statement that could come out longer than
+a line, or that holds Python from the blueprint, laid out by black on its own, at its own
+indentation, and cached. The golden tests check that black over the whole module changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import lru_cache
+from typing import Final
+
+import black
+from black.mode import TargetVersion
+from black.strings import normalize_string_quotes
+
+LINE_LENGTH: Final = 88
+
+BLACK_MODE: Final = black.Mode(
+    target_versions={TargetVersion.PY311},
+    line_length=LINE_LENGTH,
+    magic_trailing_comma=True,
+)
+
+
+def string(text: str) -> str:
+    """A string literal as black writes it (double quotes unless that needs more escapes)."""
+    return normalize_string_quotes(repr(text))
+
+
+def fit(statement: str, indent: int, *, force: bool = False) -> str:
+    """``statement`` laid out for ``indent`` spaces; continuation lines carry the indentation.
+
+    A single line that fits is returned as it is (the emitter writes black's spacing already);
+    anything else, or anything ``force``d (Python from the blueprint), goes through black.
+    """
+    if not force and "\n" not in statement:
+        if indent + len(statement) <= LINE_LENGTH:
+            return statement
+        split = _split_call(statement, indent, "")
+        if split is not None:
+            return split
+    return _reindent(_black(statement, LINE_LENGTH - indent), indent)
+
+
+def element(expression: str, indent: int) -> str:
+    """One element of an exploded collection (one element per line, trailing comma)."""
+    line = f"{expression},"
+    if "\n" not in expression:
+        if indent + len(line) <= LINE_LENGTH:
+            return line
+        split = _split_call(expression, indent, ",")
+        if split is not None:
+            return split
+    return _reindent(_black_element(expression, LINE_LENGTH - indent), indent)
+
+
+def exploded(opening: str, items: list[str], closing: str, indent: int, *, trailing: str = "") -> str:
+    """``opening`` + one element per line + ``closing``, as black keeps a magic trailing comma.
+
+    Black collapses a one-element tuple whose comma it needs anyway, so a single item is laid out
+    on one line instead (``("x",)``). ``trailing=","`` makes the whole an element of an
+    enclosing exploded collection.
+    """
+    lay = element if trailing else fit
+    if not items:
+        return lay(f"{opening}{closing}", indent)
+    if len(items) == 1 and closing.startswith(")") and opening.endswith("("):
+        return lay(f"{opening}{items[0]},{closing}", indent)
+    inner = "\n".join(" " * (indent + 4) + element(item, indent + 4) for item in items)
+    return f"{opening}\n{inner}\n{' ' * indent}{closing}{trailing}"
+
+
+# ``name = pkg.function(`` or ``pkg.Class(``: heads whose call black splits at its own bracket.
+_SIMPLE_HEAD = re.compile(r"^(?:[A-Za-z_][\w.]*(?:: Final)? = )?[A-Za-z_][\w.]*\($")
+
+
+def _split_call(text: str, indent: int, suffix: str) -> str | None:
+    """Black's right-hand split of ``head(body)`` when the body fits on one line, done by hand.
+
+    This is the common case (a node call, a ``NodeInfo``) and costs nothing; anything else
+    returns None and goes to black.
+    """
+    opening = _final_call_bracket(text)
+    if opening is None:
+        return None
+    head, body = text[: opening + 1], text[opening + 1 : -1]
+    if (
+        not body
+        or body.rstrip().endswith(",")
+        or not _SIMPLE_HEAD.match(head)
+        or indent + len(head) > LINE_LENGTH
+        or indent + 4 + len(body) > LINE_LENGTH
+    ):
+        return None
+    pad = " " * indent
+    return f"{head}\n{pad}    {body}\n{pad}){suffix}"
+
+
+def _final_call_bracket(text: str) -> int | None:
+    """Index of the ``(`` that the final ``)`` of ``text`` closes (string literals skipped)."""
+    if not text.endswith(")"):
+        return None
+    stack: list[int] = []
+    quote = ""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif text.startswith(quote, index):
+                index += len(quote) - 1
+                quote = ""
+        elif char in "\"'":
+            quote = char * 3 if text.startswith(char * 3, index) else char
+            index += len(quote) - 1
+        elif char in "([{":
+            stack.append(index)
+        elif char in ")]}":
+            if not stack:
+                return None
+            start = stack.pop()
+            if index == len(text) - 1:
+                return start if not stack else None
+        index += 1
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _black(statement: str, line_length: int) -> str:
+    mode = replace(BLACK_MODE, line_length=line_length)
+    return black.format_str(statement + "\n", mode=mode).rstrip("\n")
+
+
+@lru_cache(maxsize=8192)
+def _black_element(expression: str, line_length: int) -> str:
+    # Formatted where it would stand: one level deep inside exploded brackets. A call's
+    # brackets take both expressions and keyword arguments (``name=value``).
+    mode = replace(BLACK_MODE, line_length=line_length + 4)
+    wrapped = black.format_str(f"_(\n    {expression},\n    _=None,\n)\n", mode=mode)
+    lines = wrapped.splitlines()[1:-2]
+    return "\n".join(line[4:] if line.startswith("    ") else line for line in lines)
+
+
+def _reindent(text: str, indent: int) -> str:
+    pad = " " * indent
+    lines = text.split("\n")
+    return "\n".join([lines[0], *(pad + line if line else "" for line in lines[1:])])
