@@ -126,6 +126,8 @@ class _Builder:
         for definition in self.doc.nodes:
             self._add_node(definition)
         outputs = self._bind_edges()
+        if self.item_input and not any(edge.source == "input" for edge in self.doc.edges):
+            self._feed_item_to_entry_nodes()
         for pending in self.pending.values():
             self._bind_params(pending)
         self._check_required()
@@ -370,6 +372,16 @@ class _Builder:
                 self.fed_by_broken_edge.add((edge.target, port))
         return outputs
 
+    def _feed_item_to_entry_nodes(self) -> None:
+        """A body that wires no ``input`` edge gets its item in every node nothing else feeds."""
+        for pending in self.pending.values():
+            primary = pending.ports.primary_input
+            if pending.inputs or primary is None:
+                continue
+            span = pending.definition.span
+            edge = EdgeDef(f"input->{pending.definition.id}", "input", ITEM, pending.definition.id, primary, span)
+            pending.inputs[primary] = [(FromInput(ITEM), edge)]
+
     def _input_name(self, target: _Pending, port: str) -> str | None:
         """The port (or parameter field) an edge's target handle names."""
         if port in target.ports.inputs:
@@ -433,6 +445,9 @@ class _Builder:
         dynamic: set[str] = set(fed)
         for name, value in pending.params.items():
             if name in fed:
+                continue
+            if definition.subflows and name in _SUBFLOW_PARAMS:
+                values[name] = value  # a body's templates belong to the body's own scope
                 continue
             converted = self._templated(value, pending, definition.param_spans.get(name, definition.span))
             if converted is not value:

@@ -16,7 +16,7 @@ from typing import Final
 
 import black
 from black.mode import TargetVersion
-from black.strings import normalize_string_quotes
+from black.strings import normalize_string_quotes, str_width
 
 LINE_LENGTH: Final = 88
 
@@ -35,11 +35,12 @@ def string(text: str) -> str:
 def fit(statement: str, indent: int, *, force: bool = False) -> str:
     """``statement`` laid out for ``indent`` spaces; continuation lines carry the indentation.
 
-    A single line that fits is returned as it is (the emitter writes black's spacing already);
+    Widths are black's (an East Asian wide character counts two). A single line that fits is
+    returned as it is (the emitter writes black's spacing already);
     anything else, or anything ``force``d (Python from the blueprint), goes through black.
     """
     if not force and "\n" not in statement:
-        if indent + len(statement) <= LINE_LENGTH:
+        if indent + str_width(statement) <= LINE_LENGTH:
             return statement
         split = _split_call(statement, indent, "")
         if split is not None:
@@ -51,7 +52,7 @@ def element(expression: str, indent: int) -> str:
     """One element of an exploded collection (one element per line, trailing comma)."""
     line = f"{expression},"
     if "\n" not in expression:
-        if indent + len(line) <= LINE_LENGTH:
+        if indent + str_width(line) <= LINE_LENGTH:
             return line
         split = _split_call(expression, indent, ",")
         if split is not None:
@@ -93,8 +94,8 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
         not body
         or body.rstrip().endswith(",")
         or not _SIMPLE_HEAD.match(head)
-        or indent + len(head) > LINE_LENGTH
-        or indent + 4 + len(body) > LINE_LENGTH
+        or indent + str_width(head) > LINE_LENGTH
+        or indent + 4 + str_width(body) > LINE_LENGTH
     ):
         return None
     pad = " " * indent

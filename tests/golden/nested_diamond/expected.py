@@ -49,7 +49,13 @@ class Outputs(BaseModel):
 class _State:
     """Node results, shared by the tasks of one run."""
 
-    __slots__ = ("inputs", "b_scale", "b_d_inc", "c_scale", "c_d_inc")
+    __slots__ = (
+        "inputs",
+        "b_scale",
+        "b_d_inc",
+        "c_scale",
+        "c_d_inc",
+    )
 
     b_scale: Any
     b_d_inc: Any

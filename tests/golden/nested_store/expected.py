@@ -60,7 +60,11 @@ class Outputs(BaseModel):
 class _State:
     """Node results, shared by the tasks of one run."""
 
-    __slots__ = ("inputs", "greet_hello", "greet_stamp_mark")
+    __slots__ = (
+        "inputs",
+        "greet_hello",
+        "greet_stamp_mark",
+    )
 
     greet_hello: dict[str, Any]
     greet_stamp_mark: dict[str, Any]
