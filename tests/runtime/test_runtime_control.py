@@ -17,16 +17,21 @@ from atomiton import runtime as rt
 from atomiton.errors import CancelledError, NodeError, RunTimeoutError
 
 
-def settle(before: int, timeout: float = 2.0) -> int:
-    """Thread count once stragglers (already finishing) are gone."""
+def leftover_threads(before: set[threading.Thread], timeout: float = 2.0) -> set[threading.Thread]:
+    """Threads started since ``before`` that are still alive once stragglers have finished.
+
+    Identities, not counts: a thread of an earlier test ending meanwhile must not hide a leak.
+    """
     deadline = time.monotonic() + timeout
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while True:
+        extra = {t for t in threading.enumerate() if t not in before}
+        if not extra or time.monotonic() >= deadline:
+            return extra
         time.sleep(0.01)
-    return threading.active_count()
 
 
 def test_cancel_from_another_thread() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     token = rt.CancelToken()
     rec = Recorder()
     threading.Timer(0.1, token.cancel, ("stop now",)).start()
@@ -34,7 +39,7 @@ def test_cancel_from_another_thread() -> None:
     with pytest.raises(CancelledError, match="stop now"):
         rt_flows.run(Inputs(delay=10.0), cancel=token, hooks=rec, concurrency=2)
     assert time.monotonic() - started < 2.0
-    assert settle(before) == before
+    assert leftover_threads(before) == set()
     assert rec.kinds()[-1] == "execution.cancelled"
     skipped = {e.node_id for e in rec.of(rt.NodeSkipped)}
     # two workers were running (concurrency 2); the other two and the sink never started
@@ -86,7 +91,7 @@ def test_arun_returns_outputs() -> None:
 
 
 def test_cancelling_arun_task_cancels_the_run() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     rec = Recorder()
 
     async def main() -> None:
@@ -101,7 +106,7 @@ def test_cancelling_arun_task_cancels_the_run() -> None:
     t0 = time.monotonic()
     asyncio.run(main())
     assert time.monotonic() - t0 < 3.0
-    assert settle(before) == before
+    assert leftover_threads(before) == set()
 
 
 def _sleeper_node(seconds: float, *, context: rt.NodeContext) -> int:
@@ -161,7 +166,7 @@ def _proc_flow(timeout: float | None = None) -> tuple[rt.Blueprint, Any]:
 
 
 def test_cancel_kills_child_processes_and_threads() -> None:
-    threads_before = threading.active_count()
+    threads_before = set(threading.enumerate())
     children_before = child_pids()
     bp, body = _proc_flow()
     token = rt.CancelToken()
@@ -180,22 +185,22 @@ def test_cancel_kills_child_processes_and_threads() -> None:
         rt.run(bp, body, None, cancel=token, hooks=Recorder())
     assert time.monotonic() - t0 < 5
     assert child_pids() - children_before == set()
-    assert settle(threads_before) == threads_before
+    assert leftover_threads(threads_before) == set()
 
 
 def test_flow_timeout_stops_the_run() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     rec = Recorder()
     t0 = time.monotonic()
     with pytest.raises(RunTimeoutError):
         rt_flows.run(Inputs(delay=10.0), timeout=0.2, hooks=rec)
     assert time.monotonic() - t0 < 2.0
     assert rec.kinds()[-1] == "execution.failed"
-    assert settle(before) == before
+    assert leftover_threads(before) == set()
 
 
 def test_node_timeout_releases_and_reports() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     children_before = child_pids()
     bp, body = _proc_flow(timeout=0.2)
     rec = Recorder()
@@ -208,7 +213,7 @@ def test_node_timeout_releases_and_reports() -> None:
     failed = [e for e in rec.of(rt.NodeFailed) if e.node_id == "sh1"]
     assert failed and failed[0].timed_out
     assert child_pids() - children_before == set()
-    assert settle(before) == before
+    assert leftover_threads(before) == set()
 
 
 def test_pause_then_resume_gives_same_outputs() -> None:

@@ -155,10 +155,10 @@ def test_clear_drops_unstarted_tasks() -> None:
 
 
 def test_idle_queue_holds_no_threads() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     with TaskQueue(concurrency=4) as queue:
         queue.add_all([lambda: time.sleep(0.01) for _ in range(8)])
     deadline = time.monotonic() + 2
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while {t for t in threading.enumerate() if t not in before} and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert threading.active_count() == before
+    assert {t for t in threading.enumerate() if t not in before} == set()
