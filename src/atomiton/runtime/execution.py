@@ -33,6 +33,8 @@ from .events import (
     NodeRetrying,
     NodeSkipped,
     NodeStarted,
+    node_completed_event,
+    node_started_event,
 )
 from .limiter import CapacityLimiter
 from .model import Blueprint, Task
@@ -301,16 +303,7 @@ class Execution:
                 self._trace.attempt(i)
             if self._hooks is not None:
                 info = self.nodes[i]
-                self._hooks.emit(
-                    NodeStarted(
-                        run_id=self.run_id,
-                        timestamp=time.time(),
-                        node_id=info.id,
-                        node_type=info.type,
-                        index=i,
-                        attempt=attempt,
-                    )
-                )
+                self._hooks.emit(node_started_event(self.run_id, time.time(), info.id, info.type, i, attempt))
 
     def node_completed(self, i: int) -> None:
         """Node ``i`` finished: event, progress and trace.
@@ -332,18 +325,13 @@ class Execution:
                 self._trace.ended(i, "completed")
             if self._hooks is not None:
                 info = self.nodes[i]
+                duration = time.perf_counter() - self._t_start[i]
+                attempts = self._attempts[i] or 1
                 self._hooks.emit(
-                    NodeCompleted(
-                        run_id=self.run_id,
-                        timestamp=time.time(),
-                        node_id=info.id,
-                        node_type=info.type,
-                        index=i,
-                        duration=time.perf_counter() - self._t_start[i],
-                        attempts=max(1, self._attempts[i]),
-                    )
+                    node_completed_event(self.run_id, time.time(), info.id, info.type, i, duration, attempts)
                 )
-                self._advance(i)
+                if self._progress is not None:
+                    self._emit_progress(self._progress.finish_node(i))
 
     def node_skipped(self, i: int, reason: str = "") -> None:
         """Node ``i`` does not run (disabled, or its run stopped before it started)."""

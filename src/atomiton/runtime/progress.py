@@ -59,5 +59,8 @@ class ProgressTracker:
         percent = 100.0 * self._done / self._total
         if percent >= 100.0 or percent <= self.percent:
             return None
+        # Report in whole-percent steps: a 10,000-node flow then says at most a hundred
+        # progress events instead of one per node (each costs every hook a call).
+        reported = self.percent
         self.percent = percent
-        return percent
+        return percent if int(percent) > int(reported) else None
