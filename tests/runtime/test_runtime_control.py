@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import rt_flows
-from rt_flows import EXPECTED_TOTAL, Inputs, Recorder, child_pids
+from rt_flows import Inputs, Recorder, child_pids
 
 from atomiton import runtime as rt
 from atomiton.errors import CancelledError, NodeError, RunTimeoutError

@@ -73,7 +73,7 @@ def test_on_error_continue_returns_none() -> None:
 
     def body(ex: rt.Execution, inputs: None) -> tuple[Any, Any]:
         first = ex.call(0, lambda: 1 / 0)
-        second = ex.call(1, lambda: "fine")
+        ex.call(1, lambda: "fine")
         return first, ex.node_error(0)
 
     first, error = rt.run(bp, body, None, hooks=rec)

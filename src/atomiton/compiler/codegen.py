@@ -12,9 +12,10 @@ import builtins
 import importlib
 import inspect
 import math
+import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import cache
 from typing import Any
@@ -70,6 +71,18 @@ class TaskView:
     name: str
     nodes: list[NodeView]
 
+    @property
+    def reads_inputs(self) -> bool:
+        """Whether any of the task's code reads the flow's inputs (else no ``inputs`` local)."""
+        return any(
+            _READS_INPUTS.search(text)
+            for node in self.nodes
+            for text in (node.statement, *node.functions)
+        )
+
+
+_READS_INPUTS = re.compile(r"\binputs\b")
+
 
 @dataclass(slots=True)
 class BodyView:
@@ -102,6 +115,10 @@ class ModuleView:
     tasks: list[TaskView]
     tasks_tuple: str
     outputs_return: str
+
+    @property
+    def uses_field(self) -> bool:
+        return any("= Field(" in line for line in (*self.inputs, *self.outputs))
 
 
 def literal(value: object) -> str:

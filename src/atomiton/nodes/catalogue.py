@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 from pydantic_core import PydanticUndefined
 
 from . import registry
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeSpec, Port
 
 REFRESH_COMMAND: Final = "python -m atomiton.nodes.catalogue > docs/nodes.md"
 # docs/ of a source checkout; the notes are documentation, not package data.
@@ -113,10 +113,7 @@ def _spec_section(spec: NodeSpec) -> list[str]:
 def parameter_rows(spec: NodeSpec) -> list[tuple[str, str, str, list[str], str]]:
     """One (YAML name, type, default, allowed values, description) row per parameter."""
     rows = []
-    # NodeSpec's field named `type` shadows the builtin in spec.py's annotations, so mypy cannot
-    # read `spec.params`; its declared type is restated here.
-    model = typing.cast("type[NodeParams]", spec.params)
-    for name, field in model.model_fields.items():
+    for name, field in spec.params.model_fields.items():
         type_text, allowed = describe_type(field.annotation)
         description = field.description or ""
         code = spec.code_params.get(name)

@@ -27,12 +27,10 @@ from .events import (
     Event,
     ExecutionProgress,
     Log,
-    NodeCompleted,
     NodeFailed,
     NodeProgress,
     NodeRetrying,
     NodeSkipped,
-    NodeStarted,
     node_completed_event,
     node_started_event,
 )

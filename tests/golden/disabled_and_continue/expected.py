@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from pydantic import BaseModel, ConfigDict
 from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
@@ -75,7 +74,6 @@ _P_FINE: Final = _code.Params(code="return data['n'] + 1")
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
-    inputs = s.inputs
     # start: edit-fields (blueprint.yaml:4:5)
     if ex.slow:
         ex.node_started(0)
