@@ -10,6 +10,7 @@ indentation, and cached. The golden tests check that black over the whole module
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
 from typing import Final
@@ -95,18 +96,37 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
         or body.rstrip().endswith(",")
         or not _SIMPLE_HEAD.match(head)
         or indent + str_width(head) > LINE_LENGTH
-        or indent + 4 + str_width(body) > LINE_LENGTH
     ):
         return None
     pad = " " * indent
-    return f"{head}\n{pad}    {body}\n{pad}){suffix}"
-
-
-def _final_call_bracket(text: str) -> int | None:
-    """Index of the ``(`` that the final ``)`` of ``text`` closes (string literals skipped)."""
-    if not text.endswith(")"):
+    if indent + 4 + str_width(body) <= LINE_LENGTH:
+        return f"{head}\n{pad}    {body}\n{pad}){suffix}"
+    # Black's next try: one argument per line, with the magic trailing comma it adds.
+    parts = _top_level_parts(body)
+    if len(parts) < 2 or any(indent + 5 + str_width(part) > LINE_LENGTH for part in parts):
         return None
-    stack: list[int] = []
+    lines = "\n".join(f"{pad}    {part}," for part in parts)
+    return f"{head}\n{lines}\n{pad}){suffix}"
+
+
+def _top_level_parts(body: str) -> list[str]:
+    """``body`` split at its commas outside brackets and strings."""
+    parts: list[str] = []
+    depth, start = 0, 0
+    for index, char in _code_chars(body):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(body[start:index].strip())
+            start = index + 1
+    parts.append(body[start:].strip())
+    return parts
+
+
+def _code_chars(text: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of ``text`` outside string literals."""
     quote = ""
     index = 0
     while index < len(text):
@@ -120,7 +140,18 @@ def _final_call_bracket(text: str) -> int | None:
         elif char in "\"'":
             quote = char * 3 if text.startswith(char * 3, index) else char
             index += len(quote) - 1
-        elif char in "([{":
+        else:
+            yield index, char
+        index += 1
+
+
+def _final_call_bracket(text: str) -> int | None:
+    """Index of the ``(`` that the final ``)`` of ``text`` closes (string literals skipped)."""
+    if not text.endswith(")"):
+        return None
+    stack: list[int] = []
+    for index, char in _code_chars(text):
+        if char in "([{":
             stack.append(index)
         elif char in ")]}":
             if not stack:
@@ -128,7 +159,6 @@ def _final_call_bracket(text: str) -> int | None:
             start = stack.pop()
             if index == len(text) - 1:
                 return start if not stack else None
-        index += 1
     return None
 
 
