@@ -41,6 +41,8 @@ CODES: Final[dict[str, str]] = {
     # Templates and embedded Python.
     "E0301": "template {template!r}: {message}",
     "E0302": "node {node!r}: {param} is not valid Python: {message}",
+    "E0303": "node {node!r}: {param} reads inputs.{name}, which the blueprint does not declare",
+    "E0304": "node {node!r}: {param} uses 'inputs' as a whole; read its fields (inputs.<name>) instead",
     # Types.
     "E0401": "edge {edge}: {source} is {source_type}, which does not fit {target} ({target_type})",
     "E0402": "unknown port type {type!r}",

@@ -19,7 +19,14 @@ from ..diagnostics import DiagnosticSink, Span, did_you_mean, one_of
 from ..nodes import registry
 from ..nodes.spec import NodeSpec, snake_case
 from . import resolve
-from .expressions import ExpressionError, ParsedExpr, normalize_body, normalize_expression, split_template
+from .expressions import (
+    ExpressionError,
+    ParsedExpr,
+    input_reads,
+    normalize_body,
+    normalize_expression,
+    split_template,
+)
 from .ir import (
     Binding,
     BlueprintDoc,
@@ -656,8 +663,31 @@ class _Builder:
                 )
                 continue
             args = code_param.arguments(validated) if validated is not None else code_param.args
-            functions.append(CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized))
+            reads = self._code_reads(pending, name, normalized)
+            functions.append(CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized, reads))
         return tuple(functions)
+
+    def _code_reads(self, pending: _Pending, param: str, source: str) -> tuple[tuple[str, Binding], ...]:
+        """Bind the ``inputs.<name>`` a piece of code reads, as templates are bound."""
+        if pending.spec is None:
+            return ()
+        names, bare = input_reads(source)
+        field_info = pending.spec.params.model_fields.get(param)
+        key = (field_info.alias if field_info else None) or param
+        span = pending.definition.param_spans.get(key, pending.definition.span)
+        if bare and self.chain.spans:
+            self.sink.error("E0304", span, node=pending.definition.id, param=key)
+        reads: list[tuple[str, Binding]] = []
+        for name in names:
+            if name not in self.interface:
+                self.sink.error(
+                    "E0303", span, node=pending.definition.id, param=key, name=name,
+                    hint=did_you_mean(name, list(self.interface))
+                    or (f"its inputs are {one_of(self.interface)}" if self.interface else "declare it under interface.inputs"),
+                )
+                continue
+            reads.append((name, FromInput(name)))
+        return tuple(reads)
 
     def _topological(self, nodes: list[Node]) -> list[Node] | None:
         by_id = {n.id: n for n in nodes}
@@ -746,6 +776,9 @@ def _all_bindings(node: Node) -> list[Binding]:
     for value in node.inputs.values():
         found.extend(value if isinstance(value, tuple) else (value,))
     _collect(node.params, found)
+    for function in node.code:
+        for _, binding in function.reads:
+            _collect(binding, found)
     return found
 
 

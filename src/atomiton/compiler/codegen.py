@@ -15,7 +15,7 @@ import math
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from functools import cache
 from typing import Any
@@ -40,6 +40,7 @@ from .ir import (
     TemplateExpr,
 )
 from . import layout
+from .expressions import substitute_reads
 from .naming import Namer, identifier, is_safe_identifier
 from .options import CompileOptions
 from .plan import Plan
@@ -468,6 +469,16 @@ class _ModuleBuilder:
 
     def _function(self, node: Node, function: CodeFunction) -> str:
         name = self._function_name(node, function)
+        # Code reads ``inputs.<name>``; where that is not the flow's own input of that name
+        # (an included blueprint's input, fed by a node or a parameter), the read is replaced
+        # by the value's expression, so the code sees what its own blueprint was given.
+        replacements = {
+            read: expression
+            for read, binding in function.reads
+            if (expression := self._value(binding)) != f"inputs.{read}"
+        }
+        if replacements:
+            function = replace(function, source=substitute_reads(function.source, replacements))
         args = ", ".join(f"{identifier(a, reserved=frozenset())}: Any" for a in function.args)
         # Atomiton spells arguments in camelCase (lastResult): offer that spelling too.
         aliases = "".join(

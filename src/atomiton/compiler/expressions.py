@@ -117,3 +117,44 @@ def _dedent(source: str) -> str:
 def _syntax_message(exc: SyntaxError) -> str:
     where = f" (line {exc.lineno}, column {exc.offset})" if exc.lineno else ""
     return f"{exc.msg}{where}"
+
+
+INPUT_NAMES = ("inputs", "variables")
+
+
+def input_reads(source: str) -> tuple[list[str], bool]:
+    """The names read as ``inputs.<name>`` / ``variables.<name>`` in normalised ``source``.
+
+    Returns the names in order of first use, and whether ``inputs`` is also used bare (passed
+    around whole), which an included blueprint's code cannot do.
+    """
+    tree = ast.parse(source)
+    names: list[str] = []
+    attribute_roots: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in INPUT_NAMES:
+            attribute_roots.add(id(node.value))
+            if node.attr not in names:
+                names.append(node.attr)
+    bare = any(
+        isinstance(node, ast.Name) and node.id in INPUT_NAMES and id(node) not in attribute_roots
+        for node in ast.walk(tree)
+    )
+    return names, bare
+
+
+def substitute_reads(source: str, replacements: dict[str, str]) -> str:
+    """``source`` with each ``inputs.<name>`` replaced by the expression ``replacements[name]``."""
+    tree = ast.parse(source)
+
+    class Replace(ast.NodeTransformer):
+        def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+            if (
+                isinstance(node.value, ast.Name)
+                and node.value.id in INPUT_NAMES
+                and node.attr in replacements
+            ):
+                return ast.parse(replacements[node.attr], mode="eval").body
+            return self.generic_visit(node)
+
+    return ast.unparse(ast.fix_missing_locations(Replace().visit(tree)))

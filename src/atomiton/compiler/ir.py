@@ -180,6 +180,10 @@ class CodeFunction:
     kind: Literal["expression", "body"]
     args: tuple[str, ...]
     source: str
+    # The blueprint inputs the code reads (``inputs.rate``), by name, and where each value comes
+    # from once sub-blueprints are inlined (an included blueprint's input may be another node's
+    # output in the flat graph).
+    reads: tuple[tuple[str, Binding], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

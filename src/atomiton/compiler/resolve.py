@@ -21,6 +21,7 @@ from .ir import (
     MISSING,
     Binding,
     BlueprintDoc,
+    CodeFunction,
     Constant,
     FromInput,
     FromNode,
@@ -263,6 +264,7 @@ class _Renamer:
             id=self.prefix + node.id,
             inputs=_map_inputs(node.inputs, self.binding),
             params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
+            code=_map_code(node.code, self.binding),
         )
 
 
@@ -284,6 +286,7 @@ class _Substitute:
             node,
             inputs=_map_inputs(node.inputs, self.binding),
             params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
+            code=_map_code(node.code, self.binding),
         )
 
 
@@ -292,6 +295,15 @@ def _map_inputs(inputs: Mapping[str, Binding | tuple[Binding, ...]], fn: _Bindin
         port: tuple(fn(b) for b in value) if isinstance(value, tuple) else fn(value)
         for port, value in inputs.items()
     }
+
+
+def _map_code(code: tuple[CodeFunction, ...], fn: _BindingMap) -> tuple[CodeFunction, ...]:
+    return tuple(
+        replace(function, reads=tuple((name, fn(binding)) for name, binding in function.reads))
+        if function.reads
+        else function
+        for function in code
+    )
 
 
 def _map_template(template: Template, fn: _BindingMap) -> Template:
