@@ -244,15 +244,21 @@ def inline_children(graph: Graph, children: Mapping[str, Graph]) -> Graph:
 class _Renamer:
     """Moves a child's node into the parent: prefixed ids, interface inputs replaced."""
 
-    def __init__(self, prefix: str, feeds: Mapping[str, Binding], span: Span) -> None:
+    def __init__(
+        self, prefix: str, feeds: Mapping[str, Binding], span: Span, *, keep_inputs: bool = False
+    ) -> None:
         self.prefix = prefix
         self.feeds = feeds
         self.span = span
+        # Inside a loop body or parallel branch, inputs are the body's own: only ids move.
+        self.keep_inputs = keep_inputs
 
     def binding(self, binding: Binding) -> Binding:
         if isinstance(binding, FromNode):
             return FromNode(self.prefix + binding.node, binding.port)
         if isinstance(binding, FromInput):
+            if self.keep_inputs:
+                return binding
             return self.feeds.get(binding.name, Constant(None))
         if isinstance(binding, FromTemplate):
             return FromTemplate(_map_template(binding.template, self.binding))
@@ -265,7 +271,20 @@ class _Renamer:
             inputs=_map_inputs(node.inputs, self.binding),
             params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
             code=_map_code(node.code, self.binding),
+            # Nested bodies move with their node, so that two loops of the same name in sibling
+            # branches (or in two inlined copies of a sub-blueprint) keep distinct node ids.
+            bodies=tuple(_prefix_body(body, self.prefix) for body in node.bodies),
         )
+
+
+def _prefix_body(body: Graph, prefix: str) -> Graph:
+    """A loop body or parallel branch with its node ids (and reads of them) prefixed."""
+    rename = _Renamer(prefix, {}, Span(body.display), keep_inputs=True)
+    return replace(
+        body,
+        nodes=tuple(rename.node(n) for n in body.nodes),
+        outputs=tuple(Output(o.port, rename.binding(o.binding)) for o in body.outputs),
+    )
 
 
 class _Substitute:

@@ -8,6 +8,9 @@ Threads cannot be killed. When the node finishes early (a timeout, a race won, f
 branches not yet started never start, and the call returns at once; a branch already running
 keeps its (daemon) worker thread until it returns by itself, and its result is discarded.
 Branches receive only the input value, so they cannot observe that they were abandoned.
+Cancelling the run is different: it cancels the branches' own nodes too, so the node waits a
+moment (``_CANCEL_GRACE``) for the running branches to end before it raises, and their events
+come before the run's end.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from pydantic import Field
 from ..errors import CancelledError
 from ..runtime.context import NodeContext
 from .spec import NodeParams, NodeSpec, Port
+
+
+# How long a cancelled parallel node waits for its running branches to notice the cancellation.
+_CANCEL_GRACE: Final = 0.2
 
 
 class ParallelError(RuntimeError):
@@ -138,7 +145,8 @@ def run(
         params: the node's parameters.
         data: the value every branch receives.
         branches: the compiled branches, functions of ``data``.
-        context: the node's context; cancelling the run stops waiting at once.
+        context: the node's context; cancelling the run stops waiting at once (running branches
+            get at most ``_CANCEL_GRACE`` seconds to end first).
 
     Returns:
         ``results`` (see ``strategy``), how many branches succeeded and how many failed (a
@@ -170,13 +178,15 @@ def run(
         thread.start()
 
     unregister = context.on_cancel(wake)
+    cancelled = False
     try:
         with state.cond:
             for _ in range(min(params.concurrency, count)):
                 start_worker()
             while True:
                 if context.cancelled:
-                    raise CancelledError(f"node {context.node_id!r} was cancelled")
+                    cancelled = True
+                    break
                 now = time.monotonic()
                 if op_timeout is not None:
                     for index, started in list(state.started.items()):
@@ -212,6 +222,13 @@ def run(
         with state.cond:
             state.stopped = True
         unregister()
+    if cancelled:
+        # The run's stop cancelled the running branches' nodes too: give them a moment to end
+        # (and report) so that nothing of this node outlives the run; never wait long.
+        deadline = time.monotonic() + _CANCEL_GRACE
+        for thread in workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        raise CancelledError(f"node {context.node_id!r} was cancelled")
     if not running:
         # Nothing is left inside a branch, so every worker exits at once: leave no thread behind.
         for thread in workers:
