@@ -811,14 +811,22 @@ def dependencies(node: Node) -> set[str]:
 def _mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:
     """Disabled nodes, and every node that needs a value from a skipped one, are skipped."""
     skipped: set[str] = set()
+    # Enabled nodes skipped because of each node they read (counted once, for the warning).
+    followers: dict[str, int] = {}
     for node in graph.nodes:  # topological order: dependencies are decided first
-        if not node.settings.enabled or _dependencies(node) & skipped:
+        if not node.settings.enabled:
             skipped.add(node.id)
+            continue
+        required = _dependencies(node)
+        if required & skipped:
+            skipped.add(node.id)
+            for dep in required:
+                followers[dep] = followers.get(dep, 0) + 1
     if not skipped:
         return graph
     for node in graph.nodes:
         if not node.settings.enabled:
-            count = sum(1 for n in graph.nodes if n.id in skipped and n.settings.enabled and node.id in _dependencies(n))
+            count = followers.get(node.id, 0)
             if count:
                 sink.warning("W0001", node.span, node=node.id, count=count)
     nodes = tuple(replace(n, skipped=n.id in skipped) for n in graph.nodes)
