@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -16,6 +20,7 @@ def atomiton(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "atomiton", *args],
         cwd=cwd,
         capture_output=True,
+        check=False,
         text=True,
         timeout=120,
     )
@@ -53,8 +58,6 @@ def test_data_transform_totals_large_orders(tmp_path: Path) -> None:
     written = json.loads(target.read_text())
 
     # The same numbers computed directly from the CSV.
-    import csv
-
     with open(EXAMPLES / "data" / "orders.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if float(r["amount"]) > 100]
     expected: dict[str, float] = {}
@@ -76,3 +79,67 @@ def test_every_example_compiles_and_type_checks(tmp_path: Path) -> None:
 
     stdout, stderr, status = api.run(["--strict", "--no-incremental", *map(str, modules)])
     assert status == 0, stdout + stderr
+
+
+def test_image_thumbnails_makes_one_jpeg_per_png(tmp_path: Path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    out = tmp_path / "thumbs"
+    size = 40
+    result = atomiton(
+        "run", str(EXAMPLES / "image_thumbnails.yaml"),
+        "--input", f"sourceDir={EXAMPLES / 'images'}",
+        "--input", f"outDir={out}", "--input", f"size={size}", "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout)
+    pngs = sorted((EXAMPLES / "images").glob("*.png"))
+    assert pngs, "examples/images has no PNG to thumbnail"
+    assert outputs["count"] == len(pngs)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{p.stem}.jpg" for p in pngs)
+    for png, thumb in zip(pngs, outputs["thumbnails"]):  # results are in item order
+        target = out / f"{png.stem}.jpg"
+        assert Path(thumb["path"]).resolve() == target.resolve()
+        with image.open(target) as picture:
+            assert picture.format == "JPEG"
+            assert max(picture.size) == size
+            assert picture.size == (thumb["width"], thumb["height"])
+        with image.open(png) as original:
+            # "inside" keeps the aspect ratio: the short side follows it, to the pixel.
+            width, height = original.size
+            expected = (size, round(height * size / width)) if width >= height else (round(width * size / height), size)
+        assert abs(picture.size[0] - expected[0]) <= 1 and abs(picture.size[1] - expected[1]) <= 1
+
+
+def test_shell_report_matches_du(tmp_path: Path) -> None:
+    if shutil.which("du") is None:
+        pytest.skip("no du program on PATH")
+    folder = tmp_path / "measured"
+    (folder / "sub").mkdir(parents=True)
+    for name, kilobytes in (("big.bin", 40), ("sub/medium.bin", 12), ("small.txt", 1), ("sub/tiny.txt", 0)):
+        (folder / name).write_bytes(b"x" * (kilobytes * 1024))
+    target = tmp_path / "report" / "usage.csv"
+    result = atomiton(
+        "run", str(EXAMPLES / "shell_report.yaml"),
+        "--input", f"folder={folder}", "--input", f"outPath={target}", "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    with target.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = [(path, int(kilobytes)) for path, kilobytes in reader]
+    assert header == ["path", "kilobytes"]
+    sizes = [kilobytes for _, kilobytes in rows]
+    assert sizes == sorted(sizes, reverse=True)
+
+    direct = subprocess.run(["du", "-a", "-k", str(folder)], capture_output=True, text=True, check=True)
+    expected = [(path, int(size)) for size, _, path in (line.partition("\t") for line in direct.stdout.splitlines())]
+    assert sorted(rows) == sorted(expected)
+    assert rows[0] == (str(folder), max(sizes))  # the folder itself holds everything below it
+    assert json.loads(result.stdout) == {"rows": len(expected), "path": str(target)}
+
+
+def test_every_example_has_an_end_to_end_test() -> None:
+    tested = {"hello_world", "data_transform", "image_thumbnails", "shell_report"}
+    assert {p.stem for p in EXAMPLES.glob("*.yaml")} == tested

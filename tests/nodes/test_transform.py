@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atomiton.nodes import registry
-from atomiton.nodes.transform import SPEC, Output, Params, TransformError, function_args, run
+from atomiton.nodes.transform import (
+    SPEC,
+    Output,
+    Params,
+    TransformError,
+    function_args,
+    run,
+)
 
 ints = st.lists(st.integers(-50, 50), max_size=30)
 
@@ -24,7 +33,7 @@ def test_map_filter_and_counts() -> None:
 
 
 def test_reduce_with_and_without_initial() -> None:
-    add = lambda acc, item, index: acc + item  # noqa: E731
+    add = lambda acc, item, index: acc + item
     assert run(Params(operation="reduce", reduce_initial=100), data=[1, 2], function=add).result == 103
     assert run(Params(operation="reduce"), data=[1, 2, 3], function=add).result == 6
     seen: list[int] = []
@@ -179,6 +188,108 @@ def test_map_filter_agree_with_comprehensions(data: list[int]) -> None:
     assert run(Params(operation="reverse"), data=data).result == list(reversed(data))
 
 
+# -- lazy operations on iterators ------------------------------------------------------------------
+
+
+def explode_after(n: int, log: list[int] | None = None) -> Iterator[int]:
+    """Yields 0..n-1, then raises: consuming more than needed fails the test."""
+    for i in range(n):
+        if log is not None:
+            log.append(i)
+        yield i
+    raise AssertionError(f"read past item {n - 1}")
+
+
+def test_lazy_operations_return_generators_without_counts() -> None:
+    for operation, function in (("map", lambda item: item), ("filter", bool), ("limit", None), ("skip", None)):
+        out = run(Params(operation=operation), data=iter([1, 2]), function=function)  # type: ignore[arg-type]
+        assert isinstance(out.result, Iterator)
+        assert out.input_count is None and out.output_count is None
+
+
+def test_lazy_operations_read_nothing_until_consumed() -> None:
+    log: list[int] = []
+    out = run(Params(operation="map"), data=explode_after(5, log), function=lambda item: item * 2)  # type: ignore[arg-type]
+    assert log == []
+    assert next(out.result) == 0 and log == [0]
+
+
+def test_limit_reads_only_as_far_as_needed() -> None:
+    log: list[int] = []
+    out = run(Params(operation="limit", limit_count=3), data=explode_after(3, log))  # type: ignore[arg-type]
+    assert list(out.result) == [0, 1, 2]
+    assert log == [0, 1, 2]
+    assert list(run(Params(operation="limit", limit_count=0), data=explode_after(0)).result) == []  # type: ignore[arg-type]
+
+
+def test_chained_lazy_operations_stop_together() -> None:
+    log: list[int] = []
+    odd = run(Params(operation="filter"), data=explode_after(8, log), function=lambda i: i % 2 == 1)  # type: ignore[arg-type]
+    doubled = run(Params(operation="map"), data=odd.result, function=lambda i: i * 10)
+    rest = run(Params(operation="skip", skip_count=1), data=doubled.result)
+    top = run(Params(operation="limit", limit_count=3), data=rest.result)
+    assert list(top.result) == [30, 50, 70]
+    assert log == list(range(8))  # item 7 is the last odd one needed; nothing after it was read
+
+
+def test_limit_closes_its_source_when_done() -> None:
+    closed: list[bool] = []
+
+    def source() -> Iterator[int]:
+        try:
+            yield from range(100)
+        finally:
+            closed.append(True)
+
+    out = run(Params(operation="limit", limit_count=2), data=source())  # type: ignore[arg-type]
+    assert list(out.result) == [0, 1]
+    assert closed == [True]
+
+
+def test_lazy_function_failure_names_the_item_when_consumed() -> None:
+    rows: Iterator[Any] = iter([{"amount": 1}, {"total": 2}])
+    out = run(Params(operation="filter"), data=rows, function=lambda item: item["amount"] > 0)  # type: ignore[arg-type]
+    assert next(out.result) == {"amount": 1}
+    with pytest.raises(TransformError, match=r"^transformFunction failed on item 1: KeyError: 'amount'$") as info:
+        next(out.result)
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_lazy_missing_function_fails_at_once() -> None:
+    with pytest.raises(TransformError, match="needs a transformFunction"):
+        run(Params(operation="filter"), data=explode_after(0))  # type: ignore[arg-type]
+
+
+def test_other_operations_read_an_iterator_whole() -> None:
+    out = run(Params(operation="reduce"), data=iter([1, 2, 3]), function=lambda a, i, n: a + i)  # type: ignore[arg-type]
+    assert (out.result, out.input_count, out.output_count) == (6, 3, 1)
+    out = run(Params(operation="sort", sort_direction="desc"), data=(i for i in [2, 3, 1]))  # type: ignore[arg-type]
+    assert (out.result, out.input_count, out.output_count) == ([3, 2, 1], 3, 3)
+
+
+def test_lists_and_tuples_stay_eager() -> None:
+    for data in ([1, 2, 3], (1, 2, 3)):
+        out = run(Params(operation="filter"), data=data, function=lambda i: i > 1)  # type: ignore[arg-type]
+        assert out == Output(result=[2, 3], input_count=3, output_count=2)
+        assert run(Params(operation="limit", limit_count=1), data=data).result == [1]  # type: ignore[arg-type]
+        assert run(Params(operation="skip", skip_count=1), data=data).result == [2, 3]  # type: ignore[arg-type]
+
+
+def test_a_large_stream_passes_in_constant_memory() -> None:
+    rows = ({"id": i, "amount": float(i % 200), "note": "x" * (i % 20)} for i in range(300_000))
+    tracemalloc.start()
+    try:
+        big = run(Params(operation="filter"), data=rows, function=lambda item: item["amount"] > 100)  # type: ignore[arg-type]
+        ids = run(Params(operation="map"), data=big.result, function=lambda item: item["id"])
+        tail = run(Params(operation="skip", skip_count=10), data=ids.result)
+        kept = sum(1 for _ in tail.result)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept == 300_000 // 200 * 99 - 10
+    assert peak < 1_000_000, f"peak {peak:,} bytes: the stream was held in memory"
+
+
 # -- compiled end to end --------------------------------------------------------------------------
 
 
@@ -210,3 +321,24 @@ edges:
 """
     outputs = run_blueprint(tmp_path, text, "def _big_transform_function(item: Any)", rows=[1, 2, 3, 4])
     assert outputs.big == [3, 4]
+
+
+def test_compiled_blueprint_filters_a_stream_lazily(tmp_path: Path) -> None:
+    text = """
+id: stream
+interface:
+  inputs: [{id: n, dataType: integer, default: 5}]
+  outputs: [{id: kept, dataType: any}]
+nodes:
+  - {id: numbers, type: code, parameters: {code: "return (i for i in range(inputs.n))"}}
+  - {id: odd, type: transform, parameters: {operation: filter, transformFunction: "item % 2 == 1"}}
+  - {id: first, type: transform, parameters: {operation: limit, limitCount: 2}}
+  - {id: collect, type: code, parameters: {code: "return list(data)"}}
+edges:
+  - {source: numbers, target: odd}
+  - {source: odd, target: first}
+  - {source: first, target: collect}
+  - {source: collect, target: output, targetHandle: kept}
+"""
+    outputs = run_blueprint(tmp_path, text, "def _odd_transform_function(item: Any)", n=1000)
+    assert outputs.kept == [1, 3]

@@ -2,14 +2,17 @@
 
 This module owns the operations and their error reporting. The Python code a blueprint writes in
 ``transformFunction`` is compiled by the compiler into a function of the generated module and
-arrives here as a callable; nothing is evaluated from text at run time.
+arrives here as a callable; nothing is evaluated from text at run time. An iterator (a streaming
+spreadsheet read, a generator) goes through map, filter, limit and skip lazily, so a stream of
+any length passes in constant memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from itertools import islice
+from typing import Any, Final, Literal, cast
 
 from pydantic import Field
 
@@ -62,9 +65,17 @@ class Params(NodeParams):
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """What ``transform`` produces: the result and how many items went in and came out."""
+    """What ``transform`` produces: the result and how many items went in and came out.
+
+    Attributes:
+        result: the transformed array (a generator for a lazy operation on an iterator).
+        input_count: items that came in; None for a lazy operation (not known in advance).
+        output_count: items (or groups) that came out, 1 for reduce; None for a lazy operation.
+    """
 
     result: Any
+    # Typed as the ports (integer), so that wiring a count stays checked for list inputs; a lazy
+    # result sets both to None (see run), which a typed receiving port rejects at run time.
     input_count: int
     output_count: int
 
@@ -81,21 +92,31 @@ def run(params: Params, *, data: list[Any], function: Callable[..., Any] | None 
 
     Args:
         params: the node's parameters.
-        data: the input array (a list or tuple).
+        data: the input array (a list or tuple). An iterator (a streaming read, a generator) is
+            accepted too, though the port's type says array: map, filter, limit and skip then
+            return a generator and read ``data`` only as that generator is consumed; the other
+            operations read the whole iterator first.
         function: the compiled ``transformFunction``; called as ``function(item)``, or
             ``function(acc, item, index)`` for reduce.
 
     Returns:
-        The result (a list; a dict of lists for group; the accumulator for reduce) with the
-        input and output counts.
+        The result (a list, or a generator for a lazy operation; a dict of lists for group; the
+        accumulator for reduce) with the input and output counts (None when lazy).
 
     Raises:
         TransformError: the input is not an array, a required function or key is missing, or
-            the function failed on an item (the original exception is the ``__cause__``).
+            the function failed on an item (the original exception is the ``__cause__``). When
+            lazy, a failing function raises from the generator, in the node that consumes it.
     """
-    if not isinstance(data, (list, tuple)):
-        raise TransformError(f"transform needs an array as data, got {type(data).__name__}")
-    items = list(data)
+    source: object = data
+    if isinstance(source, Iterator):
+        if params.operation in _LAZY:
+            lazy = _LAZY[params.operation](params, source, function)
+            return Output(result=lazy, input_count=_NOT_COUNTED, output_count=_NOT_COUNTED)
+        source = list(source)
+    if not isinstance(source, (list, tuple)):
+        raise TransformError(f"transform needs an array as data, got {type(source).__name__}")
+    items = list(source)
     result = _OPERATIONS[params.operation](params, items, function)
     if isinstance(result, (list, dict)):
         count = len(result)
@@ -257,6 +278,72 @@ def _skip(params: Params, items: list[Any], function: _Fn) -> list[Any]:
 def _slice(params: Params, items: list[Any], function: _Fn) -> list[Any]:
     return items[params.slice_start : params.slice_end]
 
+
+# -- lazy operations on iterators ------------------------------------------------------------------
+# Each checks its parameters at once (so a missing function fails the transform node itself), then
+# returns a generator. When the generator finishes or is closed, the source iterator is closed too,
+# so a streaming read releases its file as soon as limit has what it needs.
+
+
+# The counts of a lazy result are not known: None, though the ports are typed integer.
+_NOT_COUNTED: Final = cast(int, None)
+
+
+def _close(source: Iterator[Any]) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
+def _lazy_map(params: Params, source: Iterator[Any], function: _Fn) -> Iterator[Any]:
+    fn = _require(params, function)
+
+    def mapped() -> Iterator[Any]:
+        try:
+            for i, item in enumerate(source):
+                yield _call(fn, i, item)
+        finally:
+            _close(source)
+
+    return mapped()
+
+
+def _lazy_filter(params: Params, source: Iterator[Any], function: _Fn) -> Iterator[Any]:
+    fn = _require(params, function)
+
+    def kept() -> Iterator[Any]:
+        try:
+            for i, item in enumerate(source):
+                if _call(fn, i, item):
+                    yield item
+        finally:
+            _close(source)
+
+    return kept()
+
+
+def _lazy_slice(source: Iterator[Any], start: int, stop: int | None) -> Iterator[Any]:
+    # islice never reads past ``stop``: limit 3 reads exactly three items of its source.
+    try:
+        yield from islice(source, start, stop)
+    finally:
+        _close(source)
+
+
+def _lazy_limit(params: Params, source: Iterator[Any], function: _Fn) -> Iterator[Any]:
+    return _lazy_slice(source, 0, params.limit_count)
+
+
+def _lazy_skip(params: Params, source: Iterator[Any], function: _Fn) -> Iterator[Any]:
+    return _lazy_slice(source, params.skip_count, None)
+
+
+_LAZY: Final[dict[str, Callable[[Params, Iterator[Any], _Fn], Iterator[Any]]]] = {
+    "map": _lazy_map,
+    "filter": _lazy_filter,
+    "limit": _lazy_limit,
+    "skip": _lazy_skip,
+}
 
 _OPERATIONS: Final[dict[str, Callable[[Params, list[Any], _Fn], Any]]] = {
     "map": _map,
