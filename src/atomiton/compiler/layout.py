@@ -46,6 +46,8 @@ def fit(statement: str, indent: int, *, force: bool = False) -> str:
         split = _split_call(statement, indent, "")
         if split is not None:
             return split
+    if force and statement.startswith("def "):
+        return _reindent(_black_function(statement, LINE_LENGTH - indent), indent)
     return _reindent(_black(statement, LINE_LENGTH - indent), indent)
 
 
@@ -160,6 +162,33 @@ def _final_call_bracket(text: str) -> int | None:
             if index == len(text) - 1:
                 return start if not stack else None
     return None
+
+
+# The head of node code: ``def <name>(<argument>: Any, ...) -> Any:``.
+_CODE_DEF = re.compile(r"def ([A-Za-z_]\w*)(\((?:[A-Za-z_]\w*: Any(?:, [A-Za-z_]\w*: Any)*)?\) -> Any:\n)", re.ASCII)
+_PLACEHOLDER = "_f"
+
+
+def _black_function(statement: str, line_length: int) -> str:
+    """Node code laid out by black, once for every function with the same arguments and body.
+
+    Nodes often share code (a sub-blueprint included twice, a copied snippet) under different
+    names. A ``def`` line that fits stays as written, and nothing else black does to a function
+    depends on its name, so the function is formatted under a placeholder name and renamed. A
+    body of ``...`` alone is the exception (black may join it to the ``def`` line).
+    """
+    match = _CODE_DEF.match(statement)
+    if (
+        match is None
+        or len("def ") + max(len(match[1]), len(_PLACEHOLDER)) + len(match[2]) - 1 > line_length
+        or statement[match.end() :].strip() == "..."
+    ):
+        return _black(statement, line_length)
+    laid = _black(f"def {_PLACEHOLDER}{statement[match.end(1) :]}", line_length)
+    head = f"def {_PLACEHOLDER}("
+    if not laid.startswith(head):
+        return _black(statement, line_length)
+    return f"def {match[1]}{laid[len(head) - 1 :]}"
 
 
 @lru_cache(maxsize=8192)
