@@ -54,6 +54,9 @@ class Namer:
     def __init__(self, taken: frozenset[str] = frozenset(), *, keep_identifiers: bool = False) -> None:
         self._taken: set[str] = set(taken)
         self._by_key: dict[str, str] = {}
+        # The counter to try next for a base name: names are only ever added, so a number
+        # found taken stays taken, and a thousand ids that share a base cost no rescans.
+        self._next: dict[str, int] = {}
         # Keep a key that already is a safe identifier as it is (``outDir`` stays ``outDir``),
         # so code written in the blueprint can use the name it sees in the YAML.
         self._keep = keep_identifiers
@@ -62,9 +65,11 @@ class Namer:
         if key in self._by_key:
             return self._by_key[key]
         base = key if self._keep and is_safe_identifier(key) else identifier(key)
-        name, counter = base, 2
+        name, counter = base, self._next.get(base, 2)
         while name in self._taken:
             name, counter = f"{base}_{counter}", counter + 1
+        if name != base:
+            self._next[base] = counter
         self._taken.add(name)
         self._by_key[key] = name
         return name
