@@ -1,11 +1,11 @@
-"""Compile speed: time to compile (and format) blueprints of 10 to 5,000 nodes, flat and nested.
+"""Compile speed: time to compile (and format) blueprints of 10 to 10,000 nodes, flat and nested.
 
 Not a test: prints a table, the time per node, the growth exponent between sizes, and whether
 1,000 nodes compile under the floor. Stages are timed apart (load+resolve+build, plan, render
 with layout) so that a slow stage is named, not guessed; the last column is what running black
 over the whole module would add, which compiling no longer does.
 
-    python benchmarks/compile_speed.py [--sizes 10,100,1000,5000] [--repeat 3]
+    python benchmarks/compile_speed.py [--sizes 10,100,1000,5000,10000] [--repeat 3]
 
 Flat: a chain of ``code`` nodes in one file, every fourth node fanning out from the one three
 steps back so that the plan has parallel branches. Nested: the same nodes grouped into
@@ -115,7 +115,7 @@ def measure(path: Path, options: CompileOptions, repeat: int, check_black: bool 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,1000,5000")
+    parser.add_argument("--sizes", default="10,100,1000,5000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

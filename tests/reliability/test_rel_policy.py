@@ -6,7 +6,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from conftest import FlowFactory, ModFactory
 from rel_support import Recorder, wait_for
 
@@ -189,13 +188,6 @@ def test_on_error_continue_and_disabled_nodes(flow: FlowFactory) -> None:
     assert module.run(module.Inputs(n=3)) == out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codegen reads a port of an onError: continue node's output object (s.node.stdout) "
-    "without a None guard: only onError: branch gets one (_binding_guard in compiler/codegen.py), "
-    "so a failed node whose outputs are a dataclass raises AttributeError in _execute or in the "
-    "node that reads it, instead of the port becoming None",
-)
 def test_on_error_continue_on_a_node_with_several_ports(flow: FlowFactory) -> None:
     module = flow(
         """

@@ -51,6 +51,8 @@ _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$"
 _GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
 # Handles that mean "the primary port" unless the node has a port or parameter of that name.
 _GENERIC_HANDLES = frozenset({"input", "output", "default", ""})
+# The port a node with ``onError: branch`` sends its error to.
+ERROR_PORT = "error"
 # The input a loop body or parallel branch receives when it declares none.
 ITEM = "item"
 # Parameters that hold sub-blueprints: compiled into functions, not passed as values.
@@ -204,6 +206,7 @@ class _Builder:
             multiple=frozenset(p.name for p in spec.inputs if p.multiple),
             required=frozenset(p.name for p in spec.inputs if p.required),
         )
+        _add_error_port(definition, ports)
         for declared, have, direction in (
             (definition.declared_inputs, ports.inputs, "input"),
             (definition.declared_outputs, ports.outputs, "output"),
@@ -280,6 +283,7 @@ class _Builder:
         outputs = {p.name: p.type for p in definition.declared_outputs} or {"result": "any"}
         multiple = frozenset(p.name for p in definition.declared_inputs if p.multiple)
         ports = _Ports(inputs, outputs, multiple=multiple, required=frozenset(inputs))
+        _add_error_port(definition, ports)
         params: dict[str, object] = {"execution": execution} if execution == "thread" else {}
         self.pending[definition.id] = _Pending(definition, None, ports, params, function=function)
 
@@ -749,6 +753,12 @@ class _Builder:
         return "any"
 
 
+def _add_error_port(definition: NodeDef, ports: _Ports) -> None:
+    """A node with ``onError: branch`` sends its error out of an extra ``error`` port."""
+    if definition.settings.on_error == "branch" and ERROR_PORT not in ports.outputs:
+        ports.outputs[ERROR_PORT] = "object"
+
+
 def _stable_topological(nodes: list[Node], position: Mapping[str, int]) -> list[Node]:
     import heapq
 
@@ -801,6 +811,11 @@ def _collect(value: object, found: list[Binding]) -> None:
 
 def _dependencies(node: Node) -> set[str]:
     return {b.node for b in _all_bindings(node) if isinstance(b, FromNode)}
+
+
+def bindings_of(node: Node) -> list[Binding]:
+    """Every binding a node reads: its inputs, its parameters' templates, its code's inputs."""
+    return _all_bindings(node)
 
 
 def dependencies(node: Node) -> set[str]:

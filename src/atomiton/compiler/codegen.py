@@ -15,7 +15,7 @@ import math
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import cache
 from typing import Any
@@ -40,6 +40,7 @@ from .ir import (
     TemplateExpr,
 )
 from . import layout
+from .build import ERROR_PORT, bindings_of
 from .expressions import substitute_reads
 from .naming import Namer, identifier, is_safe_identifier
 from .options import CompileOptions
@@ -65,6 +66,10 @@ class NodeView:
     statement: str
     policy: bool
     skipped: bool
+    # ``onError: branch`` upstream: the node runs only when this holds, else it is skipped.
+    guard: str | None = None
+    # Statements after the call (a branch node records its error).
+    after: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -196,6 +201,7 @@ class _ModuleBuilder:
         self.bodies: list[BodyView] = []
         self.body_namer = Namer()
         self.top_ids = frozenset(self.nodes)
+        self.guards: dict[str, tuple[str, ...]] = {}
         # How a read of an interface input is spelled in the scope being rendered.
         self.read_input: Callable[[str], str] = lambda name: f"inputs.{self.input_names[name]}"
 
@@ -203,6 +209,7 @@ class _ModuleBuilder:
         graph = self.graph
         for node in graph.nodes:
             self.node_attr(node.id)
+        self._compute_guards(graph.nodes)
         tasks = [
             TaskView(f"_task_{t}", [self._node_view(i, graph.nodes[i]) for i in task.nodes])
             for t, task in enumerate(self.plan.tasks)
@@ -225,12 +232,8 @@ class _ModuleBuilder:
                 outputs.append(
                     layout.fit(f"{name}: {annotation} = Field(serialization_alias={literal(o.port.name)})", 4)
                 )
-        state = [
-            layout.fit(f"{self._attr(n)}: {self._state_annotation(n)}", 4)
-            for n in graph.nodes
-            if not n.skipped
-        ]
-        slot_names = ["inputs", *(self._attr(n) for n in graph.nodes if not n.skipped)]
+        state = [layout.fit(f"{name}: {annotation}", 4) for name, annotation in self._state_fields(graph.nodes)]
+        slot_names = ["inputs", *(name for name, _ in self._state_fields(graph.nodes))]
         imports = sorted(
             layout.fit(f"from atomiton.nodes import {module} as {alias}", 0)
             for module, alias in self.modules.items()
@@ -267,7 +270,7 @@ class _ModuleBuilder:
                 ")",
             ]
         )
-        output_values = ", ".join(f"{self.output_field(o.port.name)}={self._value(o.binding)}" for o in graph.outputs)
+        output_values = ", ".join(f"{self.output_field(o.port.name)}={self._guarded_value(o.binding)}" for o in graph.outputs)
         inputs_required = any(p.default is MISSING for p in graph.inputs)
         view = ModuleView(
             docstring=layout.fit(f'"""{docstring}\n"""', 0, force=True),
@@ -309,7 +312,59 @@ class _ModuleBuilder:
     def _output_annotation(self, port: PortDef, binding: Binding) -> str:
         if isinstance(binding, Constant) and binding.value is None:
             return "Any"
-        return python_type(parse_type(port.type) or ANY)
+        annotation = python_type(parse_type(port.type) or ANY)
+        may_be_none = self._binding_guard(binding) is not None or (
+            isinstance(binding, FromNode) and self.nodes[binding.node].settings.on_error == "continue"
+        )
+        if annotation != "Any" and may_be_none:
+            annotation = f"{annotation} | None"  # skipped by a branch, or failed and let go
+        return annotation
+
+    def _state_fields(self, nodes: tuple[Node, ...]) -> list[tuple[str, str]]:
+        """(attribute, annotation) of every node result kept in a state object."""
+        fields = []
+        for node in nodes:
+            if node.skipped:
+                continue
+            fields.append((self._attr(node), self._state_annotation(node)))
+            if node.settings.on_error == "branch":
+                fields.append((self._error_attr(node), "dict[str, Any] | None"))
+        return fields
+
+    def _error_attr(self, node: Node) -> str:
+        return self.node_attr(f"{node.id}\x00error")
+
+    def _binding_guard(self, binding: Binding) -> str | None:
+        """The condition under which a binding's value exists (None: always)."""
+        if isinstance(binding, FromNode):
+            conditions = list(self.guards.get(binding.node, ()))
+            node = self.nodes[binding.node]
+            if node.settings.on_error == "branch":
+                conditions.append(self._branch_condition(node, binding.port))
+            return " and ".join(_unique(conditions)) or None
+        return None
+
+    def _guarded_value(self, binding: Binding) -> str:
+        guard = self._binding_guard(binding)
+        value = self._value(binding)
+        return f"{value} if {guard} else None" if guard else value
+
+    def _branch_condition(self, node: Node, port: str) -> str:
+        test = "is not None" if port == ERROR_PORT else "is None"
+        return f"s.{self._error_attr(node)} {test}"
+
+    def _compute_guards(self, nodes: tuple[Node, ...]) -> None:
+        """Which branch outcomes each node needs, inherited along its inputs (nodes in order)."""
+        for node in nodes:
+            conditions: list[str] = []
+            for binding in bindings_of(node):
+                if isinstance(binding, FromNode) and binding.node in self.nodes:
+                    conditions.extend(self.guards.get(binding.node, ()))
+                    source = self.nodes[binding.node]
+                    if source.settings.on_error == "branch":
+                        conditions.append(self._branch_condition(source, binding.port))
+            if conditions:
+                self.guards[node.id] = tuple(_unique(conditions))
 
     def _state_annotation(self, node: Node) -> str:
         if node.spec is not None:
@@ -356,7 +411,10 @@ class _ModuleBuilder:
         comment = comment_text(f"# {node.id}: {node.type} ({where})")
         self.markers[comment] = node.span
         attr = self._attr(node)
-        functions = [layout.fit(self._function(node, f), 4, force=True) for f in node.code]
+        guards = self.guards.get(node.id, ())
+        guard = " and ".join(guards) or None
+        extra = 4 if guard else 0  # a guarded block sits one level deeper
+        functions = [layout.fit(self._function(node, f), 4 + extra, force=True) for f in node.code]
         if node.skipped:
             return NodeView(index, comment, [], "", False, True)
         if node.spec is not None:
@@ -370,10 +428,15 @@ class _ModuleBuilder:
             or (node.spec is not None and node.spec.execution == "process")
         )
         if policy:
-            statement = layout.fit(f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 4)
+            statement = layout.fit(f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 4 + extra)
         else:
-            statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 8)
-        return NodeView(index, comment, functions, statement, policy, False)
+            statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 8 + extra)
+        after = []
+        if node.settings.on_error == "branch":
+            after.append(layout.fit(f"s.{self._error_attr(node)} = _rt.error_value(ex.node_error({index}))", 4 + extra))
+        if guard is not None:
+            guard = layout.condition(guard, 4)
+        return NodeView(index, comment, functions, statement, policy, False, guard, after)
 
     def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:
         module = self._module(spec)
@@ -448,12 +511,13 @@ class _ModuleBuilder:
         self.read_input = read_input
         for node in body.nodes:
             self._attr(node)
+        self._compute_guards(body.nodes)
         try:
             nodes = [self._node_view(self._index(n), n) for n in body.nodes]
-            kept = [n for n in body.nodes if not n.skipped]
-            fields = [layout.fit(f"{self._attr(n)}: {self._state_annotation(n)}", 4) for n in kept]
-            slots = layout.exploded("__slots__ = (", [literal(self._attr(n)) for n in kept], ")", 4)
-            outputs = [(o.port.name, self._value(o.binding)) for o in body.outputs]
+            kept = self._state_fields(body.nodes)
+            fields = [layout.fit(f"{name}: {annotation}", 4) for name, annotation in kept]
+            slots = layout.exploded("__slots__ = (", [literal(name) for name, _ in kept], ")", 4)
+            outputs = [(o.port.name, self._guarded_value(o.binding)) for o in body.outputs]
         finally:
             self.node_attr, self.nodes, self.read_input = saved
         if len(outputs) == 1:
@@ -500,14 +564,21 @@ class _ModuleBuilder:
     def _value(self, value: object) -> str:
         if isinstance(value, FromNode):
             node = self.nodes[value.node]
+            if value.port == ERROR_PORT and node.settings.on_error == "branch":
+                return f"s.{self._error_attr(node)}"
             attr = f"s.{self._attr(node)}"
             if node.spec is not None:
                 if len(node.spec.outputs) <= 1:
                     return attr
-                return f"{attr}.{snake_case(value.port)}"
-            if len(node.outputs) <= 1:
+                read = f"{attr}.{snake_case(value.port)}"
+            elif len([p for p in node.outputs if p.name != ERROR_PORT]) <= 1:
                 return attr
-            return f"{attr}[{literal(value.port)}]"
+            else:
+                read = f"{attr}[{literal(value.port)}]"
+            if node.settings.on_error == "continue":
+                # A failed node's outputs are all None, not an object to read ports of.
+                return f"({read} if {attr} is not None else None)"
+            return read
         if isinstance(value, FromInput):
             return self.read_input(value.name)
         if isinstance(value, Constant):
@@ -539,6 +610,10 @@ class _ModuleBuilder:
         if not expr.path:
             return root
         return f"_rt.lookup({root}, ({', '.join(literal(p) for p in expr.path)},), {literal(expr.text)})"
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _camel(name: str) -> str:

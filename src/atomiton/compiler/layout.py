@@ -164,6 +164,15 @@ def _final_call_bracket(text: str) -> int | None:
     return None
 
 
+def condition(test: str, indent: int) -> str:
+    """The test of an ``if`` at ``indent``, laid out as black would (parenthesised if long)."""
+    if indent + len("if :") + str_width(test) <= LINE_LENGTH:
+        return test
+    laid = _black(f"if {test}:\n    pass", LINE_LENGTH - indent)
+    header = laid.rsplit("\n", 1)[0]  # drop "    pass"
+    return _reindent(header[len("if ") : -1], indent)
+
+
 # The head of node code: ``def <name>(<argument>: Any, ...) -> Any:``.
 _CODE_DEF = re.compile(r"def ([A-Za-z_]\w*)(\((?:[A-Za-z_]\w*: Any(?:, [A-Za-z_]\w*: Any)*)?\) -> Any:\n)", re.ASCII)
 _PLACEHOLDER = "_f"

@@ -294,8 +294,10 @@ class _Substitute:
         self.outputs_of = outputs_of
 
     def binding(self, binding: Binding) -> Binding:
-        if isinstance(binding, FromNode) and binding.node in self.outputs_of:
-            return self.outputs_of[binding.node].get(binding.port, Constant(None))
+        # A group's output may pass another group's output through (its input, fed by that
+        # group): follow the chain to a real node.
+        while isinstance(binding, FromNode) and binding.node in self.outputs_of:
+            binding = self.outputs_of[binding.node].get(binding.port, Constant(None))
         if isinstance(binding, FromTemplate):
             return FromTemplate(_map_template(binding.template, self.binding))
         return binding

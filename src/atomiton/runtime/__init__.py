@@ -40,6 +40,7 @@ from .trace import Trace as Trace
 from .trace import TraceRecorder as TraceRecorder
 from .values import TemplateKeyError as TemplateKeyError
 from .values import env as env
+from .values import error_value as error_value
 from .values import lookup as lookup
 from .values import now as now
 from .values import text as text
@@ -80,6 +81,7 @@ __all__ = [
     "TraceRecorder",
     "arun",
     "env",
+    "error_value",
     "event_to_dict",
     "lookup",
     "now",

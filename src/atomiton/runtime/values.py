@@ -154,3 +154,18 @@ def env(name: str) -> str:
     if value is None:
         raise TemplateKeyError(f"environment variable {name!r} is not set")
     return value
+
+
+def error_value(error: BaseException | None) -> dict[str, Any] | None:
+    """What a node with ``onError: branch`` sends out of its ``error`` port (None: no error).
+
+    ``message`` and ``type`` describe the cause; a ``NodeError`` also names the node.
+    """
+    if error is None:
+        return None
+    cause = error.__cause__ if error.__cause__ is not None else error
+    value: dict[str, Any] = {"message": str(cause), "type": type(cause).__name__}
+    for name in ("node_id", "node_type"):
+        if hasattr(error, name):
+            value[name] = getattr(error, name)
+    return value
