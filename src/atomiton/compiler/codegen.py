@@ -536,10 +536,12 @@ class _ModuleBuilder:
         # Code reads ``inputs.<name>``; where that is not the flow's own input of that name
         # (an included blueprint's input, fed by a node or a parameter), the read is replaced
         # by the value's expression, so the code sees what its own blueprint was given.
+        # ``variables.<name>`` (Atomiton's spelling) is rewritten too: the module has no
+        # ``variables``, only ``inputs``.
         replacements = {
             read: expression
             for read, binding in function.reads
-            if (expression := self._value(binding)) != f"inputs.{read}"
+            if (expression := self._value(binding)) != f"inputs.{read}" or "variables" in function.source
         }
         if replacements:
             function = replace(function, source=substitute_reads(function.source, replacements))

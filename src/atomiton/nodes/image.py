@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import Field
 
+from .file_system import atomic_writer
 from .spec import NodeParams, NodeSpec, Port
 
 if TYPE_CHECKING:
@@ -148,16 +149,10 @@ def run(
         flattened.paste(colours.convert("L" if gray else "RGB"), mask=colours.getchannel("A"))
         result = flattened
     options: dict[str, Any] = {"quality": params.quality} if image_format in ("jpeg", "webp") else {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write next to the destination and rename, so a reader never sees half a file.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            result.save(stream, format=_PIL_FORMATS[image_format], **options)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # The file-system node's atomic write: a reader never sees half a file, and the new file
+    # gets the usual permissions.
+    with atomic_writer(path, overwrite=True, create_directories=True) as stream:
+        result.save(stream, format=_PIL_FORMATS[image_format], **options)
     return Output(
         result=str(path), width=result.width, height=result.height, format=image_format, size=path.stat().st_size
     )
