@@ -76,6 +76,8 @@ class NodeView:
 class TaskView:
     name: str
     nodes: list[NodeView]
+    # A long task is written as parts called one after another (see ``_NODES_PER_FUNCTION``).
+    parts: list[str] = field(default_factory=list)
 
     @property
     def reads_inputs(self) -> bool:
@@ -88,6 +90,11 @@ class TaskView:
 
 
 _READS_INPUTS = re.compile(r"\binputs\b")
+
+# CPython compiles one huge function far more slowly than the same code in several (a 10,000-node
+# chain in one function took seconds to import), so a task's nodes are written in functions of
+# at most this many nodes.
+_NODES_PER_FUNCTION = 200
 
 
 @dataclass(slots=True)
@@ -210,10 +217,18 @@ class _ModuleBuilder:
         for node in graph.nodes:
             self.node_attr(node.id)
         self._compute_guards(graph.nodes)
-        tasks = [
-            TaskView(f"_task_{t}", [self._node_view(i, graph.nodes[i]) for i in task.nodes])
-            for t, task in enumerate(self.plan.tasks)
-        ]
+        tasks = []
+        for t, task in enumerate(self.plan.tasks):
+            views = [self._node_view(i, graph.nodes[i]) for i in task.nodes]
+            if len(views) <= _NODES_PER_FUNCTION:
+                tasks.append(TaskView(f"_task_{t}", views))
+                continue
+            parts = [
+                TaskView(f"_task_{t}_part_{k + 1}", views[start : start + _NODES_PER_FUNCTION])
+                for k, start in enumerate(range(0, len(views), _NODES_PER_FUNCTION))
+            ]
+            tasks.append(TaskView(f"_task_{t}", [], [part.name for part in parts]))
+            tasks.extend(parts)
         task_items = []
         for t, task in enumerate(self.plan.tasks):
             args = [f"_task_{t}"]
