@@ -51,6 +51,8 @@ _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$"
 _GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
 # Handles that mean "the primary port" unless the node has a port or parameter of that name.
 _GENERIC_HANDLES = frozenset({"input", "output", "default", ""})
+# Stands for "some input" of a node whose edge named no port it has.
+_ANY_PORT = "\x00any"
 # The port a node with ``onError: branch`` sends its error to.
 ERROR_PORT = "error"
 # The input a loop body or parallel branch receives when it declares none.
@@ -376,6 +378,8 @@ class _Builder:
                     "E0203", edge.span, edge=edge.id, port=edge.target_port, node=edge.target,
                     valid=one_of(valid), hint=did_you_mean(edge.target_port or "", valid),
                 )
+                # It meant to feed some input; which one is the E0203's to say, not E0208's.
+                self.fed_by_broken_edge.add((edge.target, _ANY_PORT))
                 continue
             if source is not None:
                 target.inputs.setdefault(port, []).append((source, edge))
@@ -595,7 +599,11 @@ class _Builder:
         for pending in self.pending.values():
             definition = pending.definition
             for port in pending.ports.required:
-                fed = port in pending.inputs or (definition.id, port) in self.fed_by_broken_edge
+                fed = (
+                    port in pending.inputs
+                    or (definition.id, port) in self.fed_by_broken_edge
+                    or (definition.id, _ANY_PORT) in self.fed_by_broken_edge
+                )
                 if not fed and port not in pending.params:
                     self.sink.error("E0208", definition.span, node=definition.id, type=definition.type, port=port)
             for port, bindings in pending.inputs.items():
