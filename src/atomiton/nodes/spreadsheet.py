@@ -516,8 +516,10 @@ SPEC: Final = NodeSpec(
     outputs=(
         Port("records", "array<object>", description="One object per data row."),
         Port("headers", "array<string>", description="Column names."),
-        Port("rowCount", "integer", description="Data rows read or written (null for a streaming read)."),
-        Port("sheetName", "string", description="The XLSX sheet read or written."),
+        # ``any``: these are null at times (a streamed read, a CSV), and the port vocabulary has no
+        # "integer or null"; a typed port would let the compiler accept what mypy then rejects.
+        Port("rowCount", "any", description="Data rows read or written (null for a streaming read)."),
+        Port("sheetName", "any", description="The XLSX sheet read or written (null for CSV and TSV)."),
         Port("sheetNames", "array<string>", description="Every sheet of the XLSX workbook."),
     ),
     description="Read or write CSV, TSV and XLSX tables as records; can stream large files.",
