@@ -83,10 +83,10 @@ def test_rate_limit() -> None:
     assert queue.wait_idle(5)
     starts.sort()
     assert len(starts) == 6
-    # at most two starts in any 0.1 s window
-    for i in range(2, 6):
-        assert starts[i] - starts[i - 2] >= 0.095
-    assert starts[-1] >= 0.19
+    # At most two starts per 0.1 s window: the i-th start cannot come before window i // 2
+    # opens. (Lower bounds only: a busy machine may run a started task late, never early.)
+    for i, started in enumerate(starts):
+        assert started >= (i // 2) * 0.1 - 0.005, (i, started)
 
 
 def test_wait_empty_and_async_waiters() -> None:
