@@ -164,3 +164,16 @@ def test_sub_blueprints_are_found_on_the_search_path(
 
 def test_package_init_text_is_a_docstring() -> None:
     assert PACKAGE_INIT.startswith('"""') and PACKAGE_INIT.endswith('"""\n')
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_usage_error(
+    cli: Invoke, write: WriteBlueprint, workdir: Path
+) -> None:
+    write("hello.yaml", HELLO)
+    write("blocker", "a file where the output folder should go\n")
+
+    result = cli("compile", "hello.yaml", "-o", "blocker/flows")
+
+    assert result.exit_code == 2
+    assert "cannot write to" in result.stderr
+    assert "Traceback" not in result.output

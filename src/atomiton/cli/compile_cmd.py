@@ -126,11 +126,16 @@ def compile_command(
         _check([*outputs, *extra], reporter, quiet)
         return
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for output in outputs:
-        if output.state() != "fresh":
-            write_atomically(output.path, output.content)
-    if not init.exists():
-        write_atomically(init, PACKAGE_INIT.encode())
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for output in outputs:
+            if output.state() != "fresh":
+                write_atomically(output.path, output.content)
+        if not init.exists():
+            write_atomically(init, PACKAGE_INIT.encode())
+    except OSError as exc:
+        # Each module is written atomically, so a failure leaves no half-written file behind.
+        where = exc.filename if exc.filename is not None else out_dir
+        raise click.UsageError(f"cannot write to {where}: {exc.strerror or exc}") from None
     if not quiet:
         reporter.info(f"compiled {plural(len(modules), 'blueprint')} -> {display_path(out_dir)}")
