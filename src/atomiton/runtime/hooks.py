@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from .events import (
+    EVENT_TYPES,
     Event,
     ExecutionCancelled,
     ExecutionCompleted,
@@ -99,23 +100,7 @@ class BaseHooks:
         """A log message."""
 
 
-_METHODS: dict[type[Event], str] = {
-    cls: "on_" + cls.kind.replace(".", "_")
-    for cls in (
-        ExecutionStarted,
-        ExecutionProgress,
-        ExecutionCompleted,
-        ExecutionFailed,
-        ExecutionCancelled,
-        NodeStarted,
-        NodeProgress,
-        NodeCompleted,
-        NodeFailed,
-        NodeRetrying,
-        NodeSkipped,
-        Log,
-    )
-}
+_METHODS: dict[type[Event], str] = {cls: "on_" + cls.kind.replace(".", "_") for cls in EVENT_TYPES}
 
 
 class Subscriptions:
