@@ -9,6 +9,7 @@ import pytest
 
 from atomiton.nodes import registry
 from atomiton.nodes.code import SPEC, Params, run
+from compiled import run_blueprint
 
 PARAMS = Params(code="return data")
 
@@ -39,22 +40,6 @@ def test_code_is_required_and_spec_declares_a_body() -> None:
 
 
 # -- compiled end to end --------------------------------------------------------------------------
-
-
-def run_blueprint(tmp_path: Path, text: str, expect_in_code: str, **inputs: Any) -> Any:
-    """Compile ``text``, check the generated code, then run it when the runtime can."""
-    from atomiton import runtime
-    from atomiton.compiler import compile_blueprint, load_module
-
-    path = tmp_path / "flow.yaml"
-    path.write_text(text)
-    code = compile_blueprint(path).code
-    compile(code, str(path), "exec")
-    assert expect_in_code in code
-    if not hasattr(runtime, "run"):
-        pytest.skip("compiled and checked; atomiton.runtime has no run() yet, so the module cannot execute")
-    module = load_module(compile_blueprint(path))
-    return module.run(module.Inputs(**inputs))
 
 
 def test_compiled_blueprint_runs_the_body(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from atomiton.nodes import file_system
 from atomiton.nodes.file_system import Params, atomic_write, run
+from compiled import run_blueprint
 
 
 def fs(**kwargs: object) -> Params:
@@ -265,21 +265,6 @@ def test_spec_shape() -> None:
 # -- compiled end to end --------------------------------------------------------------------------
 
 
-def compile_and_run(tmp_path: Path, text: str, **inputs: object) -> Any:
-    """Compile a blueprint, check its code, then run it once the runtime can execute modules."""
-    from atomiton import runtime
-    from atomiton.compiler import compile_blueprint, load_module
-
-    path = tmp_path / "flow.yaml"
-    path.write_text(text)
-    compiled = compile_blueprint(path)
-    compile(compiled.code, str(path), "exec")
-    if not hasattr(runtime, "run"):
-        pytest.skip("compiled and checked; atomiton.runtime has no run() yet, so the module cannot execute")
-    module = load_module(compiled)
-    return module.run(module.Inputs(**inputs))
-
-
 def test_compiled_blueprint_writes_then_reads(tmp_path: Path) -> None:
     text = """
 id: fs
@@ -298,5 +283,5 @@ edges:
   - {source: read, sourceHandle: result, target: output, targetHandle: text}
   - {source: read, sourceHandle: size, target: output, targetHandle: size}
 """
-    outputs = compile_and_run(tmp_path, text, outPath=str(tmp_path / "out" / "hello.txt"))
+    outputs = run_blueprint(tmp_path, text, outPath=str(tmp_path / "out" / "hello.txt"))
     assert (outputs.text, outputs.size) == ("hello", 5)

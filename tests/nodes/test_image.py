@@ -6,13 +6,13 @@ import io
 import pickle
 from pathlib import Path
 
-from typing import Any
 
 import pytest
 from PIL import Image
 
 from atomiton.nodes import registry
 from atomiton.nodes.image import SPEC, ImageError, Params, place, resized_size, run
+from compiled import run_blueprint
 
 RED = (255, 0, 0, 255)
 BLUE = (0, 0, 255, 255)
@@ -216,22 +216,6 @@ def test_spec_and_picklable_call() -> None:
 
 
 # -- compiled end to end --------------------------------------------------------------------------
-
-
-def run_blueprint(tmp_path: Path, text: str, expect_in_code: str, **inputs: Any) -> Any:
-    """Compile ``text``, check the generated code, then run it when the runtime can."""
-    from atomiton import runtime
-    from atomiton.compiler import compile_blueprint, load_module
-
-    path = tmp_path / "flow.yaml"
-    path.write_text(text)
-    code = compile_blueprint(path).code
-    compile(code, str(path), "exec")
-    assert expect_in_code in code
-    if not hasattr(runtime, "run"):
-        pytest.skip("compiled and checked; atomiton.runtime has no run() yet, so the module cannot execute")
-    module = load_module(compile_blueprint(path))
-    return module.run(module.Inputs(**inputs))
 
 
 def test_compiled_blueprint_resizes(tmp_path: Path) -> None:

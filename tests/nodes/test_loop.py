@@ -13,6 +13,7 @@ from atomiton.errors import CancelledError
 from atomiton.nodes import registry
 from atomiton.nodes.loop import SPEC, LoopError, Output, Params, run
 from atomiton.runtime.context import NodeContext
+from compiled import run_blueprint
 
 
 def ctx() -> NodeContext:
@@ -157,22 +158,6 @@ def test_spec() -> None:
 
 
 # -- compiled end to end --------------------------------------------------------------------------
-
-
-def run_blueprint(tmp_path: Path, text: str, expect_in_code: str, **inputs: Any) -> Any:
-    """Compile ``text``, check the generated code, then run it when the runtime can."""
-    from atomiton import runtime
-    from atomiton.compiler import compile_blueprint, load_module
-
-    path = tmp_path / "flow.yaml"
-    path.write_text(text)
-    code = compile_blueprint(path).code
-    compile(code, str(path), "exec")
-    assert expect_in_code in code
-    if not hasattr(runtime, "run"):
-        pytest.skip("compiled and checked; atomiton.runtime has no run() yet, so the module cannot execute")
-    module = load_module(compile_blueprint(path))
-    return module.run(module.Inputs(**inputs))
 
 
 def test_compiled_blueprint_runs_the_body_per_item(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from atomiton.nodes.transform import (
     function_args,
     run,
 )
+from compiled import run_blueprint
 
 ints = st.lists(st.integers(-50, 50), max_size=30)
 
@@ -291,22 +292,6 @@ def test_a_large_stream_passes_in_constant_memory() -> None:
 
 
 # -- compiled end to end --------------------------------------------------------------------------
-
-
-def run_blueprint(tmp_path: Path, text: str, expect_in_code: str, **inputs: Any) -> Any:
-    """Compile ``text``, check the generated code, then run it when the runtime can."""
-    from atomiton import runtime
-    from atomiton.compiler import compile_blueprint, load_module
-
-    path = tmp_path / "flow.yaml"
-    path.write_text(text)
-    code = compile_blueprint(path).code
-    compile(code, str(path), "exec")
-    assert expect_in_code in code
-    if not hasattr(runtime, "run"):
-        pytest.skip("compiled and checked; atomiton.runtime has no run() yet, so the module cannot execute")
-    module = load_module(compile_blueprint(path))
-    return module.run(module.Inputs(**inputs))
 
 
 def test_compiled_blueprint_filters(tmp_path: Path) -> None:
