@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
+
 from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
+
 from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 
