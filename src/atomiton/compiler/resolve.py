@@ -245,20 +245,31 @@ class _Renamer:
     """Moves a child's node into the parent: prefixed ids, interface inputs replaced."""
 
     def __init__(
-        self, prefix: str, feeds: Mapping[str, Binding], span: Span, *, keep_inputs: bool = False
+        self,
+        prefix: str,
+        feeds: Mapping[str, Binding],
+        span: Span,
+        *,
+        keep_inputs: bool = False,
+        item: str | None = None,
     ) -> None:
         self.prefix = prefix
         self.feeds = feeds
         self.span = span
-        # Inside a loop body or parallel branch, inputs are the body's own: only ids move.
+        # Inside a loop body or parallel branch the item is the body's own, and so is every
+        # input no feed replaces: only ids move.
         self.keep_inputs = keep_inputs
+        self.item = item
+        # What a body may read of the blueprint's inputs once it is inlined: values its
+        # function can reach (the flow's own inputs, constants). A body reads no node outside.
+        self.body_feeds = {name: feed for name, feed in feeds.items() if _reachable_in_body(feed)}
 
     def binding(self, binding: Binding) -> Binding:
         if isinstance(binding, FromNode):
             return FromNode(self.prefix + binding.node, binding.port)
         if isinstance(binding, FromInput):
             if self.keep_inputs:
-                return binding
+                return binding if binding.name == self.item else self.feeds.get(binding.name, binding)
             return self.feeds.get(binding.name, Constant(None))
         if isinstance(binding, FromTemplate):
             return FromTemplate(_map_template(binding.template, self.binding))
@@ -273,13 +284,27 @@ class _Renamer:
             code=_map_code(node.code, self.binding),
             # Nested bodies move with their node, so that two loops of the same name in sibling
             # branches (or in two inlined copies of a sub-blueprint) keep distinct node ids.
-            bodies=tuple(_prefix_body(body, self.prefix) for body in node.bodies),
+            bodies=tuple(_prefix_body(body, self.prefix, self.body_feeds) for body in node.bodies),
         )
 
 
-def _prefix_body(body: Graph, prefix: str) -> Graph:
-    """A loop body or parallel branch with its node ids (and reads of them) prefixed."""
-    rename = _Renamer(prefix, {}, Span(body.display), keep_inputs=True)
+def _reachable_in_body(feed: Binding) -> bool:
+    """Whether a body function can compute ``feed``: no node result outside the body in it."""
+    if isinstance(feed, (FromInput, Constant)):
+        return True
+    if isinstance(feed, FromTemplate):
+        return all(
+            isinstance(part, str) or isinstance(part.root, str) or _reachable_in_body(part.root)
+            for part in feed.template.parts
+        )
+    return False
+
+
+def _prefix_body(body: Graph, prefix: str, feeds: Mapping[str, Binding]) -> Graph:
+    """A loop body or parallel branch with its node ids (and reads of them) prefixed, and the
+    enclosing blueprint's inputs it reads replaced by ``feeds`` where they are given."""
+    item = body.inputs[0].name if body.inputs else None
+    rename = _Renamer(prefix, feeds, Span(body.display), keep_inputs=True, item=item)
     return replace(
         body,
         nodes=tuple(rename.node(n) for n in body.nodes),
