@@ -42,6 +42,7 @@ CODES: Final[dict[str, str]] = {
     "E0301": "template {template!r}: {message}",
     "E0302": "node {node!r}: {param} is not valid Python: {message}",
     "E0303": "node {node!r}: {param} reads inputs.{name}, which the blueprint does not declare",
+    "E0305": "node {node!r} reads input {name!r} of its blueprint, which another node's output feeds; inside a loop body or parallel branch only the flow's inputs and constants can be read",
     "E0304": "node {node!r}: {param} uses 'inputs' as a whole; read its fields (inputs.<name>) instead",
     # Types.
     "E0401": "edge {edge}: {source} is {source_type}, which does not fit {target} ({target_type})",

@@ -165,7 +165,9 @@ class _Builder:
             concurrency=self.doc.concurrency,
             timeout=self.doc.timeout,
         )
-        graph = resolve.inline_children(graph, {k: p.child for k, p in self.pending.items() if p.child})
+        graph = resolve.inline_children(
+            graph, {k: p.child for k, p in self.pending.items() if p.child}, self.sink
+        )
         graph = _mark_skipped(graph, self.sink)
         return replace(graph, warnings=tuple(d for d in self.sink.items if not d.is_error))
 

@@ -201,8 +201,12 @@ def _declared_id(path: Path) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def inline_children(graph: Graph, children: Mapping[str, Graph]) -> Graph:
-    """Replace each group node of ``graph`` by its child's nodes, prefixed with the node's id."""
+def inline_children(graph: Graph, children: Mapping[str, Graph], sink: DiagnosticSink) -> Graph:
+    """Replace each group node of ``graph`` by its child's nodes, prefixed with the node's id.
+
+    A loop body inside a child that reads one of the child's inputs fed by a node's output is
+    reported to ``sink`` (a body function reaches the flow's inputs, not other nodes' results).
+    """
     if not children:
         return graph
     outputs_of: dict[str, dict[str, Binding]] = {}
@@ -230,7 +234,7 @@ def inline_children(graph: Graph, children: Mapping[str, Graph]) -> Graph:
                     feeds[port.name] = Constant(value)
             elif port.default is not MISSING:
                 feeds[port.name] = Constant(port.default)
-        rename = _Renamer(prefix, feeds, node.span)
+        rename = _Renamer(prefix, feeds, node.span, sink=sink)
         nodes.extend(rename.node(n) for n in child.nodes)
         outputs_of[node.id] = {o.port.name: rename.binding(o.binding) for o in child.outputs}
     substitute = _Substitute(outputs_of)
@@ -252,6 +256,8 @@ class _Renamer:
         *,
         keep_inputs: bool = False,
         item: str | None = None,
+        blocked: frozenset[str] = frozenset(),
+        sink: DiagnosticSink | None = None,
     ) -> None:
         self.prefix = prefix
         self.feeds = feeds
@@ -263,19 +269,33 @@ class _Renamer:
         # What a body may read of the blueprint's inputs once it is inlined: values its
         # function can reach (the flow's own inputs, constants). A body reads no node outside.
         self.body_feeds = {name: feed for name, feed in feeds.items() if _reachable_in_body(feed)}
-
+        self.body_blocked = frozenset(feeds) - frozenset(self.body_feeds) | blocked
+        # Inputs a body reads that it cannot reach, and where to report them.
+        self.blocked = blocked
+        self.sink = sink
+        self.current: Node | None = None
+        self.reported: set[tuple[str, str]] = set()
     def binding(self, binding: Binding) -> Binding:
         if isinstance(binding, FromNode):
             return FromNode(self.prefix + binding.node, binding.port)
         if isinstance(binding, FromInput):
             if self.keep_inputs:
-                return binding if binding.name == self.item else self.feeds.get(binding.name, binding)
+                if binding.name == self.item:
+                    return binding
+                current = self.current
+                if binding.name in self.blocked and self.sink is not None and current is not None:
+                    if (current.id, binding.name) not in self.reported:
+                        self.reported.add((current.id, binding.name))
+                        found = self.sink.error("E0305", current.span, node=self.prefix + current.id, name=binding.name)
+                        self.sink.items[-1] = found.with_note(f"included from {self.span}")
+                return self.feeds.get(binding.name, binding)
             return self.feeds.get(binding.name, Constant(None))
         if isinstance(binding, FromTemplate):
             return FromTemplate(_map_template(binding.template, self.binding))
         return binding
 
     def node(self, node: Node) -> Node:
+        self.current = node
         return replace(
             node,
             id=self.prefix + node.id,
@@ -284,7 +304,10 @@ class _Renamer:
             code=_map_code(node.code, self.binding),
             # Nested bodies move with their node, so that two loops of the same name in sibling
             # branches (or in two inlined copies of a sub-blueprint) keep distinct node ids.
-            bodies=tuple(_prefix_body(body, self.prefix, self.body_feeds) for body in node.bodies),
+            bodies=tuple(
+                _prefix_body(body, self.prefix, self.body_feeds, self.body_blocked, self.sink, self.span)
+                for body in node.bodies
+            ),
         )
 
 
@@ -300,11 +323,22 @@ def _reachable_in_body(feed: Binding) -> bool:
     return False
 
 
-def _prefix_body(body: Graph, prefix: str, feeds: Mapping[str, Binding]) -> Graph:
+def _prefix_body(
+    body: Graph,
+    prefix: str,
+    feeds: Mapping[str, Binding],
+    blocked: frozenset[str] = frozenset(),
+    sink: DiagnosticSink | None = None,
+    origin: Span | None = None,
+) -> Graph:
     """A loop body or parallel branch with its node ids (and reads of them) prefixed, and the
-    enclosing blueprint's inputs it reads replaced by ``feeds`` where they are given."""
+    enclosing blueprint's inputs it reads replaced by ``feeds`` where they are given.
+
+    ``origin`` is the node that included the blueprint, for diagnostics.
+    """
     item = body.inputs[0].name if body.inputs else None
-    rename = _Renamer(prefix, feeds, Span(body.display), keep_inputs=True, item=item)
+    span = origin if origin is not None else Span(body.display)
+    rename = _Renamer(prefix, feeds, span, keep_inputs=True, item=item, blocked=blocked, sink=sink)
     return replace(
         body,
         nodes=tuple(rename.node(n) for n in body.nodes),
