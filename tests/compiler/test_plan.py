@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from atomiton.compiler import CompileOptions, load_graph
-from atomiton.compiler.build import dependencies
+from atomiton.compiler.reads import dependencies
 from atomiton.compiler.ir import Graph
 from atomiton.compiler.plan import Plan, plan_graph
 

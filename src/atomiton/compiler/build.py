@@ -31,11 +31,9 @@ from .ir import (
     Binding,
     BlueprintDoc,
     CodeFunction,
-    Constant,
     EdgeDef,
     FromInput,
     FromNode,
-    FromTemplate,
     Graph,
     Node,
     NodeDef,
@@ -45,6 +43,7 @@ from .ir import (
     TemplateExpr,
 )
 from .options import CompileOptions
+from .reads import bindings_of, dependencies, mark_skipped, stable_topological
 from .types import ANY, PortType, fits, from_annotation, of_value, parse_type
 
 _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
@@ -168,7 +167,7 @@ class _Builder:
         graph = resolve.inline_children(
             graph, {k: p.child for k, p in self.pending.items() if p.child}, self.sink
         )
-        graph = _mark_skipped(graph, self.sink)
+        graph = mark_skipped(graph, self.sink)
         return replace(graph, warnings=tuple(d for d in self.sink.items if not d.is_error))
 
     # -- nodes ---------------------------------------------------------------------------------
@@ -707,7 +706,7 @@ class _Builder:
         by_id = {n.id: n for n in nodes}
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
         for node in nodes:
-            sorter.add(node.id, *sorted(_dependencies(node)))
+            sorter.add(node.id, *sorted(dependencies(node)))
         try:
             static_order = list(sorter.static_order())
         except graphlib.CycleError as exc:
@@ -722,7 +721,7 @@ class _Builder:
             return None
         # graphlib's order depends on insertion; re-sort ready nodes by file order for stable output.
         position = {n.id: i for i, n in enumerate(nodes)}
-        return _stable_topological(nodes, position) if static_order else []
+        return stable_topological(nodes, position) if static_order else []
 
     def _outputs(
         self, outputs: dict[str, list[tuple[Binding, EdgeDef]]], order: list[Node]
@@ -746,7 +745,7 @@ class _Builder:
         if outputs:
             return tuple(result)
         # No interface and no output edges: one output per sink node, its primary output.
-        consumed = {b.node for n in order for b in _all_bindings(n) if isinstance(b, FromNode)}
+        consumed = {b.node for n in order for b in bindings_of(n) if isinstance(b, FromNode)}
         for node in order:
             pending = self.pending[node.id]
             primary = pending.ports.primary_output
@@ -767,99 +766,6 @@ def _add_error_port(definition: NodeDef, ports: _Ports) -> None:
     """A node with ``onError: branch`` sends its error out of an extra ``error`` port."""
     if definition.settings.on_error == "branch" and ERROR_PORT not in ports.outputs:
         ports.outputs[ERROR_PORT] = "object"
-
-
-def _stable_topological(nodes: list[Node], position: Mapping[str, int]) -> list[Node]:
-    import heapq
-
-    deps = {n.id: _dependencies(n) for n in nodes}
-    dependants: dict[str, list[str]] = {n.id: [] for n in nodes}
-    for node_id, required in deps.items():
-        for dep in required:
-            dependants[dep].append(node_id)
-    remaining = {node_id: len(required) for node_id, required in deps.items()}
-    ready = [position[n] for n, count in remaining.items() if count == 0]
-    heapq.heapify(ready)
-    ordered = []
-    while ready:
-        node = nodes[heapq.heappop(ready)]
-        ordered.append(node)
-        for dependant in dependants[node.id]:
-            remaining[dependant] -= 1
-            if remaining[dependant] == 0:
-                heapq.heappush(ready, position[dependant])
-    return ordered
-
-
-def _all_bindings(node: Node) -> list[Binding]:
-    found: list[Binding] = []
-    for value in node.inputs.values():
-        found.extend(value if isinstance(value, tuple) else (value,))
-    _collect(node.params, found)
-    for function in node.code:
-        for _, binding in function.reads:
-            _collect(binding, found)
-    return found
-
-
-def _collect(value: object, found: list[Binding]) -> None:
-    if isinstance(value, (FromNode, FromInput, Constant)):
-        found.append(value)
-    elif isinstance(value, FromTemplate):
-        _collect(value.template, found)
-    elif isinstance(value, Template):
-        for part in value.parts:
-            if isinstance(part, TemplateExpr) and not isinstance(part.root, str):
-                _collect(part.root, found)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _collect(item, found)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _collect(item, found)
-
-
-def _dependencies(node: Node) -> set[str]:
-    return {b.node for b in _all_bindings(node) if isinstance(b, FromNode)}
-
-
-def bindings_of(node: Node) -> list[Binding]:
-    """Every binding a node reads: its inputs, its parameters' templates, its code's inputs."""
-    return _all_bindings(node)
-
-
-def dependencies(node: Node) -> set[str]:
-    """Ids of the nodes whose outputs ``node`` reads."""
-    return _dependencies(node)
-
-
-def _mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:
-    """Disabled nodes, and every node that needs a value from a skipped one, are skipped."""
-    skipped: set[str] = set()
-    # Enabled nodes skipped because of each node they read (counted once, for the warning).
-    followers: dict[str, int] = {}
-    for node in graph.nodes:  # topological order: dependencies are decided first
-        if not node.settings.enabled:
-            skipped.add(node.id)
-            continue
-        required = _dependencies(node)
-        if required & skipped:
-            skipped.add(node.id)
-            for dep in required:
-                followers[dep] = followers.get(dep, 0) + 1
-    if not skipped:
-        return graph
-    for node in graph.nodes:
-        if not node.settings.enabled:
-            count = followers.get(node.id, 0)
-            if count:
-                sink.warning("W0001", node.span, node=node.id, count=count)
-    nodes = tuple(replace(n, skipped=n.id in skipped) for n in graph.nodes)
-    outputs = tuple(
-        replace(o, binding=Constant(None)) if isinstance(o.binding, FromNode) and o.binding.node in skipped else o
-        for o in graph.outputs
-    )
-    return replace(graph, nodes=nodes, outputs=outputs)
 
 
 def output_type(graph: Graph, binding: Binding, nodes: Mapping[str, Node]) -> PortType:

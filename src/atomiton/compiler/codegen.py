@@ -40,7 +40,8 @@ from .ir import (
     TemplateExpr,
 )
 from . import layout
-from .build import ERROR_PORT, bindings_of
+from .build import ERROR_PORT
+from .reads import bindings_of
 from .expressions import substitute_reads
 from .naming import Namer, identifier, is_safe_identifier
 from .options import CompileOptions

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .build import dependencies
+from .reads import dependencies
 from .ir import Graph, Node
 
 Mode = str  # "inline" | "thread"

@@ -1,0 +1,98 @@
+"""What each node of a graph reads, and what follows from it: dependencies, a stable
+topological order, and which nodes a disabled node takes down with it.
+
+Plain functions over ``ir`` data, shared by the graph builder, the planner and code generation.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from dataclasses import replace
+
+from ..diagnostics import DiagnosticSink
+from .ir import Binding, Constant, FromInput, FromNode, FromTemplate, Graph, Node, Template, TemplateExpr
+
+
+def stable_topological(nodes: list[Node], position: Mapping[str, int]) -> list[Node]:
+    """``nodes`` in dependency order; among ready nodes, file order (``position``) first."""
+    deps = {n.id: dependencies(n) for n in nodes}
+    dependants: dict[str, list[str]] = {n.id: [] for n in nodes}
+    for node_id, required in deps.items():
+        for dep in required:
+            dependants[dep].append(node_id)
+    remaining = {node_id: len(required) for node_id, required in deps.items()}
+    ready = [position[n] for n, count in remaining.items() if count == 0]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        node = nodes[heapq.heappop(ready)]
+        ordered.append(node)
+        for dependant in dependants[node.id]:
+            remaining[dependant] -= 1
+            if remaining[dependant] == 0:
+                heapq.heappush(ready, position[dependant])
+    return ordered
+
+
+def bindings_of(node: Node) -> list[Binding]:
+    """Every binding a node reads: its inputs, its parameters' templates, its code's inputs."""
+    found: list[Binding] = []
+    for value in node.inputs.values():
+        found.extend(value if isinstance(value, tuple) else (value,))
+    _collect(node.params, found)
+    for function in node.code:
+        for _, binding in function.reads:
+            _collect(binding, found)
+    return found
+
+
+def _collect(value: object, found: list[Binding]) -> None:
+    if isinstance(value, (FromNode, FromInput, Constant)):
+        found.append(value)
+    elif isinstance(value, FromTemplate):
+        _collect(value.template, found)
+    elif isinstance(value, Template):
+        for part in value.parts:
+            if isinstance(part, TemplateExpr) and not isinstance(part.root, str):
+                _collect(part.root, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, found)
+
+
+def dependencies(node: Node) -> set[str]:
+    """Ids of the nodes whose outputs ``node`` reads."""
+    return {b.node for b in bindings_of(node) if isinstance(b, FromNode)}
+
+
+def mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:
+    """Disabled nodes, and every node that needs a value from a skipped one, are skipped."""
+    skipped: set[str] = set()
+    # Enabled nodes skipped because of each node they read (counted once, for the warning).
+    followers: dict[str, int] = {}
+    for node in graph.nodes:  # topological order: dependencies are decided first
+        if not node.settings.enabled:
+            skipped.add(node.id)
+            continue
+        required = dependencies(node)
+        if required & skipped:
+            skipped.add(node.id)
+            for dep in required:
+                followers[dep] = followers.get(dep, 0) + 1
+    if not skipped:
+        return graph
+    for node in graph.nodes:
+        if not node.settings.enabled:
+            count = followers.get(node.id, 0)
+            if count:
+                sink.warning("W0001", node.span, node=node.id, count=count)
+    nodes = tuple(replace(n, skipped=n.id in skipped) for n in graph.nodes)
+    outputs = tuple(
+        replace(o, binding=Constant(None)) if isinstance(o.binding, FromNode) and o.binding.node in skipped else o
+        for o in graph.outputs
+    )
+    return replace(graph, nodes=nodes, outputs=outputs)
