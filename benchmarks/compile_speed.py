@@ -30,13 +30,16 @@ T = TypeVar("T")
 
 
 def node_yaml(index: int) -> str:
-    return f"  - {{id: n{index}, type: code, parameters: {{code: 'return (data or 0) + {index}'}}}}\n"
+    return (
+        f"  - {{id: n{index}, type: code, parameters: {{code: 'return (data or 0) + {index}'}}}}\n"
+    )
 
 
 def flat_blueprint(folder: Path, size: int) -> Path:
     nodes = "".join(node_yaml(i) for i in range(size))
     edges = "".join(
-        f"  - {{source: n{i - (3 if i % FANOUT == 0 and i >= 3 else 1)}, target: n{i}}}\n" for i in range(1, size)
+        f"  - {{source: n{i - (3 if i % FANOUT == 0 and i >= 3 else 1)}, target: n{i}}}\n"
+        for i in range(1, size)
     )
     path = folder / f"flat_{size}.yaml"
     path.write_text(f"id: flat-{size}\nnodes:\n{nodes}edges:\n{edges}")
@@ -55,7 +58,9 @@ def nested_blueprint(folder: Path, size: int) -> Path:
         )
         if level == 0:
             items = [f"n{next(counter)}" for _ in range(count)]
-            nodes = "".join(node_yaml(int(item[1:])).replace(f"id: {item}", f"id: {item}") for item in items)
+            nodes = "".join(
+                node_yaml(int(item[1:])).replace(f"id: {item}", f"id: {item}") for item in items
+            )
             port = ""
         else:
             per_child = 10**level
@@ -93,11 +98,15 @@ def layout_cache_clear() -> None:
     layout._black_element.cache_clear()
 
 
-def measure(path: Path, options: CompileOptions, repeat: int, check_black: bool = False) -> dict[str, float]:
+def measure(
+    path: Path, options: CompileOptions, repeat: int, check_black: bool = False
+) -> dict[str, float]:
     """Best-of-``repeat`` seconds per stage."""
     best: dict[str, float] = {}
     for _ in range(repeat):
-        graph, t_build = timed(lambda: build.build_graph(resolve.load_document(path, options), options))
+        graph, t_build = timed(
+            lambda: build.build_graph(resolve.load_document(path, options), options)
+        )
         schedule, t_plan = timed(lambda: plan.plan_graph(graph))
         # Render lays the module out as black would (compiler/layout.py); black over the whole
         # module is not part of compiling, only timed here to show what that saves.
@@ -134,7 +143,9 @@ def main() -> None:
         for shape, make in (("flat", flat_blueprint), ("nested", nested_blueprint)):
             previous: tuple[int, float] | None = None
             for size in sizes:
-                times = measure(make(root, size), options, args.repeat if size <= 1000 else 1, size <= 1000)
+                times = measure(
+                    make(root, size), options, args.repeat if size <= 1000 else 1, size <= 1000
+                )
                 growth = ""
                 if previous is not None:
                     # Exponent k in time ~ n^k between consecutive sizes; n log n gives ~1.1.
@@ -147,7 +158,9 @@ def main() -> None:
                 )
                 if size == 1000:
                     ok = times["total"] < FLOOR_SECONDS
-                    verdicts.append(f"{shape} 1,000 nodes: {times['total']:.2f} s ({'ok' if ok else 'SLOWER THAN'} {FLOOR_SECONDS} s floor)")
+                    verdicts.append(
+                        f"{shape} 1,000 nodes: {times['total']:.2f} s ({'ok' if ok else 'SLOWER THAN'} {FLOOR_SECONDS} s floor)"
+                    )
     print()
     print("\n".join(verdicts))
 

@@ -99,11 +99,20 @@ def make_csv(path: Path, rows: int) -> None:
         writer = csv.writer(handle)
         writer.writerow(["order_id", "customer", "amount", "note"])
         for i in range(rows):
-            writer.writerow([i, f"c{rng.randrange(1000)}", f"{rng.uniform(1, 200):.2f}", "x" * rng.randrange(20)])
+            writer.writerow(
+                [
+                    i,
+                    f"c{rng.randrange(1000)}",
+                    f"{rng.uniform(1, 200):.2f}",
+                    "x" * rng.randrange(20),
+                ]
+            )
 
 
 def measure(script: str) -> dict[str, float]:
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     loaded: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
     return loaded
 
@@ -128,17 +137,30 @@ def main() -> None:
     assert (work / "flow_out.csv").read_bytes() == (work / "floor_out.csv").read_bytes()
 
     size_mb = source.stat().st_size / 1e6
-    print(f"{args.rows:,} rows, {size_mb:.0f} MB of CSV; both outputs identical ({int(flow['written']):,} rows kept)\n")
+    print(
+        f"{args.rows:,} rows, {size_mb:.0f} MB of CSV; both outputs identical ({int(flow['written']):,} rows kept)\n"
+    )
     print("| runner | seconds | rows/s | peak RSS MB | RSS over interpreter+imports MB |")
     print("|---|---|---|---|---|")
-    for name, row in (("floor: csv module by hand", floor), ("compiled flow (stream: true, transform filter)", flow)):
-        over = (row["peak_kb"] - baseline["peak_kb"]) / 1024 if name.startswith("compiled") else float("nan")
+    for name, row in (
+        ("floor: csv module by hand", floor),
+        ("compiled flow (stream: true, transform filter)", flow),
+    ):
+        over = (
+            (row["peak_kb"] - baseline["peak_kb"]) / 1024
+            if name.startswith("compiled")
+            else float("nan")
+        )
         print(
             f"| {name} | {row['seconds']:.2f} | {args.rows / row['seconds']:,.0f} | "
             f"{row['peak_kb'] / 1024:.1f} | {over:.1f} |"
         )
-    print(textwrap.dedent(f"""
-        Goal: peak memory under 100 MB whatever the row count (imports alone: {baseline['peak_kb'] / 1024:.1f} MB)."""))
+    print(
+        textwrap.dedent(
+            f"""
+        Goal: peak memory under 100 MB whatever the row count (imports alone: {baseline['peak_kb'] / 1024:.1f} MB)."""
+        )
+    )
 
 
 if __name__ == "__main__":

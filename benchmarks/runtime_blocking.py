@@ -37,7 +37,10 @@ BLUEPRINT = _rt.Blueprint(
     version="1",
     source="blocking.yaml",
     sha256="",
-    nodes=tuple(_rt.NodeInfo(id=f"n{k}", type="python", line=k + 3, column=5, execution="thread") for k in range(N))
+    nodes=tuple(
+        _rt.NodeInfo(id=f"n{k}", type="python", line=k + 3, column=5, execution="thread")
+        for k in range(N)
+    )
     + (_rt.NodeInfo(id="sink", type="python", line=N + 3, column=5),),
 )
 
@@ -113,7 +116,12 @@ def compiled_hook() -> int:
 # -- one inline task --------------------------------------------------------------------------------
 
 ONE = _rt.Blueprint(
-    id="one", name="One", version="1", source="one.yaml", sha256="", nodes=(_rt.NodeInfo(id="a", type="code", line=1, column=1),)
+    id="one",
+    name="One",
+    version="1",
+    source="one.yaml",
+    sha256="",
+    nodes=(_rt.NodeInfo(id="a", type="code", line=1, column=1),),
 )
 
 
@@ -177,10 +185,16 @@ def main() -> None:
         fn()
     rows = []
     base = median_time(floor, args.repeats)
-    for name, fn in (("floor: ThreadPoolExecutor(8)", floor), ("runtime", compiled), ("runtime + 1 hook", compiled_hook)):
+    for name, fn in (
+        ("floor: ThreadPoolExecutor(8)", floor),
+        ("runtime", compiled),
+        ("runtime + 1 hook", compiled_hook),
+    ):
         t = base if fn is floor else median_time(fn, args.repeats)
         rows.append((name, t * 1e3, t / base))
-    print(f"### (c) {N} nodes blocking {BLOCK * 1e3:g} ms each, concurrency {CONCURRENCY} (median of {args.repeats})\n")
+    print(
+        f"### (c) {N} nodes blocking {BLOCK * 1e3:g} ms each, concurrency {CONCURRENCY} (median of {args.repeats})\n"
+    )
     print("| variant | time (ms) | ratio to floor |")
     print("| --- | ---: | ---: |")
     for name, ms, ratio in rows:

@@ -26,7 +26,7 @@ from typing import Any
 
 from atomiton.compiler import CompileOptions, compile_blueprint
 
-TRIVIAL = '''
+TRIVIAL = """
 import time
 
 
@@ -41,11 +41,16 @@ def block(data: int) -> int:
 
 def total(items: list[int]) -> int:
     return sum(items)
-'''
+"""
 
 
 def chain_yaml(n: int) -> str:
-    lines = ["id: chain", "interface:", "  inputs: [{id: x, dataType: integer, default: 0}]", "nodes:"]
+    lines = [
+        "id: chain",
+        "interface:",
+        "  inputs: [{id: x, dataType: integer, default: 0}]",
+        "nodes:",
+    ]
     lines += [f"  - {{id: n{i}, type: python, function: 'trivial:inc'}}" for i in range(n)]
     lines += ["edges:", "  - {source: input, sourceHandle: x, target: n0}"]
     lines += [f"  - {{source: n{i}, target: n{i + 1}}}" for i in range(n - 1)]
@@ -53,7 +58,12 @@ def chain_yaml(n: int) -> str:
 
 
 def fan_yaml(n: int) -> str:
-    lines = ["id: fan", "interface:", "  inputs: [{id: x, dataType: integer, default: 0}]", "nodes:"]
+    lines = [
+        "id: fan",
+        "interface:",
+        "  inputs: [{id: x, dataType: integer, default: 0}]",
+        "nodes:",
+    ]
     lines += ["  - {id: src, type: python, function: 'trivial:inc'}"]
     lines += [f"  - {{id: n{i}, type: python, function: 'trivial:inc'}}" for i in range(n)]
     lines += [
@@ -70,7 +80,12 @@ def fan_yaml(n: int) -> str:
 
 def blocking_yaml(n: int) -> str:
     """(c): n independent nodes that each block 1 ms, then a sink that sums them."""
-    lines = ["id: blocking", "interface:", "  inputs: [{id: x, dataType: integer, default: 0}]", "nodes:"]
+    lines = [
+        "id: blocking",
+        "interface:",
+        "  inputs: [{id: x, dataType: integer, default: 0}]",
+        "nodes:",
+    ]
     lines += [
         f"  - {{id: b{i}, type: python, function: 'trivial:block', parameters: {{execution: thread}}}}"
         for i in range(n)
@@ -94,7 +109,9 @@ def chain_floor(n: int, inc: Callable[[int], int]) -> Callable[[int], int]:
     return namespace["floor"]  # type: ignore[no-any-return]
 
 
-def fan_floor(n: int, inc: Callable[[int], int], total: Callable[[list[int]], int]) -> Callable[[int], int]:
+def fan_floor(
+    n: int, inc: Callable[[int], int], total: Callable[[list[int]], int]
+) -> Callable[[int], int]:
     body = "\n".join(f"    v{i} = inc(s)" for i in range(n))
     items = ", ".join(f"v{i}" for i in range(n))
     namespace: dict[str, Any] = {"inc": inc, "total": total}
@@ -164,8 +181,16 @@ def main() -> None:
             nodes = n
         else:
             floor = fan_floor(n, trivial.inc, trivial.total)
-            graph = {"src": [], **{f"n{i}": ["src"] for i in range(n)}, "sink": [f"n{i}" for i in range(n)]}
-            functions = {"src": trivial.inc, **{f"n{i}": trivial.inc for i in range(n)}, "sink": trivial.total}
+            graph = {
+                "src": [],
+                **{f"n{i}": ["src"] for i in range(n)},
+                "sink": [f"n{i}" for i in range(n)],
+            }
+            functions = {
+                "src": trivial.inc,
+                **{f"n{i}": trivial.inc for i in range(n)},
+                "sink": trivial.total,
+            }
             nodes = n + 2
         assert module.run(inputs).model_dump() != {}
         number = max(1, 20000 // nodes)
@@ -174,9 +199,13 @@ def main() -> None:
         t_run = median_seconds(lambda: module.run(inputs), repeat=15, number=number)
         hook = OneHook()
         t_hook = median_seconds(lambda: module.run(inputs, hooks=hook), repeat=15, number=number)
-        rows.append((f"{label}, {n} nodes", t_floor / nodes, t_naive / nodes, t_run / nodes, t_hook / nodes))
+        rows.append(
+            (f"{label}, {n} nodes", t_floor / nodes, t_naive / nodes, t_run / nodes, t_hook / nodes)
+        )
 
-    print("| benchmark | floor µs/node | naive µs/node | compiled µs/node | over floor µs/node | ratio to floor | one hook µs/node | hook over floor µs/node |")
+    print(
+        "| benchmark | floor µs/node | naive µs/node | compiled µs/node | over floor µs/node | ratio to floor | one hook µs/node | hook over floor µs/node |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for label, floor_t, naive_t, run_t, hook_t in rows:
         us = 1e6
@@ -200,7 +229,9 @@ def main() -> None:
             return trivial.total(list(pool.map(trivial.block, [1] * 200)))
 
     t_pool = median_seconds(pool_floor, repeat=15, number=1)
-    t_blocking = median_seconds(lambda: blocking.run(blocking_inputs, concurrency=8), repeat=15, number=1)
+    t_blocking = median_seconds(
+        lambda: blocking.run(blocking_inputs, concurrency=8), repeat=15, number=1
+    )
     t_blocking_hook = median_seconds(
         lambda: blocking.run(blocking_inputs, concurrency=8, hooks=OneHook()), repeat=15, number=1
     )
@@ -209,7 +240,9 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| floor: ThreadPoolExecutor(8) | {t_pool * 1e3:.1f} | 1.00x |")
     print(f"| compiled flow | {t_blocking * 1e3:.1f} | {t_blocking / t_pool:.2f}x |")
-    print(f"| compiled flow, one hook | {t_blocking_hook * 1e3:.1f} | {t_blocking_hook / t_pool:.2f}x |")
+    print(
+        f"| compiled flow, one hook | {t_blocking_hook * 1e3:.1f} | {t_blocking_hook / t_pool:.2f}x |"
+    )
 
     # (d) import time of a generated 1,000-node module: cold (compiling bytecode) and warm.
     path = work / "import_1000.yaml"

@@ -20,7 +20,9 @@ SCENES = {
 }
 
 
-def draw(top: tuple[int, int, int], bottom: tuple[int, int, int], size: tuple[int, int]) -> Image.Image:
+def draw(
+    top: tuple[int, int, int], bottom: tuple[int, int, int], size: tuple[int, int]
+) -> Image.Image:
     width, height = size
     image = Image.new("RGB", size)
     pen = ImageDraw.Draw(image)
@@ -28,7 +30,10 @@ def draw(top: tuple[int, int, int], bottom: tuple[int, int, int], size: tuple[in
         t = y / (height - 1)
         colour = tuple(round(a + (b - a) * t) for a, b in zip(top, bottom))
         pen.line([(0, y), (width, y)], fill=colour)
-    pen.ellipse([width * 0.6, height * 0.15, width * 0.85, height * 0.15 + width * 0.25], fill=(255, 255, 240))
+    pen.ellipse(
+        [width * 0.6, height * 0.15, width * 0.85, height * 0.15 + width * 0.25],
+        fill=(255, 255, 240),
+    )
     return image
 
 

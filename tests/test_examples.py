@@ -29,8 +29,13 @@ def atomiton(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_hello_world_writes_the_greeting(tmp_path: Path) -> None:
     target = tmp_path / "greetings" / "hello.txt"
     result = atomiton(
-        "run", str(EXAMPLES / "hello_world.yaml"),
-        "--input", "name=Ada", "--input", f"outPath={target}", "--json",
+        "run",
+        str(EXAMPLES / "hello_world.yaml"),
+        "--input",
+        "name=Ada",
+        "--input",
+        f"outPath={target}",
+        "--json",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -49,9 +54,15 @@ def test_hello_world_default_path_is_under_the_working_directory(tmp_path: Path)
 def test_data_transform_totals_large_orders(tmp_path: Path) -> None:
     target = tmp_path / "totals.json"
     result = atomiton(
-        "run", str(EXAMPLES / "data_transform.yaml"),
-        "--input", f"ordersPath={EXAMPLES / 'data' / 'orders.csv'}",
-        "--input", "threshold=100", "--input", f"outPath={target}", "--json",
+        "run",
+        str(EXAMPLES / "data_transform.yaml"),
+        "--input",
+        f"ordersPath={EXAMPLES / 'data' / 'orders.csv'}",
+        "--input",
+        "threshold=100",
+        "--input",
+        f"outPath={target}",
+        "--json",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -86,9 +97,15 @@ def test_image_thumbnails_makes_one_jpeg_per_png(tmp_path: Path) -> None:
     out = tmp_path / "thumbs"
     size = 40
     result = atomiton(
-        "run", str(EXAMPLES / "image_thumbnails.yaml"),
-        "--input", f"sourceDir={EXAMPLES / 'images'}",
-        "--input", f"outDir={out}", "--input", f"size={size}", "--json",
+        "run",
+        str(EXAMPLES / "image_thumbnails.yaml"),
+        "--input",
+        f"sourceDir={EXAMPLES / 'images'}",
+        "--input",
+        f"outDir={out}",
+        "--input",
+        f"size={size}",
+        "--json",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -107,7 +124,11 @@ def test_image_thumbnails_makes_one_jpeg_per_png(tmp_path: Path) -> None:
         with image.open(png) as original:
             # "inside" keeps the aspect ratio: the short side follows it, to the pixel.
             width, height = original.size
-            expected = (size, round(height * size / width)) if width >= height else (round(width * size / height), size)
+            expected = (
+                (size, round(height * size / width))
+                if width >= height
+                else (round(width * size / height), size)
+            )
         assert abs(picture.size[0] - expected[0]) <= 1 and abs(picture.size[1] - expected[1]) <= 1
 
 
@@ -116,12 +137,22 @@ def test_shell_report_matches_du(tmp_path: Path) -> None:
         pytest.skip("no du program on PATH")
     folder = tmp_path / "measured"
     (folder / "sub").mkdir(parents=True)
-    for name, kilobytes in (("big.bin", 40), ("sub/medium.bin", 12), ("small.txt", 1), ("sub/tiny.txt", 0)):
+    for name, kilobytes in (
+        ("big.bin", 40),
+        ("sub/medium.bin", 12),
+        ("small.txt", 1),
+        ("sub/tiny.txt", 0),
+    ):
         (folder / name).write_bytes(b"x" * (kilobytes * 1024))
     target = tmp_path / "report" / "usage.csv"
     result = atomiton(
-        "run", str(EXAMPLES / "shell_report.yaml"),
-        "--input", f"folder={folder}", "--input", f"outPath={target}", "--json",
+        "run",
+        str(EXAMPLES / "shell_report.yaml"),
+        "--input",
+        f"folder={folder}",
+        "--input",
+        f"outPath={target}",
+        "--json",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -133,8 +164,13 @@ def test_shell_report_matches_du(tmp_path: Path) -> None:
     sizes = [kilobytes for _, kilobytes in rows]
     assert sizes == sorted(sizes, reverse=True)
 
-    direct = subprocess.run(["du", "-a", "-k", str(folder)], capture_output=True, text=True, check=True)
-    expected = [(path, int(size)) for size, _, path in (line.partition("\t") for line in direct.stdout.splitlines())]
+    direct = subprocess.run(
+        ["du", "-a", "-k", str(folder)], capture_output=True, text=True, check=True
+    )
+    expected = [
+        (path, int(size))
+        for size, _, path in (line.partition("\t") for line in direct.stdout.splitlines())
+    ]
     assert sorted(rows) == sorted(expected)
     assert rows[0] == (str(folder), max(sizes))  # the folder itself holds everything below it
     assert json.loads(result.stdout) == {"rows": len(expected), "path": str(target)}

@@ -40,7 +40,9 @@ def test_importing_the_package_root_loads_no_compiler() -> None:
         "bad = [m for m in ('atomiton.compiler', 'yaml', 'jinja2', 'black', 'mypy', 'click', 'rich') "
         "if m in sys.modules]; print(bad)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -49,3 +51,24 @@ def test_source_is_mypy_strict_clean(tmp_path: Path) -> None:
 
     stdout, stderr, status = api.run(["--strict", "--cache-dir", str(tmp_path), str(SRC)])
     assert status == 0, stdout + stderr
+
+
+def test_source_is_black_formatted() -> None:
+    root = SRC.parent.parent
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "black",
+            "--check",
+            "--quiet",
+            "src",
+            "tests",
+            "benchmarks",
+            "examples",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr or "run `black src tests benchmarks examples`"

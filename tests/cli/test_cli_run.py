@@ -187,9 +187,7 @@ edges:
 """
 
 
-def test_run_timeout_exits_3_and_lists_what_did_not_run(
-    cli: Invoke, write: WriteBlueprint
-) -> None:
+def test_run_timeout_exits_3_and_lists_what_did_not_run(cli: Invoke, write: WriteBlueprint) -> None:
     write("slow.yaml", SLOW)
 
     result = cli("run", "slow.yaml", "--timeout", "0.3")

@@ -26,7 +26,9 @@ def write_blueprint(folder: Path, data: dict[str, Any], name: str = "flow") -> P
 
 def compile_data(folder: Path, data: dict[str, Any], name: str = "flow") -> CompiledModule:
     path = write_blueprint(folder, data, name)
-    return compile_blueprint(path, options=CompileOptions(root=folder, search_path=(), store=folder / "store"))
+    return compile_blueprint(
+        path, options=CompileOptions(root=folder, search_path=(), store=folder / "store")
+    )
 
 
 def import_file(path: Path) -> ModuleType:

@@ -76,11 +76,15 @@ def test_bad_expressions(source: str) -> None:
 
 def test_bodies() -> None:
     assert normalize_body("data * 2") == "return data * 2"
-    body = normalize_body("\n    total = 0\n    for x in data:\n        total += x\n    return total\n")
+    body = normalize_body(
+        "\n    total = 0\n    for x in data:\n        total += x\n    return total\n"
+    )
     assert body == "total = 0\nfor x in data:\n    total += x\nreturn total"
 
 
-@pytest.mark.parametrize("source", ["yield data", "return (await data)", "for x in data\n  pass", "   ", "def f(:"])
+@pytest.mark.parametrize(
+    "source", ["yield data", "return (await data)", "for x in data\n  pass", "   ", "def f(:"]
+)
 def test_bad_bodies(source: str) -> None:
     with pytest.raises(ExpressionError):
         normalize_body(source)

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from flowfiles import compile_data
 
-BUILD_TIME = ["yaml", "jinja2", "black", "mypy", "click", "rich", "atomiton.compiler", "atomiton.cli"]
+BUILD_TIME = [
+    "yaml",
+    "jinja2",
+    "black",
+    "mypy",
+    "click",
+    "rich",
+    "atomiton.compiler",
+    "atomiton.cli",
+]
 
 CHECK = """
 import importlib.util, json, sys
@@ -33,8 +42,16 @@ def test_generated_module_imports_no_build_time_package(tmp_path: Path) -> None:
         "id": "hygiene",
         "interface": {"inputs": [{"id": "name", "dataType": "string", "default": "world"}]},
         "nodes": [
-            {"id": "greet", "type": "edit-fields", "parameters": {"values": {"greeting": "Hello {{ inputs.name }}"}}},
-            {"id": "rows", "type": "transform", "parameters": {"operation": "map", "transformFunction": "item * 2"}},
+            {
+                "id": "greet",
+                "type": "edit-fields",
+                "parameters": {"values": {"greeting": "Hello {{ inputs.name }}"}},
+            },
+            {
+                "id": "rows",
+                "type": "transform",
+                "parameters": {"operation": "map", "transformFunction": "item * 2"},
+            },
             {"id": "calc", "type": "code", "parameters": {"code": "return len(data)"}},
         ],
         "edges": [
@@ -56,5 +73,7 @@ def test_generated_module_imports_no_build_time_package(tmp_path: Path) -> None:
     )
     assert process.returncode == 0, f"importing the generated module failed:\n{process.stderr}"
     report = json.loads(process.stdout.strip().splitlines()[-1])
-    assert report["loaded"] == [], f"a generated module pulled in build-time packages: {report['loaded']}"
+    assert (
+        report["loaded"] == []
+    ), f"a generated module pulled in build-time packages: {report['loaded']}"
     assert report["outputs"] == {"greet": {"greeting": "Hello hygiene"}, "rows": [2, 4], "calc": 7}

@@ -31,7 +31,7 @@ NASTY = [
     f"'''\n{PAYLOAD}\n'''",
     f"\\\n{PAYLOAD}",
     "back\\slash\\",
-    "trailing quote\"",
+    'trailing quote"',
     "trailing single'",
     "ends with backslash\\",
     "line one\nline two\r\nline three\rend",
@@ -44,19 +44,49 @@ NASTY = [
     "emoji \U0001f600\U0001f4a5 and zwj \U0001f468\u200d\U0001f469",
     "line\u2028separator\u2029paragraph\x85next",
     "\ufeffbyte order mark",
-    "f'{__import__(\"os\").system(\"touch PWNED\")}'",
+    'f\'{__import__("os").system("touch PWNED")}\'',
     "\t\ttabs\t",
     "",
     " ",
 ]
 # Node ids within the allowed charset that collide with Python or with the module's own names.
 NODE_IDS = [
-    "class", "1st", "__import__", "import-os", "_", "None", "True", "s", "ex", "inputs", "run",
-    "a-b", "a_b", "A_B", "Inputs", "BLUEPRINT", "_task_0", "_rt", "exc", "model_config", "match",
+    "class",
+    "1st",
+    "__import__",
+    "import-os",
+    "_",
+    "None",
+    "True",
+    "s",
+    "ex",
+    "inputs",
+    "run",
+    "a-b",
+    "a_b",
+    "A_B",
+    "Inputs",
+    "BLUEPRINT",
+    "_task_0",
+    "_rt",
+    "exc",
+    "model_config",
+    "match",
 ]
 INPUT_IDS = [
-    "path", "class", "1st", "a b", "a-b", "a_b", "model_config", "x\ny", PAYLOAD, 'q"uote', "é",
-    "\U0001f600", "",
+    "path",
+    "class",
+    "1st",
+    "a b",
+    "a-b",
+    "a_b",
+    "model_config",
+    "x\ny",
+    PAYLOAD,
+    'q"uote',
+    "é",
+    "\U0001f600",
+    "",
 ]
 
 
@@ -97,7 +127,9 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, Compi
     root = tmp_path_factory.mktemp("injection")
     modules = []
     for index, text in enumerate(NASTY):
-        result = compile_data(root / f"case{index}", nasty_blueprint(index, text), name=f"nasty_{index}")
+        result = compile_data(
+            root / f"case{index}", nasty_blueprint(index, text), name=f"nasty_{index}"
+        )
         target = root / "modules" / f"nasty_{index}.py"
         target.parent.mkdir(exist_ok=True)
         target.write_text(result.code, encoding="utf-8")
@@ -109,8 +141,11 @@ def test_every_module_parses(compiled: list[tuple[Path, CompiledModule, str]]) -
     for path, result, text in compiled:
         tree = ast.parse(result.code, filename=str(path))
         calls = [
-            n for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in {"__import__", "eval", "exec"}
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name)
+            and n.func.id in {"__import__", "eval", "exec"}
         ]
         assert not calls, f"{path.name} calls {[ast.unparse(c) for c in calls]} for text {text!r}"
 
@@ -118,7 +153,11 @@ def test_every_module_parses(compiled: list[tuple[Path, CompiledModule, str]]) -
 def test_text_survives_as_data(compiled: list[tuple[Path, CompiledModule, str]]) -> None:
     for path, result, text in compiled:
         tree = ast.parse(result.code)
-        constants = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        constants = {
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
         assert text in constants, f"{path.name}: {text!r} is not a string constant of the module"
         docstring = ast.get_docstring(tree, clean=False) or ""
         assert "Do not edit." in docstring
@@ -135,27 +174,41 @@ def test_mypy_strict_accepts_every_module(compiled: list[tuple[Path, CompiledMod
 
 
 def test_modules_import_and_run_without_executing_text(
-    compiled: list[tuple[Path, CompiledModule, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    compiled: list[tuple[Path, CompiledModule, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     for path, _, text in compiled:
         module = import_file(path)
         outputs = module.run()
         values = list(outputs.model_dump().values())
-        assert len(values) == len(NODE_IDS), f"{path.name}: {len(values)} outputs for {len(NODE_IDS)} sink nodes"
+        assert len(values) == len(
+            NODE_IDS
+        ), f"{path.name}: {len(values)} outputs for {len(NODE_IDS)} sink nodes"
         for value in values:
-            assert value == expected_values(text), f"{path.name}: text changed on its way: {value!r}"
+            assert value == expected_values(
+                text
+            ), f"{path.name}: text changed on its way: {value!r}"
         defaults = module.Inputs().model_dump()
-        assert all(v == text for v in defaults.values()), f"{path.name}: defaults changed: {defaults!r}"
+        assert all(
+            v == text for v in defaults.values()
+        ), f"{path.name}: defaults changed: {defaults!r}"
     assert not (tmp_path / "PWNED").exists(), "a string from YAML was executed"
     assert not (Path(os.getcwd()) / "PWNED").exists()
 
 
-def test_node_ids_become_distinct_identifiers(compiled: list[tuple[Path, CompiledModule, str]]) -> None:
+def test_node_ids_become_distinct_identifiers(
+    compiled: list[tuple[Path, CompiledModule, str]],
+) -> None:
     _, result, _ = compiled[0]
     tree = ast.parse(result.code)
     state = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "_State")
-    fields = [n.target.id for n in state.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    fields = [
+        n.target.id
+        for n in state.body
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+    ]
     assert len(fields) == len(set(fields)) == len(NODE_IDS), fields
 
 
@@ -164,7 +217,9 @@ def test_node_ids_become_distinct_identifiers(compiled: list[tuple[Path, Compile
 any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=any_text, description=any_text, value=any_text.filter(lambda t: "{{" not in t))
 def test_arbitrary_text_compiles_to_a_safe_module(
     tmp_path_factory: pytest.TempPathFactory, name: str, description: str, value: str
@@ -175,7 +230,11 @@ def test_arbitrary_text_compiles_to_a_safe_module(
         "name": name,
         "description": description,
         "metadata": {"name": name, description: value},
-        "interface": {"inputs": [{"id": "text", "dataType": "string", "default": value, "description": description}]},
+        "interface": {
+            "inputs": [
+                {"id": "text", "dataType": "string", "default": value, "description": description}
+            ]
+        },
         "nodes": [
             {
                 "id": "step",

@@ -19,7 +19,7 @@ from atomiton.compiler.postprocess import format_code
 ids = st.from_regex(r"[a-z][a-z0-9_-]{0,60}", fullmatch=True)
 texts = st.text(min_size=0, max_size=120)
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | texts,
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | texts,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
     max_leaves=12,
 )
@@ -27,22 +27,43 @@ values = st.recursive(
 
 def blueprint(node_ids: list[str], fields: dict[str, object], description: str) -> str:
     nodes = [
-        {"id": node_id, "type": "edit-fields", "description": description, "parameters": {"values": fields}}
+        {
+            "id": node_id,
+            "type": "edit-fields",
+            "description": description,
+            "parameters": {"values": fields},
+        }
         for node_id in node_ids
     ]
-    nodes.append({"id": "long-code", "type": "code", "parameters": {"code": "return [data, 'x' * 200, {'k': 1}]"}})
+    nodes.append(
+        {
+            "id": "long-code",
+            "type": "code",
+            "parameters": {"code": "return [data, 'x' * 200, {'k': 1}]"},
+        }
+    )
     edges = [{"source": node_ids[0], "target": "long-code"}]
-    doc = {"id": "layout", "description": description, "metadata": {"note": description}, "nodes": nodes, "edges": edges}
+    doc = {
+        "id": "layout",
+        "description": description,
+        "metadata": {"note": description},
+        "nodes": nodes,
+        "edges": edges,
+    }
     return yaml.safe_dump(doc)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     node_ids=st.lists(ids, min_size=1, max_size=4, unique=True),
     fields=st.dictionaries(texts, values, max_size=5),
     description=texts,
 )
-def test_black_changes_nothing(tmp_path: Path, node_ids: list[str], fields: dict[str, object], description: str) -> None:
+def test_black_changes_nothing(
+    tmp_path: Path, node_ids: list[str], fields: dict[str, object], description: str
+) -> None:
     path = tmp_path / "flow.yaml"
     path.write_text(blueprint(node_ids, fields, description))
     code = compile_blueprint(path, options=CompileOptions(root=tmp_path)).code

@@ -45,7 +45,13 @@ def test_unicode_and_empty() -> None:
 
 def test_collisions_get_numbered() -> None:
     namer = Namer()
-    assert [namer(k) for k in ("a-b", "a_b", "A_B", "a-b", "aB")] == ["a_b", "a_b_2", "a_b_3", "a_b", "a_b_4"]
+    assert [namer(k) for k in ("a-b", "a_b", "A_B", "a-b", "aB")] == [
+        "a_b",
+        "a_b_2",
+        "a_b_3",
+        "a_b",
+        "a_b_4",
+    ]
 
 
 def test_taken_names_are_avoided() -> None:

@@ -16,7 +16,11 @@ from flowfiles import write_blueprint
 
 
 def node(node_id: str, *, thread: bool = False, inputs: tuple[str, ...] = ()) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": node_id, "type": "python", "function": f"pkg.mod:{node_id.replace('-', '_')}"}
+    data: dict[str, Any] = {
+        "id": node_id,
+        "type": "python",
+        "function": f"pkg.mod:{node_id.replace('-', '_')}",
+    }
     if inputs:
         data["inputPorts"] = [{"id": name} for name in inputs]
     if thread:
@@ -24,13 +28,19 @@ def node(node_id: str, *, thread: bool = False, inputs: tuple[str, ...] = ()) ->
     return data
 
 
-def planned(tmp_path: Path, nodes: list[dict[str, Any]], edges: list[tuple[str, ...]]) -> tuple[Graph, Plan]:
+def planned(
+    tmp_path: Path, nodes: list[dict[str, Any]], edges: list[tuple[str, ...]]
+) -> tuple[Graph, Plan]:
     data = {
         "id": "plan",
         "interface": {"inputs": [{"id": "seed", "dataType": "any", "default": 1}]},
         "nodes": nodes,
         "edges": [
-            {"source": "input.seed" if e[0] == "in" else e[0], "target": e[1], **({"targetHandle": e[2]} if len(e) > 2 else {})}
+            {
+                "source": "input.seed" if e[0] == "in" else e[0],
+                "target": e[1],
+                **({"targetHandle": e[2]} if len(e) > 2 else {}),
+            }
             for e in edges
         ],
     }
@@ -61,7 +71,9 @@ def check_plan(graph: Graph, plan: Plan) -> None:
             if theirs == mine:
                 assert plan.tasks[mine].nodes.index(d) < plan.tasks[mine].nodes.index(i)
             else:
-                assert theirs in waits[mine], f"{n.id} (task {mine}) does not wait for {dep} (task {theirs})"
+                assert (
+                    theirs in waits[mine]
+                ), f"{n.id} (task {mine}) does not wait for {dep} (task {theirs})"
 
 
 def shape(graph: Graph, plan: Plan) -> list[tuple[list[str], tuple[int, ...], str]]:
@@ -105,8 +117,19 @@ def test_blocking_node_and_its_only_consumer_are_fused(tmp_path: Path) -> None:
 def test_fan_out_after_a_blocking_node(tmp_path: Path) -> None:
     graph, plan = planned(
         tmp_path,
-        [node("fetch", thread=True), node("left", thread=True), node("right", thread=True), node("join", inputs=("x", "y"))],
-        [("in", "fetch"), ("fetch", "left"), ("fetch", "right"), ("left", "join", "x"), ("right", "join", "y")],
+        [
+            node("fetch", thread=True),
+            node("left", thread=True),
+            node("right", thread=True),
+            node("join", inputs=("x", "y")),
+        ],
+        [
+            ("in", "fetch"),
+            ("fetch", "left"),
+            ("fetch", "right"),
+            ("left", "join", "x"),
+            ("right", "join", "y"),
+        ],
     )
     tasks = shape(graph, plan)
     assert tasks[0] == (["fetch"], (), "thread")

@@ -32,16 +32,14 @@ def test_defaults_and_identity() -> None:
 
 
 def test_parameters_config_and_data_are_one_map_parameters_winning() -> None:
-    doc = ok(
-        """\
+    doc = ok("""\
 nodes:
   - id: a
     type: transform
     data: {operation: map, sortKey: d}
     config: {operation: filter, limitCount: 3}
     parameters: {operation: reverse}
-"""
-    )
+""")
     (node,) = doc.nodes
     assert node.params == {"operation": "reverse", "sortKey": "d", "limitCount": 3}
     assert node.param_spans["operation"] == Span("flow.yaml", 6, 18)
@@ -54,22 +52,28 @@ def test_common_settings_leave_the_parameters() -> None:
     )
     (node,) = doc.nodes
     assert node.params == {"code": "x"}
-    assert (node.settings.retries, node.settings.timeout, node.settings.on_error, node.settings.enabled) == (
-        2, 1.5, "fail", False,
+    assert (
+        node.settings.retries,
+        node.settings.timeout,
+        node.settings.on_error,
+        node.settings.enabled,
+    ) == (
+        2,
+        1.5,
+        "fail",
+        False,
     )
 
 
 def test_edges_handles_and_dotted_endpoints() -> None:
-    doc = ok(
-        """\
+    doc = ok("""\
 nodes: []
 edges:
   - {source: a, target: b}
   - {id: e2, source: a, sourceHandle: output, target: b, targetHandle: input}
   - {source: input.path, target: output.total}
   - {source: a, sourceHandle: rows, target: b, targetHandle: data}
-"""
-    )
+""")
     assert [(e.id, e.source, e.source_port, e.target, e.target_port) for e in doc.edges] == [
         ("a->b", "a", None, "b", None),
         # Generic handles are kept: the builder maps them to the primary port unless the node
@@ -82,8 +86,7 @@ edges:
 
 
 def test_connections_become_edges() -> None:
-    doc = ok(
-        """\
+    doc = ok("""\
 nodes: []
 connections:
   - id: c1
@@ -91,8 +94,7 @@ connections:
     target: {nodeId: b, portId: data}
   - source: {node: b}
     target: {node: c, port: data}
-"""
-    )
+""")
     assert [(e.id, e.source, e.source_port, e.target, e.target_port) for e in doc.edges] == [
         ("c1", "a", "result", "b", "data"),
         ("b->c", "b", None, "c", "data"),
@@ -100,8 +102,7 @@ connections:
 
 
 def test_variables_are_interface_inputs() -> None:
-    doc = ok(
-        """\
+    doc = ok("""\
 interface:
   inputs:
     - {id: path, dataType: string, default: a.csv, description: where}
@@ -111,8 +112,7 @@ variables:
   threshold: {type: number, defaultValue: 10}
   label: {type: string}
 nodes: []
-"""
-    )
+""")
     assert [(p.name, p.type, p.default, p.description) for p in doc.inputs] == [
         ("path", "string", "a.csv", "where"),
         ("threshold", "number", 10, ""),
@@ -123,8 +123,7 @@ nodes: []
 
 
 def test_inline_group_is_a_nested_document() -> None:
-    doc = ok(
-        """\
+    doc = ok("""\
 nodes:
   - id: group
     type: group
@@ -133,20 +132,20 @@ nodes:
       - {id: inner, type: transform, parameters: {operation: reverse}}
     edges:
       - {source: input.items, target: inner}
-"""
-    )
+""")
     (group,) = doc.nodes
     assert group.inline is not None
     assert group.inline.id == "group"
     assert [n.id for n in group.inline.nodes] == ["inner"]
     assert group.inline.nodes[0].span == Span("flow.yaml", 6, 9)
     assert [p.name for p in group.inline.inputs] == ["items"]
-    assert [(e.source, e.source_port, e.target) for e in group.inline.edges] == [("input", "items", "inner")]
+    assert [(e.source, e.source_port, e.target) for e in group.inline.edges] == [
+        ("input", "items", "inner")
+    ]
 
 
 def test_declared_ports_and_editor_keys() -> None:
-    doc = ok(
-        """\
+    doc = ok("""\
 nodes:
   - id: a
     type: python
@@ -156,8 +155,7 @@ nodes:
     version: 3
     inputPorts: [{id: rows, dataType: "array<object>"}, {id: extra, multiple: true}]
     outputPorts: [{id: total, dataType: number}]
-"""
-    )
+""")
     (node,) = doc.nodes
     assert node.params == {"function": "pkg.mod:fn"}
     assert [(p.name, p.type, p.multiple) for p in node.declared_inputs] == [
@@ -223,16 +221,14 @@ def test_generic_handle_means_primary_port_unless_the_node_has_that_name(tmp_pat
     from atomiton.compiler import load_graph
 
     path = tmp_path / "flow.yaml"
-    path.write_text(
-        """\
+    path.write_text("""\
 nodes:
   - {id: make, type: code, parameters: {code: "return 'a.png'"}}
   - {id: pic, type: image, parameters: {operation: resize, width: 2, height: 2}}
 edges:
   - {source: make, sourceHandle: output, target: pic, targetHandle: input}
   - {source: make, target: pic, targetHandle: output}
-"""
-    )
+""")
     graph = load_graph(path)
     pic = graph.node("pic")
     assert set(pic.inputs) == {"baseImage"}

@@ -30,7 +30,11 @@ def test_data_is_plain() -> None:
     assert src.data == {
         "id": "demo",
         "nodes": [
-            {"id": "read", "type": "spreadsheet", "parameters": {"path": "data.csv", "columns": ["a", "b"]}},
+            {
+                "id": "read",
+                "type": "spreadsheet",
+                "parameters": {"path": "data.csv", "columns": ["a", "b"]},
+            },
             {"id": "write", "type": "file-system"},
         ],
     }
@@ -53,7 +57,9 @@ def test_positions_of_values() -> None:
 def test_positions_of_keys() -> None:
     src, _ = parse(TEXT)
     assert src is not None
-    assert src.positions.span(("nodes", 0, "parameters", "path"), key=True) == Span("demo.yaml", 6, 7)
+    assert src.positions.span(("nodes", 0, "parameters", "path"), key=True) == Span(
+        "demo.yaml", 6, 7
+    )
     assert src.positions.span(("nodes", 1, "type"), key=True) == Span("demo.yaml", 8, 17)
 
 
@@ -81,7 +87,11 @@ node:
     src, sink = parse(text)
     assert src is not None
     assert not sink.items, [d.format() for d in sink.items]
-    assert src.data["node"] == {"type": "transform", "parameters": {"operation": "filter"}, "id": "x"}
+    assert src.data["node"] == {
+        "type": "transform",
+        "parameters": {"operation": "filter"},
+        "id": "x",
+    }
     # A merged value is reported where it is written: at the anchor.
     assert src.positions.span(("node", "type")) == Span("demo.yaml", 1, 20)
     assert src.positions.span(("node", "parameters", "operation")) == Span("demo.yaml", 5, 27)

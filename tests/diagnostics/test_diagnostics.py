@@ -68,7 +68,11 @@ def describe(triples: set[Triple], diagnostics: list[Diagnostic] | None = None) 
     for path, line, code in sorted(triples):
         text = ""
         if diagnostics is not None:
-            found = [d for d in diagnostics if d.span and (d.span.path, d.span.line, d.code) == (path, line, code)]
+            found = [
+                d
+                for d in diagnostics
+                if d.span and (d.span.path, d.span.line, d.code) == (path, line, code)
+            ]
             text = f"  {found[0].message}" if found else ""
         lines.append(f"    {path}:{line}: {code}{text}")
     return "\n".join(lines)
@@ -103,7 +107,9 @@ def test_diagnostics_are_formatted_like_a_compiler(case: Path) -> None:
         first, *rest = diagnostic.format().split("\n")
         assert FORMATTED.match(first), f"not 'path:line:col: error[CODE]: message': {first!r}"
         for line in rest:
-            assert line.startswith(("  hint: ", "  note: ")), f"unexpected continuation line {line!r}"
+            assert line.startswith(
+                ("  hint: ", "  note: ")
+            ), f"unexpected continuation line {line!r}"
 
 
 def messages(case: str) -> list[str]:
@@ -117,7 +123,10 @@ def test_cycle_message_prints_the_chain() -> None:
 
 def test_include_cycle_message_prints_the_files() -> None:
     (text,) = messages("include_cycle")
-    assert "includes/include_cycle/a.yaml -> includes/include_cycle/b.yaml -> includes/include_cycle/a.yaml" in text, text
+    assert (
+        "includes/include_cycle/a.yaml -> includes/include_cycle/b.yaml -> includes/include_cycle/a.yaml"
+        in text
+    ), text
 
 
 @pytest.mark.parametrize(
@@ -136,4 +145,6 @@ def test_include_cycle_message_prints_the_files() -> None:
 )
 def test_hints(case: str, code: str, hint: str) -> None:
     found = [m for m in messages(case) if f"[{code}]" in m]
-    assert any(hint in m for m in found), f"no {code} of {case} mentions {hint!r}:\n" + "\n".join(found)
+    assert any(hint in m for m in found), f"no {code} of {case} mentions {hint!r}:\n" + "\n".join(
+        found
+    )

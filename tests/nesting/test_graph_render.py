@@ -49,8 +49,7 @@ def main_file(tmp_path: Path) -> Path:
 
 def test_mermaid(main_file: Path) -> None:
     graph = load_graph(main_file, options=CompileOptions(root=main_file.parent, search_path=()))
-    assert render_graph(graph, "mermaid") == textwrap.dedent(
-        """\
+    assert render_graph(graph, "mermaid") == textwrap.dedent("""\
         flowchart LR
           n0(["input x: number"])
           n1["Double &quot;it&quot;<br/>code"]
@@ -66,8 +65,7 @@ def test_mermaid(main_file: Path) -> None:
           n0 -->|"x → data"| n1
           n1 -->|"result → data"| n2
           n2 -->|"result"| n4
-        """
-    )
+        """)
 
 
 def test_dot(main_file: Path) -> None:
@@ -75,16 +73,14 @@ def test_dot(main_file: Path) -> None:
     text = render_graph(graph, "dot")
     assert text.startswith("digraph blueprint {\n") and text.endswith("}\n")
     assert 'n1 [label="Double \\"it\\"\\ncode"];' in text
-    assert "subgraph cluster_0 {\n    label=\"totals\";\n    n2 [label=\"sum\\ncode\"];\n  }" in text
+    assert 'subgraph cluster_0 {\n    label="totals";\n    n2 [label="sum\\ncode"];\n  }' in text
     assert "subgraph cluster_2 {" in text  # outer.inner nested in outer
     assert 'n1 -> n2 [label="result → data"];' in text
 
 
 def test_loop_bodies_are_clusters(tmp_path: Path) -> None:
     path = tmp_path / "loop.yaml"
-    path.write_text(
-        textwrap.dedent(
-            """
+    path.write_text(textwrap.dedent("""
             id: loop
             interface:
               inputs: [{id: items, dataType: array, default: [1, 2]}]
@@ -97,9 +93,7 @@ def test_loop_bodies_are_clusters(tmp_path: Path) -> None:
                     edges: [{source: input, target: inc}, {source: inc, target: output, targetHandle: result}]
             edges:
               - {source: input.items, target: each}
-            """
-        )
-    )
+            """))
     text = render_graph(load_graph(path, options=CompileOptions(root=tmp_path, search_path=())))
     assert 'subgraph c1["each.body"]' in text
     assert '-.->|"result"|' in text

@@ -71,7 +71,11 @@ def ids(graph: Graph) -> list[str]:
 
 def test_path_is_relative_to_the_including_file(tmp_path: Path) -> None:
     write(tmp_path, "flows/lib/add.yaml", ADD)
-    write(tmp_path, "flows/lib/mid.yaml", parent(include("inner", "add.yaml", extra=", value: 1")).replace("id: parent", "id: mid"))
+    write(
+        tmp_path,
+        "flows/lib/mid.yaml",
+        parent(include("inner", "add.yaml", extra=", value: 1")).replace("id: parent", "id: mid"),
+    )
     main = write(tmp_path, "flows/main.yaml", parent(include("outer", "lib/mid.yaml")))
     graph = load_graph(main, options=opts(tmp_path))
     assert ids(graph) == ["outer.inner.sum"]
@@ -81,7 +85,9 @@ def test_path_is_relative_to_the_including_file(tmp_path: Path) -> None:
 def test_search_path_after_the_including_folder(tmp_path: Path) -> None:
     write(tmp_path, "shared/add.yaml", ADD)
     main = write(tmp_path, "flows/main.yaml", parent(include("totals", "add", extra=", value: 1")))
-    assert ids(load_graph(main, options=opts(tmp_path, search_path=(tmp_path / "shared",)))) == ["totals.sum"]
+    assert ids(load_graph(main, options=opts(tmp_path, search_path=(tmp_path / "shared",)))) == [
+        "totals.sum"
+    ]
     (diagnostic,) = errors(main, opts(tmp_path))
     assert diagnostic.code == "E0501"
     assert "looked in" in (diagnostic.hint or "")
@@ -89,14 +95,18 @@ def test_search_path_after_the_including_folder(tmp_path: Path) -> None:
 
 def test_search_path_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, "shared/add.yaml", ADD)
-    main = write(tmp_path, "flows/main.yaml", parent(include("totals", "add.yaml", extra=", value: 1")))
+    main = write(
+        tmp_path, "flows/main.yaml", parent(include("totals", "add.yaml", extra=", value: 1"))
+    )
     monkeypatch.setenv("ATOMITON_PATH", str(tmp_path / "shared"))
     assert ids(load_graph(main, options=CompileOptions(root=tmp_path))) == ["totals.sum"]
 
 
 def test_store_by_id_from_atomiton_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, "home/Blueprints/add.yaml", ADD)
-    main = write(tmp_path, "main.yaml", parent(include("totals", "add", by="id", extra=", value: 1")))
+    main = write(
+        tmp_path, "main.yaml", parent(include("totals", "add", by="id", extra=", value: 1"))
+    )
     monkeypatch.setenv("ATOMITON_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ATOMITON_PATH", raising=False)
     assert ids(load_graph(main, options=CompileOptions(root=tmp_path))) == ["totals.sum"]
@@ -104,7 +114,9 @@ def test_store_by_id_from_atomiton_home(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_store_file_found_by_its_declared_id(tmp_path: Path) -> None:
     write(tmp_path, "store/renamed-file.yaml", ADD.replace("id: add", "id: 'adder'  # renamed"))
-    main = write(tmp_path, "main.yaml", parent(include("totals", "adder", by="id", extra=", value: 1")))
+    main = write(
+        tmp_path, "main.yaml", parent(include("totals", "adder", by="id", extra=", value: 1"))
+    )
     assert ids(load_graph(main, options=opts(tmp_path))) == ["totals.sum"]
 
 
@@ -169,7 +181,14 @@ def test_interface_input_passes_through_to_the_parent(tmp_path: Path) -> None:
 
 def test_no_sub_flow_call_remains_in_the_module(tmp_path: Path) -> None:
     write(tmp_path, "add.yaml", ADD)
-    main = write(tmp_path, "main.yaml", parent(include("a", "add.yaml", extra=", value: 1") + include("b", "add.yaml", extra=", value: 2")))
+    main = write(
+        tmp_path,
+        "main.yaml",
+        parent(
+            include("a", "add.yaml", extra=", value: 1")
+            + include("b", "add.yaml", extra=", value: 2")
+        ),
+    )
     compiled = compile_blueprint(main, options=opts(tmp_path))
     assert {n.type for n in compiled.graph.nodes} == {"python"}
     assert "add.yaml" in compiled.code  # node comments and NodeInfo point into the child file
@@ -179,7 +198,11 @@ def test_no_sub_flow_call_remains_in_the_module(tmp_path: Path) -> None:
 def test_diamond(tmp_path: Path) -> None:
     write(tmp_path, "d.yaml", ADD)
     for name in ("b", "c"):
-        write(tmp_path, f"{name}.yaml", parent(include("d", "d.yaml", extra=", value: 1")).replace("id: parent", f"id: {name}"))
+        write(
+            tmp_path,
+            f"{name}.yaml",
+            parent(include("d", "d.yaml", extra=", value: 1")).replace("id: parent", f"id: {name}"),
+        )
     main = write(tmp_path, "a.yaml", parent(include("b", "b.yaml") + include("c", "c.yaml")))
     assert ids(load_graph(main, options=opts(tmp_path))) == ["b.d.sum", "c.d.sum"]
 
@@ -223,8 +246,16 @@ def test_cycle_by_path_is_one_diagnostic_with_the_chain(tmp_path: Path) -> None:
 
 
 def test_cycle_through_ids(tmp_path: Path) -> None:
-    write(tmp_path, "store/x.yaml", parent(include("to-y", "y", by="id")).replace("id: parent", "id: x"))
-    write(tmp_path, "store/y.yaml", parent(include("to-x", "x", by="id")).replace("id: parent", "id: y"))
+    write(
+        tmp_path,
+        "store/x.yaml",
+        parent(include("to-y", "y", by="id")).replace("id: parent", "id: x"),
+    )
+    write(
+        tmp_path,
+        "store/y.yaml",
+        parent(include("to-x", "x", by="id")).replace("id: parent", "id: y"),
+    )
     main = write(tmp_path, "main.yaml", parent(include("start", "x", by="id")))
     (diagnostic,) = errors(main, opts(tmp_path))
     assert diagnostic.code == "E0502"
@@ -244,8 +275,16 @@ def test_self_include(tmp_path: Path) -> None:
 
 def test_errors_in_included_files_carry_a_note_per_level(tmp_path: Path) -> None:
     write(tmp_path, "lib/leaf.yaml", "id: leaf\nnodes:\n  - {id: bad, type: trasnform}\n")
-    write(tmp_path, "lib/mid.yaml", "id: mid\nnodes:\n  - id: deeper\n    type: blueprint\n    parameters: {path: leaf.yaml}\n")
-    main = write(tmp_path, "orders.yaml", "id: orders\nnodes:\n  - {id: ok, type: code, parameters: {code: 'return 1'}}\n  - {id: totals, type: blueprint, parameters: {path: lib/mid.yaml}}\n")
+    write(
+        tmp_path,
+        "lib/mid.yaml",
+        "id: mid\nnodes:\n  - id: deeper\n    type: blueprint\n    parameters: {path: leaf.yaml}\n",
+    )
+    main = write(
+        tmp_path,
+        "orders.yaml",
+        "id: orders\nnodes:\n  - {id: ok, type: code, parameters: {code: 'return 1'}}\n  - {id: totals, type: blueprint, parameters: {path: lib/mid.yaml}}\n",
+    )
     (diagnostic,) = errors(main, opts(tmp_path))
     assert diagnostic.format().splitlines() == [
         "lib/leaf.yaml:3:5: error[E0202]: unknown node type 'trasnform' for node 'bad'",
@@ -281,7 +320,10 @@ def test_type_error_on_an_edge_inside_an_included_file(tmp_path: Path) -> None:
     (diagnostic,) = errors(main, opts(tmp_path))
     assert diagnostic.code == "E0401"
     assert str(diagnostic.span) == "child.yaml:7:5"
-    assert diagnostic.message == "edge input.text->rows: input.text is string, which does not fit rows.data (array)"
+    assert (
+        diagnostic.message
+        == "edge input.text->rows: input.text is string, which does not fit rows.data (array)"
+    )
     assert diagnostic.notes == ("included from main.yaml:3:5",)
 
 
@@ -303,7 +345,11 @@ def test_edge_into_a_sub_blueprint_is_checked_against_its_interface(tmp_path: Pa
 
 def test_constant_parameter_checked_against_the_interface(tmp_path: Path) -> None:
     write(tmp_path, "add.yaml", ADD)
-    main = write(tmp_path, "main.yaml", parent(include("totals", "add.yaml", extra=", value: 1, offset: lots")))
+    main = write(
+        tmp_path,
+        "main.yaml",
+        parent(include("totals", "add.yaml", extra=", value: 1, offset: lots")),
+    )
     (diagnostic,) = errors(main, opts(tmp_path))
     assert diagnostic.code == "E0209"
     assert "offset" in diagnostic.message and "number" in diagnostic.message

@@ -68,7 +68,11 @@ def draw_flow(data: st.DataObject, depth: int, *, top: bool = False) -> Flow:
             child = draw_flow(data, depth - 1)
             feeds: dict[str, Ref | int | None] = {}
             for name, default in child.inputs.items():
-                choice = data.draw(st.sampled_from(["edge", "param", "default"] if default is not None else ["edge", "param"]))
+                choice = data.draw(
+                    st.sampled_from(
+                        ["edge", "param", "default"] if default is not None else ["edge", "param"]
+                    )
+                )
                 if choice == "edge" and refs:
                     feeds[name] = data.draw(st.sampled_from(refs))
                 elif choice in ("param", "edge"):
@@ -81,7 +85,9 @@ def draw_flow(data: st.DataObject, depth: int, *, top: bool = False) -> Flow:
             refs.extend((item_id, out) for out in child.outputs)
         else:
             item_id = f"v{index}"
-            sources = data.draw(st.lists(st.sampled_from(refs), unique=True, max_size=3)) if refs else []
+            sources = (
+                data.draw(st.lists(st.sampled_from(refs), unique=True, max_size=3)) if refs else []
+            )
             flow.items.append(Leaf(item_id, sources, data.draw(st.integers(-9, 9))))
             refs.append((item_id, "result"))
     for o in range(data.draw(st.integers(1, 2))):
@@ -139,12 +145,21 @@ class Writer:
                     edges.append({**source(item.sources[0]), "target": item.id})
                 elif item.sources:
                     gather = f"{item.id}-in"
-                    nodes.append({
-                        "id": gather, "type": "python", "function": "random_flow_funcs:total",
-                        "inputPorts": [{"id": "values", "dataType": "number", "multiple": True}],
-                        "outputPorts": [{"id": "total", "dataType": "number"}],
-                    })
-                    edges.extend({**source(s), "target": gather, "targetHandle": "values"} for s in item.sources)
+                    nodes.append(
+                        {
+                            "id": gather,
+                            "type": "python",
+                            "function": "random_flow_funcs:total",
+                            "inputPorts": [
+                                {"id": "values", "dataType": "number", "multiple": True}
+                            ],
+                            "outputPorts": [{"id": "total", "dataType": "number"}],
+                        }
+                    )
+                    edges.extend(
+                        {**source(s), "target": gather, "targetHandle": "values"}
+                        for s in item.sources
+                    )
                     edges.append({"source": gather, "target": item.id})
                 continue
             params: dict[str, object] = {n: v for n, v in item.feeds.items() if isinstance(v, int)}
@@ -152,14 +167,18 @@ class Writer:
             number = next(self.counter)
             if item.mode == "inline":
                 inline = self.document(item.flow, f"inline-{number}", folder)
-                node.update(interface=inline["interface"], nodes=inline["nodes"], edges=inline["edges"])
+                node.update(
+                    interface=inline["interface"], nodes=inline["nodes"], edges=inline["edges"]
+                )
             elif item.mode == "path":
                 name = f"sub{number}.yaml"
                 self.write(folder / name, item.flow, f"sub-{number}")
                 params["path"] = name
             else:
                 # File name and id differ: the store is searched by the declared id.
-                self.write(self.folder / "store" / f"file{number}.yaml", item.flow, f"stored-{number}")
+                self.write(
+                    self.folder / "store" / f"file{number}.yaml", item.flow, f"stored-{number}"
+                )
                 params["id"] = f"stored-{number}"
             if params:
                 node["parameters"] = params
@@ -187,7 +206,9 @@ class Writer:
 @given(st.data())
 def test_compiled_module_agrees_with_the_reference_interpreter(data: st.DataObject) -> None:
     flow = draw_flow(data, depth=3, top=True)
-    given_inputs = {name: data.draw(st.integers(-20, 20)) for name in flow.inputs if data.draw(st.booleans())}
+    given_inputs = {
+        name: data.draw(st.integers(-20, 20)) for name in flow.inputs if data.draw(st.booleans())
+    }
     defaults = {name: default for name, default in flow.inputs.items() if default is not None}
     expected = evaluate(flow, {**defaults, **given_inputs})
     with tempfile.TemporaryDirectory() as folder:

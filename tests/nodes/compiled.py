@@ -8,7 +8,9 @@ from typing import Any
 from atomiton.compiler import compile_blueprint, load_module
 
 
-def run_blueprint(tmp_path: Path, text: str, expect_in_code: str | None = None, **inputs: Any) -> Any:
+def run_blueprint(
+    tmp_path: Path, text: str, expect_in_code: str | None = None, **inputs: Any
+) -> Any:
     """Compile the blueprint ``text``, check its module holds ``expect_in_code``, run it.
 
     Returns the module's ``Outputs``.

@@ -16,7 +16,9 @@ PAGE = ROOT / "docs" / "nodes.md"
 def test_docs_nodes_md_is_up_to_date() -> None:
     expected = render_catalogue()
     assert PAGE.exists(), f"docs/nodes.md is missing; run `{REFRESH_COMMAND}`"
-    assert PAGE.read_text(encoding="utf-8") == expected, f"docs/nodes.md is out of date; run `{REFRESH_COMMAND}`"
+    assert (
+        PAGE.read_text(encoding="utf-8") == expected
+    ), f"docs/nodes.md is out of date; run `{REFRESH_COMMAND}`"
 
 
 def test_every_registered_type_has_a_section_with_ports_and_parameters() -> None:

@@ -19,7 +19,9 @@ def test_patches_a_copy_of_the_input() -> None:
 
 
 def test_keep_only_set_and_missing_input() -> None:
-    assert run(Params.model_validate({"values": {"x": 1}, "keepOnlySet": True}), data={"a": 1}) == {"x": 1}
+    assert run(Params.model_validate({"values": {"x": 1}, "keepOnlySet": True}), data={"a": 1}) == {
+        "x": 1
+    }
     assert run(Params(values={"x": 1})) == {"x": 1}
     assert run(Params()) == {}
 
@@ -27,7 +29,10 @@ def test_keep_only_set_and_missing_input() -> None:
 def test_dotted_keys_set_nested_fields_without_touching_the_input() -> None:
     data: dict[str, Any] = {"user": {"name": "Ada", "tags": ["x"]}, "n": 1}
     result = run(Params(values={"user.address.city": "London", "user.name": "Grace"}), data=data)
-    assert result == {"user": {"name": "Grace", "tags": ["x"], "address": {"city": "London"}}, "n": 1}
+    assert result == {
+        "user": {"name": "Grace", "tags": ["x"], "address": {"city": "London"}},
+        "n": 1,
+    }
     assert data == {"user": {"name": "Ada", "tags": ["x"]}, "n": 1}
 
 
@@ -48,7 +53,9 @@ def test_results_never_share_values_with_the_parameters() -> None:
 def test_spec() -> None:
     assert registry.get("edit-fields") is SPEC
     assert SPEC.weight == 80 and SPEC.execution == "inline"
-    assert [p.name for p in SPEC.inputs] == ["data"] and [p.name for p in SPEC.outputs] == ["result"]
+    assert [p.name for p in SPEC.inputs] == ["data"] and [p.name for p in SPEC.outputs] == [
+        "result"
+    ]
 
 
 # -- compiled end to end --------------------------------------------------------------------------

@@ -34,7 +34,12 @@ def test_write_then_read_text(tmp_path: Path) -> None:
 
 def test_camel_case_keys_from_yaml(tmp_path: Path) -> None:
     params = Params.model_validate(
-        {"operation": "write", "path": str(tmp_path / "x" / "y.txt"), "createDirectories": False, "targetPath": "z"}
+        {
+            "operation": "write",
+            "path": str(tmp_path / "x" / "y.txt"),
+            "createDirectories": False,
+            "targetPath": "z",
+        }
     )
     assert params.create_directories is False and params.target_path == "z"
 
@@ -166,7 +171,10 @@ def test_create_directories(tmp_path: Path) -> None:
     run(fs(operation="write", path=str(deep)), content="x")
     assert deep.read_text() == "x"
     with pytest.raises(FileNotFoundError, match="createDirectories"):
-        run(fs(operation="write", path=str(tmp_path / "no" / "c.txt"), create_directories=False), content="x")
+        run(
+            fs(operation="write", path=str(tmp_path / "no" / "c.txt"), create_directories=False),
+            content="x",
+        )
 
 
 def test_file_where_folder_expected(tmp_path: Path) -> None:
@@ -199,10 +207,15 @@ def test_list_sorted_pattern_recursive_hidden(tree: Path) -> None:
     out = run(fs(operation="list", path=str(tree)))
     assert names(out.result, tree) == ["a.txt", "b.csv", "c.csv", "sub"]
     assert out.size == 4
-    assert names(run(fs(operation="list", path=str(tree), pattern="*.csv")).result, tree) == ["b.csv", "c.csv"]
+    assert names(run(fs(operation="list", path=str(tree), pattern="*.csv")).result, tree) == [
+        "b.csv",
+        "c.csv",
+    ]
     recursive = run(fs(operation="list", path=str(tree), pattern="*.csv", recursive=True)).result
     assert names(recursive, tree) == ["b.csv", "c.csv", "sub/d.csv"]
-    hidden = run(fs(operation="list", path=str(tree), pattern="*.csv", recursive=True, include_hidden=True)).result
+    hidden = run(
+        fs(operation="list", path=str(tree), pattern="*.csv", recursive=True, include_hidden=True)
+    ).result
     assert names(hidden, tree) == [".git/f.csv", ".hidden.csv", "b.csv", "c.csv", "sub/d.csv"]
 
 
@@ -230,16 +243,27 @@ def test_exists_create_delete(tree: Path) -> None:
 
 
 def test_copy_and_move(tree: Path) -> None:
-    out = run(fs(operation="copy", path=str(tree / "a.txt"), target_path=str(tree / "out" / "a2.txt")))
+    out = run(
+        fs(operation="copy", path=str(tree / "a.txt"), target_path=str(tree / "out" / "a2.txt"))
+    )
     assert (tree / "out" / "a2.txt").read_text() == "a.txt" and out.size == 5
     assert (tree / "a.txt").exists()
     with pytest.raises(FileExistsError):
-        run(fs(operation="copy", path=str(tree / "b.csv"), target_path=str(tree / "out" / "a2.txt"), overwrite=False))
+        run(
+            fs(
+                operation="copy",
+                path=str(tree / "b.csv"),
+                target_path=str(tree / "out" / "a2.txt"),
+                overwrite=False,
+            )
+        )
     assert (tree / "out" / "a2.txt").read_text() == "a.txt"
     # A folder as the target means "into it", like cp.
     into = run(fs(operation="copy", path=str(tree / "b.csv"), target_path=str(tree / "out")))
     assert into.path == str(tree / "out" / "b.csv")
-    moved = run(fs(operation="move", path=str(tree / "c.csv")), target_path=str(tree / "out" / "c.csv"))
+    moved = run(
+        fs(operation="move", path=str(tree / "c.csv")), target_path=str(tree / "out" / "c.csv")
+    )
     assert not (tree / "c.csv").exists() and Path(moved.path).read_text() == "c.csv"
     with pytest.raises(FileExistsError):
         run(fs(operation="move", path=str(tree / "b.csv"), target_path=moved.path, overwrite=False))

@@ -29,7 +29,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
         pass
 
-    def _send(self, status: int, body: bytes, content_type: str | None, extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
@@ -46,7 +52,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         route = parts.path
         if route == "/json":
-            self._send(200, json.dumps({"hello": "world", "n": [1, 2]}).encode(), "application/json")
+            self._send(
+                200, json.dumps({"hello": "world", "n": [1, 2]}).encode(), "application/json"
+            )
         elif route == "/text":
             self._send(200, "héllo".encode(), "text/plain; charset=utf-8", {"X-Multi": "a"})
         elif route == "/binary":
@@ -144,18 +152,26 @@ def test_query_headers_and_json_body(server: str) -> None:
 
 
 def test_text_and_bytes_bodies_and_edges_win(server: str) -> None:
-    params = req(method="POST", url=f"{server}/nowhere", body="param body", headers={"X-A": "param"})
-    echoed = run(params, url=f"{server}/echo", body="edge body", headers={"X-B": "edge"}, query={"k": 1}).result
+    params = req(
+        method="POST", url=f"{server}/nowhere", body="param body", headers={"X-A": "param"}
+    )
+    echoed = run(
+        params, url=f"{server}/echo", body="edge body", headers={"X-B": "edge"}, query={"k": 1}
+    ).result
     assert echoed["body"] == "edge body"
     assert echoed["headers"]["content-type"].startswith("text/plain")
     assert "x-a" not in echoed["headers"] and echoed["headers"]["x-b"] == "edge"
     assert echoed["query"] == {"k": ["1"]}
     raw = run(req(method="PUT", url=f"{server}/echo"), body=b"\x00\xff").result
-    assert raw["body"] == "\x00\xff" and raw["headers"]["content-type"] == "application/octet-stream"
+    assert (
+        raw["body"] == "\x00\xff" and raw["headers"]["content-type"] == "application/octet-stream"
+    )
 
 
 def test_basic_and_bearer_auth(server: str) -> None:
-    basic = run(req(url=f"{server}/auth", auth={"type": "basic", "username": "ada", "password": "secret"}))
+    basic = run(
+        req(url=f"{server}/auth", auth={"type": "basic", "username": "ada", "password": "secret"})
+    )
     assert basic.result == {"authorised": True}
     bearer = run(req(url=f"{server}/auth", auth={"type": "bearer", "token": "tok123"}))
     assert bearer.result == {"authorised": True}
@@ -230,7 +246,12 @@ def test_cancellation_stops_a_slow_request(server: str) -> None:
 
 def test_spec_shape() -> None:
     spec = http_request.SPEC
-    assert spec.weight == 500 and spec.needs_context and spec.requires == ("httpx",) and spec.extra == "http"
+    assert (
+        spec.weight == 500
+        and spec.needs_context
+        and spec.requires == ("httpx",)
+        and spec.extra == "http"
+    )
     assert [p.attr for p in spec.outputs] == list(http_request.Output.__dataclass_fields__)
     assert [p.name for p in spec.inputs] == ["url", "body", "headers", "query"]
 
@@ -242,8 +263,7 @@ def test_compiled_blueprint_fetches_json(server: str, tmp_path: Path) -> None:
     from atomiton.compiler import compile_blueprint, load_module
 
     path = tmp_path / "flow.yaml"
-    path.write_text(
-        """
+    path.write_text("""
 id: http
 interface:
   inputs: [{id: base, dataType: string}]
@@ -255,8 +275,7 @@ nodes:
 edges:
   - {source: fetch, sourceHandle: result, target: output, targetHandle: body}
   - {source: fetch, sourceHandle: status, target: output, targetHandle: status}
-"""
-    )
+""")
     compiled = compile_blueprint(path)
     compile(compiled.code, str(path), "exec")
     module = load_module(compiled)

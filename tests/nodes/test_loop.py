@@ -39,7 +39,11 @@ def test_missing_array_or_count_fails() -> None:
 
 
 def test_times_passes_the_index() -> None:
-    out = run(Params.model_validate({"loopType": "times", "count": 4}), body=lambda i: i * i, context=ctx())
+    out = run(
+        Params.model_validate({"loopType": "times", "count": 4}),
+        body=lambda i: i * i,
+        context=ctx(),
+    )
     assert out.results == [0, 1, 4, 9] and out.iteration_count == 4
 
 
@@ -104,7 +108,12 @@ def test_max_iterations_guards_every_loop_type() -> None:
         run(Params(loop_type="times", count=5, max_iterations=4), body=lambda x: x, context=ctx())
     calls: list[int] = []
     with pytest.raises(LoopError, match=r"still holds after maxIterations \(5\)"):
-        run(Params(loop_type="while", max_iterations=5), body=calls.append, condition=lambda i, last: True, context=ctx())
+        run(
+            Params(loop_type="while", max_iterations=5),
+            body=calls.append,
+            condition=lambda i, last: True,
+            context=ctx(),
+        )
     assert calls == [0, 1, 2, 3, 4]
 
 
@@ -115,18 +124,24 @@ def test_while_sees_iteration_and_last_result() -> None:
         seen.append((iteration, last_result))
         return last_result is None or last_result < 30
 
-    out = run(Params(loop_type="while"), body=lambda i: (i + 1) * 10, condition=condition, context=ctx())
+    out = run(
+        Params(loop_type="while"), body=lambda i: (i + 1) * 10, condition=condition, context=ctx()
+    )
     assert out.results == [10, 20, 30] and out.iteration_count == 3
     assert seen == [(0, None), (1, 10), (2, 20), (3, 30)]
     with pytest.raises(LoopError, match="needs a condition"):
         run(Params(loop_type="while"), body=lambda i: i, context=ctx())
     with pytest.raises(LoopError, match="condition failed before iteration 0"):
-        run(Params(loop_type="while"), body=lambda i: i, condition=lambda i, r: 1 / 0, context=ctx())
+        run(
+            Params(loop_type="while"), body=lambda i: i, condition=lambda i, r: 1 / 0, context=ctx()
+        )
 
 
 def test_progress_is_reported_per_iteration() -> None:
     reports: list[tuple[float, float | None]] = []
-    context = NodeContext("loop", on_progress=lambda done, total, message: reports.append((done, total)))
+    context = NodeContext(
+        "loop", on_progress=lambda done, total, message: reports.append((done, total))
+    )
     run(Params(concurrency=2), array=list("abcd"), body=str.upper, context=context)
     assert sorted(reports) == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
@@ -152,7 +167,10 @@ def test_spec() -> None:
     assert SPEC.code_params["condition"].args == ("iteration", "last_result")
     assert [p.name for p in SPEC.outputs] == ["results", "iterationCount", "errors"]
     # body is validated as a path or an inline sub-blueprint.
-    assert Params.model_validate({"body": {"nodes": [], "edges": []}}).body == {"nodes": [], "edges": []}
+    assert Params.model_validate({"body": {"nodes": [], "edges": []}}).body == {
+        "nodes": [],
+        "edges": [],
+    }
     with pytest.raises(ValueError):
         Params.model_validate({"body": 3})
 

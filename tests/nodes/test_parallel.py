@@ -81,14 +81,21 @@ def test_all_fail_fast_returns_at_the_first_failure() -> None:
 
 def test_all_without_fail_fast_reports_every_failure() -> None:
     branches = [failing(0.0, "one"), sleeper(0.02, "ok"), failing(0.01, "two")]
-    with pytest.raises(ParallelError, match="2 branches failed: branch 0: ValueError: one; branch 2") as info:
+    with pytest.raises(
+        ParallelError, match="2 branches failed: branch 0: ValueError: one; branch 2"
+    ) as info:
         run(Params(fail_fast=False), branches=branches, context=ctx())
     group = info.value.__cause__
     assert isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 2
 
 
 def test_all_settled_never_fails() -> None:
-    out = run(Params(strategy="allSettled"), data=2, branches=[lambda d: d, failing(0, "no")], context=ctx())
+    out = run(
+        Params(strategy="allSettled"),
+        data=2,
+        branches=[lambda d: d, failing(0, "no")],
+        context=ctx(),
+    )
     assert out.results == [
         {"index": 0, "status": "fulfilled", "value": 2},
         {"index": 1, "status": "rejected", "reason": "ValueError: no"},
@@ -119,14 +126,20 @@ def test_operation_timeout_fails_the_slow_branch() -> None:
 def test_timed_out_branch_frees_its_slot() -> None:
     # One worker; the first branch hangs past its timeout, the others must still run.
     branches = [sleeper(0.5, "stuck"), sleeper(0, "b"), sleeper(0, "c")]
-    out = run(Params(strategy="allSettled", concurrency=1, operation_timeout=40), branches=branches, context=ctx())
+    out = run(
+        Params(strategy="allSettled", concurrency=1, operation_timeout=40),
+        branches=branches,
+        context=ctx(),
+    )
     assert [r["status"] for r in out.results] == ["rejected", "fulfilled", "fulfilled"]
     assert "operationTimeout" in out.results[0]["reason"]
 
 
 def test_global_timeout_settles_unfinished_branches() -> None:
     started = time.monotonic()
-    params = Params.model_validate({"strategy": "allSettled", "globalTimeout": 60, "concurrency": 1})
+    params = Params.model_validate(
+        {"strategy": "allSettled", "globalTimeout": 60, "concurrency": 1}
+    )
     out = run(params, branches=[sleeper(0, "a"), sleeper(0.5, "b"), sleeper(0, "c")], context=ctx())
     assert time.monotonic() - started < 0.4
     assert [r["status"] for r in out.results] == ["fulfilled", "rejected", "rejected"]
@@ -147,7 +160,11 @@ def test_cancelling_the_run_stops_waiting() -> None:
 def test_no_worker_thread_outlives_a_normal_call() -> None:
     before = {t.ident for t in threading.enumerate()}
     run(Params(), branches=[sleeper(0.01, i) for i in range(4)], context=ctx())
-    leftover = [t for t in threading.enumerate() if t.ident not in before and t.name.startswith("atomiton-parallel")]
+    leftover = [
+        t
+        for t in threading.enumerate()
+        if t.ident not in before and t.name.startswith("atomiton-parallel")
+    ]
     assert leftover == []
 
 
@@ -155,7 +172,10 @@ def test_spec() -> None:
     assert registry.get("parallel") is SPEC
     assert SPEC.needs_context
     assert [p.name for p in SPEC.outputs] == ["results", "completed", "failed"]
-    assert Params.model_validate({"branches": ["a.yaml", {"nodes": []}]}).branches == ["a.yaml", {"nodes": []}]
+    assert Params.model_validate({"branches": ["a.yaml", {"nodes": []}]}).branches == [
+        "a.yaml",
+        {"nodes": []},
+    ]
     with pytest.raises(ValueError):
         Params.model_validate({"strategy": "any"})
 

@@ -66,7 +66,9 @@ def test_stdin_is_piped_and_args_edge_wins() -> None:
 
 def test_no_stdin_means_empty_input() -> None:
     # stdin is /dev/null, not this process's terminal: a program reading it ends at once.
-    out = run(cmd(program=PY, args=["-c", "import sys; print(repr(sys.stdin.read()))"], timeout=5000))
+    out = run(
+        cmd(program=PY, args=["-c", "import sys; print(repr(sys.stdin.read()))"], timeout=5000)
+    )
     assert out.stdout == "''\n"
 
 
@@ -78,7 +80,13 @@ def test_environment_is_merged(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_working_directory(tmp_path: Path) -> None:
-    out = run(cmd(program=PY, args=["-c", "import os; print(os.getcwd())"], working_directory=str(tmp_path)))
+    out = run(
+        cmd(
+            program=PY,
+            args=["-c", "import os; print(os.getcwd())"],
+            working_directory=str(tmp_path),
+        )
+    )
     assert Path(out.stdout.strip()).resolve() == tmp_path.resolve()
     with pytest.raises(FileNotFoundError, match="working directory .*nowhere.* does not exist"):
         run(cmd(program="true", working_directory=str(tmp_path / "nowhere")))
@@ -100,11 +108,18 @@ def test_missing_and_unrunnable_programs(tmp_path: Path) -> None:
 
 def test_fail_on_error_both_ways() -> None:
     script = "import sys; print('out'); sys.stderr.write('first\\nlast words\\n'); sys.exit(3)"
-    with pytest.raises(CommandError, match=r"exited with code 3; stderr ends with:\nfirst\nlast words") as info:
+    with pytest.raises(
+        CommandError, match=r"exited with code 3; stderr ends with:\nfirst\nlast words"
+    ) as info:
         run(cmd(program=PY, args=["-c", script]))
     assert info.value.exit_code == 3 and info.value.stdout == "out\n"
     out = run(cmd(program=PY, args=["-c", script], fail_on_error=False))
-    assert (out.exit_code, out.success, out.stdout, out.stderr) == (3, False, "out\n", "first\nlast words\n")
+    assert (out.exit_code, out.success, out.stdout, out.stderr) == (
+        3,
+        False,
+        "out\n",
+        "first\nlast words\n",
+    )
 
 
 def test_capture_output_false(capfd: pytest.CaptureFixture[str]) -> None:
@@ -121,7 +136,12 @@ def test_large_output_does_not_deadlock() -> None:
 
 def test_timeout_kills_the_whole_group() -> None:
     # sh starts a background grandchild, prints its pid, then waits on a foreground child.
-    params = cmd(program="/bin/sh", args=["-c", "sleep 30 & echo $!; sleep 30"], timeout=500, fail_on_error=False)
+    params = cmd(
+        program="/bin/sh",
+        args=["-c", "sleep 30 & echo $!; sleep 30"],
+        timeout=500,
+        fail_on_error=False,
+    )
     started = time.perf_counter()
     out = run(params)
     assert time.perf_counter() - started < 5
@@ -159,7 +179,10 @@ def test_cancellation_leaves_no_survivor(tmp_path: Path) -> None:
 
     threading.Thread(target=cancel_when_started, daemon=True).start()
     with pytest.raises(CancelledError):
-        run(cmd(program="/bin/sh", args=["-c", f"sleep 30 & echo $! > {pid_file}; sleep 30"]), context=context)
+        run(
+            cmd(program="/bin/sh", args=["-c", f"sleep 30 & echo $! > {pid_file}; sleep 30"]),
+            context=context,
+        )
     assert wait_gone(int(pid_file.read_text()))
     with pytest.raises(CancelledError):  # already cancelled: nothing starts
         run(cmd(program="true"), context=context)
@@ -179,8 +202,7 @@ def test_compiled_blueprint_pipes_an_input(tmp_path: Path) -> None:
     from atomiton.compiler import compile_blueprint, load_module
 
     path = tmp_path / "flow.yaml"
-    path.write_text(
-        """
+    path.write_text("""
 id: sh
 interface:
   inputs: [{id: word, dataType: string, default: hi}]
@@ -190,8 +212,7 @@ nodes:
     parameters: {program: tr, args: [a-z, A-Z]}
 edges:
   - {source: input, sourceHandle: word, target: upper, targetHandle: stdin}
-"""
-    )
+""")
     compiled = compile_blueprint(path)
     compile(compiled.code, str(path), "exec")
     assert "context=ex.context(0)" in compiled.code

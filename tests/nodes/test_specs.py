@@ -16,7 +16,11 @@ from atomiton.nodes import registry
 from atomiton.nodes.spec import NodeSpec
 
 SPECS = sorted(
-    {spec.type: spec for name in registry.type_names() if (spec := registry.get(name)) is not None}.values(),
+    {
+        spec.type: spec
+        for name in registry.type_names()
+        if (spec := registry.get(name)) is not None
+    }.values(),
     key=lambda spec: spec.type,
 )
 
@@ -36,9 +40,10 @@ def test_output_ports_match_the_python_types(spec: NodeSpec) -> None:
         actual = str(annotations[port.name])
         # Either side Any: mypy accepts the wiring and the value is checked at run time. A mapping
         # of str may be narrower (it is read, not written to).
-        assert "Any" in (expected, actual) or actual.replace("dict[str, str]", "dict[str, Any]") == expected, (
-            f"{spec.type}.{port.name} is declared {port.type} ({expected}) but run() gives {actual}"
-        )
+        assert (
+            "Any" in (expected, actual)
+            or actual.replace("dict[str, str]", "dict[str, Any]") == expected
+        ), f"{spec.type}.{port.name} is declared {port.type} ({expected}) but run() gives {actual}"
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[spec.type for spec in SPECS])

@@ -47,7 +47,12 @@ def test_empty_lines_kept_when_asked(tmp_path: Path) -> None:
     path.write_text("a,b\n1,2\n\n,\n3,4\n")
     assert run(sheet(path=str(path))).row_count == 2
     kept = run(sheet(path=str(path), skip_empty_lines=False)).records
-    assert kept == [{"a": "1", "b": "2"}, {"a": None, "b": None}, {"a": "", "b": ""}, {"a": "3", "b": "4"}]
+    assert kept == [
+        {"a": "1", "b": "2"},
+        {"a": None, "b": None},
+        {"a": "", "b": ""},
+        {"a": "3", "b": "4"},
+    ]
 
 
 def test_ragged_rows_and_odd_headers(tmp_path: Path) -> None:
@@ -136,7 +141,10 @@ def test_write_errors_leave_old_file(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="row 1 is a int"):
         run(sheet(operation="write", path=str(path)), data=[{"a": 1}, 5])
     with pytest.raises(ValueError, match=r"row 2 has columns \['c'\]"):
-        run(sheet(operation="write", path=str(path), stream=True), data=iter([{"a": 1}, {"a": 2}, {"c": 3}]))
+        run(
+            sheet(operation="write", path=str(path), stream=True),
+            data=iter([{"a": 1}, {"a": 2}, {"c": 3}]),
+        )
     assert path.read_text() == "old\n"
     with pytest.raises(TypeError, match="not str"):
         run(sheet(operation="write", path=str(path)), data="a,b")
@@ -170,7 +178,10 @@ def workbook(tmp_path: Path) -> Path:
 def test_read_xlsx_by_name_and_index(workbook: Path) -> None:
     by_name = run(sheet(path=str(workbook), sheet_name="Orders"))
     assert by_name.headers == ["id", "amount", "paid"]
-    assert by_name.records == [{"id": 1, "amount": 9.5, "paid": True}, {"id": 2, "amount": 120, "paid": False}]
+    assert by_name.records == [
+        {"id": 1, "amount": 9.5, "paid": True},
+        {"id": 2, "amount": 120, "paid": False},
+    ]
     assert by_name.sheet_name == "Orders" and by_name.sheet_names == ["Summary", "Orders"]
     by_index = run(sheet(path=str(workbook), sheet_index=1))
     assert by_index.records == by_name.records
@@ -276,8 +287,7 @@ def test_compiled_blueprint_converts_csv_to_xlsx(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text("a,b\n1,2\n3,4\n")
     path = tmp_path / "flow.yaml"
-    path.write_text(
-        """
+    path.write_text("""
 id: convert
 interface:
   inputs: [{id: src, dataType: string}, {id: dst, dataType: string}]
@@ -292,8 +302,7 @@ nodes:
 edges:
   - {source: read, sourceHandle: records, target: write, targetHandle: data}
   - {source: write, sourceHandle: rowCount, target: output, targetHandle: count}
-"""
-    )
+""")
     compiled = compile_blueprint(path)
     compile(compiled.code, str(path), "exec")
     module = load_module(compiled)

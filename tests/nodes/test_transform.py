@@ -35,21 +35,38 @@ def test_map_filter_and_counts() -> None:
 
 def test_reduce_with_and_without_initial() -> None:
     add = lambda acc, item, index: acc + item
-    assert run(Params(operation="reduce", reduce_initial=100), data=[1, 2], function=add).result == 103
+    assert (
+        run(Params(operation="reduce", reduce_initial=100), data=[1, 2], function=add).result == 103
+    )
     assert run(Params(operation="reduce"), data=[1, 2, 3], function=add).result == 6
     seen: list[int] = []
-    run(Params.model_validate({"operation": "reduce", "reduceInitial": 0}), data=[5, 6], function=lambda a, i, n: seen.append(n))
+    run(
+        Params.model_validate({"operation": "reduce", "reduceInitial": 0}),
+        data=[5, 6],
+        function=lambda a, i, n: seen.append(n),
+    )
     assert seen == [0, 1]
     # An explicit null initial value is a value, not "absent".
-    assert run(Params.model_validate({"operation": "reduce", "reduceInitial": None}), data=[1], function=lambda a, i, n: a).result is None
+    assert (
+        run(
+            Params.model_validate({"operation": "reduce", "reduceInitial": None}),
+            data=[1],
+            function=lambda a, i, n: a,
+        ).result
+        is None
+    )
     with pytest.raises(TransformError, match="reduceInitial"):
         run(Params(operation="reduce"), data=[], function=add)
-    assert run(Params(operation="reduce", reduce_initial=0), data=[4], function=add).output_count == 1
+    assert (
+        run(Params(operation="reduce", reduce_initial=0), data=[4], function=add).output_count == 1
+    )
 
 
 def test_function_failure_names_item_index_and_keeps_cause() -> None:
     rows: list[Any] = [{"amount": 1}, {"amount": 2}, {"amount": 3}, {"total": 4}]
-    with pytest.raises(TransformError, match=r"^transformFunction failed on item 3: KeyError: 'amount'$") as info:
+    with pytest.raises(
+        TransformError, match=r"^transformFunction failed on item 3: KeyError: 'amount'$"
+    ) as info:
         run(Params(operation="map"), data=rows, function=lambda item: item["amount"])
     assert isinstance(info.value.__cause__, KeyError)
     assert isinstance(info.value, ValueError)
@@ -71,14 +88,25 @@ def test_sort_by_dotted_key_desc_and_stable() -> None:
 
 
 def test_sort_by_function_none_last_and_errors() -> None:
-    assert run(Params(operation="sort"), data=["bb", "a", "ccc"], function=len).result == ["a", "bb", "ccc"]
+    assert run(Params(operation="sort"), data=["bb", "a", "ccc"], function=len).result == [
+        "a",
+        "bb",
+        "ccc",
+    ]
     assert run(Params(operation="sort"), data=[3, None, 1]).result == [1, 3, None]
-    assert run(Params(operation="sort", sort_direction="desc"), data=[None, 1, 3]).result == [3, 1, None]
+    assert run(Params(operation="sort", sort_direction="desc"), data=[None, 1, 3]).result == [
+        3,
+        1,
+        None,
+    ]
     with pytest.raises(TransformError, match=r"sortKey 'x' cannot be read from item 1: KeyError"):
         run(Params(operation="sort", sort_key="x"), data=[{"x": 1}, {"y": 2}])
     with pytest.raises(TransformError, match="cannot compare"):
         run(Params(operation="sort"), data=[1, "a"])
-    assert run(Params(operation="sort", sort_key="1"), data=[[0, 9], [0, 3]]).result == [[0, 3], [0, 9]]
+    assert run(Params(operation="sort", sort_key="1"), data=[[0, 9], [0, 3]]).result == [
+        [0, 3],
+        [0, 9],
+    ]
 
 
 def test_group_by_key_or_function() -> None:
@@ -86,7 +114,10 @@ def test_group_by_key_or_function() -> None:
     out = run(Params(operation="group", group_key="k"), data=rows)
     assert out.result == {"x": [rows[0], rows[2]], "y": [rows[1]]}
     assert list(out.result) == ["x", "y"] and out.output_count == 2
-    assert run(Params(operation="group"), data=[1, 2, 3, 4], function=lambda i: i % 2).result == {1: [1, 3], 0: [2, 4]}
+    assert run(Params(operation="group"), data=[1, 2, 3, 4], function=lambda i: i % 2).result == {
+        1: [1, 3],
+        0: [2, 4],
+    }
     with pytest.raises(TransformError, match="groupKey or a transformFunction"):
         run(Params(operation="group"), data=[1])
     with pytest.raises(TransformError, match="item 0"):
@@ -95,16 +126,37 @@ def test_group_by_key_or_function() -> None:
 
 def test_flatten_depths() -> None:
     data: list[Any] = [1, [2, [3, [4]]], (5,), "ab", {"a": [1]}]
-    assert run(Params(operation="flatten"), data=data).result == [1, 2, [3, [4]], 5, "ab", {"a": [1]}]
-    assert run(Params(operation="flatten", flatten_depth=3), data=data).result == [1, 2, 3, 4, 5, "ab", {"a": [1]}]
-    assert run(Params.model_validate({"operation": "flatten", "flattenDepth": 0}), data=data).result == data
+    assert run(Params(operation="flatten"), data=data).result == [
+        1,
+        2,
+        [3, [4]],
+        5,
+        "ab",
+        {"a": [1]},
+    ]
+    assert run(Params(operation="flatten", flatten_depth=3), data=data).result == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        "ab",
+        {"a": [1]},
+    ]
+    assert (
+        run(Params.model_validate({"operation": "flatten", "flattenDepth": 0}), data=data).result
+        == data
+    )
 
 
 def test_unique_with_unhashable_items_and_key() -> None:
     data: list[Any] = [{"a": 1}, {"a": 1}, [1], [1], 2, 2]
     assert run(Params(operation="unique"), data=data).result == [{"a": 1}, [1], 2]
     words = ["Apple", "apple", "Banana", "APPLE"]
-    assert run(Params(operation="unique"), data=words, function=str.lower).result == ["Apple", "Banana"]
+    assert run(Params(operation="unique"), data=words, function=str.lower).result == [
+        "Apple",
+        "Banana",
+    ]
 
 
 def test_reverse_limit_skip_slice_defaults() -> None:
@@ -128,7 +180,11 @@ def test_spec_and_code_param_arguments() -> None:
     assert registry.get("transform") is SPEC
     code = SPEC.code_params["transform_function"]
     assert code.kwarg == "function"
-    assert code.arguments(Params(operation="reduce")) == ("acc", "item", "index") == function_args(Params(operation="reduce"))
+    assert (
+        code.arguments(Params(operation="reduce"))
+        == ("acc", "item", "index")
+        == function_args(Params(operation="reduce"))
+    )
     assert code.arguments(Params(operation="map")) == ("item",)
     assert [p.name for p in SPEC.outputs] == ["result", "inputCount", "outputCount"]
     assert SPEC.weight == 50
@@ -159,7 +215,10 @@ def test_unique_keeps_first_occurrences_in_order(data: list[int]) -> None:
 
 @given(ints, st.one_of(st.none(), st.integers(-40, 40)), st.one_of(st.none(), st.integers(-40, 40)))
 def test_slice_matches_python_slicing(data: list[int], start: int | None, end: int | None) -> None:
-    assert run(Params(operation="slice", slice_start=start, slice_end=end), data=data).result == data[start:end]
+    assert (
+        run(Params(operation="slice", slice_start=start, slice_end=end), data=data).result
+        == data[start:end]
+    )
 
 
 @given(ints, st.integers(0, 40), st.integers(0, 40))
@@ -184,8 +243,12 @@ def test_group_partitions_the_input(data: list[int]) -> None:
 
 @given(ints)
 def test_map_filter_agree_with_comprehensions(data: list[int]) -> None:
-    assert run(Params(operation="map"), data=data, function=lambda i: i * 2).result == [i * 2 for i in data]
-    assert run(Params(operation="filter"), data=data, function=lambda i: i > 0).result == [i for i in data if i > 0]
+    assert run(Params(operation="map"), data=data, function=lambda i: i * 2).result == [
+        i * 2 for i in data
+    ]
+    assert run(Params(operation="filter"), data=data, function=lambda i: i > 0).result == [
+        i for i in data if i > 0
+    ]
     assert run(Params(operation="reverse"), data=data).result == list(reversed(data))
 
 
@@ -202,7 +265,12 @@ def explode_after(n: int, log: list[int] | None = None) -> Iterator[int]:
 
 
 def test_lazy_operations_return_generators_without_counts() -> None:
-    for operation, function in (("map", lambda item: item), ("filter", bool), ("limit", None), ("skip", None)):
+    for operation, function in (
+        ("map", lambda item: item),
+        ("filter", bool),
+        ("limit", None),
+        ("skip", None),
+    ):
         out = run(Params(operation=operation), data=iter([1, 2]), function=function)  # type: ignore[arg-type]
         assert isinstance(out.result, Iterator)
         assert out.input_count is None and out.output_count is None
@@ -251,7 +319,9 @@ def test_lazy_function_failure_names_the_item_when_consumed() -> None:
     rows: Iterator[Any] = iter([{"amount": 1}, {"total": 2}])
     out = run(Params(operation="filter"), data=rows, function=lambda item: item["amount"] > 0)  # type: ignore[arg-type]
     assert next(out.result) == {"amount": 1}
-    with pytest.raises(TransformError, match=r"^transformFunction failed on item 1: KeyError: 'amount'$") as info:
+    with pytest.raises(
+        TransformError, match=r"^transformFunction failed on item 1: KeyError: 'amount'$"
+    ) as info:
         next(out.result)
     assert isinstance(info.value.__cause__, KeyError)
 
@@ -304,7 +374,9 @@ nodes:
 edges:
   - {source: input, sourceHandle: rows, target: big, targetHandle: data}
 """
-    outputs = run_blueprint(tmp_path, text, "def _big_transform_function(item: Any)", rows=[1, 2, 3, 4])
+    outputs = run_blueprint(
+        tmp_path, text, "def _big_transform_function(item: Any)", rows=[1, 2, 3, 4]
+    )
     assert outputs.big == [3, 4]
 
 

@@ -121,13 +121,11 @@ def test_cancelling_the_arun_task(sleepers: ModuleType) -> None:
 
 
 def test_node_timeout_of_a_shell_command(flow: FlowFactory) -> None:
-    module = flow(
-        """
+    module = flow("""
         id: slow-shell
         nodes:
           - {id: slow, type: shell-command, parameters: {program: sleep, args: ["30"], timeout: 200}}
-        """
-    )
+        """)
     threads_before, children_before = set(threading.enumerate()), child_pids()
     rec = Recorder()
     started = time.monotonic()
@@ -156,17 +154,14 @@ def test_flow_timeout_kills_the_running_programs(sleepers: ModuleType) -> None:
 
 
 def test_node_timeout_setting_on_a_python_node(flow: FlowFactory, pymod: ModFactory) -> None:
-    mod = pymod(
-        """
+    mod = pymod("""
         import time
 
         def slow(data: object) -> object:
             time.sleep(0.6)
             return data
-        """
-    )
-    module = flow(
-        f"""
+        """)
+    module = flow(f"""
         id: slow-python
         variables:
           value: {{type: integer, defaultValue: 1}}
@@ -174,8 +169,7 @@ def test_node_timeout_setting_on_a_python_node(flow: FlowFactory, pymod: ModFact
           - {{id: slow, type: python, function: "{mod}:slow", parameters: {{timeout: 100, retries: 1, retryDelay: 10}}}}
         edges:
           - {{source: input, sourceHandle: value, target: slow}}
-        """
-    )
+        """)
     rec = Recorder()
     started = time.monotonic()
     with pytest.raises(NodeError, match="timed out"):

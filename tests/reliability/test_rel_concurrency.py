@@ -92,7 +92,9 @@ def test_200_runs_in_threads(mixed: ModuleType, hooked: bool) -> None:
     def one(n: int) -> None:
         try:
             barrier.wait(10)
-            results[n] = summary(mixed.run(mixed.Inputs(n=n, tag=f"t{n}"), hooks=rec, concurrency=2))
+            results[n] = summary(
+                mixed.run(mixed.Inputs(n=n, tag=f"t{n}"), hooks=rec, concurrency=2)
+            )
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -166,16 +168,14 @@ def test_raising_hooks_never_fail_a_compiled_run(mixed: ModuleType) -> None:
 
 
 def test_raising_hook_under_arun_and_failure(flow: FlowFactory) -> None:
-    module = flow(
-        """
+    module = flow("""
         id: failing
         nodes:
           - {id: ok, type: code, parameters: {code: "return 1"}}
           - {id: boom, type: code, parameters: {code: "raise ValueError('bad value')"}}
         edges:
           - {source: ok, target: boom}
-        """
-    )
+        """)
     from atomiton.errors import NodeError
 
     rec = Recorder()

@@ -181,7 +181,9 @@ def test_nested_loop_parallel_loop(flow: FlowFactory, mode: dict[str, Any]) -> N
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_nested_with_blocking_file_nodes(flow: FlowFactory, tmp_path: Path, mode: dict[str, Any]) -> None:
+def test_nested_with_blocking_file_nodes(
+    flow: FlowFactory, tmp_path: Path, mode: dict[str, Any]
+) -> None:
     root = tmp_path / "out"
     root.mkdir()
     module = flow(BLOCKING.replace("ROOT", repr(str(root))))

@@ -87,8 +87,7 @@ def flaky(path: str) -> str:
 
 def test_retries_until_success(flow: FlowFactory, pymod: ModFactory, tmp_path: Path) -> None:
     mod = pymod(RETRY)
-    module = flow(
-        f"""
+    module = flow(f"""
         id: retrying
         variables:
           counter: {{type: string}}
@@ -103,8 +102,7 @@ def test_retries_until_success(flow: FlowFactory, pymod: ModFactory, tmp_path: P
         edges:
           - {{source: input, sourceHandle: counter, target: flaky, targetHandle: path}}
           - {{source: flaky, target: shout}}
-        """
-    )
+        """)
     counter = tmp_path / "calls.txt"
     rec = Recorder()
     out = module.run(module.Inputs(counter=str(counter)), hooks=rec)
@@ -150,8 +148,7 @@ def test_retries_until_success(flow: FlowFactory, pymod: ModFactory, tmp_path: P
 
 
 def test_on_error_continue_and_disabled_nodes(flow: FlowFactory) -> None:
-    module = flow(
-        """
+    module = flow("""
         id: policies
         variables:
           n: {type: integer, defaultValue: 3}
@@ -169,8 +166,7 @@ def test_on_error_continue_and_disabled_nodes(flow: FlowFactory) -> None:
           - {source: start, target: broken}
           - {source: broken, target: after_broken}
           - {source: start, target: fine}
-        """
-    )
+        """)
     rec = Recorder()
     out = module.run(module.Inputs(n=3), hooks=rec)
     assert out.after_off is None
@@ -189,8 +185,7 @@ def test_on_error_continue_and_disabled_nodes(flow: FlowFactory) -> None:
 
 
 def test_on_error_continue_on_a_node_with_several_ports(flow: FlowFactory) -> None:
-    module = flow(
-        """
+    module = flow("""
         id: continue-ports
         nodes:
           - {id: fails, type: shell-command, parameters: {program: "false", onError: continue}}
@@ -199,8 +194,7 @@ def test_on_error_continue_on_a_node_with_several_ports(flow: FlowFactory) -> No
           - {source: fails, sourceHandle: exitCode, target: reads}
           - {source: fails, sourceHandle: stdout, target: output, targetHandle: text}
           - {source: reads, target: output, targetHandle: was_none}
-        """
-    )
+        """)
     rec = Recorder()
     out = module.run(hooks=rec)
     assert out.text is None and out.was_none is True

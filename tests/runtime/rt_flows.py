@@ -26,7 +26,9 @@ BLUEPRINT: Final = _rt.Blueprint(
         _rt.NodeInfo(id="w0", type="python", line=8, column=5, execution="thread"),
         _rt.NodeInfo(id="w1", type="python", line=11, column=5, execution="thread"),
         _rt.NodeInfo(id="w2", type="python", line=14, column=5, execution="thread"),
-        _rt.NodeInfo(id="w3", type="python", line=17, column=5, source="tests/sub.yaml", execution="thread"),
+        _rt.NodeInfo(
+            id="w3", type="python", line=17, column=5, source="tests/sub.yaml", execution="thread"
+        ),
         _rt.NodeInfo(id="sink", type="transform", line=20, column=5, weight=50),
     ),
 )
@@ -221,7 +223,10 @@ CHAIN: Final = _rt.Blueprint(
     version="1.0.0",
     source="tests/chain.yaml",
     sha256="1" * 64,
-    nodes=tuple(_rt.NodeInfo(id=f"n{i}", type="python", line=3 + i, column=5, execution="thread") for i in range(6)),
+    nodes=tuple(
+        _rt.NodeInfo(id=f"n{i}", type="python", line=3 + i, column=5, execution="thread")
+        for i in range(6)
+    ),
 )
 
 
@@ -251,7 +256,10 @@ def _chain_task(ex: _rt.Execution, s: _ChainState) -> None:
             ex.node_completed(i)
 
 
-_CHAIN_TASKS: Final = (_rt.Task(_chain_task, mode="thread"), _rt.Task(lambda ex, s: None, after=(0,)))
+_CHAIN_TASKS: Final = (
+    _rt.Task(_chain_task, mode="thread"),
+    _rt.Task(lambda ex, s: None, after=(0,)),
+)
 
 
 def execute_chain(ex: _rt.Execution, delay: float) -> int:

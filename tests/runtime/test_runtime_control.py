@@ -45,7 +45,12 @@ def test_cancel_from_another_thread() -> None:
     # two workers were running (concurrency 2); the other two and the sink never started
     assert "sink" in skipped and len(skipped) == 3
     assert {e.node_id for e in rec.of(rt.NodeFailed)} | skipped | {"src"} == {
-        "src", "w0", "w1", "w2", "w3", "sink"
+        "src",
+        "w0",
+        "w1",
+        "w2",
+        "w3",
+        "sink",
     }
 
 
@@ -75,7 +80,10 @@ def test_first_failure_stops_siblings_at_their_boundary() -> None:
         version="1",
         source="f.yaml",
         sha256="",
-        nodes=(rt.NodeInfo(id="a", type="code", line=1, column=1), rt.NodeInfo(id="b", type="code", line=2, column=1)),
+        nodes=(
+            rt.NodeInfo(id="a", type="code", line=1, column=1),
+            rt.NodeInfo(id="b", type="code", line=2, column=1),
+        ),
     )
     tasks = (rt.Task(slow, mode="thread"), rt.Task(failing, mode="thread"))
     t0 = time.monotonic()
@@ -127,7 +135,14 @@ def _proc_flow(timeout: float | None = None) -> tuple[rt.Blueprint, Any]:
         source="p.yaml",
         sha256="",
         nodes=(
-            rt.NodeInfo(id="sh1", type="shell-command", line=1, column=1, execution="thread", timeout=timeout),
+            rt.NodeInfo(
+                id="sh1",
+                type="shell-command",
+                line=1,
+                column=1,
+                execution="thread",
+                timeout=timeout,
+            ),
             rt.NodeInfo(id="sh2", type="shell-command", line=2, column=1, execution="thread"),
         ),
     )
@@ -222,7 +237,9 @@ def test_pause_then_resume_gives_same_outputs() -> None:
     rec = Recorder()
     result: list[int] = []
     runner = threading.Thread(
-        target=lambda: result.append(rt.run(rt_flows.CHAIN, rt_flows.execute_chain, 0.03, cancel=control, hooks=rec))
+        target=lambda: result.append(
+            rt.run(rt_flows.CHAIN, rt_flows.execute_chain, 0.03, cancel=control, hooks=rec)
+        )
     )
     runner.start()
     time.sleep(0.05)

@@ -32,7 +32,9 @@ def test_event_order_and_progress() -> None:
     assert node_events[:2] == [("node.started", "src"), ("node.completed", "src")]
     assert node_events[-2:] == [("node.started", "sink"), ("node.completed", "sink")]
     for node in ("w0", "w1", "w2", "w3"):
-        assert node_events.index(("node.started", node)) < node_events.index(("node.completed", node))
+        assert node_events.index(("node.started", node)) < node_events.index(
+            ("node.completed", node)
+        )
     percents = [e.percent for e in rec.of(rt.ExecutionProgress)]
     assert percents == sorted(percents) and len(set(percents)) == len(percents)
     assert percents[-1] == 100.0
@@ -64,7 +66,13 @@ def test_node_error_names_the_node() -> None:
     with pytest.raises(NodeError) as info:
         rt_flows.run(Inputs(fail="w3"))
     err = info.value
-    assert (err.node_id, err.node_type, err.source, err.line, err.column) == ("w3", "python", "tests/sub.yaml", 17, 5)
+    assert (err.node_id, err.node_type, err.source, err.line, err.column) == (
+        "w3",
+        "python",
+        "tests/sub.yaml",
+        17,
+        5,
+    )
     assert isinstance(err.__cause__, ValueError)
     assert "boom in w3" in str(err)
 
@@ -219,7 +227,10 @@ def test_nested_node_error_passes_through() -> None:
         version="1",
         source="n.yaml",
         sha256="",
-        nodes=(rt.NodeInfo(id="loop", type="loop", line=1, column=1), rt.NodeInfo(id="loop.inner", type="code", line=4, column=3)),
+        nodes=(
+            rt.NodeInfo(id="loop", type="loop", line=1, column=1),
+            rt.NodeInfo(id="loop.inner", type="code", line=4, column=3),
+        ),
     )
 
     def body(ex: rt.Execution, inputs: None) -> None:
@@ -257,7 +268,9 @@ def test_two_hundred_concurrent_runs_with_shared_hook() -> None:
                 rec.on_event(event=event)
 
     with ThreadPoolExecutor(max_workers=20) as pool:
-        totals = list(pool.map(lambda x: rt_flows.run(Inputs(x=x), hooks=Locked()).total, range(200)))
+        totals = list(
+            pool.map(lambda x: rt_flows.run(Inputs(x=x), hooks=Locked()).total, range(200))
+        )
     assert totals == [40 * x + 6 for x in range(200)]
     completed = rec.of(rt.ExecutionCompleted)
     assert len({e.run_id for e in completed}) == 200

@@ -16,7 +16,9 @@ from atomiton.errors import NodeError
 
 
 def _bp(*nodes: rt.NodeInfo) -> rt.Blueprint:
-    return rt.Blueprint(id="pol", name="pol", version="1", source="pol.yaml", sha256="", nodes=nodes)
+    return rt.Blueprint(
+        id="pol", name="pol", version="1", source="pol.yaml", sha256="", nodes=nodes
+    )
 
 
 class Flaky:
@@ -34,7 +36,9 @@ class Flaky:
 
 
 def test_retries_until_success() -> None:
-    bp = _bp(rt.NodeInfo(id="get", type="http-request", line=3, column=5, retries=3, retry_delay=0.01))
+    bp = _bp(
+        rt.NodeInfo(id="get", type="http-request", line=3, column=5, retries=3, retry_delay=0.01)
+    )
     flaky = Flaky(2)
     rec = Recorder()
     assert rt.run(bp, lambda ex, v: ex.call(0, flaky, v), 21, hooks=rec) == 42
@@ -47,7 +51,9 @@ def test_retries_until_success() -> None:
 
 
 def test_retries_exhausted_fail_with_node_error() -> None:
-    bp = _bp(rt.NodeInfo(id="get", type="http-request", line=3, column=5, retries=2, retry_delay=0.01))
+    bp = _bp(
+        rt.NodeInfo(id="get", type="http-request", line=3, column=5, retries=2, retry_delay=0.01)
+    )
     flaky = Flaky(10)
     with pytest.raises(NodeError) as info:
         rt.run(bp, lambda ex, v: ex.call(0, flaky, v), 1)
@@ -114,7 +120,9 @@ def test_node_context_progress_and_log_become_events() -> None:
     assert [e.fraction for e in rec.of(rt.NodeProgress)] == [0.25, 0.5, 0.75, 1.0]
     percents = [e.percent for e in rec.of(rt.ExecutionProgress)]
     assert percents == sorted(percents) and percents[-1] == 100.0
-    assert [(e.message, e.level, e.node_id) for e in rec.of(rt.Log)] == [("halfway", "warning", "loop")]
+    assert [(e.message, e.level, e.node_id) for e in rec.of(rt.Log)] == [
+        ("halfway", "warning", "loop")
+    ]
 
 
 # -- template values ------------------------------------------------------------------------------

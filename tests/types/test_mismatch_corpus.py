@@ -48,15 +48,18 @@ def about(case: Path, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Findings located in ``case`` itself, or in a file it includes."""
     name = display(case)
     return [
-        d for d in diagnostics
-        if d.span is not None and (d.span.path == name or any(n.startswith(f"included from {name}:") for n in d.notes))
+        d
+        for d in diagnostics
+        if d.span is not None
+        and (d.span.path == name or any(n.startswith(f"included from {name}:") for n in d.notes))
     ]
 
 
 @pytest.fixture(scope="module")
 def mypy_findings() -> list[Diagnostic]:
     modules: list[CompiledModule] = [
-        compile_blueprint(case, options=options(check=False)) for case in (*CORPUS, *MYPY_ONLY, *CLEAN)
+        compile_blueprint(case, options=options(check=False))
+        for case in (*CORPUS, *MYPY_ONLY, *CLEAN)
     ]
     return check_types(modules, search_path=[HERE])
 
@@ -77,17 +80,29 @@ def test_compiler_reports_the_mismatch_at_the_edge(case: Path) -> None:
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c.stem for c in CORPUS])
-def test_mypy_catches_the_mismatch_without_the_compilers_check(case: Path, mypy_findings: list[Diagnostic]) -> None:
-    found = [d for d in about(case, mypy_findings) if "[arg-type]" in d.message or "[assignment]" in d.message]
+def test_mypy_catches_the_mismatch_without_the_compilers_check(
+    case: Path, mypy_findings: list[Diagnostic]
+) -> None:
+    found = [
+        d
+        for d in about(case, mypy_findings)
+        if "[arg-type]" in d.message or "[assignment]" in d.message
+    ]
     assert found, f"mypy --strict accepted {case.name} with the edge check off"
     assert all(d.code == "E0601" and d.span is not None and d.span.line > 0 for d in found)
 
 
 @pytest.mark.parametrize("case", MYPY_ONLY, ids=[c.stem for c in MYPY_ONLY])
-def test_mypy_checks_python_nodes_against_the_real_signature(case: Path, mypy_findings: list[Diagnostic]) -> None:
+def test_mypy_checks_python_nodes_against_the_real_signature(
+    case: Path, mypy_findings: list[Diagnostic]
+) -> None:
     compile_blueprint(case, options=options())  # the compiler alone can't tell
     ((line, _, code),) = expectations(case)
-    found = {(d.span.line, d.message.rsplit("[", 1)[-1].rstrip("]")) for d in about(case, mypy_findings) if d.span}
+    found = {
+        (d.span.line, d.message.rsplit("[", 1)[-1].rstrip("]"))
+        for d in about(case, mypy_findings)
+        if d.span
+    }
     assert (line, code) in found, found
 
 
@@ -97,8 +112,14 @@ def test_clean_blueprints_pass_both_checks(case: Path, mypy_findings: list[Diagn
     assert not about(case, mypy_findings), "\n".join(d.format() for d in about(case, mypy_findings))
 
 
-def test_findings_in_included_files_carry_the_include_chain(mypy_findings: list[Diagnostic]) -> None:
-    inner = [d for d in mypy_findings if d.span is not None and d.span.path == "corpus/parts/reverse.yaml"]
+def test_findings_in_included_files_carry_the_include_chain(
+    mypy_findings: list[Diagnostic],
+) -> None:
+    inner = [
+        d
+        for d in mypy_findings
+        if d.span is not None and d.span.path == "corpus/parts/reverse.yaml"
+    ]
     assert inner
     assert inner[0].notes == ("included from corpus/into_sub_blueprint.yaml:7:5",)
     assert "generated line" in (inner[0].hint or "")

@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 import pytest
 
-from atomiton.compiler.types import ANY, PortType, fits, from_annotation, of_value, parse_type, python_type
+from atomiton.compiler.types import (
+    ANY,
+    PortType,
+    fits,
+    from_annotation,
+    of_value,
+    parse_type,
+    python_type,
+)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +119,15 @@ def test_parameter_annotations_map_to_the_vocabulary(annotation: object, expecte
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, "boolean"), (3, "integer"), (2.5, "number"), ("x", "string"), ([1], "array"), ({}, "object"), (None, "any")],
+    [
+        (True, "boolean"),
+        (3, "integer"),
+        (2.5, "number"),
+        ("x", "string"),
+        ([1], "array"),
+        ({}, "object"),
+        (None, "any"),
+    ],
 )
 def test_constants_have_vocabulary_types(value: object, expected: str) -> None:
     assert str(of_value(value)) == expected

@@ -53,7 +53,9 @@ class AtomitonGroup(click.Group):
             raise click.exceptions.Exit(status.INTERRUPTED) from None
 
 
-@click.group(cls=AtomitonGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=AtomitonGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, "-V", "--version", prog_name="atomiton")
 def main() -> None:
     """Compile YAML workflow blueprints into typed Python modules, check them, and run them.

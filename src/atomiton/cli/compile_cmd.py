@@ -117,9 +117,7 @@ def compile_command(
         reporter.print_summary()
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR)
 
-    outputs = [
-        Output(out_dir / f"{names[m.source]}.py", m.code.encode("utf-8")) for m in modules
-    ]
+    outputs = [Output(out_dir / f"{names[m.source]}.py", m.code.encode("utf-8")) for m in modules]
     init = out_dir / "__init__.py"
     if check:
         extra = [] if init.exists() else [Output(init, PACKAGE_INIT.encode())]

@@ -26,7 +26,9 @@ Exit status: 0 printed, 1 blueprint errors, 2 usage errors.
 
 
 @click.command("graph", epilog=EPILOG)
-@click.argument("file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--format",
     "fmt",

@@ -139,4 +139,6 @@ def build_inputs(
             f"  {'.'.join(str(part) for part in error['loc']) or 'inputs'}: {error['msg']}"
             for error in exc.errors()
         )
-        raise click.BadParameter(f"invalid inputs:\n{problems}{valid}", param_hint="'--input'") from exc
+        raise click.BadParameter(
+            f"invalid inputs:\n{problems}{valid}", param_hint="'--input'"
+        ) from exc

@@ -112,4 +112,3 @@ class Reporter:
         line = self.summary()
         if line:
             self.console.print(Text(line, style="bold" if self.errors else ""))
-

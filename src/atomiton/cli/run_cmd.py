@@ -163,7 +163,7 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
     metavar="NAME=VALUE",
     multiple=True,
     help="Set the flow input NAME. VALUE is text for text inputs and JSON otherwise "
-    "(42, 2.5, true, [1, 2], {\"a\": 1}). Repeatable; wins over --inputs-json.",
+    '(42, 2.5, true, [1, 2], {"a": 1}). Repeatable; wins over --inputs-json.',
 )
 @click.option(
     "--inputs-json",

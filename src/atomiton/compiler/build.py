@@ -175,11 +175,16 @@ class _Builder:
     def _add_node(self, definition: NodeDef) -> None:
         if definition.id in self.pending:
             first = self.pending[definition.id].definition.span
-            self.sink.error("E0201", definition.span, id=definition.id, first=f"{first.line}:{first.column}")
+            self.sink.error(
+                "E0201", definition.span, id=definition.id, first=f"{first.line}:{first.column}"
+            )
             return
         if definition.id in ("input", "output"):
             self.sink.error(
-                "E0211", definition.span, what="node id", id=definition.id,
+                "E0211",
+                definition.span,
+                what="node id",
+                id=definition.id,
                 hint="'input' and 'output' stand for the blueprint's own interface",
             )
             return
@@ -193,15 +198,26 @@ class _Builder:
         spec = registry.get(type_name)
         if spec is None:
             self.sink.error(
-                "E0202", definition.span, type=type_name, node=definition.id,
-                hint=did_you_mean(type_name, registry.type_names()) or "run 'atomiton nodes' to list the types",
+                "E0202",
+                definition.span,
+                type=type_name,
+                node=definition.id,
+                hint=did_you_mean(type_name, registry.type_names())
+                or "run 'atomiton nodes' to list the types",
             )
             return
         for module in spec.requires:
             if importlib.util.find_spec(module) is None:
                 self.sink.error(
-                    "E0215", definition.span, type=type_name, module=module,
-                    hint=f"pip install 'atomiton[{spec.extra}]'" if spec.extra else f"pip install {module}",
+                    "E0215",
+                    definition.span,
+                    type=type_name,
+                    module=module,
+                    hint=(
+                        f"pip install 'atomiton[{spec.extra}]'"
+                        if spec.extra
+                        else f"pip install {module}"
+                    ),
                 )
         ports = _Ports(
             inputs={p.name: p.type for p in spec.inputs},
@@ -215,10 +231,17 @@ class _Builder:
             (definition.declared_outputs, ports.outputs, "output"),
         ):
             for port in declared:
-                if port.name not in have and snake_case(port.name) not in {snake_case(h) for h in have}:
+                if port.name not in have and snake_case(port.name) not in {
+                    snake_case(h) for h in have
+                }:
                     self.sink.error(
-                        "E0214", port.span, node=definition.id, type=type_name, port=port.name,
-                        direction=direction, hint=f"its {direction}s are {one_of(have)}",
+                        "E0214",
+                        port.span,
+                        node=definition.id,
+                        type=type_name,
+                        port=port.name,
+                        direction=direction,
+                        hint=f"its {direction}s are {one_of(have)}",
                     )
         params = self._param_keys(definition, spec)
         self.pending[definition.id] = _Pending(definition, spec, ports, params)
@@ -230,7 +253,13 @@ class _Builder:
         bodies = []
         for index, (subflow, span) in enumerate(definition.subflows):
             if isinstance(subflow, str):
-                reference = NodeDef(definition.id, "blueprint", span, params={"path": subflow}, param_spans={"path": span})
+                reference = NodeDef(
+                    definition.id,
+                    "blueprint",
+                    span,
+                    params={"path": subflow},
+                    param_spans={"path": span},
+                )
                 doc = resolve.load_child(reference, self.doc, self.options, self.chain, self.sink)
             else:
                 doc = subflow
@@ -251,8 +280,12 @@ class _Builder:
             name = by_alias.get(key) or (key if key in spec.params.model_fields else None)
             if name is None:
                 self.sink.error(
-                    "E0210", definition.param_spans.get(key, definition.span), node=definition.id,
-                    type=definition.type, param=key, hint=did_you_mean(key, list(by_alias)),
+                    "E0210",
+                    definition.param_spans.get(key, definition.span),
+                    node=definition.id,
+                    type=definition.type,
+                    param=key,
+                    hint=did_you_mean(key, list(by_alias)),
                 )
                 continue
             params[name] = value
@@ -264,7 +297,10 @@ class _Builder:
         function = None
         if not isinstance(reference, str) or not _FUNCTION_REF.match(reference):
             self.sink.error(
-                "E0216", span, node=definition.id, value=reference,
+                "E0216",
+                span,
+                node=definition.id,
+                value=reference,
                 hint="for example 'mypkg.cleaning:normalize'",
             )
         else:
@@ -273,14 +309,22 @@ class _Builder:
         execution = definition.params.get("execution", "inline")
         if execution not in ("inline", "thread"):
             self.sink.error(
-                "E0209", definition.param_spans.get("execution", definition.span), node=definition.id,
-                type="python", param="execution", message="expected 'inline' or 'thread'",
+                "E0209",
+                definition.param_spans.get("execution", definition.span),
+                node=definition.id,
+                type="python",
+                param="execution",
+                message="expected 'inline' or 'thread'",
             )
         for key in definition.params:
             if key not in ("function", "execution"):
                 self.sink.error(
-                    "E0210", definition.param_spans.get(key, definition.span), node=definition.id,
-                    type="python", param=key, hint="a python node's arguments come from its input ports",
+                    "E0210",
+                    definition.param_spans.get(key, definition.span),
+                    node=definition.id,
+                    type="python",
+                    param=key,
+                    hint="a python node's arguments come from its input ports",
                 )
         inputs = {p.name: p.type for p in definition.declared_inputs} or {"data": "any"}
         outputs = {p.name: p.type for p in definition.declared_outputs} or {"result": "any"}
@@ -308,17 +352,24 @@ class _Builder:
                 continue
             if key not in ports.inputs:
                 self.sink.error(
-                    "E0210", definition.param_spans.get(key, definition.span), node=definition.id,
-                    type=definition.type, param=key,
-                    hint=did_you_mean(key, list(ports.inputs)) or f"the sub-blueprint's inputs are {one_of(ports.inputs)}",
+                    "E0210",
+                    definition.param_spans.get(key, definition.span),
+                    node=definition.id,
+                    type=definition.type,
+                    param=key,
+                    hint=did_you_mean(key, list(ports.inputs))
+                    or f"the sub-blueprint's inputs are {one_of(ports.inputs)}",
                 )
                 continue
             wanted = parse_type(ports.inputs[key]) or ANY
             if not isinstance(value, str) or "{{" not in value:
                 if value is not None and not fits(of_value(value), wanted):
                     self.sink.error(
-                        "E0209", definition.param_spans.get(key, definition.span), node=definition.id,
-                        type=definition.type, param=key,
+                        "E0209",
+                        definition.param_spans.get(key, definition.span),
+                        node=definition.id,
+                        type=definition.type,
+                        param=key,
                         message=f"the sub-blueprint's input is {wanted}, found {of_value(value)}",
                     )
             params[key] = value
@@ -350,7 +401,11 @@ class _Builder:
         for edge in self.doc.edges:
             source = self._edge_source(edge)
             if edge.target == "output":
-                name = edge.target_port or (edge.source_port if edge.source != "input" else None) or edge.source
+                name = (
+                    edge.target_port
+                    or (edge.source_port if edge.source != "input" else None)
+                    or edge.source
+                )
                 if declared_outputs and name not in declared_outputs:
                     self.sink.error("E0212", edge.span, edge=edge.id, direction="output", name=name)
                     continue
@@ -361,13 +416,18 @@ class _Builder:
             if target is None:
                 if edge.target not in {n.id for n in self.doc.nodes}:
                     self.sink.error(
-                        "E0205", edge.span, edge=edge.id, node=edge.target,
+                        "E0205",
+                        edge.span,
+                        edge=edge.id,
+                        node=edge.target,
                         hint=did_you_mean(edge.target, list(self.pending)),
                     )
                 continue
             port = edge.target_port or target.ports.primary_input
             if port is None:
-                self.sink.error("E0203", edge.span, edge=edge.id, port="input", node=edge.target, valid="none")
+                self.sink.error(
+                    "E0203", edge.span, edge=edge.id, port="input", node=edge.target, valid="none"
+                )
                 continue
             named = self._input_name(target, port)
             if named is None and port in _GENERIC_HANDLES:
@@ -376,8 +436,13 @@ class _Builder:
             if port is None:
                 valid = [*target.ports.inputs, *self._param_names(target)]
                 self.sink.error(
-                    "E0203", edge.span, edge=edge.id, port=edge.target_port, node=edge.target,
-                    valid=one_of(valid), hint=did_you_mean(edge.target_port or "", valid),
+                    "E0203",
+                    edge.span,
+                    edge=edge.id,
+                    port=edge.target_port,
+                    node=edge.target,
+                    valid=one_of(valid),
+                    hint=did_you_mean(edge.target_port or "", valid),
                 )
                 # It meant to feed some input; which one is the E0203's to say, not E0208's.
                 self.fed_by_broken_edge.add((edge.target, _ANY_PORT))
@@ -395,7 +460,14 @@ class _Builder:
             if pending.inputs or primary is None:
                 continue
             span = pending.definition.span
-            edge = EdgeDef(f"input->{pending.definition.id}", "input", ITEM, pending.definition.id, primary, span)
+            edge = EdgeDef(
+                f"input->{pending.definition.id}",
+                "input",
+                ITEM,
+                pending.definition.id,
+                primary,
+                span,
+            )
             pending.inputs[primary] = [(FromInput(ITEM), edge)]
 
     def _input_name(self, target: _Pending, port: str) -> str | None:
@@ -424,8 +496,13 @@ class _Builder:
                 return FromInput(ITEM)
             if name is None or name not in self.interface:
                 self.sink.error(
-                    "E0212", edge.span, edge=edge.id, direction="input", name=name or "",
-                    hint=did_you_mean(name or "", list(self.interface)) or "declare it under interface.inputs",
+                    "E0212",
+                    edge.span,
+                    edge=edge.id,
+                    direction="input",
+                    name=name or "",
+                    hint=did_you_mean(name or "", list(self.interface))
+                    or "declare it under interface.inputs",
                 )
                 return None
             return FromInput(name)
@@ -433,21 +510,31 @@ class _Builder:
         if source is None:
             if edge.source not in {n.id for n in self.doc.nodes}:
                 self.sink.error(
-                    "E0205", edge.span, edge=edge.id, node=edge.source,
+                    "E0205",
+                    edge.span,
+                    edge=edge.id,
+                    node=edge.source,
                     hint=did_you_mean(edge.source, list(self.pending)),
                 )
             return None
         port = edge.source_port or source.ports.primary_output
         if port is not None and port not in source.ports.outputs:
-            match = next((p for p in source.ports.outputs if snake_case(p) == snake_case(port)), None)
+            match = next(
+                (p for p in source.ports.outputs if snake_case(p) == snake_case(port)), None
+            )
             port = match if match is not None else port
         if port in _GENERIC_HANDLES and port not in source.ports.outputs:
             port = source.ports.primary_output
         if port is None or port not in source.ports.outputs:
             valid = list(source.ports.outputs)
             self.sink.error(
-                "E0204", edge.span, edge=edge.id, port=edge.source_port, node=edge.source,
-                valid=one_of(valid), hint=did_you_mean(edge.source_port or "", valid),
+                "E0204",
+                edge.span,
+                edge=edge.id,
+                port=edge.source_port,
+                node=edge.source,
+                valid=one_of(valid),
+                hint=did_you_mean(edge.source_port or "", valid),
             )
             return None
         return FromNode(edge.source, port)
@@ -465,7 +552,9 @@ class _Builder:
             if definition.subflows and name in _SUBFLOW_PARAMS:
                 values[name] = value  # a body's templates belong to the body's own scope
                 continue
-            converted = self._templated(value, pending, definition.param_spans.get(name, definition.span))
+            converted = self._templated(
+                value, pending, definition.param_spans.get(name, definition.span)
+            )
             if converted is not value:
                 dynamic.add(name)
             values[name] = converted
@@ -481,11 +570,22 @@ class _Builder:
                 name = str(error["loc"][0]) if error["loc"] else ""
                 if name in dynamic:
                     continue
-                alias = pending.spec.params.model_fields[name].alias if name in pending.spec.params.model_fields else None
-                span = definition.param_spans.get(alias or name, definition.param_spans.get(name, definition.span))
+                alias = (
+                    pending.spec.params.model_fields[name].alias
+                    if name in pending.spec.params.model_fields
+                    else None
+                )
+                span = definition.param_spans.get(
+                    alias or name, definition.param_spans.get(name, definition.span)
+                )
                 where = ".".join(str(p) for p in ((alias or name), *error["loc"][1:]))
                 self.sink.error(
-                    "E0209", span, node=definition.id, type=definition.type, param=where, message=error["msg"],
+                    "E0209",
+                    span,
+                    node=definition.id,
+                    type=definition.type,
+                    param=where,
+                    message=error["msg"],
                 )
         pending.params["__validated__"] = validated
 
@@ -515,16 +615,27 @@ class _Builder:
             return listed if any(a is not b for a, b in zip(listed, value)) else value
         return value
 
-    def _bind_expr(self, expr: ParsedExpr, pending: _Pending, span: Span, template: str) -> TemplateExpr | None:
+    def _bind_expr(
+        self, expr: ParsedExpr, pending: _Pending, span: Span, template: str
+    ) -> TemplateExpr | None:
         root, path = expr.root, expr.path
         if root in ("inputs", "variables"):
             if not path or not isinstance(path[0], str) or path[0] not in self.interface:
                 name = str(path[0]) if path else ""
                 self.sink.error(
-                    "E0301", span, template=template,
-                    message=f"the blueprint has no input {name!r}" if name else "name an input: inputs.<name>",
-                    hint=did_you_mean(name, list(self.interface)) or (
-                        f"its inputs are {one_of(self.interface)}" if self.interface else "declare it under interface.inputs"
+                    "E0301",
+                    span,
+                    template=template,
+                    message=(
+                        f"the blueprint has no input {name!r}"
+                        if name
+                        else "name an input: inputs.<name>"
+                    ),
+                    hint=did_you_mean(name, list(self.interface))
+                    or (
+                        f"its inputs are {one_of(self.interface)}"
+                        if self.interface
+                        else "declare it under interface.inputs"
                     ),
                 )
                 return None
@@ -542,14 +653,18 @@ class _Builder:
             return TemplateExpr(expr.text, bound[0][0], path)
         if root == "$input":
             self.sink.error(
-                "E0301", span, template=template,
+                "E0301",
+                span,
+                template=template,
                 message=f"'$input' reads the primary input {port!r}, but no edge feeds it",
                 hint=f"add an edge into {pending.definition.id}.{port}" if port else None,
             )
             return None
         valid = ["inputs", "$input", "$now", "$env", *pending.ports.inputs]
         self.sink.error(
-            "E0301", span, template=template,
+            "E0301",
+            span,
+            template=template,
             message=f"{root!r} is not bound to any value here",
             hint=did_you_mean(root, valid) or f"a template starts with {one_of(valid)}",
         )
@@ -581,7 +696,9 @@ class _Builder:
             return from_annotation(pending.spec.params.model_fields[port].annotation)
         return ANY
 
-    def _check_edge(self, binding: Binding, edge: EdgeDef, target: PortType, target_name: str) -> None:
+    def _check_edge(
+        self, binding: Binding, edge: EdgeDef, target: PortType, target_name: str
+    ) -> None:
         source = parse_type(self._binding_type(binding)) or ANY
         if fits(source, target):
             return
@@ -592,8 +709,14 @@ class _Builder:
         else:
             source_name = "the value"
         self.sink.error(
-            "E0401", edge.span, edge=edge.id, source=source_name, source_type=str(source),
-            target=target_name, target_type=str(target), hint=type_hint(source, target),
+            "E0401",
+            edge.span,
+            edge=edge.id,
+            source=source_name,
+            source_type=str(source),
+            target=target_name,
+            target_type=str(target),
+            hint=type_hint(source, target),
         )
 
     def _check_required(self) -> None:
@@ -606,11 +729,21 @@ class _Builder:
                     or (definition.id, _ANY_PORT) in self.fed_by_broken_edge
                 )
                 if not fed and port not in pending.params:
-                    self.sink.error("E0208", definition.span, node=definition.id, type=definition.type, port=port)
+                    self.sink.error(
+                        "E0208",
+                        definition.span,
+                        node=definition.id,
+                        type=definition.type,
+                        port=port,
+                    )
             for port, bindings in pending.inputs.items():
                 if len(bindings) > 1 and port not in pending.ports.multiple:
                     self.sink.error(
-                        "E0206", bindings[1][1].span, node=definition.id, port=port, count=len(bindings),
+                        "E0206",
+                        bindings[1][1].span,
+                        node=definition.id,
+                        port=port,
+                        count=len(bindings),
                         hint="declare the port 'multiple' or merge the values first",
                     )
 
@@ -632,7 +765,8 @@ class _Builder:
                     params[port] = bindings[0][0]  # an edge feeding a parameter wins
             code = self._code(pending, params, validated)
             outputs = tuple(
-                PortDef(name, type_, definition.span) for name, type_ in pending.ports.outputs.items()
+                PortDef(name, type_, definition.span)
+                for name, type_ in pending.ports.outputs.items()
             )
             nodes.append(
                 Node(
@@ -653,7 +787,9 @@ class _Builder:
             )
         return nodes
 
-    def _code(self, pending: _Pending, params: Mapping[str, object], validated: object) -> tuple[CodeFunction, ...]:
+    def _code(
+        self, pending: _Pending, params: Mapping[str, object], validated: object
+    ) -> tuple[CodeFunction, ...]:
         if pending.spec is None:
             return ()
         functions = []
@@ -670,17 +806,28 @@ class _Builder:
                 field_info = pending.spec.params.model_fields.get(name)
                 key = (field_info.alias if field_info else None) or name
                 self.sink.error(
-                    "E0302", pending.definition.param_spans.get(key, pending.definition.span),
-                    node=pending.definition.id, param=key, message=str(exc),
-                    hint="node code is Python here (Atomiton flows used JavaScript)" if "=>" in source else None,
+                    "E0302",
+                    pending.definition.param_spans.get(key, pending.definition.span),
+                    node=pending.definition.id,
+                    param=key,
+                    message=str(exc),
+                    hint=(
+                        "node code is Python here (Atomiton flows used JavaScript)"
+                        if "=>" in source
+                        else None
+                    ),
                 )
                 continue
             args = code_param.arguments(validated) if validated is not None else code_param.args
             reads = self._code_reads(pending, name, normalized)
-            functions.append(CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized, reads))
+            functions.append(
+                CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized, reads)
+            )
         return tuple(functions)
 
-    def _code_reads(self, pending: _Pending, param: str, source: str) -> tuple[tuple[str, Binding], ...]:
+    def _code_reads(
+        self, pending: _Pending, param: str, source: str
+    ) -> tuple[tuple[str, Binding], ...]:
         """Bind the ``inputs.<name>`` a piece of code reads, as templates are bound."""
         if pending.spec is None:
             return ()
@@ -694,9 +841,17 @@ class _Builder:
         for name in names:
             if name not in self.interface:
                 self.sink.error(
-                    "E0303", span, node=pending.definition.id, param=key, name=name,
+                    "E0303",
+                    span,
+                    node=pending.definition.id,
+                    param=key,
+                    name=name,
                     hint=did_you_mean(name, list(self.interface))
-                    or (f"its inputs are {one_of(self.interface)}" if self.interface else "declare it under interface.inputs"),
+                    or (
+                        f"its inputs are {one_of(self.interface)}"
+                        if self.interface
+                        else "declare it under interface.inputs"
+                    ),
                 )
                 continue
             reads.append((name, FromInput(name)))
@@ -717,7 +872,12 @@ class _Builder:
             start = min(range(len(cycle)), key=lambda i: position[cycle[i]])
             cycle = cycle[start:] + cycle[:start]
             chain = " -> ".join([*cycle, cycle[0]])
-            self.sink.error("E0207", by_id[cycle[0]].span, chain=chain, hint="an edge must not lead back to a node it came from")
+            self.sink.error(
+                "E0207",
+                by_id[cycle[0]].span,
+                chain=chain,
+                hint="an edge must not lead back to a node it came from",
+            )
             return None
         # graphlib's order depends on insertion; re-sort ready nodes by file order for stable output.
         position = {n.id: i for i, n in enumerate(nodes)}
@@ -734,14 +894,18 @@ class _Builder:
                     self.sink.error("E0217", port.span, name=port.name)
                     continue
                 if len(bindings) > 1:
-                    self.sink.error("E0213", bindings[1][1].span, name=port.name, count=len(bindings))
+                    self.sink.error(
+                        "E0213", bindings[1][1].span, name=port.name, count=len(bindings)
+                    )
                 result.append(Output(port, bindings[0][0]))
             return tuple(result)
         for name, bindings in outputs.items():
             if len(bindings) > 1:
                 self.sink.error("E0213", bindings[1][1].span, name=name, count=len(bindings))
             binding = bindings[0][0]
-            result.append(Output(PortDef(name, self._binding_type(binding), bindings[0][1].span), binding))
+            result.append(
+                Output(PortDef(name, self._binding_type(binding), bindings[0][1].span), binding)
+            )
         if outputs:
             return tuple(result)
         # No interface and no output edges: one output per sink node, its primary output.
@@ -751,7 +915,9 @@ class _Builder:
             primary = pending.ports.primary_output
             if node.id not in consumed and primary is not None:
                 binding = FromNode(node.id, primary)
-                result.append(Output(PortDef(node.id, pending.ports.outputs[primary], node.span), binding))
+                result.append(
+                    Output(PortDef(node.id, pending.ports.outputs[primary], node.span), binding)
+                )
         return tuple(result)
 
     def _binding_type(self, binding: Binding) -> str:

@@ -246,9 +246,15 @@ class _ModuleBuilder:
                 outputs.append(layout.fit(f"{name}: {annotation}", 4))
             else:
                 outputs.append(
-                    layout.fit(f"{name}: {annotation} = Field(serialization_alias={literal(o.port.name)})", 4)
+                    layout.fit(
+                        f"{name}: {annotation} = Field(serialization_alias={literal(o.port.name)})",
+                        4,
+                    )
                 )
-        state = [layout.fit(f"{name}: {annotation}", 4) for name, annotation in self._state_fields(graph.nodes)]
+        state = [
+            layout.fit(f"{name}: {annotation}", 4)
+            for name, annotation in self._state_fields(graph.nodes)
+        ]
         slot_names = ["inputs", *(name for name, _ in self._state_fields(graph.nodes))]
         imports = sorted(
             layout.fit(f"from atomiton.nodes import {module} as {alias}", 0)
@@ -277,7 +283,9 @@ class _ModuleBuilder:
             blueprint_args.append(f"timeout={literal(graph.timeout)}")
         if graph.metadata:
             blueprint_args.append(f"metadata={literal(dict(graph.metadata))}")
-        node_infos = layout.exploded("nodes=(", [self._node_info(n) for n in self.all_nodes], ")", 4, trailing=",")
+        node_infos = layout.exploded(
+            "nodes=(", [self._node_info(n) for n in self.all_nodes], ")", 4, trailing=","
+        )
         blueprint = "\n".join(
             [
                 "BLUEPRINT: Final = _rt.Blueprint(",
@@ -286,7 +294,10 @@ class _ModuleBuilder:
                 ")",
             ]
         )
-        output_values = ", ".join(f"{self.output_field(o.port.name)}={self._guarded_value(o.binding)}" for o in graph.outputs)
+        output_values = ", ".join(
+            f"{self.output_field(o.port.name)}={self._guarded_value(o.binding)}"
+            for o in graph.outputs
+        )
         inputs_required = any(p.default is MISSING for p in graph.inputs)
         view = ModuleView(
             docstring=layout.fit(f'"""{docstring}\n"""', 0, force=True),
@@ -330,7 +341,8 @@ class _ModuleBuilder:
             return "Any"
         annotation = python_type(parse_type(port.type) or ANY)
         may_be_none = self._binding_guard(binding) is not None or (
-            isinstance(binding, FromNode) and self.nodes[binding.node].settings.on_error == "continue"
+            isinstance(binding, FromNode)
+            and self.nodes[binding.node].settings.on_error == "continue"
         )
         if annotation != "Any" and may_be_none:
             annotation = f"{annotation} | None"  # skipped by a branch, or failed and let go
@@ -409,7 +421,11 @@ class _ModuleBuilder:
             args.append(f"timeout={literal(settings.timeout)}")
         if settings.on_error != "fail":
             args.append(f"on_error={literal(settings.on_error)}")
-        execution = node.spec.execution if node.spec is not None else str(node.params.get("execution", "inline"))
+        execution = (
+            node.spec.execution
+            if node.spec is not None
+            else str(node.params.get("execution", "inline"))
+        )
         if execution != "inline":
             args.append(f"execution={literal(execution)}")
         if node.skipped:
@@ -444,12 +460,19 @@ class _ModuleBuilder:
             or (node.spec is not None and node.spec.execution == "process")
         )
         if policy:
-            statement = layout.fit(f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 4 + extra)
+            statement = layout.fit(
+                f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 4 + extra
+            )
         else:
             statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 8 + extra)
         after = []
         if node.settings.on_error == "branch":
-            after.append(layout.fit(f"s.{self._error_attr(node)} = _rt.error_value(ex.node_error({index}))", 4 + extra))
+            after.append(
+                layout.fit(
+                    f"s.{self._error_attr(node)} = _rt.error_value(ex.node_error({index}))",
+                    4 + extra,
+                )
+            )
         if guard is not None:
             guard = layout.condition(guard, 4)
         return NodeView(index, comment, functions, statement, policy, False, guard, after)
@@ -473,7 +496,9 @@ class _ModuleBuilder:
                 args.append(f"{port.attr}={self._value(bound)}")
         for function in node.code:
             args.append(f"{function.kwarg}={self._function_name(node, function)}")
-        bodies = [f"lambda item: {self._body(node, body)}(ex, inputs, item)" for body in node.bodies]
+        bodies = [
+            f"lambda item: {self._body(node, body)}(ex, inputs, item)" for body in node.bodies
+        ]
         if node.type == "loop" and bodies:
             args.append(f"body={bodies[0]}")
         elif bodies:
@@ -539,7 +564,9 @@ class _ModuleBuilder:
         if len(outputs) == 1:
             result = layout.fit(f"return {outputs[0][1]}", 4)
         else:
-            result = layout.fit("return {" + ", ".join(f"{literal(k)}: {v}" for k, v in outputs) + "}", 4)
+            result = layout.fit(
+                "return {" + ", ".join(f"{literal(k)}: {v}" for k, v in outputs) + "}", 4
+            )
         state = "_" + "".join(part.title() for part in name.strip("_").split("_")) + "State"
         self.bodies.append(BodyView(name, state, slots, fields, nodes, result))
         return name
@@ -557,7 +584,8 @@ class _ModuleBuilder:
         replacements = {
             read: expression
             for read, binding in function.reads
-            if (expression := self._value(binding)) != f"inputs.{read}" or "variables" in function.source
+            if (expression := self._value(binding)) != f"inputs.{read}"
+            or "variables" in function.source
         }
         if replacements:
             function = replace(function, source=substitute_reads(function.source, replacements))
@@ -606,7 +634,9 @@ class _ModuleBuilder:
         if isinstance(value, Template):
             return self._template(value)
         if isinstance(value, dict):
-            return "{" + ", ".join(f"{literal(k)}: {self._value(v)}" for k, v in value.items()) + "}"
+            return (
+                "{" + ", ".join(f"{literal(k)}: {self._value(v)}" for k, v in value.items()) + "}"
+            )
         if isinstance(value, list):
             return "[" + ", ".join(self._value(v) for v in value) + "]"
         return literal(value)

@@ -74,7 +74,9 @@ def parse_expr(source: str) -> ParsedExpr:
         elif segment.group("index") is not None:
             path.append(int(segment.group("index")))
         else:
-            path.append(segment.group("sq") if segment.group("sq") is not None else segment.group("dq"))
+            path.append(
+                segment.group("sq") if segment.group("sq") is not None else segment.group("dq")
+            )
         position = segment.end()
     return ParsedExpr(text, root.group("root"), tuple(path))
 
@@ -132,7 +134,11 @@ def input_reads(source: str) -> tuple[list[str], bool]:
     names: list[str] = []
     attribute_roots: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in INPUT_NAMES:
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in INPUT_NAMES
+        ):
             attribute_roots.add(id(node.value))
             if node.attr not in names:
                 names.append(node.attr)

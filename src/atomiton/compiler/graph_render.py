@@ -73,7 +73,9 @@ def _picture(graph: Graph) -> _Picture:
         picture.name(f"input.{port.name}", f"input {port.name}: {port.type}")
     _add_nodes(picture, graph.nodes, prefix="")
     for output in graph.outputs:
-        name = picture.name(f"output.{output.port.name}", f"output {output.port.name}: {output.port.type}")
+        name = picture.name(
+            f"output.{output.port.name}", f"output {output.port.name}: {output.port.type}"
+        )
         for source, source_port in _sources(picture, output.binding):
             picture.edges.append(_Edge(source, name, source_port))
     return picture
@@ -81,8 +83,12 @@ def _picture(graph: Graph) -> _Picture:
 
 def _add_nodes(picture: _Picture, nodes: Iterable[Node], prefix: str) -> None:
     for node in nodes:
-        short = node.id[len(prefix):] if node.id.startswith(prefix) else node.id
-        title = node.name if node.name and node.name != short.rsplit(".", 1)[-1] else short.rsplit(".", 1)[-1]
+        short = node.id[len(prefix) :] if node.id.startswith(prefix) else node.id
+        title = (
+            node.name
+            if node.name and node.name != short.rsplit(".", 1)[-1]
+            else short.rsplit(".", 1)[-1]
+        )
         label = f"{title}\n{node.type}" + (" (disabled)" if node.skipped else "")
         name = picture.name(node.id, label)
         _cluster_for(picture, node.id).nodes.append(name)
@@ -95,7 +101,9 @@ def _add_nodes(picture: _Picture, nodes: Iterable[Node], prefix: str) -> None:
         for param, value in node.params.items():
             for binding in _bindings_in(value):
                 for source, source_port in _sources(picture, binding):
-                    picture.edges.append(_Edge(source, target, f"{source_port} → {param}", dashed=True))
+                    picture.edges.append(
+                        _Edge(source, target, f"{source_port} → {param}", dashed=True)
+                    )
         for body in node.bodies:
             _add_nodes(picture, body.nodes, prefix)
             for output in body.outputs:
@@ -129,7 +137,11 @@ def _bindings_in(value: object) -> list[Binding]:
     if isinstance(value, (FromNode, FromInput, FromTemplate)):
         return [value]
     if isinstance(value, Template):
-        return [p.root for p in value.parts if isinstance(p, TemplateExpr) and not isinstance(p.root, str)]
+        return [
+            p.root
+            for p in value.parts
+            if isinstance(p, TemplateExpr) and not isinstance(p.root, str)
+        ]
     if isinstance(value, dict):
         return [b for v in value.values() for b in _bindings_in(v)]
     if isinstance(value, (list, tuple)):
@@ -142,7 +154,9 @@ def _bindings_in(value: object) -> list[Binding]:
 
 def _mermaid_text(text: str) -> str:
     # Mermaid labels are HTML inside quotes: entity-escape what would end or break them.
-    escaped = text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = (
+        text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )
     return escaped.replace("\n", "<br/>")
 
 

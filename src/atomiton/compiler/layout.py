@@ -63,7 +63,9 @@ def element(expression: str, indent: int) -> str:
     return _reindent(_black_element(expression, LINE_LENGTH - indent), indent)
 
 
-def exploded(opening: str, items: list[str], closing: str, indent: int, *, trailing: str = "") -> str:
+def exploded(
+    opening: str, items: list[str], closing: str, indent: int, *, trailing: str = ""
+) -> str:
     """``opening`` + one element per line + ``closing``, as black keeps a magic trailing comma.
 
     Black collapses a one-element tuple whose comma it needs anyway, so a single item is laid out
@@ -174,7 +176,9 @@ def condition(test: str, indent: int) -> str:
 
 
 # The head of node code: ``def <name>(<argument>: Any, ...) -> Any:``.
-_CODE_DEF = re.compile(r"def ([A-Za-z_]\w*)(\((?:[A-Za-z_]\w*: Any(?:, [A-Za-z_]\w*: Any)*)?\) -> Any:\n)", re.ASCII)
+_CODE_DEF = re.compile(
+    r"def ([A-Za-z_]\w*)(\((?:[A-Za-z_]\w*: Any(?:, [A-Za-z_]\w*: Any)*)?\) -> Any:\n)", re.ASCII
+)
 _PLACEHOLDER = "_f"
 
 

@@ -18,7 +18,17 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # Names the generated module (or pydantic's BaseModel) already uses.
 RESERVED = frozenset(
     {"inputs", "ex", "exc", "s", "run", "arun", "Any", "Final", "BaseModel", "Field", "ConfigDict"}
-    | {"model_config", "model_fields", "model_dump", "model_validate", "model_copy", "schema", "json", "dict", "copy"}
+    | {
+        "model_config",
+        "model_fields",
+        "model_dump",
+        "model_validate",
+        "model_copy",
+        "schema",
+        "json",
+        "dict",
+        "copy",
+    }
 )
 
 
@@ -51,7 +61,9 @@ def is_safe_identifier(text: str) -> bool:
 class Namer:
     """Hands out unique identifiers: a second ``read-orders`` becomes ``read_orders_2``."""
 
-    def __init__(self, taken: frozenset[str] = frozenset(), *, keep_identifiers: bool = False) -> None:
+    def __init__(
+        self, taken: frozenset[str] = frozenset(), *, keep_identifiers: bool = False
+    ) -> None:
         self._taken: set[str] = set(taken)
         self._by_key: dict[str, str] = {}
         # The counter to try next for a base name: names are only ever added, so a number

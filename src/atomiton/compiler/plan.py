@@ -36,7 +36,11 @@ def is_blocking(node: Node) -> bool:
     if node.spec is None:
         # A user's function runs inline unless its node says ``execution: thread``.
         return node.params.get("execution") == "thread"
-    return node.spec.execution != "inline" or node.settings.timeout is not None or node.settings.retries > 0
+    return (
+        node.spec.execution != "inline"
+        or node.settings.timeout is not None
+        or node.settings.retries > 0
+    )
 
 
 def plan_graph(graph: Graph) -> Plan:
@@ -77,7 +81,9 @@ def plan_graph(graph: Graph) -> Plan:
         else:
             for t in sorted(pred_tasks):
                 others = pred_tasks - {t}
-                if all(ancestors[t] >> o & 1 for o in others) and (modes[t] == "inline" or len(pred_tasks) == 1):
+                if all(ancestors[t] >> o & 1 for o in others) and (
+                    modes[t] == "inline" or len(pred_tasks) == 1
+                ):
                     chosen = t
                     break
             if chosen is None:

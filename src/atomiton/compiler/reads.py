@@ -11,7 +11,17 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ..diagnostics import DiagnosticSink
-from .ir import Binding, Constant, FromInput, FromNode, FromTemplate, Graph, Node, Template, TemplateExpr
+from .ir import (
+    Binding,
+    Constant,
+    FromInput,
+    FromNode,
+    FromTemplate,
+    Graph,
+    Node,
+    Template,
+    TemplateExpr,
+)
 
 
 def stable_topological(nodes: list[Node], position: Mapping[str, int]) -> list[Node]:
@@ -92,7 +102,11 @@ def mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:
                 sink.warning("W0001", node.span, node=node.id, count=count)
     nodes = tuple(replace(n, skipped=n.id in skipped) for n in graph.nodes)
     outputs = tuple(
-        replace(o, binding=Constant(None)) if isinstance(o.binding, FromNode) and o.binding.node in skipped else o
+        (
+            replace(o, binding=Constant(None))
+            if isinstance(o.binding, FromNode) and o.binding.node in skipped
+            else o
+        )
         for o in graph.outputs
     )
     return replace(graph, nodes=nodes, outputs=outputs)

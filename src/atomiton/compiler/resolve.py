@@ -128,7 +128,9 @@ def load_child(
         start = chain.files.index(key)
         loop = [*chain.labels[start:], display_path(found, options)]
         sink.error(
-            "E0502", span, chain=" -> ".join(loop),
+            "E0502",
+            span,
+            chain=" -> ".join(loop),
             hint="a blueprint cannot contain itself; move the shared nodes into a third file",
         )
         return None
@@ -179,7 +181,11 @@ def _find_id(blueprint_id: str, folders: tuple[Path, ...]) -> Path | None:
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if path.name.endswith(_SUFFIXES) and path.is_file() and _declared_id(path) == blueprint_id:
+            if (
+                path.name.endswith(_SUFFIXES)
+                and path.is_file()
+                and _declared_id(path) == blueprint_id
+            ):
                 return path
     return None
 
@@ -275,6 +281,7 @@ class _Renamer:
         self.sink = sink
         self.current: Node | None = None
         self.reported: set[tuple[str, str]] = set()
+
     def binding(self, binding: Binding) -> Binding:
         if isinstance(binding, FromNode):
             return FromNode(self.prefix + binding.node, binding.port)
@@ -286,7 +293,9 @@ class _Renamer:
                 if binding.name in self.blocked and self.sink is not None and current is not None:
                     if (current.id, binding.name) not in self.reported:
                         self.reported.add((current.id, binding.name))
-                        found = self.sink.error("E0305", current.span, node=self.prefix + current.id, name=binding.name)
+                        found = self.sink.error(
+                            "E0305", current.span, node=self.prefix + current.id, name=binding.name
+                        )
                         self.sink.items[-1] = found.with_note(f"included from {self.span}")
                 return self.feeds.get(binding.name, binding)
             return self.feeds.get(binding.name, Constant(None))
@@ -305,7 +314,9 @@ class _Renamer:
             # Nested bodies move with their node, so that two loops of the same name in sibling
             # branches (or in two inlined copies of a sub-blueprint) keep distinct node ids.
             bodies=tuple(
-                _prefix_body(body, self.prefix, self.body_feeds, self.body_blocked, self.sink, self.span)
+                _prefix_body(
+                    body, self.prefix, self.body_feeds, self.body_blocked, self.sink, self.span
+                )
                 for body in node.bodies
             ),
         )
@@ -370,7 +381,9 @@ class _Substitute:
         )
 
 
-def _map_inputs(inputs: Mapping[str, Binding | tuple[Binding, ...]], fn: _BindingMap) -> dict[str, Binding | tuple[Binding, ...]]:
+def _map_inputs(
+    inputs: Mapping[str, Binding | tuple[Binding, ...]], fn: _BindingMap
+) -> dict[str, Binding | tuple[Binding, ...]]:
     return {
         port: tuple(fn(b) for b in value) if isinstance(value, tuple) else fn(value)
         for port, value in inputs.items()
@@ -379,9 +392,11 @@ def _map_inputs(inputs: Mapping[str, Binding | tuple[Binding, ...]], fn: _Bindin
 
 def _map_code(code: tuple[CodeFunction, ...], fn: _BindingMap) -> tuple[CodeFunction, ...]:
     return tuple(
-        replace(function, reads=tuple((name, fn(binding)) for name, binding in function.reads))
-        if function.reads
-        else function
+        (
+            replace(function, reads=tuple((name, fn(binding)) for name, binding in function.reads))
+            if function.reads
+            else function
+        )
         for function in code
     )
 
@@ -409,7 +424,9 @@ def _map_value(value: object, fn: _BindingMap) -> object:
 
 def prefixed(graph: Graph, prefix: str) -> Graph:
     """``graph`` with every node id (and every read of a node) prefixed, e.g. ``loop.body.``."""
-    rename = _Renamer(prefix, {p.name: FromInput(p.name) for p in graph.inputs}, Span(graph.display))
+    rename = _Renamer(
+        prefix, {p.name: FromInput(p.name) for p in graph.inputs}, Span(graph.display)
+    )
     return replace(
         graph,
         nodes=tuple(rename.node(n) for n in graph.nodes),

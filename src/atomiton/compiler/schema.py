@@ -145,15 +145,24 @@ def _report(
             owner = _owner_model(model, error["loc"][:-1])
             hint = did_you_mean(key, list(owner.model_fields)) if owner else None
             owner_where = _describe(loc[:-1]) or "the blueprint"
-            sink.error("E0101", src.positions.span(loc, key=True), key=key, where=owner_where, hint=hint)
+            sink.error(
+                "E0101", src.positions.span(loc, key=True), key=key, where=owner_where, hint=hint
+            )
         elif error["type"] == "missing":
-            sink.error("E0103", src.positions.span(loc[:-1]), where=_describe(loc[:-1]) or "the blueprint", key=str(loc[-1]))
+            sink.error(
+                "E0103",
+                src.positions.span(loc[:-1]),
+                where=_describe(loc[:-1]) or "the blueprint",
+                key=str(loc[-1]),
+            )
         else:
             hint = None
             if error["type"] == "string_type" and isinstance(error.get("input"), bool):
                 # YAML 1.1 reads unquoted yes/no/on/off as booleans.
                 hint = "YAML reads an unquoted yes, no, on or off as true/false; quote it"
-            sink.error("E0102", src.positions.span(loc), where=where, message=error["msg"], hint=hint)
+            sink.error(
+                "E0102", src.positions.span(loc), where=where, message=error["msg"], hint=hint
+            )
 
 
 def _owner_model(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -213,7 +222,9 @@ def _validate(
         return None
 
 
-def parse_document(src: SourceFile, sink: DiagnosticSink, *, default_id: str) -> BlueprintDoc | None:
+def parse_document(
+    src: SourceFile, sink: DiagnosticSink, *, default_id: str
+) -> BlueprintDoc | None:
     """Validate a parsed file and normalise it; problems go to ``sink``."""
     if not isinstance(src.data, dict):
         found = "an empty file" if src.data is None else type(src.data).__name__
@@ -244,7 +255,13 @@ def _document(
         default = var.defaultValue if var.defaultValue is not MISSING else var.default
         _check_type(var.type, (*loc, "variables", name, "type"), src, sink)
         inputs.append(
-            PortDef(str(name), var.type, src.positions.span((*loc, "variables", name), key=True), default, var.description)
+            PortDef(
+                str(name),
+                var.type,
+                src.positions.span((*loc, "variables", name), key=True),
+                default,
+                var.description,
+            )
         )
     outputs = [
         _port(p, (*loc, "interface", "outputs", i), src, sink)
@@ -258,7 +275,9 @@ def _document(
     edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
     edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
     runtime_settings = (model.settings or {}).get("runtime", {}) or {}
-    concurrency = runtime_settings.get("concurrency") if isinstance(runtime_settings, dict) else None
+    concurrency = (
+        runtime_settings.get("concurrency") if isinstance(runtime_settings, dict) else None
+    )
     timeout_ms = runtime_settings.get("timeout") if isinstance(runtime_settings, dict) else None
     return BlueprintDoc(
         id=blueprint_id,
@@ -275,7 +294,9 @@ def _document(
         nodes=tuple(nodes),
         edges=tuple(edges),
         concurrency=concurrency if isinstance(concurrency, int) and concurrency > 0 else None,
-        timeout=timeout_ms / 1000 if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else None,
+        timeout=(
+            timeout_ms / 1000 if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else None
+        ),
     )
 
 
@@ -294,13 +315,17 @@ def _port(p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> Po
 def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> None:
     if parse_type(text) is None:
         sink.error(
-            "E0402", src.positions.span(loc), type=text,
+            "E0402",
+            src.positions.span(loc),
+            type=text,
             hint="use string, number, integer, boolean, array, object, buffer, path or any "
             "(or array<T>)",
         )
 
 
-def _node(raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str) -> NodeDef | None:
+def _node(
+    raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str
+) -> NodeDef | None:
     model = _validate(NodeModel, raw, loc, src, sink)
     if model is None:
         return None
@@ -337,10 +362,12 @@ def _node(raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256
         param_spans=param_spans,
         settings=settings,
         declared_inputs=tuple(
-            _port(p, (*loc, "inputPorts", i), src, sink) for i, p in enumerate(model.inputPorts or [])
+            _port(p, (*loc, "inputPorts", i), src, sink)
+            for i, p in enumerate(model.inputPorts or [])
         ),
         declared_outputs=tuple(
-            _port(p, (*loc, "outputPorts", i), src, sink) for i, p in enumerate(model.outputPorts or [])
+            _port(p, (*loc, "outputPorts", i), src, sink)
+            for i, p in enumerate(model.outputPorts or [])
         ),
         inline=inline,
         subflows=subflows,
@@ -365,8 +392,17 @@ def _subflows(
     if key is None or key not in params:
         return ()
     value = params[key]
-    block = next((k for k in ("parameters", "config", "data") if isinstance(getattr(model, k), dict) and key in getattr(model, k)), "parameters")
-    items = list(enumerate(value)) if key == "branches" and isinstance(value, list) else [(None, value)]
+    block = next(
+        (
+            k
+            for k in ("parameters", "config", "data")
+            if isinstance(getattr(model, k), dict) and key in getattr(model, k)
+        ),
+        "parameters",
+    )
+    items = (
+        list(enumerate(value)) if key == "branches" and isinstance(value, list) else [(None, value)]
+    )
     found: list[tuple[BlueprintDoc | str, Span]] = []
     for index, item in items:
         item_loc: Path_ = (*loc, block, key) if index is None else (*loc, block, key, index)
@@ -377,7 +413,9 @@ def _subflows(
             if isinstance(item.get("path"), str) and "nodes" not in item:
                 found.append((item["path"], span))
                 continue
-            doc = _document(item, item_loc, src, sink, default_id=f"{model.id}-{key}", sha256=sha256)
+            doc = _document(
+                item, item_loc, src, sink, default_id=f"{model.id}-{key}", sha256=sha256
+            )
             if doc is not None:
                 found.append((doc, span))
         else:
@@ -392,11 +430,17 @@ def _settings(
     # A node type that has a parameter of its own called like a setting (http-request's and
     # shell-command's ``timeout``) keeps it as a parameter.
     spec = registry.get(model.type)
-    own = {(f.alias or n) for n, f in spec.params.model_fields.items()} if spec is not None else set()
-    found = {key: params.pop(key) for key in list(params) if key in COMMON_SETTINGS and key not in own}
+    own = (
+        {(f.alias or n) for n, f in spec.params.model_fields.items()} if spec is not None else set()
+    )
+    found = {
+        key: params.pop(key) for key in list(params) if key in COMMON_SETTINGS and key not in own
+    }
 
     def bad(key: str, message: str) -> None:
-        sink.error("E0218", spans.get(key), node=model.id, type=model.type, setting=key, message=message)
+        sink.error(
+            "E0218", spans.get(key), node=model.id, type=model.type, setting=key, message=message
+        )
 
     enabled = found.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -435,11 +479,17 @@ def _edges(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) ->
         source, source_port = _split_endpoint(model.source, model.sourceHandle, "input")
         target, target_port = _split_endpoint(model.target, model.targetHandle, "output")
         edge_id = model.id or f"{model.source}->{model.target}"
-        edges.append(EdgeDef(edge_id, source, source_port, target, target_port, src.positions.span((*loc, index))))
+        edges.append(
+            EdgeDef(
+                edge_id, source, source_port, target, target_port, src.positions.span((*loc, index))
+            )
+        )
     return edges
 
 
-def _connections(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
+def _connections(
+    raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
+) -> list[EdgeDef]:
     edges = []
     for index, item in enumerate(raw):
         model = _validate(ConnectionModel, item, (*loc, index), src, sink)
@@ -453,7 +503,14 @@ def _connections(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSi
             continue
         edge_id = model.id or f"{source}->{target}"
         edges.append(
-            EdgeDef(edge_id, source, model.source.port or model.source.portId, target, model.target.port or model.target.portId, span)
+            EdgeDef(
+                edge_id,
+                source,
+                model.source.port or model.source.portId,
+                target,
+                model.target.port or model.target.portId,
+                span,
+            )
         )
     return edges
 

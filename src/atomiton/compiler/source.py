@@ -73,7 +73,10 @@ def read_source(path: Path, display: str, sink: DiagnosticSink) -> SourceFile | 
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         reason = f"byte 0x{raw[exc.start]:02x} is not UTF-8 ({exc.reason})"
         sink.error(
-            "E0002", Span(display, line, column), path=display, reason=reason,
+            "E0002",
+            Span(display, line, column),
+            path=display,
+            reason=reason,
             hint="save the file as UTF-8",
         )
         return None

@@ -89,10 +89,18 @@ def check_types(
         config = root / "mypy.ini"
         folders = [str(Path.cwd()), *(str(Path(p).resolve()) for p in search_path)]
         config.write_text(f"[mypy]\nmypy_path = {', '.join(folders)}\n", encoding="utf-8")
-        cache = ["--cache-dir", str(cache_dir)] if cache_dir is not None else [
-            "--cache-dir", str(root / "cache"), "--no-incremental",
-        ]
-        stdout, stderr, status = api.run([*MYPY_FLAGS, "--config-file", str(config), *cache, *files])
+        cache = (
+            ["--cache-dir", str(cache_dir)]
+            if cache_dir is not None
+            else [
+                "--cache-dir",
+                str(root / "cache"),
+                "--no-incremental",
+            ]
+        )
+        stdout, stderr, status = api.run(
+            [*MYPY_FLAGS, "--config-file", str(config), *cache, *files]
+        )
     if status == 2:
         # mypy itself failed (bad options, crash): say so rather than pretend the code is clean.
         message = (stderr or stdout).strip() or "mypy failed"
@@ -117,7 +125,9 @@ def _parse(output: str, by_file: dict[str, CompiledModule]) -> list[Diagnostic]:
         if match["file"] not in blocks:
             blocks[match["file"]] = _blocks(module)
         line = int(match["line"])
-        diagnostics.append(_diagnostic(module, blocks[match["file"]], line, match["message"], match["code"]))
+        diagnostics.append(
+            _diagnostic(module, blocks[match["file"]], line, match["message"], match["code"])
+        )
     return diagnostics
 
 
@@ -144,7 +154,10 @@ def _outside_nodes(graph: Graph, message: str) -> Span:
     match = _OUTPUT_ARGUMENT.match(message)
     if match is not None:
         for output in graph.outputs:
-            if output.port.name == match["name"] or _identifier_like(output.port.name) == match["name"]:
+            if (
+                output.port.name == match["name"]
+                or _identifier_like(output.port.name) == match["name"]
+            ):
                 return output.port.span
     return Span(graph.display, 1, 1)
 

@@ -144,7 +144,13 @@ def from_annotation(annotation: object) -> PortType:
         return PortType("array", None if item == ANY else item)
     if origin is dict or annotation is dict:
         return PortType("object")
-    simple: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number", bytes: "buffer"}
+    simple: dict[Any, str] = {
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        bytes: "buffer",
+    }
     name = simple.get(annotation)
     return PortType(name) if name is not None else ANY
 

@@ -74,7 +74,11 @@ def render_catalogue(notes_dir: Path | None = None) -> str:
     for spec in all_specs:
         lines.append(f"| [`{spec.type}`](#{spec.type}) | {_cell(spec.description)} |")
     builtin = ", ".join(f"`{name}`" for name in sorted(registry.BUILTIN_TYPES))
-    lines += ["", f"Handled by the compiler itself: {builtin} (sub-blueprints and users' own functions).", ""]
+    lines += [
+        "",
+        f"Handled by the compiler itself: {builtin} (sub-blueprints and users' own functions).",
+        "",
+    ]
     for spec in all_specs:
         lines += _spec_section(spec)
         note = notes / f"{spec.type}.md"
@@ -99,9 +103,16 @@ def _spec_section(spec: NodeSpec) -> list[str]:
         if not ports:
             lines.append("| — | | |")
         for index, port in enumerate(ports):
-            lines.append(f"| `{port.name}` | `{port.type}` | {_cell(_port_text(port, index == 0))} |")
+            lines.append(
+                f"| `{port.name}` | `{port.type}` | {_cell(_port_text(port, index == 0))} |"
+            )
         lines.append("")
-    lines += ["**Parameters**", "", "| parameter | type | default | allowed | description |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "**Parameters**",
+        "",
+        "| parameter | type | default | allowed | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for row in parameter_rows(spec):
         name, type_text, default, allowed, description = row
         lines.append(
@@ -120,7 +131,9 @@ def parameter_rows(spec: NodeSpec) -> list[tuple[str, str, str, list[str], str]]
         if code is not None:
             kind = "expression" if code.kind == "expression" else "function body"
             arguments = ", ".join(f"`{a}`" for a in code.args)
-            depends = " by default; depends on other parameters" if code.args_for is not None else ""
+            depends = (
+                " by default; depends on other parameters" if code.args_for is not None else ""
+            )
             type_text = f"Python {kind}"
             description = f"{description} (Python {kind} of {arguments}{depends}.)".strip()
         if field.is_required():
@@ -150,7 +163,9 @@ def describe_type(annotation: object) -> tuple[str, list[str]]:
         allowed = [v for _, values in described for v in values]
         optional = len(parts) < len(arguments)
         return (f"{names}, optional" if optional else names), allowed
-    if origin in (list, tuple, set, frozenset) or (origin is not None and str(origin).endswith("Sequence'>")):
+    if origin in (list, tuple, set, frozenset) or (
+        origin is not None and str(origin).endswith("Sequence'>")
+    ):
         item = describe_type(arguments[0])[0] if arguments else "any"
         return ("array" if item == "any" else f"array<{item}>"), []
     if origin is dict:
@@ -187,7 +202,9 @@ def describe_node(type_name: str) -> str:
         lines.append(f"{title}:")
         width = max((len(p.name) for p in ports), default=0)
         for index, port in enumerate(ports):
-            lines.append(f"  {port.name:<{width}}  {port.type:<14} {_port_text(port, index == 0)}".rstrip())
+            lines.append(
+                f"  {port.name:<{width}}  {port.type:<14} {_port_text(port, index == 0)}".rstrip()
+            )
         if not ports:
             lines.append("  (none)")
         lines.append("")
@@ -207,7 +224,15 @@ def describe_node(type_name: str) -> str:
 
 
 def _port_text(port: Port, primary: bool) -> str:
-    flags = [flag for flag, on in (("primary", primary), ("required", port.required), ("multiple", port.multiple)) if on]
+    flags = [
+        flag
+        for flag, on in (
+            ("primary", primary),
+            ("required", port.required),
+            ("multiple", port.multiple),
+        )
+        if on
+    ]
     prefix = f"({', '.join(flags)}) " if flags else ""
     return f"{prefix}{port.description}".strip()
 

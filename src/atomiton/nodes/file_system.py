@@ -50,9 +50,7 @@ class Params(NodeParams):
             "they are, any other value (object, array, number) is written as JSON text."
         ),
     )
-    target_path: str | None = Field(
-        default=None, description="Destination of copy and move."
-    )
+    target_path: str | None = Field(default=None, description="Destination of copy and move.")
     encoding: str = Field(
         default="utf-8",
         description="Text encoding for read, write and append; `binary` reads and writes bytes.",
@@ -86,7 +84,9 @@ class Params(NodeParams):
             try:
                 codecs.lookup(value)
             except LookupError:
-                raise ValueError(f"unknown encoding {value!r} (use e.g. utf-8, latin-1 or binary)") from None
+                raise ValueError(
+                    f"unknown encoding {value!r} (use e.g. utf-8, latin-1 or binary)"
+                ) from None
         return value
 
 
@@ -143,7 +143,9 @@ def run(
     if op in ("write", "append"):
         value = content if content is not None else params.content
         if value is None:
-            raise ValueError(f"file-system {op} to {str(where)!r} needs content (use '' for an empty file)")
+            raise ValueError(
+                f"file-system {op} to {str(where)!r} needs content (use '' for an empty file)"
+            )
         return _write(where, value, params, append=op == "append")
     if op == "list":
         return _list(where, params)
@@ -239,7 +241,9 @@ def atomic_write(
     """
     written = 0
     with atomic_writer(path, overwrite=overwrite, create_directories=create_directories) as handle:
-        chunks: Iterable[bytes] = (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else data
+        chunks: Iterable[bytes] = (
+            (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else data
+        )
         for chunk in chunks:
             written += handle.write(chunk)
     return written
@@ -259,14 +263,20 @@ def _ensure_folder(folder: Path, *, create: bool) -> None:
     if folder.exists():
         raise NotADirectoryError(f"{str(folder)!r} is a file, but a folder is expected here")
     if not create:
-        raise FileNotFoundError(f"folder {str(folder)!r} does not exist (set createDirectories: true to create it)")
+        raise FileNotFoundError(
+            f"folder {str(folder)!r} does not exist (set createDirectories: true to create it)"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         # mkdir reports a *file* somewhere along the way this way.
-        raise NotADirectoryError(f"cannot create folder {str(folder)!r}: part of it is a file") from None
+        raise NotADirectoryError(
+            f"cannot create folder {str(folder)!r}: part of it is a file"
+        ) from None
     except NotADirectoryError:
-        raise NotADirectoryError(f"cannot create folder {str(folder)!r}: part of it is a file") from None
+        raise NotADirectoryError(
+            f"cannot create folder {str(folder)!r}: part of it is a file"
+        ) from None
 
 
 def _commit(tmp: Path, target: Path, *, overwrite: bool) -> None:
@@ -281,7 +291,9 @@ def _commit(tmp: Path, target: Path, *, overwrite: bool) -> None:
     except OSError:
         # A file system without hard links: fall back to check-then-rename.
         if target.exists():
-            raise FileExistsError(f"{str(target)!r} already exists and overwrite is false") from None
+            raise FileExistsError(
+                f"{str(target)!r} already exists and overwrite is false"
+            ) from None
         os.replace(tmp, target)
     else:
         tmp.unlink()
@@ -355,7 +367,9 @@ def _encode_chunks(chunks: Iterator[object], encoding: str) -> Iterator[bytes]:
         elif isinstance(chunk, (bytes, bytearray, memoryview)):
             yield bytes(chunk)
         else:
-            raise TypeError(f"chunk {index} of the content is a {type(chunk).__name__}, expected str or bytes")
+            raise TypeError(
+                f"chunk {index} of the content is a {type(chunk).__name__}, expected str or bytes"
+            )
 
 
 def _json_default(value: object) -> object:
@@ -445,7 +459,9 @@ def _copy_or_move(source: Path, target: Path, params: Params, *, move: bool) -> 
     _ensure_folder(target.parent, create=params.create_directories)
     if source.is_dir():
         if target.exists() and not target.is_dir():
-            raise NotADirectoryError(f"cannot {verb} folder {str(source)!r} over the file {str(target)!r}")
+            raise NotADirectoryError(
+                f"cannot {verb} folder {str(source)!r} over the file {str(target)!r}"
+            )
         if move:
             if target.exists():
                 shutil.rmtree(target)
@@ -478,9 +494,12 @@ def _commit_move(source: Path, target: Path) -> None:
 
 
 def _copy_file(source: Path, target: Path, params: Params) -> None:
-    with open(source, "rb") as src, atomic_writer(
-        target, overwrite=params.overwrite, create_directories=params.create_directories
-    ) as dst:
+    with (
+        open(source, "rb") as src,
+        atomic_writer(
+            target, overwrite=params.overwrite, create_directories=params.create_directories
+        ) as dst,
+    ):
         shutil.copyfileobj(src, dst, 1024 * 1024)
     shutil.copystat(source, target)
 
@@ -490,12 +509,22 @@ SPEC: Final = NodeSpec(
     module="atomiton.nodes.file_system",
     params=Params,
     inputs=(
-        Port("content", "any", description="Value to write or append (overrides the content parameter)."),
-        Port("path", "path", description="File or folder to act on (overrides the path parameter)."),
-        Port("targetPath", "path", description="Destination of copy and move (overrides targetPath)."),
+        Port(
+            "content",
+            "any",
+            description="Value to write or append (overrides the content parameter).",
+        ),
+        Port(
+            "path", "path", description="File or folder to act on (overrides the path parameter)."
+        ),
+        Port(
+            "targetPath", "path", description="Destination of copy and move (overrides targetPath)."
+        ),
     ),
     outputs=(
-        Port("result", "any", description="Content read, path written, listing, or existence flag."),
+        Port(
+            "result", "any", description="Content read, path written, listing, or existence flag."
+        ),
         Port("path", "path", description="The path acted on (the target for copy and move)."),
         Port("size", "integer", description="Bytes in the resulting file; entry count for list."),
     ),

@@ -93,7 +93,8 @@ class Params(NodeParams):
     )
     follow_redirects: bool = Field(default=True, description="Follow 3xx redirects.")
     fail_on_error: bool = Field(
-        default=True, description="A 4xx or 5xx status fails the node; false returns it with ok false."
+        default=True,
+        description="A 4xx or 5xx status fails the node; false returns it with ok false.",
     )
 
     @field_validator("method", mode="before")
@@ -211,9 +212,13 @@ def _build_request(
             request_headers.setdefault("Content-Type", "text/plain; charset=utf-8")
         else:
             try:
-                content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+                content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(
+                    "utf-8"
+                )
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"cannot send a {type(body).__name__} body to {url} as JSON: {exc}") from None
+                raise ValueError(
+                    f"cannot send a {type(body).__name__} body to {url} as JSON: {exc}"
+                ) from None
             request_headers.setdefault("Content-Type", "application/json")
     try:
         merged = httpx.URL(url)
@@ -221,7 +226,9 @@ def _build_request(
             merged = merged.copy_merge_params(_query_params(query))
         if merged.scheme not in ("http", "https") or not merged.host:
             raise ValueError(f"invalid URL {url!r}: expected an absolute http:// or https:// URL")
-        request = client.build_request(params.method, merged, headers=request_headers, content=content)
+        request = client.build_request(
+            params.method, merged, headers=request_headers, content=content
+        )
     except httpx.InvalidURL as exc:
         raise ValueError(f"invalid URL {url!r}: {exc}") from None
     if isinstance(params.auth, BasicAuth):
@@ -231,13 +238,17 @@ def _build_request(
     return request
 
 
-def _query_params(query: Mapping[str, QueryValue]) -> list[tuple[str, str | int | float | bool | None]]:
+def _query_params(
+    query: Mapping[str, QueryValue],
+) -> list[tuple[str, str | int | float | bool | None]]:
     pairs: list[tuple[str, str | int | float | bool | None]] = []
     for key, value in query.items():
         for item in value if isinstance(value, list) else [value]:
             if item is None:
                 continue
-            pairs.append((key, ("true" if item else "false") if isinstance(item, bool) else str(item)))
+            pairs.append(
+                (key, ("true" if item else "false") if isinstance(item, bool) else str(item))
+            )
     return pairs
 
 
@@ -284,7 +295,9 @@ def _send_now(client: httpx.Client, request: httpx.Request, params: Params) -> h
     try:
         return client.send(request)
     except httpx.TimeoutException as exc:
-        raise TimeoutError(f"{where} timed out after {params.timeout:g} ms ({type(exc).__name__})") from exc
+        raise TimeoutError(
+            f"{where} timed out after {params.timeout:g} ms ({type(exc).__name__})"
+        ) from exc
     except httpx.TooManyRedirects as exc:
         raise ConnectionError(f"{where}: too many redirects") from exc
     except httpx.UnsupportedProtocol as exc:
@@ -298,7 +311,9 @@ def _output(response: httpx.Response, params: Params, duration: float) -> Output
     url = str(response.url)
     if response.is_error and params.fail_on_error:
         excerpt = response.text[:300].strip() if response.content else ""
-        raise HTTPStatusError(response.request.method, url, response.status_code, response.reason_phrase, excerpt)
+        raise HTTPStatusError(
+            response.request.method, url, response.status_code, response.reason_phrase, excerpt
+        )
     return Output(
         result=_decode(response, url),
         status=response.status_code,
@@ -324,7 +339,11 @@ def _decode(response: httpx.Response, url: str) -> object:
 
 
 def _is_text(content_type: str) -> bool:
-    return content_type.startswith("text/") or content_type in _TEXT_TYPES or content_type.endswith("+xml")
+    return (
+        content_type.startswith("text/")
+        or content_type in _TEXT_TYPES
+        or content_type.endswith("+xml")
+    )
 
 
 _TEXT_TYPES: Final = frozenset(

@@ -24,16 +24,39 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 Operation = Literal[
-    "resize", "crop", "rotate", "flip", "convert", "thumbnail", "overlay", "merge", "composite", "blend", "watermark"
+    "resize",
+    "crop",
+    "rotate",
+    "flip",
+    "convert",
+    "thumbnail",
+    "overlay",
+    "merge",
+    "composite",
+    "blend",
+    "watermark",
 ]
 Position = Literal[
-    "center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right"
+    "center",
+    "top",
+    "bottom",
+    "left",
+    "right",
+    "top-left",
+    "top-right",
+    "bottom-left",
+    "bottom-right",
 ]
 ImageFormat = Literal["png", "jpeg", "webp"]
 ImageSource = str | os.PathLike[str] | bytes
 
 _PIL_FORMATS: Final = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
-_EXTENSIONS: Final[dict[str, ImageFormat]] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+_EXTENSIONS: Final[dict[str, ImageFormat]] = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".webp": "webp",
+}
 
 
 class ImageError(ValueError):
@@ -44,7 +67,9 @@ class Params(NodeParams):
     """Parameters of the ``image`` node."""
 
     operation: Operation = Field(default="resize", description="What to do with the image.")
-    base_image: str | None = Field(default=None, description="Path of the image to work on, unless an edge feeds baseImage.")
+    base_image: str | None = Field(
+        default=None, description="Path of the image to work on, unless an edge feeds baseImage."
+    )
     overlay_image: str | None = Field(
         default=None, description="Path of the second image, unless an edge feeds overlayImage."
     )
@@ -56,8 +81,12 @@ class Params(NodeParams):
         default=None,
         description="Where to write the result; by default a new file in the system's temporary folder.",
     )
-    width: int | None = Field(default=None, gt=0, description="Target width in pixels (resize, crop, thumbnail).")
-    height: int | None = Field(default=None, gt=0, description="Target height in pixels (resize, crop, thumbnail).")
+    width: int | None = Field(
+        default=None, gt=0, description="Target width in pixels (resize, crop, thumbnail)."
+    )
+    height: int | None = Field(
+        default=None, gt=0, description="Target height in pixels (resize, crop, thumbnail)."
+    )
     fit: Literal["cover", "contain", "fill", "inside", "outside"] = Field(
         default="cover",
         description=(
@@ -81,16 +110,28 @@ class Params(NodeParams):
         le=1.0,
         description="Opacity of the overlay (overlay, composite, watermark) or the second image's weight (blend).",
     )
-    blur: float = Field(default=0.0, ge=0.0, description="Gaussian blur radius applied to the result (0: none).")
+    blur: float = Field(
+        default=0.0, ge=0.0, description="Gaussian blur radius applied to the result (0: none)."
+    )
     sharpen: bool = Field(default=False, description="Sharpen the result.")
-    grayscale: bool = Field(default=False, description="Convert the result to grayscale (alpha kept).")
-    angle: float = Field(default=90.0, description="rotate: degrees clockwise; the canvas grows to fit.")
+    grayscale: bool = Field(
+        default=False, description="Convert the result to grayscale (alpha kept)."
+    )
+    angle: float = Field(
+        default=90.0, description="rotate: degrees clockwise; the canvas grows to fit."
+    )
     direction: Literal["horizontal", "vertical", "both"] = Field(
         default="horizontal",
         description="flip: horizontal mirrors left-right, vertical upside down; merge: the direction images are joined in.",
     )
-    text: str | None = Field(default=None, description="watermark: text to draw when no overlayImage is given.")
-    margin: int = Field(default=0, ge=0, description="Distance in pixels from the edge for overlay, composite and watermark.")
+    text: str | None = Field(
+        default=None, description="watermark: text to draw when no overlayImage is given."
+    )
+    margin: int = Field(
+        default=0,
+        ge=0,
+        description="Distance in pixels from the edge for overlay, composite and watermark.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,17 +185,25 @@ def run(
     if image_format == "jpeg" and result.mode not in ("RGB", "L"):
         # JPEG has no alpha: transparent parts are flattened onto white, not turned black.
         gray = result.mode in ("LA", "La")
-        flattened = PILImage.new("L" if gray else "RGB", result.size, 255 if gray else (255, 255, 255))
+        flattened = PILImage.new(
+            "L" if gray else "RGB", result.size, 255 if gray else (255, 255, 255)
+        )
         colours = result.convert("LA" if gray else "RGBA")
         flattened.paste(colours.convert("L" if gray else "RGB"), mask=colours.getchannel("A"))
         result = flattened
-    options: dict[str, Any] = {"quality": params.quality} if image_format in ("jpeg", "webp") else {}
+    options: dict[str, Any] = (
+        {"quality": params.quality} if image_format in ("jpeg", "webp") else {}
+    )
     # The file-system node's atomic write: a reader never sees half a file, and the new file
     # gets the usual permissions.
     with atomic_writer(path, overwrite=True, create_directories=True) as stream:
         result.save(stream, format=_PIL_FORMATS[image_format], **options)
     return Output(
-        result=str(path), width=result.width, height=result.height, format=image_format, size=path.stat().st_size
+        result=str(path),
+        width=result.width,
+        height=result.height,
+        format=image_format,
+        size=path.stat().st_size,
     )
 
 
@@ -191,7 +240,9 @@ def resized_size(
     return scaled
 
 
-def place(outer: tuple[int, int], inner: tuple[int, int], position: str, margin: int = 0) -> tuple[int, int]:
+def place(
+    outer: tuple[int, int], inner: tuple[int, int], position: str, margin: int = 0
+) -> tuple[int, int]:
     """Top-left corner that puts a box of size ``inner`` at ``position`` inside ``outer``."""
     free_x, free_y = outer[0] - inner[0], outer[1] - inner[1]
     x = free_x // 2
@@ -210,7 +261,12 @@ def place(outer: tuple[int, int], inner: tuple[int, int], position: str, margin:
 # -- operations ---------------------------------------------------------------------------------
 
 
-def _resize(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _resize(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     from PIL import Image as PILImage
 
     image = _base(base, sources, "resize")
@@ -229,30 +285,53 @@ def _resize(params: Params, base: ImageSource | None, overlay: ImageSource | Non
     return scaled
 
 
-def _crop(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _crop(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     image = _base(base, sources, "crop")
     width = params.width or image.width
     height = params.height or image.height
     if width > image.width or height > image.height:
-        raise ImageError(f"crop of {width}x{height} is larger than the image ({image.width}x{image.height})")
+        raise ImageError(
+            f"crop of {width}x{height} is larger than the image ({image.width}x{image.height})"
+        )
     x, y = place(image.size, (width, height), params.position)
     return image.crop((x, y, x + width, y + height))
 
 
-def _rotate(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _rotate(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     from PIL import Image as PILImage
 
     image = _base(base, sources, "rotate")
     if params.angle % 90 == 0:
         # Quarter turns are exact pixel moves: no resampling, no padding.
         turns = int(params.angle // 90) % 4
-        methods = {1: PILImage.Transpose.ROTATE_270, 2: PILImage.Transpose.ROTATE_180, 3: PILImage.Transpose.ROTATE_90}
+        methods = {
+            1: PILImage.Transpose.ROTATE_270,
+            2: PILImage.Transpose.ROTATE_180,
+            3: PILImage.Transpose.ROTATE_90,
+        }
         return image.transpose(methods[turns]) if turns else image.copy()
     # Pillow turns counterclockwise; the parameter (as in Atomiton, via sharp) is clockwise.
-    return image.convert("RGBA").rotate(-params.angle, resample=PILImage.Resampling.BICUBIC, expand=True)
+    return image.convert("RGBA").rotate(
+        -params.angle, resample=PILImage.Resampling.BICUBIC, expand=True
+    )
 
 
-def _flip(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _flip(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     from PIL import Image as PILImage
 
     image = _base(base, sources, "flip")
@@ -263,12 +342,22 @@ def _flip(params: Params, base: ImageSource | None, overlay: ImageSource | None,
     return image
 
 
-def _convert(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _convert(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     # The pixels stay; writing in `format` (and the finishing filters) is the conversion.
     return _base(base, sources, "convert")
 
 
-def _thumbnail(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _thumbnail(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     image = _base(base, sources, "thumbnail")
     if params.width is None and params.height is None:
         raise ImageError("thumbnail needs a width or a height")
@@ -277,14 +366,24 @@ def _thumbnail(params: Params, base: ImageSource | None, overlay: ImageSource | 
     return image
 
 
-def _overlay(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _overlay(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     image = _base(base, sources, "overlay").convert("RGBA")
     if overlay is None:
         raise ImageError("overlay needs an overlayImage")
     return _paste(image, load(overlay), params)
 
 
-def _watermark(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _watermark(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     from PIL import Image as PILImage
     from PIL import ImageDraw, ImageFont
 
@@ -295,13 +394,20 @@ def _watermark(params: Params, base: ImageSource | None, overlay: ImageSource | 
         font = ImageFont.load_default(size=max(10, image.height // 20))
         left, top, right, bottom = ImageDraw.Draw(image).textbbox((0, 0), params.text, font=font)
         mark = PILImage.new("RGBA", (int(right - left) + 2, int(bottom - top) + 2), (0, 0, 0, 0))
-        ImageDraw.Draw(mark).text((1 - left, 1 - top), params.text, font=font, fill=(255, 255, 255, 255))
+        ImageDraw.Draw(mark).text(
+            (1 - left, 1 - top), params.text, font=font, fill=(255, 255, 255, 255)
+        )
     else:
         raise ImageError("watermark needs an overlayImage or a text")
     return _paste(image, mark, params)
 
 
-def _composite(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _composite(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     layers = ([overlay] if overlay is not None else []) + sources
     if base is None:
         if not layers:
@@ -315,7 +421,12 @@ def _composite(params: Params, base: ImageSource | None, overlay: ImageSource | 
     return image
 
 
-def _blend(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _blend(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     from PIL import Image as PILImage
 
     image = _base(base, sources, "blend").convert("RGBA")
@@ -331,7 +442,12 @@ def _blend(params: Params, base: ImageSource | None, overlay: ImageSource | None
     return PILImage.blend(image, other, params.opacity)
 
 
-def _merge(params: Params, base: ImageSource | None, overlay: ImageSource | None, sources: list[ImageSource]) -> Image:
+def _merge(
+    params: Params,
+    base: ImageSource | None,
+    overlay: ImageSource | None,
+    sources: list[ImageSource],
+) -> Image:
     from PIL import Image as PILImage
 
     parts = [load(s).convert("RGBA") for s in ([base] if base is not None else []) + sources]
@@ -378,7 +494,9 @@ def load(source: ImageSource) -> Image:
         with PILImage.open(stream) as opened:
             return _detach(opened)
     except UnidentifiedImageError as exc:
-        what = "the bytes given" if isinstance(source, (bytes, bytearray)) else repr(os.fspath(source))
+        what = (
+            "the bytes given" if isinstance(source, (bytes, bytearray)) else repr(os.fspath(source))
+        )
         raise ImageError(f"{what} is not an image Pillow can read") from exc
 
 
@@ -432,10 +550,14 @@ def _destination(params: Params) -> tuple[ImageFormat, Path]:
         path = Path(params.output)
         image_format = params.format or _EXTENSIONS.get(path.suffix.lower())
         if image_format is None:
-            raise ImageError(f"cannot tell the format of {params.output!r}; set format to png, jpeg or webp")
+            raise ImageError(
+                f"cannot tell the format of {params.output!r}; set format to png, jpeg or webp"
+            )
         return image_format, path
     image_format = params.format or "png"
-    handle, name = tempfile.mkstemp(prefix="atomiton-image-", suffix=f".{'jpg' if image_format == 'jpeg' else image_format}")
+    handle, name = tempfile.mkstemp(
+        prefix="atomiton-image-", suffix=f".{'jpg' if image_format == 'jpeg' else image_format}"
+    )
     os.close(handle)
     return image_format, Path(name)
 
@@ -446,7 +568,11 @@ SPEC: Final = NodeSpec(
     params=Params,
     inputs=(
         Port("baseImage", "any", description="The image to work on: a path or the image's bytes."),
-        Port("overlayImage", "any", description="The second image of overlay, composite, blend and watermark."),
+        Port(
+            "overlayImage",
+            "any",
+            description="The second image of overlay, composite, blend and watermark.",
+        ),
         Port("images", "array", description="Images (paths or bytes) for merge and composite."),
     ),
     outputs=(

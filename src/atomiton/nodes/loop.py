@@ -44,15 +44,23 @@ class Params(NodeParams):
         description="The sub-blueprint run per iteration: a path, or inline `nodes`/`edges`. "
         "Its input is the item (forEach) or the iteration index (times, while).",
     )
-    concurrency: int = Field(default=1, ge=1, description="Iterations run at once (forEach, times); results keep item order.")
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Iterations run at once (forEach, times); results keep item order.",
+    )
     max_iterations: int = Field(
-        default=1000, ge=1, description="Safety limit: a loop that would run more iterations fails instead."
+        default=1000,
+        ge=1,
+        description="Safety limit: a loop that would run more iterations fails instead.",
     )
     continue_on_error: bool = Field(
         default=False,
         description="True: a failed iteration is recorded in `errors` (its result is None) and the loop goes on.",
     )
-    collect_results: bool = Field(default=True, description="False: `results` stays empty (saves memory).")
+    collect_results: bool = Field(
+        default=True, description="False: `results` stays empty (saves memory)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +135,9 @@ def run(
 
     results = context.map(iterate, enumerate(items), concurrency=params.concurrency)
     errors.sort(key=lambda record: int(record["index"]))
-    return Output(results=results if params.collect_results else [], iteration_count=total, errors=errors)
+    return Output(
+        results=results if params.collect_results else [], iteration_count=total, errors=errors
+    )
 
 
 def _run_while(
@@ -149,7 +159,9 @@ def _run_while(
         try:
             holds = condition(iteration, last_result)
         except Exception as exc:
-            raise LoopError(f"condition failed before iteration {iteration}: {type(exc).__name__}: {exc}") from exc
+            raise LoopError(
+                f"condition failed before iteration {iteration}: {type(exc).__name__}: {exc}"
+            ) from exc
         if not holds:
             break
         if iteration >= params.max_iterations:
@@ -194,12 +206,20 @@ SPEC: Final = NodeSpec(
     outputs=(
         Port("results", "array", description="Each iteration's result, in item order."),
         Port("iterationCount", "integer", description="How many iterations ran."),
-        Port("errors", "array<object>", description="Failed iterations under continueOnError: index, error, type."),
+        Port(
+            "errors",
+            "array<object>",
+            description="Failed iterations under continueOnError: index, error, type.",
+        ),
     ),
     description="Run a body once per item (or n times, or while a condition holds).",
     # The node waits for as long as its body runs (which may do I/O), so it gets a worker thread.
     execution="thread",
     weight=20,
-    code_params={"condition": CodeParam(kwarg="condition", kind="expression", args=("iteration", "last_result"))},
+    code_params={
+        "condition": CodeParam(
+            kwarg="condition", kind="expression", args=("iteration", "last_result")
+        )
+    },
     needs_context=True,
 )

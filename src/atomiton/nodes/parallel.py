@@ -27,7 +27,6 @@ from ..errors import CancelledError
 from ..runtime.context import NodeContext
 from .spec import NodeParams, NodeSpec, Port
 
-
 # How long a cancelled parallel node waits for its running branches to notice the cancellation.
 _CANCEL_GRACE: Final = 0.2
 
@@ -58,10 +57,14 @@ class Params(NodeParams):
         ),
     )
     operation_timeout: float | None = Field(
-        default=None, gt=0, description="Milliseconds one branch may run; a slower branch counts as failed."
+        default=None,
+        gt=0,
+        description="Milliseconds one branch may run; a slower branch counts as failed.",
     )
     global_timeout: float | None = Field(
-        default=None, gt=0, description="Milliseconds the whole node may take; unfinished branches count as failed."
+        default=None,
+        gt=0,
+        description="Milliseconds the whole node may take; unfinished branches count as failed.",
     )
     fail_fast: bool = Field(
         default=True,
@@ -162,7 +165,11 @@ def run(
         return Output(results=[], completed=0, failed=0)
     state = _Run(branches, data)
     op_timeout = params.operation_timeout / 1000 if params.operation_timeout is not None else None
-    deadline = time.monotonic() + params.global_timeout / 1000 if params.global_timeout is not None else None
+    deadline = (
+        time.monotonic() + params.global_timeout / 1000
+        if params.global_timeout is not None
+        else None
+    )
 
     def wake() -> None:
         with state.cond:
@@ -172,7 +179,9 @@ def run(
 
     def start_worker() -> None:
         thread = threading.Thread(
-            target=state.worker, name=f"atomiton-parallel-{context.node_id}-{len(workers)}", daemon=True
+            target=state.worker,
+            name=f"atomiton-parallel-{context.node_id}-{len(workers)}",
+            daemon=True,
         )
         workers.append(thread)
         thread.start()
@@ -191,9 +200,13 @@ def run(
                 if op_timeout is not None:
                     for index, started in list(state.started.items()):
                         if now - started >= op_timeout and index not in state.outcomes:
-                            state.settle(index, None, BranchTimeoutError(
-                                f"branch {index} ran longer than operationTimeout ({params.operation_timeout:g} ms)"
-                            ))
+                            state.settle(
+                                index,
+                                None,
+                                BranchTimeoutError(
+                                    f"branch {index} ran longer than operationTimeout ({params.operation_timeout:g} ms)"
+                                ),
+                            )
                             # The stuck thread keeps running; a new worker takes its slot so the
                             # concurrency limit counts live branches, not stuck threads.
                             state.abandoned.add(index)
@@ -202,9 +215,13 @@ def run(
                 if deadline is not None and now >= deadline:
                     for index in range(count):
                         if index not in state.outcomes:
-                            state.settle(index, None, BranchTimeoutError(
-                                f"branch {index} did not finish within globalTimeout ({params.global_timeout:g} ms)"
-                            ))
+                            state.settle(
+                                index,
+                                None,
+                                BranchTimeoutError(
+                                    f"branch {index} did not finish within globalTimeout ({params.global_timeout:g} ms)"
+                                ),
+                            )
                 if _is_decided(params, state, count):
                     break
                 waits = [
@@ -246,7 +263,10 @@ def _is_decided(params: Params, state: _Run, count: int) -> bool:
 
 
 def _result(params: Params, outcomes: dict[int, _Outcome], count: int) -> Output:
-    ordered = sorted(outcomes.values(), key=(lambda o: o.index) if params.maintain_order else (lambda o: o.sequence))
+    ordered = sorted(
+        outcomes.values(),
+        key=(lambda o: o.index) if params.maintain_order else (lambda o: o.sequence),
+    )
     succeeded = [o for o in ordered if o.error is None]
     failures = [o for o in ordered if o.error is not None]
     if params.strategy == "race":
@@ -261,9 +281,15 @@ def _result(params: Params, outcomes: dict[int, _Outcome], count: int) -> Output
             raise _failure("", failures if not params.fail_fast else failures[:1])
         return Output(results=[o.value for o in ordered], completed=len(succeeded), failed=0)
     settled = [
-        {"index": o.index, "status": "fulfilled", "value": o.value}
-        if o.error is None
-        else {"index": o.index, "status": "rejected", "reason": f"{type(o.error).__name__}: {o.error}"}
+        (
+            {"index": o.index, "status": "fulfilled", "value": o.value}
+            if o.error is None
+            else {
+                "index": o.index,
+                "status": "rejected",
+                "reason": f"{type(o.error).__name__}: {o.error}",
+            }
+        )
         for o in ordered
     ]
     return Output(results=settled, completed=len(succeeded), failed=len(failures))

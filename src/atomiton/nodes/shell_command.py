@@ -62,7 +62,9 @@ class CommandTimeoutError(TimeoutError):
         self.program = program
         self.stdout = stdout
         self.stderr = stderr
-        super().__init__(f"{program} timed out after {timeout_ms:g} ms; its process group was killed")
+        super().__init__(
+            f"{program} timed out after {timeout_ms:g} ms; its process group was killed"
+        )
 
 
 def _as_text(value: object) -> object:
@@ -81,10 +83,12 @@ class Params(NodeParams):
         description="The program to run: a name looked up on PATH (of the merged environment) or a path."
     )
     args: list[str] = Field(
-        default_factory=list, description="Arguments, passed as they are: no shell quoting or expansion."
+        default_factory=list,
+        description="Arguments, passed as they are: no shell quoting or expansion.",
     )
     stdin: str | bytes | None = Field(
-        default=None, description="Text or bytes written to the program's standard input, which is then closed."
+        default=None,
+        description="Text or bytes written to the program's standard input, which is then closed.",
     )
     working_directory: str | None = Field(
         default=None, description="Folder to run in; it must exist. Default: the current folder."
@@ -164,7 +168,10 @@ def run(
         CommandTimeoutError: timeout with ``failOnError`` true.
         CancelledError: the run was cancelled.
     """
-    argv = [params.program, *(str(_as_text(a)) for a in (args if args is not None else params.args))]
+    argv = [
+        params.program,
+        *(str(_as_text(a)) for a in (args if args is not None else params.args)),
+    ]
     feed = stdin if stdin is not None else params.stdin
     data = feed.encode("utf-8") if isinstance(feed, str) else feed
     env = {**os.environ, **params.environment}
@@ -195,7 +202,9 @@ def run(
     timed_out = False
     try:
         try:
-            out, err = process.communicate(data, timeout=params.timeout / 1000 if params.timeout else None)
+            out, err = process.communicate(
+                data, timeout=params.timeout / 1000 if params.timeout else None
+            )
         except subprocess.TimeoutExpired:
             timed_out = True
             group.kill()
@@ -271,7 +280,11 @@ SPEC: Final = NodeSpec(
     module="atomiton.nodes.shell_command",
     params=Params,
     inputs=(
-        Port("stdin", "any", description="Text or bytes for standard input (overrides the stdin parameter)."),
+        Port(
+            "stdin",
+            "any",
+            description="Text or bytes for standard input (overrides the stdin parameter).",
+        ),
         Port("args", "array<string>", description="Arguments (replace the args parameter)."),
     ),
     outputs=(

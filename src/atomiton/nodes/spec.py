@@ -32,7 +32,9 @@ Execution = Literal["inline", "thread", "process"]
 
 # The keys Atomiton puts beside a node's own parameters; the compiler reads them as node settings
 # (NODES.md section 2), so parameter models never declare them.
-COMMON_SETTINGS: frozenset[str] = frozenset({"enabled", "timeout", "retries", "onError", "retryDelay"})
+COMMON_SETTINGS: frozenset[str] = frozenset(
+    {"enabled", "timeout", "retries", "onError", "retryDelay"}
+)
 
 
 class NodeParams(BaseModel):

@@ -51,10 +51,13 @@ class Params(NodeParams):
         description="csv, tsv or xlsx; by default taken from the path's extension (csv when there is no path).",
     )
     sheet_name: str | None = Field(
-        default=None, description="XLSX sheet to read (wins over sheetIndex) or to write (default Sheet1)."
+        default=None,
+        description="XLSX sheet to read (wins over sheetIndex) or to write (default Sheet1).",
     )
     sheet_index: int | None = Field(
-        default=None, ge=0, description="XLSX sheet to read, counting from 0. Default: the first sheet."
+        default=None,
+        ge=0,
+        description="XLSX sheet to read, counting from 0. Default: the first sheet.",
     )
     has_headers: bool = Field(
         default=True,
@@ -64,11 +67,10 @@ class Params(NodeParams):
         ),
     )
     delimiter: str | None = Field(
-        default=None, description="Field separator for CSV/TSV; default `,` for csv and a tab for tsv."
+        default=None,
+        description="Field separator for CSV/TSV; default `,` for csv and a tab for tsv.",
     )
-    skip_empty_lines: bool = Field(
-        default=True, description="Skip rows whose cells are all empty."
-    )
+    skip_empty_lines: bool = Field(default=True, description="Skip rows whose cells are all empty.")
     encoding: str = Field(
         default="utf-8",
         description="Text encoding of CSV/TSV files; a UTF-8 byte-order mark is removed on read.",
@@ -156,9 +158,13 @@ def run(
     if data is None:
         raise ValueError(f"spreadsheet write to {str(where)!r} needs rows on the data input")
     if isinstance(data, (str, bytes)):
-        raise TypeError(f"spreadsheet write to {str(where)!r} needs rows, not {type(data).__name__} (write text with file-system)")
+        raise TypeError(
+            f"spreadsheet write to {str(where)!r} needs rows, not {type(data).__name__} (write text with file-system)"
+        )
     if not isinstance(data, Iterable):
-        raise TypeError(f"spreadsheet write to {str(where)!r} needs rows, got a {type(data).__name__}")
+        raise TypeError(
+            f"spreadsheet write to {str(where)!r} needs rows, got a {type(data).__name__}"
+        )
     return _write(params, fmt, where, data)
 
 
@@ -171,8 +177,12 @@ def _format(params: Params, where: Path | None) -> Format:
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
     if suffix == ".xls":
-        raise ValueError(f"{str(where)!r}: the old binary .xls format is not supported; save it as .xlsx")
-    raise ValueError(f"cannot tell the format of {str(where)!r} from its extension; set format: csv, tsv or xlsx")
+        raise ValueError(
+            f"{str(where)!r}: the old binary .xls format is not supported; save it as .xlsx"
+        )
+    raise ValueError(
+        f"cannot tell the format of {str(where)!r} from its extension; set format: csv, tsv or xlsx"
+    )
 
 
 # -- table shape --------------------------------------------------------------------------------
@@ -205,7 +215,7 @@ def _record(headers: Sequence[str], row: Sequence[object]) -> Record:
     # Short rows get None for the missing cells; extra cells keep their position as a name.
     record: Record = dict(zip(headers, row))
     if len(row) < len(headers):
-        for name in headers[len(row):]:
+        for name in headers[len(row) :]:
             record[name] = None
     elif len(row) > len(headers):
         for index in range(len(headers), len(row)):
@@ -221,7 +231,9 @@ def _trim(row: Sequence[object]) -> Sequence[object]:
     return row[:end] if end != len(row) else row
 
 
-def _table(params: Params, rows: Iterator[Sequence[object]], *, lazy: bool) -> tuple[list[str], Any, int | None]:
+def _table(
+    params: Params, rows: Iterator[Sequence[object]], *, lazy: bool
+) -> tuple[list[str], Any, int | None]:
     """(headers, records, row count) from raw rows, eagerly or as an iterator."""
     if params.skip_empty_lines:
         rows = (row for row in rows if not _is_empty(row))
@@ -266,7 +278,9 @@ def _read_text(params: Params, fmt: Format, where: Path | None, data: object) ->
         if isinstance(data, (bytes, bytearray)):
             data = bytes(data).decode(_read_encoding(params.encoding))
         if not isinstance(data, str):
-            raise TypeError(f"spreadsheet read parses text from the data input, got a {type(data).__name__}")
+            raise TypeError(
+                f"spreadsheet read parses text from the data input, got a {type(data).__name__}"
+            )
         handle = io.StringIO(data.removeprefix("\ufeff"), newline="")
     else:
         assert where is not None
@@ -350,7 +364,9 @@ def _read_xlsx(params: Params, where: Path | None, data: object) -> Output:
     source: Any
     if data is not None:
         if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"spreadsheet read of XLSX takes the workbook's bytes on the data input, got a {type(data).__name__}")
+            raise TypeError(
+                f"spreadsheet read of XLSX takes the workbook's bytes on the data input, got a {type(data).__name__}"
+            )
         source = io.BytesIO(bytes(data))
         name = "the data input"
     else:
@@ -385,7 +401,9 @@ def _pick_sheet(params: Params, names: list[str], where: str) -> str:
     listed = ", ".join(repr(n) for n in names)
     if params.sheet_name is not None:
         if params.sheet_name not in names:
-            raise ValueError(f"{where!r} has no sheet {params.sheet_name!r}; its sheets are {listed}")
+            raise ValueError(
+                f"{where!r} has no sheet {params.sheet_name!r}; its sheets are {listed}"
+            )
         return params.sheet_name
     index = params.sheet_index or 0
     if index >= len(names):
@@ -396,7 +414,9 @@ def _pick_sheet(params: Params, names: list[str], where: str) -> str:
     return names[index]
 
 
-def _write_xlsx(handle: IO[bytes], sheet: str, headers: list[str] | None, rows: Iterator[Sequence[object]]) -> None:
+def _write_xlsx(
+    handle: IO[bytes], sheet: str, headers: list[str] | None, rows: Iterator[Sequence[object]]
+) -> None:
     openpyxl = _openpyxl()
 
     # write_only keeps rows on disk as they are appended, so memory stays flat.
@@ -510,7 +530,11 @@ SPEC: Final = NodeSpec(
     module="atomiton.nodes.spreadsheet",
     params=Params,
     inputs=(
-        Port("data", "any", description="read: CSV/TSV text or XLSX bytes to parse; write: the rows to write."),
+        Port(
+            "data",
+            "any",
+            description="read: CSV/TSV text or XLSX bytes to parse; write: the rows to write.",
+        ),
         Port("path", "path", description="The file (overrides the path parameter)."),
     ),
     outputs=(
@@ -518,8 +542,12 @@ SPEC: Final = NodeSpec(
         Port("headers", "array<string>", description="Column names."),
         # ``any``: these are null at times (a streamed read, a CSV), and the port vocabulary has no
         # "integer or null"; a typed port would let the compiler accept what mypy then rejects.
-        Port("rowCount", "any", description="Data rows read or written (null for a streaming read)."),
-        Port("sheetName", "any", description="The XLSX sheet read or written (null for CSV and TSV)."),
+        Port(
+            "rowCount", "any", description="Data rows read or written (null for a streaming read)."
+        ),
+        Port(
+            "sheetName", "any", description="The XLSX sheet read or written (null for CSV and TSV)."
+        ),
         Port("sheetNames", "array<string>", description="Every sheet of the XLSX workbook."),
     ),
     description="Read or write CSV, TSV and XLSX tables as records; can stream large files.",

@@ -19,7 +19,17 @@ from pydantic import Field
 from .spec import CodeParam, NodeParams, NodeSpec, Port
 
 Operation = Literal[
-    "map", "filter", "reduce", "sort", "group", "flatten", "unique", "reverse", "limit", "skip", "slice"
+    "map",
+    "filter",
+    "reduce",
+    "sort",
+    "group",
+    "flatten",
+    "unique",
+    "reverse",
+    "limit",
+    "skip",
+    "slice",
 ]
 
 
@@ -51,16 +61,29 @@ class Params(NodeParams):
         description="Field name or dotted path (`customer.name`, `items.0`) to sort by; "
         "otherwise transformFunction, otherwise the items themselves.",
     )
-    sort_direction: Literal["asc", "desc"] = Field(default="asc", description="Sort order; the sort is stable.")
+    sort_direction: Literal["asc", "desc"] = Field(
+        default="asc", description="Sort order; the sort is stable."
+    )
     group_key: str | None = Field(
         default=None,
         description="Field name or dotted path to group by; otherwise transformFunction is the key.",
     )
-    flatten_depth: int = Field(default=1, ge=0, description="How many levels of nested arrays flatten removes.")
-    limit_count: int = Field(default=10, ge=0, description="How many items limit keeps from the start.")
-    skip_count: int = Field(default=0, ge=0, description="How many items skip drops from the start.")
-    slice_start: int | None = Field(default=None, description="Start index of slice (Python slicing; negative counts from the end).")
-    slice_end: int | None = Field(default=None, description="End index of slice, exclusive (Python slicing).")
+    flatten_depth: int = Field(
+        default=1, ge=0, description="How many levels of nested arrays flatten removes."
+    )
+    limit_count: int = Field(
+        default=10, ge=0, description="How many items limit keeps from the start."
+    )
+    skip_count: int = Field(
+        default=0, ge=0, description="How many items skip drops from the start."
+    )
+    slice_start: int | None = Field(
+        default=None,
+        description="Start index of slice (Python slicing; negative counts from the end).",
+    )
+    slice_end: int | None = Field(
+        default=None, description="End index of slice, exclusive (Python slicing)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +163,9 @@ def _call(function: Callable[..., Any], index: int, *args: Any) -> Any:
     try:
         return function(*args)
     except Exception as exc:
-        raise TransformError(f"transformFunction failed on item {index}: {type(exc).__name__}: {exc}") from exc
+        raise TransformError(
+            f"transformFunction failed on item {index}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _map(params: Params, items: list[Any], function: _Fn) -> list[Any]:
@@ -168,7 +193,9 @@ def _reduce(params: Params, items: list[Any], function: _Fn) -> Any:
     return acc
 
 
-def _key_function(params: Params, path: str | None, function: _Fn, what: str) -> Callable[[int, Any], Any] | None:
+def _key_function(
+    params: Params, path: str | None, function: _Fn, what: str
+) -> Callable[[int, Any], Any] | None:
     """A key of (index, item): a field path if given, else the compiled function, else None."""
     if path is not None:
         parts = path.split(".")
@@ -224,7 +251,9 @@ def _group(params: Params, items: list[Any], function: _Fn) -> dict[Any, list[An
     for i, item in enumerate(items):
         value = key(i, item)
         if not isinstance(value, Hashable):
-            raise TransformError(f"group key of item {i} is a {type(value).__name__}, which cannot be a key")
+            raise TransformError(
+                f"group key of item {i} is a {type(value).__name__}, which cannot be a key"
+            )
         groups.setdefault(value, []).append(item)
     return groups
 
@@ -365,14 +394,24 @@ SPEC: Final = NodeSpec(
     params=Params,
     inputs=(Port("data", "array", required=True, description="The array to transform."),),
     outputs=(
-        Port("result", "any", description="The transformed array (group: an object of arrays; reduce: the accumulator)."),
+        Port(
+            "result",
+            "any",
+            description="The transformed array (group: an object of arrays; reduce: the accumulator).",
+        ),
         Port("inputCount", "integer", description="How many items came in."),
-        Port("outputCount", "integer", description="How many items (or groups) came out; 1 for reduce."),
+        Port(
+            "outputCount",
+            "integer",
+            description="How many items (or groups) came out; 1 for reduce.",
+        ),
     ),
     description="Array operations, with Python functions compiled into the module.",
     execution="inline",
     weight=50,
     code_params={
-        "transform_function": CodeParam(kwarg="function", kind="expression", args=("item",), args_for=function_args)
+        "transform_function": CodeParam(
+            kwarg="function", kind="expression", args=("item",), args_for=function_args
+        )
     },
 )

@@ -229,7 +229,10 @@ def _positional_factory(cls: type[E]) -> Callable[..., E]:
     namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
     namespace.update({f"_set_{name}": getattr(cls, name).__set__ for name in names})
     body = "\n".join(f"    _set_{name}(event, {name})" for name in names)
-    exec(f"def make({', '.join(names)}):\n    event = _new(_cls)\n{body}\n    return event", namespace)  # noqa: S102
+    exec(
+        f"def make({', '.join(names)}):\n    event = _new(_cls)\n{body}\n    return event",
+        namespace,
+    )  # noqa: S102
     return namespace["make"]  # type: ignore[return-value]
 
 
@@ -245,7 +248,13 @@ def node_started_event(
 
 
 def node_completed_event(
-    run_id: int, timestamp: float, node_id: str, node_type: str, index: int, duration: float, attempts: int
+    run_id: int,
+    timestamp: float,
+    node_id: str,
+    node_type: str,
+    index: int,
+    duration: float,
+    attempts: int,
 ) -> NodeCompleted:
     """``NodeCompleted(...)`` for the hot path (see ``node_started_event``)."""
     return _make_completed(run_id, timestamp, node_id, node_type, index, duration, attempts)

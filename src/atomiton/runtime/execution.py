@@ -139,7 +139,9 @@ class Execution:
         self._observed = hooks is not None or trace
         if self._observed:
             size = len(self.nodes)
-            self._progress: ProgressTracker | None = ProgressTracker(self.nodes) if hooks is not None else None
+            self._progress: ProgressTracker | None = (
+                ProgressTracker(self.nodes) if hooks is not None else None
+            )
             self._status = bytearray(size)
             self._t_start = [0.0] * size
             self._attempts = [0] * size
@@ -238,7 +240,11 @@ class Execution:
         """Whether ``exc`` is the run's own stop (cancellation or flow timeout), not a node's error."""
         if isinstance(exc, CancelledError):
             return True
-        return isinstance(exc, RunTimeoutError) and self._stop_kind == "timeout" and self._stop is not None
+        return (
+            isinstance(exc, RunTimeoutError)
+            and self._stop_kind == "timeout"
+            and self._stop is not None
+        )
 
     # ``ControlListener``: a CancelToken or RunControl attached to this run.
     def control_cancelled(self, reason: str) -> None:
@@ -301,7 +307,9 @@ class Execution:
                 self._trace.attempt(i)
             if self._hooks is not None:
                 info = self.nodes[i]
-                self._hooks.emit(node_started_event(self.run_id, time.time(), info.id, info.type, i, attempt))
+                self._hooks.emit(
+                    node_started_event(self.run_id, time.time(), info.id, info.type, i, attempt)
+                )
 
     def node_completed(self, i: int) -> None:
         """Node ``i`` finished: event, progress and trace.
@@ -326,7 +334,9 @@ class Execution:
                 duration = time.perf_counter() - self._t_start[i]
                 attempts = self._attempts[i] or 1
                 self._hooks.emit(
-                    node_completed_event(self.run_id, time.time(), info.id, info.type, i, duration, attempts)
+                    node_completed_event(
+                        self.run_id, time.time(), info.id, info.type, i, duration, attempts
+                    )
                 )
                 if self._progress is not None:
                     self._emit_progress(self._progress.finish_node(i))
@@ -379,7 +389,9 @@ class Execution:
             column=info.column,
         )
 
-    def report_failure(self, i: int, exc: BaseException, *, timed_out: bool = False, handled: bool = False) -> None:
+    def report_failure(
+        self, i: int, exc: BaseException, *, timed_out: bool = False, handled: bool = False
+    ) -> None:
         """Record node ``i``'s final failure and emit ``NodeFailed``."""
         if handled:
             with self._lock:
@@ -410,7 +422,9 @@ class Execution:
                 if handled:
                     self._advance(i)
 
-    def report_retry(self, i: int, attempt: int, delay: float, exc: BaseException, *, timed_out: bool) -> None:
+    def report_retry(
+        self, i: int, attempt: int, delay: float, exc: BaseException, *, timed_out: bool
+    ) -> None:
         """Emit ``NodeRetrying``: attempt ``attempt`` failed and another follows after ``delay``."""
         if self._hooks is None:
             return
@@ -455,7 +469,9 @@ class Execution:
         if self._hooks is not None:
             context = NodeContext(
                 info.id,
-                on_progress=lambda done, total, message: self._node_progress(i, done, total, message),
+                on_progress=lambda done, total, message: self._node_progress(
+                    i, done, total, message
+                ),
                 on_log=lambda message, level: self.log(message, level=level, node_id=info.id),
             )
         else:
@@ -489,7 +505,11 @@ class Execution:
         """
         # One task has nothing to schedule: call it straight away (a deadline still needs the
         # scheduler to watch a thread task, and a trace wants task indexes).
-        if len(tasks) == 1 and self._trace is None and (self._deadline is None or tasks[0].mode == "inline"):
+        if (
+            len(tasks) == 1
+            and self._trace is None
+            and (self._deadline is None or tasks[0].mode == "inline")
+        ):
             tasks[0].fn(self, state)
             return
         from .scheduler import TaskRun
@@ -517,7 +537,15 @@ class Execution:
     def log(self, message: str, *, level: str = "info", node_id: str | None = None) -> None:
         """Emit a ``Log`` event (nothing is built without hooks)."""
         if self._hooks is not None:
-            self.emit(Log(run_id=self.run_id, timestamp=time.time(), message=message, level=level, node_id=node_id))
+            self.emit(
+                Log(
+                    run_id=self.run_id,
+                    timestamp=time.time(),
+                    message=message,
+                    level=level,
+                    node_id=node_id,
+                )
+            )
 
     def _node_progress(self, i: int, done: float, total: float | None, message: str) -> None:
         fraction = done / total if total else done
@@ -546,7 +574,12 @@ class Execution:
     def _emit_progress(self, percent: float | None) -> None:
         if percent is not None and self._hooks is not None:
             self._hooks.emit(
-                ExecutionProgress(run_id=self.run_id, timestamp=time.time(), blueprint_id=self.blueprint.id, percent=percent)
+                ExecutionProgress(
+                    run_id=self.run_id,
+                    timestamp=time.time(),
+                    blueprint_id=self.blueprint.id,
+                    percent=percent,
+                )
             )
 
     def finish_progress(self) -> None:
@@ -560,7 +593,11 @@ class Execution:
         if not self._observed:
             return []
         with self._lock:
-            unstarted = [i for i, status in enumerate(self._status) if status == _NOT_STARTED and self.nodes[i].enabled]
+            unstarted = [
+                i
+                for i, status in enumerate(self._status)
+                if status == _NOT_STARTED and self.nodes[i].enabled
+            ]
         for i in unstarted:
             self.node_skipped(i, reason)
         return unstarted

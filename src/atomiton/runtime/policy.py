@@ -153,7 +153,9 @@ def _process_pool(ex: Execution) -> ProcessPoolExecutor:
     with ex._lock:
         if ex.process_pool is None:
             # forkserver (spawn elsewhere): forking a process that runs threads can deadlock it.
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            method = (
+                "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            )
             ex.process_pool = ProcessPoolExecutor(
                 max_workers=min(ex.limiter.total_tokens, multiprocessing.cpu_count() or 1),
                 mp_context=multiprocessing.get_context(method),

@@ -34,7 +34,17 @@ _State = Literal["blocked", "queued", "running", "done", "abandoned", "cleared"]
 
 
 class _Item(Generic[T]):
-    __slots__ = ("fn", "future", "priority", "seq", "timeout", "state", "remaining", "dep_error", "timer")
+    __slots__ = (
+        "fn",
+        "future",
+        "priority",
+        "seq",
+        "timeout",
+        "state",
+        "remaining",
+        "dep_error",
+        "timer",
+    )
 
     def __init__(self, fn: Callable[[], T], priority: int, seq: int, timeout: float | None) -> None:
         self.fn = fn
@@ -120,7 +130,9 @@ class TaskQueue:
         Returns:
             A future of ``fn``'s result; cancel it to drop the task before it starts.
         """
-        item: _Item[T] = _Item(fn, priority, next(self._seq), self.timeout if timeout is _UNSET else timeout)
+        item: _Item[T] = _Item(
+            fn, priority, next(self._seq), self.timeout if timeout is _UNSET else timeout
+        )
         deps = list(after)
         if not deps:
             self._enqueue(item)
@@ -345,7 +357,9 @@ class TaskQueue:
 
     def _spawn(self, items: list[_Item[Any]]) -> None:
         for item in items:
-            threading.Thread(target=self._work, args=(item,), name="atomiton-queue", daemon=True).start()
+            threading.Thread(
+                target=self._work, args=(item,), name="atomiton-queue", daemon=True
+            ).start()
 
     def _work(self, item: _Item[Any] | None) -> None:
         while item is not None:

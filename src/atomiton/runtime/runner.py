@@ -60,7 +60,13 @@ def run(
         CancelledError: the run was cancelled.
         RunTimeoutError: the run took longer than its timeout.
     """
-    if hooks is None and cancel is None and timeout is None and blueprint.timeout is None and not trace:
+    if (
+        hooks is None
+        and cancel is None
+        and timeout is None
+        and blueprint.timeout is None
+        and not trace
+    ):
         ex = Execution(blueprint, concurrency=concurrency)
         try:
             return body(ex, inputs)
@@ -84,7 +90,12 @@ def _run_observed(
     hookset = HookSet.build(hooks, run_id)
     tracing = trace or (hookset is not None and hookset.wants_trace)
     ex = Execution(
-        blueprint, hooks=hookset, concurrency=concurrency, timeout=timeout, trace=tracing, run_id=run_id
+        blueprint,
+        hooks=hookset,
+        concurrency=concurrency,
+        timeout=timeout,
+        trace=tracing,
+        run_id=run_id,
     )
     started = time.perf_counter()
     if hookset is not None:

@@ -63,7 +63,9 @@ class TaskRun(Generic[S]):
         for k, task in enumerate(tasks):
             for d in task.after:
                 if not 0 <= d < len(tasks) or d == k:
-                    raise ValueError(f"task {k} waits for task {d}, which is not another task of the flow")
+                    raise ValueError(
+                        f"task {k} waits for task {d}, which is not another task of the flow"
+                    )
                 self.dependants[d].append(k)
         self.ready_inline: deque[int] = deque()
         self.ready_thread: deque[int] = deque()
@@ -198,7 +200,11 @@ class TaskRun(Generic[S]):
                 self.stopped = True
             if in_worker:
                 limiter = self.limiter
-                if self.ready_thread and not self.stopped and limiter.borrowed_tokens <= limiter.total_tokens:
+                if (
+                    self.ready_thread
+                    and not self.stopped
+                    and limiter.borrowed_tokens <= limiter.total_tokens
+                ):
                     nxt = self.ready_thread.popleft()  # keep the token: no hop through a queue
                     self.active += 1
                     self.started += 1

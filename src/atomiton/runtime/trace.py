@@ -108,7 +108,19 @@ class Trace:
 class TraceBuilder:
     """Collects node timings of one run; every method is thread-safe."""
 
-    __slots__ = ("_lock", "_t0", "_wall0", "_start", "_end", "_attempts", "_runs", "_status", "_task", "task_after", "local")
+    __slots__ = (
+        "_lock",
+        "_t0",
+        "_wall0",
+        "_start",
+        "_end",
+        "_attempts",
+        "_runs",
+        "_status",
+        "_task",
+        "task_after",
+        "local",
+    )
 
     def __init__(self, size: int) -> None:
         self._lock = threading.Lock()
@@ -170,7 +182,9 @@ class TraceBuilder:
         return Trace(blueprint.id, run_id, self._wall0, duration, nodes, path)
 
 
-def critical_path(nodes: Sequence[NodeTrace], task_after: Sequence[tuple[int, ...]] = ()) -> tuple[str, ...]:
+def critical_path(
+    nodes: Sequence[NodeTrace], task_after: Sequence[tuple[int, ...]] = ()
+) -> tuple[str, ...]:
     """The chain of nodes that ended last, following each node back to what held it up.
 
     The path ends at the node that finished last. A node's predecessor is the node that ended

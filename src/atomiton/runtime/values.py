@@ -118,7 +118,9 @@ def _step(current: Any, step: str | int, name: str) -> Any:
                 raise TemplateKeyError(
                     f"template {name!r}: index {step} is out of range (length {len(current)})"
                 ) from None
-        raise TemplateKeyError(f"template {name!r}: cannot index {type(current).__name__} with [{step}]")
+        raise TemplateKeyError(
+            f"template {name!r}: cannot index {type(current).__name__} with [{step}]"
+        )
     if current is None:
         raise TemplateKeyError(f"template {name!r}: no key {step!r} (the value before it is None)")
     found = getattr(current, step, _MISSING)
