@@ -140,7 +140,7 @@ class Execution:
         if self._observed:
             size = len(self.nodes)
             self._progress: ProgressTracker | None = (
-                ProgressTracker(self.nodes) if hooks is not None else None
+                ProgressTracker(blueprint.weights) if hooks is not None else None
             )
             self._status = bytearray(size)
             self._t_start = [0.0] * size

@@ -93,6 +93,11 @@ class Blueprint:
     concurrency: int | None = None
     timeout: float | None = None
     metadata: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
+    # Progress weights, worked out once here rather than on every observed run.
+    weights: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", tuple(max(0, n.weight) for n in self.nodes))
 
     def where(self, info: NodeInfo) -> str:
         """The file a node was written in: its own ``source`` or the blueprint's."""

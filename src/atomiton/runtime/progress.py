@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .model import NodeInfo
-
 
 class ProgressTracker:
     """Weighted progress in percent; not thread-safe (the execution holds its lock)."""
 
     __slots__ = ("_weights", "_total", "_done", "_credit", "percent")
 
-    def __init__(self, nodes: Sequence[NodeInfo]) -> None:
-        self._weights = [max(0, n.weight) for n in nodes]
-        self._total = sum(self._weights)
+    def __init__(self, weights: Sequence[int]) -> None:
+        """``weights``: each node's weight, never negative (``Blueprint.weights``)."""
+        self._weights = weights
+        self._total = sum(weights)
         self._done = 0.0
-        self._credit = [0.0] * len(nodes)
+        self._credit = [0.0] * len(weights)
         self.percent = 0.0
 
     def finish_node(self, i: int) -> float | None:
