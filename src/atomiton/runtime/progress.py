@@ -7,13 +7,18 @@ its reported fraction. ``execution.py`` decides when to ask and emits the events
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Final
+
+# Least time between two progress reports of one run (the final 100 is always reported).
+REPORT_INTERVAL: Final = 0.02
 
 
 class ProgressTracker:
     """Weighted progress in percent; not thread-safe (the execution holds its lock)."""
 
-    __slots__ = ("_weights", "_total", "_done", "_credit", "percent")
+    __slots__ = ("_weights", "_total", "_done", "_credit", "percent", "_reported_at")
 
     def __init__(self, weights: Sequence[int]) -> None:
         """``weights``: each node's weight, never negative (``Blueprint.weights``)."""
@@ -22,6 +27,7 @@ class ProgressTracker:
         self._done = 0.0
         self._credit = [0.0] * len(weights)
         self.percent = 0.0
+        self._reported_at = -REPORT_INTERVAL
 
     def finish_node(self, i: int) -> float | None:
         """Node ``i`` finished: count all of its weight.
@@ -58,8 +64,15 @@ class ProgressTracker:
         percent = 100.0 * self._done / self._total
         if percent >= 100.0 or percent <= self.percent:
             return None
-        # Report in whole-percent steps: a 10,000-node flow then says at most a hundred
-        # progress events instead of one per node (each costs every hook a call).
-        reported = self.percent
+        # Report in whole-percent steps, at most every REPORT_INTERVAL seconds: a progress event
+        # costs every hook a call, and a display cannot show more (a 100-node flow of quick
+        # nodes would otherwise say one per node).
+        crossed = int(percent) > int(self.percent)
         self.percent = percent
-        return percent if int(percent) > int(reported) else None
+        if not crossed:
+            return None
+        now = time.perf_counter()
+        if now - self._reported_at < REPORT_INTERVAL:
+            return None
+        self._reported_at = now
+        return percent
