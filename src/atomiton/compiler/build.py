@@ -50,6 +50,8 @@ _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$"
 _GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
 # Handles that mean "the primary port" unless the node has a port or parameter of that name.
 _GENERIC_HANDLES = frozenset({"input", "output", "default", ""})
+# How many distinct unknown node ids get a "did you mean" hint.
+_MAX_NODE_HINTS = 50
 # Stands for "some input" of a node whose edge named no port it has.
 _ANY_PORT = "\x00any"
 # The port a node with ``onError: branch`` sends its error to.
@@ -128,6 +130,8 @@ class _Builder:
         # (node, port) pairs fed by an edge whose source was already reported as wrong: the
         # port is wired, so "required input has no edge" would only repeat the first error.
         self.fed_by_broken_edge: set[tuple[str, str]] = set()
+        self.declared_ids = frozenset(n.id for n in doc.nodes)
+        self.node_hints: dict[str, str | None] = {}
 
     # -- the stage -----------------------------------------------------------------------------
 
@@ -414,13 +418,13 @@ class _Builder:
                 continue
             target = self.pending.get(edge.target)
             if target is None:
-                if edge.target not in {n.id for n in self.doc.nodes}:
+                if edge.target not in self.declared_ids:
                     self.sink.error(
                         "E0205",
                         edge.span,
                         edge=edge.id,
                         node=edge.target,
-                        hint=did_you_mean(edge.target, list(self.pending)),
+                        hint=self._node_hint(edge.target),
                     )
                 continue
             port = edge.target_port or target.ports.primary_input
@@ -452,6 +456,18 @@ class _Builder:
             else:
                 self.fed_by_broken_edge.add((edge.target, port))
         return outputs
+
+    def _node_hint(self, name: str) -> str | None:
+        """ "Did you mean" for an unknown node id, for the first few only.
+
+        Each hint compares against every node; a file with thousands of broken edges would
+        otherwise take minutes to report.
+        """
+        if len(self.node_hints) >= _MAX_NODE_HINTS and name not in self.node_hints:
+            return None
+        if name not in self.node_hints:
+            self.node_hints[name] = did_you_mean(name, list(self.pending))
+        return self.node_hints[name]
 
     def _feed_item_to_entry_nodes(self) -> None:
         """A body that wires no ``input`` edge gets its item in every node nothing else feeds."""
@@ -508,13 +524,13 @@ class _Builder:
             return FromInput(name)
         source = self.pending.get(edge.source)
         if source is None:
-            if edge.source not in {n.id for n in self.doc.nodes}:
+            if edge.source not in self.declared_ids:
                 self.sink.error(
                     "E0205",
                     edge.span,
                     edge=edge.id,
                     node=edge.source,
-                    hint=did_you_mean(edge.source, list(self.pending)),
+                    hint=self._node_hint(edge.source),
                 )
             return None
         port = edge.source_port or source.ports.primary_output
