@@ -21,6 +21,7 @@ def test_public_surface_is_pinned() -> None:
         "CompileOptions",
         "CompiledModule",
         "NodeError",
+        "OutputError",
         "RunTimeoutError",
         "__version__",
         "compile_blueprint",

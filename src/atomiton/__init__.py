@@ -12,6 +12,7 @@ from .errors import AtomitonError as AtomitonError
 from .errors import BlueprintError as BlueprintError
 from .errors import CancelledError as CancelledError
 from .errors import NodeError as NodeError
+from .errors import OutputError as OutputError
 from .errors import RunTimeoutError as RunTimeoutError
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "CompileOptions",
     "CompiledModule",
     "NodeError",
+    "OutputError",
     "RunTimeoutError",
     "__version__",
     "compile_blueprint",

@@ -59,6 +59,10 @@ class NodeError(AtomitonError):
         super().__init__(f"{where}node {node_id!r} ({node_type}) failed: {message}")
 
 
+class OutputError(AtomitonError):
+    """A flow's result does not fit its declared outputs (and no single node can be blamed)."""
+
+
 class CancelledError(AtomitonError):
     """The run was cancelled before it finished."""
 

@@ -283,6 +283,14 @@ class _ModuleBuilder:
             blueprint_args.append(f"timeout={literal(graph.timeout)}")
         if graph.metadata:
             blueprint_args.append(f"metadata={literal(dict(graph.metadata))}")
+        if graph.outputs:
+            # Which node produces each output: a result that does not fit blames that node.
+            pairs = [
+                f"({literal(self.output_field(o.port.name))}, "
+                f"{self.index_of[o.binding.node] if isinstance(o.binding, FromNode) else -1})"
+                for o in graph.outputs
+            ]
+            blueprint_args.append(f"outputs=({', '.join(pairs)}{',' if len(pairs) == 1 else ''})")
         node_infos = layout.exploded(
             "nodes=(", [self._node_info(n) for n in self.all_nodes], ")", 4, trailing=","
         )

@@ -379,9 +379,13 @@ class Execution:
 
     def node_error_for(self, i: int, exc: BaseException) -> NodeError:
         """The ``NodeError`` that blames node ``i`` for ``exc``."""
+        return self.blame(i, describe(exc))
+
+    def blame(self, i: int, message: str) -> NodeError:
+        """A ``NodeError`` naming node ``i`` and its place in the blueprint."""
         info = self.nodes[i]
         return NodeError(
-            describe(exc),
+            message,
             node_id=info.id,
             node_type=info.type,
             source=self.blueprint.where(info),

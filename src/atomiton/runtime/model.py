@@ -82,6 +82,7 @@ class Blueprint:
         concurrency: default limit of thread tasks running at once (None: the runtime's default).
         timeout: default flow timeout in seconds (None: no limit).
         metadata: the blueprint's free-form metadata, never interpreted.
+        outputs: each output field with the index of the node producing it (-1: none).
     """
 
     id: str
@@ -93,6 +94,9 @@ class Blueprint:
     concurrency: int | None = None
     timeout: float | None = None
     metadata: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
+    # Output field -> index of the node that produces it (-1: an input or a constant), so that
+    # a value that does not fit its output's type blames that node.
+    outputs: tuple[tuple[str, int], ...] = ()
     # Progress weights, worked out once here rather than on every observed run.
     weights: tuple[int, ...] = field(init=False, repr=False, compare=False)
 

@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..errors import CancelledError, NodeError, RunTimeoutError
+from pydantic import ValidationError
+
+from ..errors import AtomitonError, CancelledError, NodeError, OutputError, RunTimeoutError
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
 from .execution import Execution, describe, next_run_id
@@ -69,7 +71,7 @@ def run(
     ):
         ex = Execution(blueprint, concurrency=concurrency)
         try:
-            return body(ex, inputs)
+            return _call(body, ex, inputs)
         finally:
             if ex.process_pool is not None or ex.abandoned:
                 ex.close()
@@ -112,7 +114,7 @@ def _run_observed(
         )
     detach = cancel.attach(ex) if cancel is not None else None
     try:
-        result = body(ex, inputs)
+        result = _call(body, ex, inputs)
     except BaseException as exc:
         if detach is not None:
             detach()
@@ -164,6 +166,29 @@ def _run_observed(
             )
         )
     return result
+
+
+def _call(body: Callable[[Execution, I], O], ex: Execution, inputs: I) -> O:
+    """Run the module's body; a result that does not fit ``Outputs`` blames its node."""
+    try:
+        return body(ex, inputs)
+    except ValidationError as exc:
+        # Node failures arrive as NodeError already: a bare ValidationError here comes from
+        # building ``Outputs`` out of the nodes' results.
+        raise _output_error(ex, exc) from exc
+
+
+def _output_error(ex: Execution, exc: ValidationError) -> AtomitonError:
+    problems = exc.errors()
+    first = problems[0] if problems else {"loc": ("?",), "msg": str(exc), "input": None}
+    name = str(first["loc"][0]) if first["loc"] else "?"
+    message = f"output {name!r}: {first['msg']} (got {first.get('input')!r})"
+    if len(problems) > 1:
+        message += f", and {len(problems) - 1} more output problem(s)"
+    index = dict(ex.blueprint.outputs).get(name, -1)
+    if index < 0:
+        return OutputError(f"{ex.blueprint.source}: {message}")
+    return ex.blame(index, message)
 
 
 def _skip_reason(ex: Execution, exc: BaseException) -> str:

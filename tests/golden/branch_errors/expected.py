@@ -22,6 +22,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="55870b543287c573c495fdfebae80d1174ab3489e406dc815448f7e134580dd0",
+    outputs=(("report", 1), ("problem", 2), ("count", 3), ("handled", 4)),
     nodes=(
         _rt.NodeInfo(
             id="total", type="transform", line=6, column=5, weight=50, on_error="branch"

@@ -21,6 +21,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="c06d8d297290b2374a3dc510e5f2bcfd7c62037d46ef01fc37e196a35ae02cc6",
+    outputs=(("after_off", -1), ("broken", 3), ("fine", 4)),
     nodes=(
         _rt.NodeInfo(id="start", type="edit-fields", line=4, column=5, weight=80),
         _rt.NodeInfo(id="disabled", type="code", line=7, column=5, enabled=False),

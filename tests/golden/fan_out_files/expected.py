@@ -21,6 +21,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="96162d7d64310ae1d2a395a8b0b866ed18c1b160a541aabbca5e0340fd426610",
+    outputs=(("text", 3), ("note_size", 2), ("note_exists", 4)),
     nodes=(
         _rt.NodeInfo(id="payload", type="edit-fields", line=7, column=5, weight=80),
         _rt.NodeInfo(

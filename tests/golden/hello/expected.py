@@ -23,6 +23,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="1.0.0",
     source="blueprint.yaml",
     sha256="47274f0c637f1bd83d999dfb0cce92ab1860c6135bebeff9ea9a6ed766262cc5",
+    outputs=(("shout", 1),),
     nodes=(
         _rt.NodeInfo(id="greet", type="edit-fields", line=9, column=5, weight=80),
         _rt.NodeInfo(id="shout", type="code", line=13, column=5),

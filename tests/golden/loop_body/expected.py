@@ -22,6 +22,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="b2db7e4443f8984cdc005dc6b41ce9f73d604651ada894f9fa47f3d485a91419",
+    outputs=(("results", 0), ("count", 0)),
     nodes=(
         _rt.NodeInfo(
             id="each", type="loop", line=7, column=5, weight=20, execution="thread"

@@ -21,6 +21,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="9ee4627cbc9ce5d9f71a16a466f25d36ef58b50d0678cf7c667009be0828a024",
+    outputs=(("a", 2), ("b", 4), ("c", 6), ("d", 7)),
     nodes=(
         _rt.NodeInfo(id="make", type="code", line=6, column=5),
         _rt.NodeInfo(

@@ -20,6 +20,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="3f9d2c04602a17cbc0152cb5339cf65edb57076876a98c199ea2ff4627d22b36",
+    outputs=(("b", 1), ("c", 3)),
     nodes=(
         _rt.NodeInfo(id="b.scale", type="code", line=8, column=5, source="b.yaml"),
         _rt.NodeInfo(id="b.d.inc", type="code", line=8, column=5, source="d.yaml"),

@@ -22,6 +22,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="7763db541dd0207ef0bc55e3b6d8998c8587cea036fec8cd5fd6ab8f744945b4",
+    outputs=(("ten", 0), ("top", 1)),
     nodes=(
         _rt.NodeInfo(
             id="ten.each",

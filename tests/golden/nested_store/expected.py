@@ -20,6 +20,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="9327e23eaf2054248127cf87e1ba1d03e2fd2da6db8a5206b444c4266438151c",
+    outputs=(("greeting", 1),),
     nodes=(
         _rt.NodeInfo(
             id="greet.hello",

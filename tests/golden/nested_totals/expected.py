@@ -22,6 +22,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="6ff9eaa2a290e467267f0949ca70536526a17de5e17ef5c20d4395e97710a7eb",
+    outputs=(("total", 2), ("count", 0), ("label", 3)),
     nodes=(
         _rt.NodeInfo(
             id="totals.sum",

@@ -21,6 +21,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="75399941dfee0dc18508f2bc3e9aec118b40f1f736008515ef3a7b8f8a9fb16e",
+    outputs=(("results", 0),),
     nodes=(
         _rt.NodeInfo(id="both", type="parallel", line=6, column=5, execution="thread"),
         _rt.NodeInfo(id="both.branch0.total", type="code", line=12, column=15),

@@ -23,6 +23,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="4abedc2e971c089bd8a36c3230340ea751d7ac91b48583c9fb2496a808ad32db",
+    outputs=(("count", 1),),
     nodes=(
         _rt.NodeInfo(id="split", type="python", line=6, column=5),
         _rt.NodeInfo(id="count", type="code", line=11, column=5),

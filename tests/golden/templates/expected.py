@@ -20,6 +20,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="fff7b093d0238e933d8d250bc200c4c35e1e4120ea1050665f7c948fad8ffe57",
+    outputs=(("fields", 0),),
     nodes=(_rt.NodeInfo(id="fields", type="edit-fields", line=7, column=5, weight=80),),
 )
 

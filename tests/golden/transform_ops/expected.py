@@ -20,6 +20,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     version="",
     source="blueprint.yaml",
     sha256="893bb5287c870559ba7c00ce7cfffe8a237b183470f684a03351fe72f490f835",
+    outputs=(("names", 3), ("total", 4), ("kept", 0), ("teams", 5)),
     nodes=(
         _rt.NodeInfo(id="big", type="transform", line=13, column=5, weight=50),
         _rt.NodeInfo(id="sorted", type="transform", line=14, column=5, weight=50),
