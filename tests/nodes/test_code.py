@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from atomiton.compiler import compile_blueprint
+from atomiton.errors import BlueprintError
 from atomiton.nodes import registry
 from atomiton.nodes.code import SPEC, Params, run
 from compiled import run_blueprint
@@ -30,12 +32,23 @@ def test_errors_propagate_unchanged() -> None:
         run(PARAMS, data={}, function=body)
 
 
-def test_code_is_required_and_spec_declares_a_body() -> None:
-    with pytest.raises(ValueError):
-        Params.model_validate({})
+def test_code_is_required_and_spec_declares_a_body(tmp_path: Path) -> None:
+    # The source travels as a compiled function, so the model does not need it at run time;
+    # the compiler insists on it instead.
+    assert Params.model_validate({}).code == ""
     assert registry.get("code") is SPEC
     code = SPEC.code_params["code"]
-    assert (code.kwarg, code.kind, code.args) == ("function", "body", ("data",))
+    assert (code.kwarg, code.kind, code.args, code.required) == (
+        "function",
+        "body",
+        ("data",),
+        True,
+    )
+    path = tmp_path / "flow.yaml"
+    path.write_text("nodes:\n  - {id: a, type: code}\n")
+    with pytest.raises(BlueprintError) as raised:
+        compile_blueprint(path)
+    assert [d.code for d in raised.value.diagnostics] == ["E0209"]
     assert [p.name for p in SPEC.outputs] == ["result"]
 
 

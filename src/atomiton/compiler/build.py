@@ -812,6 +812,17 @@ class _Builder:
         for name, code_param in pending.spec.code_params.items():
             source = params.get(name)
             if not isinstance(source, str) or not source.strip():
+                if code_param.required:
+                    field_info = pending.spec.params.model_fields.get(name)
+                    key = (field_info.alias if field_info else None) or name
+                    self.sink.error(
+                        "E0209",
+                        pending.definition.param_spans.get(key, pending.definition.span),
+                        node=pending.definition.id,
+                        type=pending.definition.type,
+                        param=key,
+                        message="Python code is required here",
+                    )
                 continue
             try:
                 if code_param.kind == "body":

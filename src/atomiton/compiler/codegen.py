@@ -487,7 +487,13 @@ class _ModuleBuilder:
 
     def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:
         module = self._module(spec)
-        params = [f"{name}={self._value(value)}" for name, value in node.params.items()]
+        # Code parameters travel as compiled functions; their source text stays in the YAML.
+        compiled = {function.param for function in node.code}
+        params = [
+            f"{name}={self._value(value)}"
+            for name, value in node.params.items()
+            if name not in compiled
+        ]
         params_expr = f"{module}.Params({', '.join(params)})"
         if _is_static(node.params):
             constant = f"_P_{self.constant(node.id).upper()}"

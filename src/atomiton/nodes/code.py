@@ -18,6 +18,7 @@ class Params(NodeParams):
     """Parameters of the ``code`` node."""
 
     code: str = Field(
+        default="",
         description=(
             "Python statements compiled into the module as the body of a function of `data` "
             "(the node's input); they `return` the node's result. A single expression is "
@@ -53,5 +54,5 @@ SPEC: Final = NodeSpec(
     description="A Python function body written in the blueprint, compiled into the module.",
     execution="inline",
     weight=100,
-    code_params={"code": CodeParam(kwarg="function", kind="body", args=("data",))},
+    code_params={"code": CodeParam(kwarg="function", kind="body", args=("data",), required=True)},
 )

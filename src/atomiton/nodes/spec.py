@@ -87,6 +87,8 @@ class CodeParam:
     kind: Literal["expression", "body"] = "expression"
     args: tuple[str, ...] = ("item",)
     args_for: Callable[[Any], tuple[str, ...]] | None = None
+    # The node cannot run without this code (the compiler says so when it is missing).
+    required: bool = False
 
     def arguments(self, params: object) -> tuple[str, ...]:
         return self.args_for(params) if self.args_for is not None else self.args

@@ -80,18 +80,16 @@ class _State:
         self.inputs = inputs
 
 
-_P_TOTAL: Final = _transform.Params(
-    operation="reduce", transform_function="acc + item['amount']", reduce_initial=0
-)
+_P_TOTAL: Final = _transform.Params(operation="reduce", reduce_initial=0)
 
 
-_P_REPORT: Final = _code.Params(code="return f'total {data}'")
+_P_REPORT: Final = _code.Params()
 
 
-_P_FINE: Final = _code.Params(code="return len(data)")
+_P_FINE: Final = _code.Params()
 
 
-_P_FINE_HANDLER: Final = _code.Params(code="return 'never runs'")
+_P_FINE_HANDLER: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:

@@ -69,10 +69,10 @@ class _State:
 _P_START: Final = _edit_fields.Params(values={"n": 3})
 
 
-_P_BROKEN: Final = _code.Params(code="return data['missing']")
+_P_BROKEN: Final = _code.Params()
 
 
-_P_FINE: Final = _code.Params(code="return data['n'] + 1")
+_P_FINE: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:

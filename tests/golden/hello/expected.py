@@ -63,7 +63,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_SHOUT: Final = _code.Params(code="return data['message'].upper() * data['count']")
+_P_SHOUT: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:

@@ -70,7 +70,7 @@ class _State:
 _P_EACH: Final = _loop.Params(loop_type="forEach", concurrency=2)
 
 
-_P_EACH_BODY_UPPER: Final = _code.Params(code="return data.upper()")
+_P_EACH_BODY_UPPER: Final = _code.Params()
 
 
 class _EachBodyState:

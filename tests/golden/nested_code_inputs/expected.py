@@ -103,34 +103,28 @@ class _State:
         self.inputs = inputs
 
 
-_P_MAKE: Final = _code.Params(code="return 3")
+_P_MAKE: Final = _code.Params()
 
 
-_P_A_SCALE: Final = _transform.Params(
-    operation="map", transform_function="item * inputs.rate"
-)
+_P_A_SCALE: Final = _transform.Params(operation="map")
 
 
-_P_A_SUM: Final = _code.Params(code="return sum(data) + inputs.rate")
+_P_A_SUM: Final = _code.Params()
 
 
-_P_B_SCALE: Final = _transform.Params(
-    operation="map", transform_function="item * inputs.rate"
-)
+_P_B_SCALE: Final = _transform.Params(operation="map")
 
 
-_P_B_SUM: Final = _code.Params(code="return sum(data) + inputs.rate")
+_P_B_SUM: Final = _code.Params()
 
 
-_P_C_SCALE: Final = _transform.Params(
-    operation="map", transform_function="item * inputs.rate"
-)
+_P_C_SCALE: Final = _transform.Params(operation="map")
 
 
-_P_C_SUM: Final = _code.Params(code="return sum(data) + inputs.rate")
+_P_C_SUM: Final = _code.Params()
 
 
-_P_D: Final = _code.Params(code="return inputs.rate")
+_P_D: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:

@@ -67,16 +67,16 @@ class _State:
         self.inputs = inputs
 
 
-_P_B_SCALE: Final = _code.Params(code="return data * 2")
+_P_B_SCALE: Final = _code.Params()
 
 
-_P_B_D_INC: Final = _code.Params(code="return data + 1")
+_P_B_D_INC: Final = _code.Params()
 
 
-_P_C_SCALE: Final = _code.Params(code="return data * 10")
+_P_C_SCALE: Final = _code.Params()
 
 
-_P_C_D_INC: Final = _code.Params(code="return data + 1")
+_P_C_D_INC: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:

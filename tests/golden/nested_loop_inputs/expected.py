@@ -112,13 +112,13 @@ class _State:
 _P_TEN_EACH: Final = _loop.Params()
 
 
-_P_TEN_EACH_BODY_SCALE: Final = _code.Params(code="return data * inputs.factor")
+_P_TEN_EACH_BODY_SCALE: Final = _code.Params()
 
 
 _P_TOP_EACH: Final = _loop.Params()
 
 
-_P_TOP_EACH_BODY_SCALE: Final = _code.Params(code="return data * inputs.factor")
+_P_TOP_EACH_BODY_SCALE: Final = _code.Params()
 
 
 class _TenEachBodyState:

@@ -90,15 +90,13 @@ class _State:
         self.inputs = inputs
 
 
-_P_TOTALS_SUM: Final = _transform.Params(
-    operation="reduce", transform_function="acc + item", reduce_initial=0
-)
+_P_TOTALS_SUM: Final = _transform.Params(operation="reduce", reduce_initial=0)
 
 
-_P_TOTALS_PLUS_ADD: Final = _code.Params(code="return data['left'] + data['right']")
+_P_TOTALS_PLUS_ADD: Final = _code.Params()
 
 
-_P_REPORT_LABEL: Final = _code.Params(code="return f'total={data}'")
+_P_REPORT_LABEL: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:

@@ -63,10 +63,10 @@ class _State:
 _P_BOTH: Final = _parallel.Params(strategy="all")
 
 
-_P_BOTH_BRANCH0_TOTAL: Final = _code.Params(code="return sum(data)")
+_P_BOTH_BRANCH0_TOTAL: Final = _code.Params()
 
 
-_P_BOTH_BRANCH1_BIGGEST: Final = _code.Params(code="return max(data)")
+_P_BOTH_BRANCH1_BIGGEST: Final = _code.Params()
 
 
 class _BothBranch0State:

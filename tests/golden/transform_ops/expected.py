@@ -81,9 +81,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_BIG: Final = _transform.Params(
-    operation="filter", transform_function="item['amount'] > inputs.minimum"
-)
+_P_BIG: Final = _transform.Params(operation="filter")
 
 
 _P_SORTED: Final = _transform.Params(
@@ -91,17 +89,13 @@ _P_SORTED: Final = _transform.Params(
 )
 
 
-_P_NAMES: Final = _transform.Params(
-    operation="map", transform_function="lambda item: item['name'].upper()"
-)
+_P_NAMES: Final = _transform.Params(operation="map")
 
 
 _P_UNIQUE: Final = _transform.Params(operation="unique")
 
 
-_P_TOTAL: Final = _transform.Params(
-    operation="reduce", transform_function="acc + item['amount']", reduce_initial=0
-)
+_P_TOTAL: Final = _transform.Params(operation="reduce", reduce_initial=0)
 
 
 _P_TEAMS: Final = _transform.Params(operation="group", group_key="team")
