@@ -2,8 +2,9 @@
 
 ``compile_blueprint`` is a thin public function over named stages, each a module that hands plain
 data to the next: ``source`` (YAML with positions), ``schema`` (the file as written), ``resolve``
-(sub-blueprints inlined), ``build`` (the checked graph), ``plan`` (tasks), ``codegen`` (template
-render) and ``postprocess`` (black; mypy for ``atomiton check``).
+(sub-blueprints inlined), ``build`` (the checked graph), ``plan`` (tasks), ``codegen`` with
+``layout`` (template render, in black's style) and ``postprocess`` (the line map back to YAML);
+``typecheck`` runs mypy on the result for ``atomiton check``.
 """
 
 from __future__ import annotations
