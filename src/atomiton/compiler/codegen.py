@@ -373,12 +373,24 @@ class _ModuleBuilder:
     def _binding_guard(self, binding: Binding) -> str | None:
         """The condition under which a binding's value exists (None: always)."""
         if isinstance(binding, FromNode):
-            conditions = list(self.guards.get(binding.node, ()))
-            node = self.nodes[binding.node]
-            if node.settings.on_error == "branch":
-                conditions.append(self._branch_condition(node, binding.port))
-            return " and ".join(_unique(conditions)) or None
+            return " and ".join(self._read_conditions(binding)) or None
         return None
+
+    def _read_conditions(self, binding: FromNode) -> list[str]:
+        """What must hold for ``binding``'s value to exist.
+
+        Its node ran (if a branch upstream may skip it: its result attribute is set then) and,
+        if the node branches on error, took the way this port stands for. Checking that the
+        node ran, rather than repeating every condition above it, keeps each test short however
+        long a chain of branching nodes is.
+        """
+        node = self.nodes[binding.node]
+        conditions = []
+        if node.id in self.guards:
+            conditions.append(f"hasattr(s, {literal(self._attr(node))})")
+        if node.settings.on_error == "branch":
+            conditions.append(self._branch_condition(node, binding.port))
+        return conditions
 
     def _guarded_value(self, binding: Binding) -> str:
         guard = self._binding_guard(binding)
@@ -390,15 +402,12 @@ class _ModuleBuilder:
         return f"s.{self._error_attr(node)} {test}"
 
     def _compute_guards(self, nodes: tuple[Node, ...]) -> None:
-        """Which branch outcomes each node needs, inherited along its inputs (nodes in order)."""
+        """Which branch outcomes each node needs before it may run (nodes in order)."""
         for node in nodes:
             conditions: list[str] = []
             for binding in bindings_of(node):
                 if isinstance(binding, FromNode) and binding.node in self.nodes:
-                    conditions.extend(self.guards.get(binding.node, ()))
-                    source = self.nodes[binding.node]
-                    if source.settings.on_error == "branch":
-                        conditions.append(self._branch_condition(source, binding.port))
+                    conditions.extend(self._read_conditions(binding))
             if conditions:
                 self.guards[node.id] = tuple(_unique(conditions))
 

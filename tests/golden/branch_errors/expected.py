@@ -182,10 +182,10 @@ def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
     ex.run_tasks(_TASKS, s)
     return Outputs(
-        report=s.report if s.total_error is None else None,
-        problem=s.explain if s.total_error is not None else None,
+        report=s.report if hasattr(s, "report") else None,
+        problem=s.explain if hasattr(s, "explain") else None,
         count=s.fine if s.fine_error is None else None,
-        handled=s.fine_handler if s.fine_error is not None else None,
+        handled=s.fine_handler if hasattr(s, "fine_handler") else None,
     )
 
 
