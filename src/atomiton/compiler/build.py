@@ -416,16 +416,8 @@ class _Builder:
                 if source is not None:
                     outputs.setdefault(name, []).append((source, edge))
                 continue
-            target = self.pending.get(edge.target)
+            target = self._endpoint(edge, edge.target)
             if target is None:
-                if edge.target not in self.declared_ids:
-                    self.sink.error(
-                        "E0205",
-                        edge.span,
-                        edge=edge.id,
-                        node=edge.target,
-                        hint=self._node_hint(edge.target),
-                    )
                 continue
             port = edge.target_port or target.ports.primary_input
             if port is None:
@@ -456,6 +448,19 @@ class _Builder:
             else:
                 self.fed_by_broken_edge.add((edge.target, port))
         return outputs
+
+    def _endpoint(self, edge: EdgeDef, node_id: str) -> _Pending | None:
+        """The node at one end of ``edge``; an id no node has is reported (E0205).
+
+        A node that is declared but was dropped for an error of its own gives None silently:
+        that error is already reported.
+        """
+        pending = self.pending.get(node_id)
+        if pending is None and node_id not in self.declared_ids:
+            self.sink.error(
+                "E0205", edge.span, edge=edge.id, node=node_id, hint=self._node_hint(node_id)
+            )
+        return pending
 
     def _node_hint(self, name: str) -> str | None:
         """ "Did you mean" for an unknown node id, for the first few only.
@@ -522,16 +527,8 @@ class _Builder:
                 )
                 return None
             return FromInput(name)
-        source = self.pending.get(edge.source)
+        source = self._endpoint(edge, edge.source)
         if source is None:
-            if edge.source not in self.declared_ids:
-                self.sink.error(
-                    "E0205",
-                    edge.span,
-                    edge=edge.id,
-                    node=edge.source,
-                    hint=self._node_hint(edge.source),
-                )
             return None
         port = edge.source_port or source.ports.primary_output
         if port is not None and port not in source.ports.outputs:
