@@ -179,3 +179,18 @@ def test_shell_report_matches_du(tmp_path: Path) -> None:
 def test_every_example_has_an_end_to_end_test() -> None:
     tested = {"hello_world", "data_transform", "image_thumbnails", "shell_report"}
     assert {p.stem for p in EXAMPLES.glob("*.yaml")} == tested
+
+
+def test_bad_examples_are_skipped_by_compile_and_reported_by_check(tmp_path: Path) -> None:
+    compiled = atomiton("compile", str(EXAMPLES), "-o", str(tmp_path / "flows"), cwd=ROOT)
+    assert compiled.returncode == 0, compiled.stderr  # examples/bad holds an .atomitonignore
+    assert not any(p.stem in {"typos", "miswired", "cycle"} for p in (tmp_path / "flows").iterdir())
+
+    bad = sorted(str(p) for p in (EXAMPLES / "bad").glob("*.yaml"))
+    checked = atomiton("check", "--no-mypy", *bad, cwd=ROOT)
+    assert checked.returncode == 1
+    codes = {
+        line.split("error[")[1][:5] for line in checked.stderr.splitlines() if "error[" in line
+    }
+    assert codes == {"E0202", "E0203", "E0206", "E0207", "E0301", "E0401"}
+    assert "Traceback" not in checked.stderr

@@ -28,3 +28,18 @@ def test_files_are_taken_as_given_once(tmp_path: Path) -> None:
     assert find_blueprints([flow, tmp_path, other]) == sorted(
         [flow, other], key=lambda p: p.as_posix()
     )
+
+
+def test_a_folder_marked_with_atomitonignore_is_skipped_unless_files_are_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "good.yaml").write_text("nodes: []\n")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / ".atomitonignore").write_text("")
+    (tmp_path / "bad" / "broken.yaml").write_text("nodes: [\n")
+    (tmp_path / "bad" / "deeper").mkdir()
+    (tmp_path / "bad" / "deeper" / "also.yaml").write_text("nodes: []\n")
+
+    assert find_blueprints([tmp_path]) == [tmp_path / "good.yaml"]
+    named = tmp_path / "bad" / "broken.yaml"
+    assert find_blueprints([named]) == [named]

@@ -2,8 +2,9 @@
 
 A file is taken as given, whatever its name. A folder is searched recursively for blueprint files
 (``*.yaml``, ``*.yml``; that covers ``*.flow.yaml`` and ``*.blueprint.yaml``), skipping hidden
-folders. The result is sorted and free of duplicates so that output and exit codes never depend on
-the order a file system lists things in.
+folders and folders that hold an ``.atomitonignore`` file (blueprints kept for another purpose,
+such as examples of mistakes; name their files to check them). The result is sorted and free of
+duplicates so that output and exit codes never depend on the order a file system lists things in.
 """
 
 from __future__ import annotations
@@ -20,8 +21,20 @@ def is_blueprint_file(path: Path) -> bool:
     return path.name.endswith(BLUEPRINT_SUFFIXES) and not path.name.startswith(".")
 
 
-def _is_hidden(path: Path, top: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(top).parts[:-1])
+IGNORE_MARKER: Final = ".atomitonignore"
+
+
+def _is_skipped(path: Path, top: Path) -> bool:
+    """Whether ``path`` lies in a hidden folder, or one marked with ``.atomitonignore``, below ``top``."""
+    folders = path.relative_to(top).parts[:-1]
+    if any(part.startswith(".") for part in folders):
+        return True
+    folder = top
+    for part in ("", *folders):
+        folder = folder / part if part else folder
+        if (folder / IGNORE_MARKER).exists():
+            return True
+    return False
 
 
 def find_blueprints(paths: Iterable[Path]) -> list[Path]:
@@ -40,7 +53,7 @@ def find_blueprints(paths: Iterable[Path]) -> list[Path]:
                 if (
                     candidate.is_file()
                     and is_blueprint_file(candidate)
-                    and not _is_hidden(candidate, path)
+                    and not _is_skipped(candidate, path)
                 ):
                     found.setdefault(candidate.resolve(), candidate)
         else:
