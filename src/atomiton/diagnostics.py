@@ -11,7 +11,6 @@ import difflib
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NoReturn
 
 from .codes import CODES
 from .errors import BlueprintError
@@ -95,9 +94,6 @@ class DiagnosticSink:
     def raise_if_errors(self) -> None:
         if self.has_errors:
             raise BlueprintError(sorted_diagnostics(self.items))
-
-    def fail(self) -> NoReturn:
-        raise BlueprintError(sorted_diagnostics(self.items))
 
 
 def sorted_diagnostics(items: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from atomiton.compiler import CompiledModule, CompileOptions, compile_blueprint
-from atomiton.compiler.postprocess import check_types as reexported
 from atomiton.compiler.typecheck import check_types
 from atomiton.diagnostics import Diagnostic
 from atomiton.errors import BlueprintError
@@ -125,6 +124,5 @@ def test_findings_in_included_files_carry_the_include_chain(
     assert "generated line" in (inner[0].hint or "")
 
 
-def test_postprocess_reexports_check_types() -> None:
-    assert reexported is check_types
+def test_no_modules_no_findings() -> None:
     assert check_types([]) == []

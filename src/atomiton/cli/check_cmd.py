@@ -47,9 +47,9 @@ def check_command(paths: tuple[Path, ...], no_mypy: bool, search_path: tuple[Pat
     reporter = Reporter()
     modules = compile_all(files, compile_options(search_path), reporter)
     if modules and not no_mypy:
-        from ..compiler import postprocess
+        from ..compiler import typecheck
 
-        reporter.diagnostics(postprocess.check_types(modules, search_path=search_path))
+        reporter.diagnostics(typecheck.check_types(modules, search_path=search_path))
     if reporter.has_errors:
         reporter.print_summary()
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR)

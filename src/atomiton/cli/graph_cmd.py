@@ -32,7 +32,9 @@ Exit status: 0 printed, 1 blueprint errors, 2 usage errors.
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["mermaid", "dot"]),
+    type=click.Choice(
+        ["mermaid", "dot"]
+    ),  # graph_render.Format; kept literal: the compiler loads lazily
     default="mermaid",
     show_default=True,
     help="mermaid: a flowchart for Markdown; dot: Graphviz source.",

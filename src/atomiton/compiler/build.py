@@ -958,20 +958,6 @@ def _add_error_port(definition: NodeDef, ports: _Ports) -> None:
         ports.outputs[ERROR_PORT] = "object"
 
 
-def output_type(graph: Graph, binding: Binding, nodes: Mapping[str, Node]) -> PortType:
-    """The vocabulary type of the value a binding reads."""
-    if isinstance(binding, FromNode):
-        node = nodes.get(binding.node)
-        if node is None:
-            return ANY
-        port = next((p for p in node.outputs if p.name == binding.port), None)
-        return (parse_type(port.type) if port else None) or ANY
-    if isinstance(binding, FromInput):
-        port_def = next((p for p in graph.inputs if p.name == binding.name), None)
-        return (parse_type(port_def.type) if port_def else None) or ANY
-    return ANY
-
-
 def type_hint(source: PortType, target: PortType) -> str | None:
     """A fix for a common mismatch, or None."""
     if source.name == "number" and target.name == "integer":

@@ -32,10 +32,6 @@ class ParsedExpr:
     path: tuple[str | int, ...]
 
 
-def has_template(text: str) -> bool:
-    return "{{" in text
-
-
 def split_template(text: str) -> list[str | ParsedExpr]:
     """Split a string into literal text and parsed ``{{ }}`` expressions."""
     parts: list[str | ParsedExpr] = []

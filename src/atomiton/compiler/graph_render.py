@@ -16,7 +16,6 @@ from typing import Literal
 from .ir import Binding, FromInput, FromNode, FromTemplate, Graph, Node, Template, TemplateExpr
 
 Format = Literal["mermaid", "dot"]
-FORMATS: tuple[Format, ...] = ("mermaid", "dot")
 
 
 @dataclass(slots=True)

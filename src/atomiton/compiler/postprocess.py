@@ -30,18 +30,3 @@ def map_lines(rendered: RenderedModule, code: str) -> tuple[tuple[int, Span], ..
         if span is not None:
             pairs.append((number, span))
     return tuple(pairs)
-
-
-def span_for_line(line_map: tuple[tuple[int, Span], ...], line: int) -> Span | None:
-    """The YAML span of the node whose block contains generated ``line``, if any."""
-    found = None
-    for start, span in line_map:
-        if start > line:
-            break
-        found = span
-    return found
-
-
-# ``atomiton check`` finds the mypy step beside black's; it lives in its own module because it
-# imports mypy lazily and maps findings through the line map built above.
-from .typecheck import check_types as check_types  # noqa: E402

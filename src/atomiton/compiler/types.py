@@ -47,8 +47,6 @@ _ALIASES: Final[dict[str, str]] = {
 }
 _ARRAY_OF = re.compile(r"^array\s*<\s*(.+?)\s*>$")
 
-VOCABULARY: Final[tuple[str, ...]] = tuple(_PYTHON)
-
 
 @dataclass(frozen=True, slots=True)
 class PortType:

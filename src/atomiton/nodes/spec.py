@@ -113,20 +113,6 @@ class NodeSpec:
     extra: str | None = None
     aliases: tuple[str, ...] = ()
 
-    @property
-    def primary_input(self) -> Port | None:
-        return self.inputs[0] if self.inputs else None
-
-    @property
-    def primary_output(self) -> Port | None:
-        return self.outputs[0] if self.outputs else None
-
-    def input(self, name: str) -> Port | None:
-        return next((p for p in self.inputs if p.name == name), None)
-
-    def output(self, name: str) -> Port | None:
-        return next((p for p in self.outputs if p.name == name), None)
-
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 

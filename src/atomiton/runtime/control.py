@@ -97,10 +97,6 @@ class CancelToken:
     def _replay(self, listener: ControlListener) -> None:
         """Hook for subclasses: bring a new listener up to date (pause, concurrency)."""
 
-    def _listeners_snapshot(self) -> list[ControlListener]:
-        with self._lock:
-            return list(self._listeners)
-
 
 class RunControl(CancelToken):
     """A ``CancelToken`` that can also pause, resume and change concurrency while runs go on.

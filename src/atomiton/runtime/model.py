@@ -57,16 +57,6 @@ class NodeInfo:
     execution: ExecutionMode = "inline"
     enabled: bool = True
 
-    @property
-    def has_policy(self) -> bool:
-        """True when calls of this node need the policy path (``Execution.call``)."""
-        return (
-            self.retries > 0
-            or self.timeout is not None
-            or self.on_error != "fail"
-            or self.execution == "process"
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Blueprint:

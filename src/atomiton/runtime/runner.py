@@ -26,8 +26,6 @@ from .trace import Trace
 I = TypeVar("I")
 O = TypeVar("O")
 
-Body = Callable[[Execution, I], O]
-
 
 def run(
     blueprint: Blueprint,
