@@ -65,6 +65,35 @@ def coerce_text(value: str, annotation: object) -> object:
         return value  # not JSON: let the model's own (lax) validation judge the text
 
 
+def _scalar(text: str) -> object:
+    """A list item as the user meant it: ``2`` a number, ``a`` a string."""
+    try:
+        value: object = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (int, float, bool)) or value is None else text
+
+
+def _json_hint(name: str, text: str, annotation: object) -> str | None:
+    """How to write ``text`` for a list or object input when it was not JSON, or None."""
+    origin = typing.get_origin(annotation)
+    inner = (
+        [annotation]
+        if origin not in (typing.Union, types.UnionType)
+        else [a for a in typing.get_args(annotation) if a is not type(None)]
+    )
+    kinds = {typing.get_origin(a) or a for a in inner}
+    if kinds & {list, tuple, set, frozenset}:
+        parts = [_scalar(p.strip()) for p in text.split(",")] if text.strip() else []
+        example = json.dumps(parts, ensure_ascii=False)
+        return f"{name} takes a list: give it as JSON, e.g. --input '{name}={example}'"
+    if dict in kinds:
+        return (
+            f"""{name} takes an object: give it as JSON, e.g. --input '{name}={{"key": "value"}}'"""
+        )
+    return None
+
+
 def _field_for(model: type[BaseModel], name: str) -> tuple[str, FieldInfo] | None:
     for field_name, info in model.model_fields.items():
         if name in (field_name, info.alias):
@@ -109,6 +138,7 @@ def build_inputs(
     valid = f"\nvalid inputs:\n{describe_inputs(model)}"
     names = [info.alias or name for name, info in model.model_fields.items()]
     values: dict[str, Any] = {}
+    hints: dict[str, str] = {}  # field -> how to write it, for values that were not JSON
 
     def unknown(name: str, option: str) -> click.BadParameter:
         hint = did_you_mean(name, names)
@@ -132,6 +162,11 @@ def build_inputs(
             raise unknown(name.strip(), "'--input'")
         field_name, info = found
         values[field_name] = coerce_text(text, info.annotation)
+        hints.pop(field_name, None)
+        if values[field_name] is text and not _is_text(info.annotation):
+            hint = _json_hint(name.strip(), text, info.annotation)
+            if hint is not None:
+                hints[field_name] = hint
     try:
         return model.model_validate(values, by_name=True)
     except ValidationError as exc:
@@ -139,6 +174,10 @@ def build_inputs(
             f"  {'.'.join(str(part) for part in error['loc']) or 'inputs'}: {error['msg']}"
             for error in exc.errors()
         )
+        wrong = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        shown = [hint for field, hint in hints.items() if field in wrong]
+        if shown:
+            problems += "".join(f"\n  hint: {hint}" for hint in shown)
         raise click.BadParameter(
             f"invalid inputs:\n{problems}{valid}", param_hint="'--input'"
         ) from exc

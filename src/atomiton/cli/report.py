@@ -90,6 +90,13 @@ class Reporter:
         text.append(f": {message}")
         self.console.print(text)
 
+    def warning(self, message: str) -> None:
+        """A plain ``warning: message`` line."""
+        text = Text()
+        text.append("warning", style=_SEVERITY_STYLE[Severity.WARNING])
+        text.append(f": {message}")
+        self.console.print(text)
+
     def info(self, message: str) -> None:
         self.console.print(Text(message))
 

@@ -7,8 +7,8 @@ not wherever the flow happens to be: the first one cancels the run through a ``C
 
 from __future__ import annotations
 
-import json
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +23,7 @@ from ..errors import AtomitonError, BlueprintError, CancelledError, NodeError
 from .inputs import build_inputs, parse_inputs_json
 from .params import compile_options, search_path_option
 from . import status
+from .outputs import outputs_data, print_outputs
 from .report import Reporter, stdout_console
 from .watch import RunWatcher
 
@@ -123,22 +124,29 @@ def _report_failure(exc: BaseException, reporter: Reporter) -> int:
     return status.RUN_FAILED
 
 
-def _print_outputs(outputs: BaseModel, as_json: bool) -> None:
+def _print_outputs(outputs: BaseModel, as_json: bool, reporter: Reporter, to_stderr: bool) -> None:
+    """Print the outputs on stdout, or on stderr when stdout carries the event log."""
     try:
-        data = outputs.model_dump(mode="json", by_alias=True)
-    except Exception:  # a value pydantic cannot put in JSON (arbitrary types): show its repr
-        data = outputs.model_dump(by_alias=True)
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, default=repr))
-        return
-    console = stdout_console()
-    for name, value in data.items():
-        if isinstance(value, str) and "\n" not in value.rstrip("\n"):
-            console.print(f"{name}: {value.rstrip(chr(10))}", markup=False)
-        else:
-            text = json.dumps(value, indent=2, ensure_ascii=False, default=repr)
-            console.print(f"{name}:", markup=False)
-            console.print("\n".join(f"  {line}" for line in text.splitlines()), markup=False)
+        data = outputs_data(outputs, warn=lambda message: reporter.warning(message))
+    except MemoryError:
+        reporter.error("out of memory while reading the outputs to print them")
+        raise click.exceptions.Exit(status.RUN_FAILED) from None
+    console = reporter.console if to_stderr else stdout_console()
+    out = sys.stderr if to_stderr else sys.stdout
+    print_outputs(data, as_json=as_json, console=console, out=out)
+
+
+def _open_events(target: str | None) -> IO[str] | None:
+    """The event log's stream (``-``: stdout, left open); a usage error when it cannot be opened."""
+    if target is None:
+        return None
+    try:
+        stream: IO[str] = click.open_file(target, "w", encoding="utf-8", lazy=False)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write {target}: {exc.strerror or exc}", param_hint="'--events'"
+        ) from None
+    return stream
 
 
 def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> ModuleType:
@@ -173,9 +181,11 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
 @click.option("--json", "as_json", is_flag=True, help="Print the outputs as one JSON object.")
 @click.option(
     "--events",
+    "events_to",
     metavar="FILE|-",
-    type=click.File("w", encoding="utf-8", lazy=False),
-    help="Write every run event as one JSON line to FILE ('-' for stdout).",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write every run event as one JSON line to FILE. '-' writes them to stdout, which then "
+    "carries nothing else: the outputs go to stderr.",
 )
 @click.option(
     "--concurrency",
@@ -195,7 +205,7 @@ def run_command(
     input_values: tuple[str, ...],
     inputs_json: str | None,
     as_json: bool,
-    events: IO[str] | None,
+    events_to: str | None,
     concurrency: int | None,
     timeout: float | None,
     search_path: tuple[Path, ...],
@@ -211,6 +221,7 @@ def run_command(
     reporter = Reporter()
     module = _compile(file, search_path, reporter)
     inputs = build_inputs(module.Inputs, input_values, parse_inputs_json(inputs_json))
+    events = _open_events(events_to)
     token = CancelToken()
     blueprint = module.BLUEPRINT
     watcher = RunWatcher(blueprint.name or blueprint.id, console=reporter.console, events=events)
@@ -231,6 +242,13 @@ def run_command(
         code = _report_failure(exc, reporter)
         watcher.report_skipped(reporter)
         raise click.exceptions.Exit(code) from None
+    except MemoryError:  # raised outside any node (building the outputs, say): still a failure
+        reporter.error("the run ran out of memory")
+        watcher.report_skipped(reporter)
+        raise click.exceptions.Exit(status.RUN_FAILED) from None
+    finally:
+        if events is not None:
+            events.close()
     if pressed[0]:  # cancelled too late to matter: the flow had finished
         reporter.info("interrupted, but the run had already finished")
-    _print_outputs(outputs, as_json)
+    _print_outputs(outputs, as_json, reporter, to_stderr=events_to == "-")

@@ -1,7 +1,7 @@
 """Typed, frozen event objects that a run reports to its hooks, and their JSON form.
 
 Every event carries when it happened (``timestamp``, seconds since the epoch) and which run it
-belongs to (``run_id``, unique in the process), so one hook can watch many concurrent runs.
+belongs to (``run_id``, unique and sortable by start time), so one hook can watch many concurrent runs.
 Building and delivering events is ``hooks.py``'s job; deciding when to emit is ``execution.py``'s.
 """
 
@@ -22,7 +22,7 @@ class Event:
 
     kind: ClassVar[str] = "event"
 
-    run_id: int
+    run_id: str
     timestamp: float
 
 
@@ -241,14 +241,14 @@ _make_completed = _positional_factory(NodeCompleted)
 
 
 def node_started_event(
-    run_id: int, timestamp: float, node_id: str, node_type: str, index: int, attempt: int
+    run_id: str, timestamp: float, node_id: str, node_type: str, index: int, attempt: int
 ) -> NodeStarted:
     """``NodeStarted(...)`` for the hot path: the same object, built without keyword parsing."""
     return _make_started(run_id, timestamp, node_id, node_type, index, attempt)
 
 
 def node_completed_event(
-    run_id: int,
+    run_id: str,
     timestamp: float,
     node_id: str,
     node_type: str,

@@ -13,7 +13,6 @@ sets ``slow`` to True first.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -37,6 +36,7 @@ from .events import (
 from .limiter import CapacityLimiter
 from .model import Blueprint, Task
 from .progress import ProgressTracker
+from .run_ids import new_run_id
 from .trace import TraceBuilder
 
 if TYPE_CHECKING:
@@ -51,14 +51,13 @@ StopKind = Literal["cancel", "timeout", "failure"]
 # ThreadPoolExecutor's default, for the same reason: blocking I/O, not CPU, is what threads wait on.
 DEFAULT_CONCURRENCY: int = min(32, (os.cpu_count() or 1) + 4)
 
-_RUN_IDS = itertools.count(1)
 
 _NOT_STARTED, _RUNNING, _DONE = 0, 1, 2
 
 
-def next_run_id() -> int:
-    """A process-unique run id (``itertools.count`` is atomic under the GIL)."""
-    return next(_RUN_IDS)
+def next_run_id() -> str:
+    """A unique, time-sortable run id (see ``run_ids``)."""
+    return new_run_id()
 
 
 class Execution:
@@ -103,7 +102,7 @@ class Execution:
         concurrency: int | None = None,
         timeout: float | None = None,
         trace: bool = False,
-        run_id: int | None = None,
+        run_id: str | None = None,
     ) -> None:
         """Prepare a run; nothing starts until the body calls ``run_tasks``.
 
@@ -117,7 +116,7 @@ class Execution:
         """
         self.blueprint = blueprint
         self.nodes = blueprint.nodes
-        self.run_id = next(_RUN_IDS) if run_id is None else run_id
+        self.run_id = new_run_id() if run_id is None else run_id
         self._concurrency = concurrency or blueprint.concurrency or DEFAULT_CONCURRENCY
         self._limiter: CapacityLimiter | None = None
         self._hooks = hooks

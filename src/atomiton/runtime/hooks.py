@@ -132,13 +132,13 @@ class HookSet:
 
     __slots__ = ("hooks", "wants_trace", "run_id")
 
-    def __init__(self, hooks: tuple[Hooks, ...], run_id: int) -> None:
+    def __init__(self, hooks: tuple[Hooks, ...], run_id: str) -> None:
         self.hooks = hooks
         self.run_id = run_id
         self.wants_trace = any(getattr(h, "wants_trace", False) is True for h in hooks)
 
     @classmethod
-    def build(cls, hooks: HooksArg, run_id: int) -> HookSet | None:
+    def build(cls, hooks: HooksArg, run_id: str) -> HookSet | None:
         """Normalise a ``hooks=`` argument; None when nothing would listen.
 
         Raises:

@@ -63,7 +63,7 @@ class Trace:
     """
 
     blueprint_id: str
-    run_id: int
+    run_id: str
     started_at: float
     duration: float
     nodes: tuple[NodeTrace, ...]
@@ -161,7 +161,7 @@ class TraceBuilder:
             if self._attempts[i] == 0 and status != "skipped":
                 self._attempts[i] = 1
 
-    def build(self, blueprint: Blueprint, run_id: int) -> Trace:
+    def build(self, blueprint: Blueprint, run_id: str) -> Trace:
         """The finished trace, with its critical path."""
         duration = time.perf_counter() - self._t0
         with self._lock:
