@@ -177,7 +177,7 @@ def test_shell_report_matches_du(tmp_path: Path) -> None:
 
 
 def test_every_example_has_an_end_to_end_test() -> None:
-    tested = {"hello_world", "data_transform", "image_thumbnails", "shell_report"}
+    tested = {"hello_world", "data_transform", "image_thumbnails", "shell_report", "fan_in"}
     assert {p.stem for p in EXAMPLES.glob("*.yaml")} == tested
 
 

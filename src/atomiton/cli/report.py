@@ -8,9 +8,12 @@ keeps one diagnostic per line.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from rich.console import Console
 from rich.text import Text
@@ -63,11 +66,40 @@ def diagnostic_text(diagnostic: Diagnostic) -> Text:
     return text
 
 
-class Reporter:
-    """Prints diagnostics as they are found and keeps the counts for the summary line."""
+def diagnostic_json(diagnostic: Diagnostic, *, path: Path | None = None) -> dict[str, object]:
+    """One diagnostic as a JSON object, the form ``check --format json`` prints one per line.
 
-    def __init__(self, console: Console | None = None) -> None:
+    Positions are 1-based; the ``end_*`` fields are null when the compiler knows only where the
+    problem starts, and ``line``/``column`` are null for a problem of the file as a whole.
+    """
+    span = diagnostic.span
+    where = span.path if span is not None else (display_path(path) if path else None)
+    line = span.line if span is not None and span.line else None
+    column = span.column if span is not None and span.column and line else None
+    return {
+        "path": where,
+        "line": line,
+        "column": column,
+        "end_line": getattr(span, "end_line", None) or None,
+        "end_column": getattr(span, "end_column", None) or None,
+        "severity": diagnostic.severity.value,
+        "code": diagnostic.code,
+        "message": diagnostic.message,
+        "hint": diagnostic.hint,
+        "notes": list(diagnostic.notes),
+    }
+
+
+class Reporter:
+    """Prints diagnostics as they are found and keeps the counts for the summary line.
+
+    With ``json_out`` set, diagnostics are written there as JSON lines (``diagnostic_json``)
+    instead of as text; everything else still goes to the console.
+    """
+
+    def __init__(self, console: Console | None = None, *, json_out: IO[str] | None = None) -> None:
         self.console = console or stderr_console()
+        self.json_out = json_out
         self.errors = 0
         self.warnings = 0
         self._files_with_errors: set[str] = set()
@@ -75,7 +107,12 @@ class Reporter:
     def diagnostics(self, items: Iterable[Diagnostic], *, path: Path | None = None) -> None:
         """Print ``items`` (found while compiling ``path``) and count them."""
         for diagnostic in items:
-            self.console.print(diagnostic_text(diagnostic))
+            if self.json_out is not None:
+                record = diagnostic_json(diagnostic, path=path)
+                self.json_out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                self.json_out.flush()
+            else:
+                self.console.print(diagnostic_text(diagnostic))
             if diagnostic.is_error:
                 self.errors += 1
                 where = diagnostic.span.path if diagnostic.span else None

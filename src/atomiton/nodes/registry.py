@@ -21,6 +21,7 @@ _MODULES: Final[dict[str, str]] = {
     "http-request": "http_request",
     "image": "image",
     "loop": "loop",
+    "merge": "merge",
     "parallel": "parallel",
     "shell-command": "shell_command",
     "spreadsheet": "spreadsheet",
