@@ -168,10 +168,9 @@ def test_program_writes_events_to_stdout(write: WriteBlueprint, workdir: Path) -
     ran = run_atomiton(["run", "hello.yaml", "--events", "-"], workdir)
 
     assert ran.returncode == 0, ran.stderr
-    lines = ran.stdout.splitlines()
-    events = [json.loads(line) for line in lines[:-1]]
+    events = [json.loads(line) for line in ran.stdout.splitlines()]  # stdout holds events only
     assert len(events) >= 4
-    assert lines[-1] == "message: HI WORLD"
+    assert ran.stderr.splitlines()[-1] == "message: HI WORLD"  # the outputs went to stderr
 
 
 SLOW = """\
