@@ -21,6 +21,7 @@ from .compile_cmd import compile_command
 from .graph_cmd import graph_command
 from .nodes_cmd import nodes_command
 from .run_cmd import run_command
+from .schema_cmd import schema_command
 
 __all__ = ["main"]
 
@@ -31,6 +32,7 @@ Examples:
   atomiton compile flows/ -o app/flows
   atomiton compile flows/ -o app/flows --check
   atomiton nodes transform
+  atomiton schema > blueprint.schema.json
 
 \b
 Exit status: 0 ok, 1 blueprint errors, 2 usage errors, 3 the run failed,
@@ -71,3 +73,4 @@ main.add_command(check_command)
 main.add_command(compile_command)
 main.add_command(nodes_command)
 main.add_command(graph_command)
+main.add_command(schema_command)
