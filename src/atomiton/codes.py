@@ -1,7 +1,8 @@
 """Diagnostic codes and their message templates, in one place (like mypy's message_registry).
 
 Codes are grouped by stage: E00xx reading the file, E01xx its schema, E02xx the graph, E03xx
-templates and embedded Python, E04xx types, E05xx sub-blueprints, E06xx mypy on the output.
+templates and embedded Python, E04xx types, E05xx sub-blueprints, E06xx mypy on the output,
+E08xx project settings.
 A template says what was found and what was expected; the fix goes in the diagnostic's hint.
 """
 
@@ -53,6 +54,11 @@ CODES: Final[dict[str, str]] = {
     "E0503": "node {node!r}: a sub-blueprint needs 'path', 'id' or inline 'nodes'",
     # mypy on the generated module.
     "E0601": "{message}",
+    # Project settings: [tool.atomiton] in pyproject.toml (read by the command line).
+    "E0801": "cannot read {file}: {problem}",
+    "E0802": "unknown key {key!r} in [tool.atomiton] of {file}",
+    "E0803": "[tool.atomiton] {key}: expected {expected}, found {found}",
+    "E0804": "[tool.atomiton] {key}: {path!r} does not exist (paths are relative to {folder})",
     # Warnings.
     "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
 }

@@ -16,6 +16,7 @@ import click
 from ..errors import BlueprintError
 from .discover import find_blueprints
 from .report import Reporter, display_path
+from .settings import project_settings
 
 if TYPE_CHECKING:
     from ..compiler import CompiledModule
@@ -23,7 +24,16 @@ if TYPE_CHECKING:
 
 
 def collect_blueprints(paths: Sequence[Path]) -> list[Path]:
-    """The blueprint files named by ``paths``; a usage error when there are none."""
+    """The blueprint files named by ``paths`` (default: the project settings' ``paths``); a
+    usage error when there are none."""
+    if not paths:
+        settings = project_settings()
+        if not settings.paths:
+            raise click.UsageError(
+                "give the blueprints to use (PATH...), or list them as paths in "
+                "[tool.atomiton] of pyproject.toml"
+            )
+        paths = settings.paths
     files = find_blueprints(paths)
     if not files:
         shown = ", ".join(display_path(p) for p in paths)

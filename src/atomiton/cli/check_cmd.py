@@ -14,7 +14,12 @@ import click
 
 from . import status
 from .batch import collect_blueprints, compile_all
-from .params import blueprint_paths_argument, compile_options, search_path_option
+from .params import (
+    blueprint_paths_argument,
+    compile_options,
+    effective_search_path,
+    search_path_option,
+)
 from .report import Reporter, plural
 
 EPILOG: Final = """\b
@@ -63,7 +68,8 @@ def check_command(
     if modules and not no_mypy:
         from ..compiler import typecheck
 
-        reporter.diagnostics(typecheck.check_types(modules, search_path=search_path))
+        folders = effective_search_path(search_path)
+        reporter.diagnostics(typecheck.check_types(modules, search_path=folders))
     if reporter.has_errors:
         reporter.print_summary()
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from .settings import project_settings
+
 if TYPE_CHECKING:
     from ..compiler.options import CompileOptions
 
@@ -19,12 +21,13 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def blueprint_paths_argument(func: F) -> F:
-    """``PATH...``: blueprint files or folders (searched recursively), at least one."""
+    """``PATH...``: blueprint files or folders (searched recursively); none means the ``paths``
+    of the project settings."""
     return click.argument(
         "paths",
-        metavar="PATH...",
+        metavar="[PATH]...",
         nargs=-1,
-        required=True,
+        required=False,
         type=click.Path(exists=True, path_type=Path),
     )(func)
 
@@ -39,9 +42,17 @@ def search_path_option(func: F) -> F:
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         help=(
             "Also look for sub-blueprints in DIR (after the including file's folder). "
-            "Repeatable; searched before the folders in $ATOMITON_PATH."
+            "Repeatable; searched before the folders in $ATOMITON_PATH. Default: search-path "
+            "of [tool.atomiton] in pyproject.toml."
         ),
     )(func)
+
+
+def effective_search_path(search_path: Sequence[Path]) -> tuple[Path, ...]:
+    """``--path`` folders when given, else the project settings' ``search-path``."""
+    if search_path:
+        return tuple(search_path)
+    return project_settings().search_path
 
 
 def compile_options(search_path: Sequence[Path]) -> CompileOptions:
@@ -52,4 +63,5 @@ def compile_options(search_path: Sequence[Path]) -> CompileOptions:
     """
     from ..compiler.options import CompileOptions, env_search_path
 
-    return CompileOptions(root=Path.cwd(), search_path=(*search_path, *env_search_path()))
+    folders = effective_search_path(search_path)
+    return CompileOptions(root=Path.cwd(), search_path=(*folders, *env_search_path()))

@@ -25,6 +25,7 @@ from .params import compile_options, search_path_option
 from . import status
 from .outputs import outputs_data, print_outputs
 from .report import Reporter, stdout_console
+from .settings import project_settings
 from .watch import RunWatcher
 
 T = TypeVar("T")
@@ -191,7 +192,8 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
     "--concurrency",
     metavar="N",
     type=click.IntRange(min=1),
-    help="Run at most N nodes at once (default: the blueprint's setting).",
+    help="Run at most N nodes at once (default: concurrency of [tool.atomiton] in "
+    "pyproject.toml, else the blueprint's setting).",
 )
 @click.option(
     "--timeout",
@@ -219,6 +221,8 @@ def run_command(
     from ..runtime import CancelToken
 
     reporter = Reporter()
+    if concurrency is None:
+        concurrency = project_settings().concurrency
     module = _compile(file, search_path, reporter)
     inputs = build_inputs(module.Inputs, input_values, parse_inputs_json(inputs_json))
     events = _open_events(events_to)
