@@ -24,12 +24,16 @@ BLUEPRINTS = sorted(
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
+def validator() -> jsonschema.Draft7Validator:
     result = CliRunner().invoke(main, ["schema"], catch_exceptions=False)
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    # Keywords of later drafts would be ignored by editors that implement draft-07.
+    for keyword in ("$defs", "prefixItems", "unevaluatedProperties", "dependentRequired"):
+        assert f'"{keyword}"' not in result.stdout
+    return jsonschema.Draft7Validator(schema)
 
 
 def test_there_are_blueprints_to_validate() -> None:
@@ -40,14 +44,14 @@ def test_there_are_blueprints_to_validate() -> None:
 
 @pytest.mark.parametrize("path", BLUEPRINTS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_example_and_golden_blueprint_is_valid(
-    path: Path, validator: jsonschema.Draft202012Validator
+    path: Path, validator: jsonschema.Draft7Validator
 ) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
     assert errors == []
 
 
-def _errors(validator: jsonschema.Draft202012Validator, text: str) -> list[str]:
+def _errors(validator: jsonschema.Draft7Validator, text: str) -> list[str]:
     return [e.message for e in validator.iter_errors(yaml.safe_load(text))]
 
 
@@ -65,7 +69,7 @@ def _errors(validator: jsonschema.Draft202012Validator, text: str) -> list[str]:
         "interface:\n  inputs:\n    - {id: a, dataType: string, colour: red}\n",
     ],
 )
-def test_mistakes_fail_the_schema(validator: jsonschema.Draft202012Validator, text: str) -> None:
+def test_mistakes_fail_the_schema(validator: jsonschema.Draft7Validator, text: str) -> None:
     assert _errors(validator, text) != []
 
 
@@ -81,25 +85,23 @@ def test_mistakes_fail_the_schema(validator: jsonschema.Draft202012Validator, te
         "nodes:\n  - {id: a, type: blueprint, parameters: {path: b.yaml, who: Ada}}\n",
     ],
 )
-def test_what_the_compiler_accepts_passes(
-    validator: jsonschema.Draft202012Validator, text: str
-) -> None:
+def test_what_the_compiler_accepts_passes(validator: jsonschema.Draft7Validator, text: str) -> None:
     assert _errors(validator, text) == []
 
 
-def test_every_node_type_has_its_parameters(validator: jsonschema.Draft202012Validator) -> None:
+def test_every_node_type_has_its_parameters(validator: jsonschema.Draft7Validator) -> None:
     schema: dict[str, Any] = blueprint_schema()
     for name in registry.type_names():
         spec = registry.get(name)
         if spec is None:
             continue
-        defined = schema["$defs"][f"{spec.type}.parameters"]["properties"]
+        defined = schema["definitions"][f"{spec.type}.parameters"]["properties"]
         for field, info in spec.params.model_fields.items():
             assert (info.alias or field) in defined, (name, field)
 
 
 def test_blueprints_that_compile_pass_the_schema(
-    tmp_path: Path, validator: jsonschema.Draft202012Validator
+    tmp_path: Path, validator: jsonschema.Draft7Validator
 ) -> None:
     """The schema does not reject what compiles: templates, settings, `config` for parameters."""
     text = """\

@@ -64,7 +64,7 @@ def _specs() -> list[tuple[str, NodeSpec]]:
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/$defs/{name}"}
+    return {"$ref": f"#/definitions/{name}"}
 
 
 def _nullable_list_of(name: str) -> dict[str, Any]:
@@ -102,7 +102,11 @@ def _doc(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def blueprint_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a blueprint file, as a JSON-able dict."""
+    """The JSON Schema of a blueprint file, as a JSON-able dict.
+
+    Written in draft-07, the draft editors' YAML support implements fully (the YAML language
+    server warns about newer ones); nothing in it needs a later draft.
+    """
     from ..compiler import schema as models
 
     specs = _specs()
@@ -122,9 +126,9 @@ def blueprint_schema() -> dict[str, Any]:
         warnings.simplefilter("ignore")
         keys, top = models_json_schema(
             [(m, "validation") for m in file_models] + [(m, "validation") for m in param_models],
-            ref_template="#/$defs/{model}",
+            ref_template="#/definitions/{model}",
         )
-    defs: dict[str, Any] = top["$defs"]
+    defs: dict[str, Any] = top["$defs"]  # pydantic's key; written as draft-07's "definitions"
 
     def name_of(model: type[BaseModel]) -> str:
         ref: str = keys[(model, "validation")]["$ref"]
@@ -179,11 +183,11 @@ def blueprint_schema() -> dict[str, Any]:
     branches.append(_when_type("python", "A user's own Python function.", python_params))
     node["allOf"] = branches
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "atomiton blueprint",
         "description": "A workflow blueprint compiled by atomiton into a typed Python module.",
         "$ref": _ref(name_of(models.BlueprintModel))["$ref"],
-        "$defs": defs,
+        "definitions": defs,
     }
 
 
