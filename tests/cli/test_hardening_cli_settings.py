@@ -178,3 +178,17 @@ def test_a_pyproject_without_the_table_changes_nothing(cli: Invoke, write: Write
     write("hello.yaml", HELLO)
 
     assert cli("run", "hello.yaml").stdout == "message: HI WORLD\n"
+
+
+def test_check_format_json_reports_settings_mistakes_as_json(
+    cli: Invoke, write: WriteBlueprint
+) -> None:
+    write("flows/hello.yaml", HELLO)
+    write("pyproject.toml", "[tool.atomiton]\nconcurency = 2\n")
+
+    result = cli("check", "flows", "--format", "json", "--no-mypy")
+
+    assert result.exit_code == 2
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (record["path"], record["line"], record["code"]) == ("pyproject.toml", 2, "E0802")
+    assert record["hint"] == "did you mean 'concurrency'?"

@@ -21,6 +21,7 @@ from .params import (
     search_path_option,
 )
 from .report import Reporter, plural
+from .settings import project_settings
 
 EPILOG: Final = """\b
 Examples:
@@ -61,9 +62,10 @@ def check_command(
     PATH is a blueprint file or a folder searched recursively for *.yaml and *.yml. Every
     problem in every file is printed as path:line:col: error[CODE]: message.
     """
+    reporter = Reporter(json_out=sys.stdout if output_format == "json" else None)
+    project_settings(reporter)  # a mistake in them is reported in the format asked for
     files = collect_blueprints(paths)
     # No module-name check: nothing is written, so two blueprints named alike do not clash.
-    reporter = Reporter(json_out=sys.stdout if output_format == "json" else None)
     modules = compile_all(files, compile_options(search_path), reporter)
     if modules and not no_mypy:
         from ..compiler import typecheck

@@ -203,12 +203,16 @@ def _kind(value: object) -> str:
     return "a list" if isinstance(value, list) else "a table" if isinstance(value, dict) else "?"
 
 
-def project_settings() -> ProjectSettings:
-    """The current directory's settings, for a command; a mistake in them ends it with status 2."""
+def project_settings(reporter: Reporter | None = None) -> ProjectSettings:
+    """The current directory's settings, for a command; a mistake in them ends it with status 2.
+
+    Args:
+        reporter: prints the mistakes (the command's own, so ``--format json`` applies).
+    """
     try:
         return load_settings()
     except SettingsError as exc:
-        reporter = Reporter()
+        reporter = reporter or Reporter()
         reporter.diagnostics(exc.diagnostics)
         reporter.print_summary()
         raise click.exceptions.Exit(status.USAGE_ERROR) from None
