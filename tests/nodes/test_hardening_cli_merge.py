@@ -97,6 +97,13 @@ def test_parameter_combinations_are_checked() -> None:
         Params(mode="byKey")
     with pytest.raises(ValidationError, match="used by mode byKey only"):
         Params(key="id")
+    with pytest.raises(ValidationError, match="used by mode byKey only, and the mode is byPos"):
+        Params(mode="byPosition", join="left")
+    with pytest.raises(ValidationError, match="used by mode byPosition only"):
+        Params(mode="byKey", key="id", include_unpaired=True)
+    with pytest.raises(ValidationError, match="used by mode byKey only"):
+        Params(right_key="id")
+    assert Params(mode="byKey", key="id", right_key="pid", join="left").join == "left"
 
 
 FAN_IN = """\

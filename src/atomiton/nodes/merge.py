@@ -64,6 +64,17 @@ class Params(NodeParams):
             raise ValueError(f"`key` is used by mode byKey only, and the mode is {mode}")
         return value
 
+    # Validators run only on values given in the blueprint (these have no validate_default),
+    # so a setting that the chosen mode would silently ignore is reported instead.
+    @field_validator("right_key", "join", "include_unpaired")
+    @classmethod
+    def _setting_for_mode(cls, value: object, info: ValidationInfo) -> object:
+        wanted = "byPosition" if info.field_name == "include_unpaired" else "byKey"
+        mode = info.data.get("mode")
+        if mode is not None and mode != wanted:
+            raise ValueError(f"this setting is used by mode {wanted} only, and the mode is {mode}")
+        return value
+
 
 def run(params: Params, *, data: list[list[Any]]) -> list[Any]:
     """Combine the arrays in ``data`` (one per incoming edge, in edge order).
