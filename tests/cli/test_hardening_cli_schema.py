@@ -114,7 +114,7 @@ nodes:
     parameters: {operation: limit, limitCount: "{{ inputs.n }}", retries: 1, onError: fail}
   - id: m
     type: merge
-    parameters: {mode: byKey, key: id, join: left, includeUnpaired: false}
+    parameters: {mode: byKey, key: id, join: left, rightKey: id}
   - id: c
     type: code
     config: {code: "return [1]"}
