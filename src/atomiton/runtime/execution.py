@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Literal, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError, RunTimeoutError
+from .confine import Roots
 from .context import NodeContext
 from .events import (
     Event,
@@ -93,6 +94,7 @@ class Execution:
         "_errors",
         "process_pool",
         "abandoned",
+        "allowed_paths",
     )
 
     def __init__(
@@ -104,6 +106,7 @@ class Execution:
         timeout: float | None = None,
         trace: bool = False,
         run_id: int | None = None,
+        allowed_paths: Roots = None,
     ) -> None:
         """Prepare a run; nothing starts until the body calls ``run_tasks``.
 
@@ -114,9 +117,11 @@ class Execution:
             timeout: flow timeout in seconds, counted from now (default: the blueprint's).
             trace: record a trace (``TraceBuilder``).
             run_id: the id events carry (default: a fresh one).
+            allowed_paths: the folders file nodes may touch (``confine``); None: anywhere.
         """
         self.blueprint = blueprint
         self.nodes = blueprint.nodes
+        self.allowed_paths = allowed_paths
         self.run_id = next(_RUN_IDS) if run_id is None else run_id
         self._concurrency = concurrency or blueprint.concurrency or DEFAULT_CONCURRENCY
         self._limiter: CapacityLimiter | None = None
@@ -480,6 +485,7 @@ class Execution:
             )
         else:
             context = NodeContext(info.id)
+        context.allowed_paths = self.allowed_paths
         with self._lock:
             stopped = self._stop is not None
             if not stopped:
