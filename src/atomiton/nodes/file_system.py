@@ -16,8 +16,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,10 @@ os.umask(_UMASK)
 _TEMP_MARK: Final = ".atomiton-tmp-"
 # Bytes written between two looks at the cancel flag: a cancelled write stops within a few ms.
 _CHUNK: Final = 1024 * 1024
+# Temporary files being written by this process, for the SIGTERM cleanup of worker processes.
+_LIVE: Final[set[str]] = set()
+_LIVE_LOCK: Final = threading.Lock()
+_SIGTERM_CLEANUP: list[bool] = [False]
 
 
 class Params(NodeParams):
@@ -254,6 +260,8 @@ def atomic_writer(
     remove_stale_temporaries(target)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target.name), suffix="")
     tmp = Path(tmp_name)
+    with _LIVE_LOCK:
+        _LIVE.add(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             # The lock says "someone is writing this": a later writer's cleanup leaves it alone.
@@ -274,7 +282,42 @@ def atomic_writer(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(tmp_name)
     _fsync_folder(target.parent)
+
+
+def clean_up_on_sigterm() -> None:
+    """In a worker process, remove this process's temporary files when SIGTERM arrives.
+
+    A cancelled run stops its worker processes with SIGTERM, which ends Python without running
+    ``finally`` blocks; the handler removes the temporary files being written, then lets the
+    signal end the process as before. It is installed once, and only in a process that has a
+    multiprocessing parent and only from its main thread (signal handlers live there): the
+    ``atomiton`` command's own SIGTERM handling is never replaced.
+    """
+    import multiprocessing
+
+    if _SIGTERM_CLEANUP[0] or multiprocessing.parent_process() is None:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        with _LIVE_LOCK:
+            names = list(_LIVE)
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handle)
+    _SIGTERM_CLEANUP[0] = True
 
 
 def atomic_write(

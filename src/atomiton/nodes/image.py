@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from pydantic import Field
 
 from ..runtime.confine import Roots, check_path
-from .file_system import atomic_writer
+from .file_system import atomic_writer, clean_up_on_sigterm
 from .spec import NodeParams, NodeSpec, Port
 
 if TYPE_CHECKING:
@@ -195,6 +195,7 @@ def run(
         check_path(params.output, roots, write=True)
     if context is not None:
         context.check()
+    clean_up_on_sigterm()  # a cancelled run stops worker processes with SIGTERM
     operation = _OPERATIONS[params.operation]
     result = operation(params, base_image, overlay_image, sources)
     if params.blur > 0:

@@ -30,15 +30,14 @@ class ConfinementError(PermissionError):
         roots: the folders that are allowed.
     """
 
-    def __init__(self, path: str, resolved: Path, roots: frozenset[Path], *, write: bool) -> None:
+    def __init__(self, path: str, resolved: Path, roots: frozenset[Path], *, action: str) -> None:
         self.path = path
         self.resolved = resolved
         self.roots = roots
-        verb = "write to" if write else "read"
         allowed = ", ".join(repr(str(root)) for root in sorted(roots))
         leads = "" if str(resolved) == path else f" (it leads to {str(resolved)!r})"
         super().__init__(
-            f"may not {verb} {path!r}{leads}: the run may only touch files under {allowed} "
+            f"may not {action} {path!r}{leads}: the run may only touch files under {allowed} "
             "(allow more folders with --allow-path or run(allow_paths=...))"
         )
 
@@ -71,7 +70,9 @@ def resolve_roots(paths: AllowPaths) -> Roots:
     return frozenset(roots)
 
 
-def check_path(path: str | os.PathLike[str], roots: Roots, *, write: bool = False) -> Path:
+def check_path(
+    path: str | os.PathLike[str], roots: Roots, *, write: bool = False, action: str = ""
+) -> Path:
     """Refuse ``path`` unless it lies inside one of ``roots``; return it as a ``Path``.
 
     The path is resolved as the operating system would follow it: symbolic links (also one at
@@ -82,6 +83,7 @@ def check_path(path: str | os.PathLike[str], roots: Roots, *, write: bool = Fals
         path: the path a node was given.
         roots: the run's allowed folders (``resolve_roots``); None allows everything.
         write: whether the node is about to write (only the message differs).
+        action: what the node was about to do, for the message (default: read or write to).
 
     Returns:
         ``path`` as a ``Path``, unchanged (not resolved), so messages show what the user wrote.
@@ -94,5 +96,6 @@ def check_path(path: str | os.PathLike[str], roots: Roots, *, write: bool = Fals
         return given
     resolved = given.resolve()
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        raise ConfinementError(os.fspath(path), resolved, roots, write=write)
+        action = action or ("write to" if write else "read")
+        raise ConfinementError(os.fspath(path), resolved, roots, action=action)
     return given
