@@ -30,16 +30,23 @@ class ConfinementError(PermissionError):
         roots: the folders that are allowed.
     """
 
-    def __init__(self, path: str, resolved: Path, roots: frozenset[Path], *, action: str) -> None:
+    def __init__(
+        self, path: str, resolved: Path, roots: frozenset[Path], action: str = "read"
+    ) -> None:
         self.path = path
         self.resolved = resolved
         self.roots = roots
+        self.action = action
         allowed = ", ".join(repr(str(root)) for root in sorted(roots))
         leads = "" if str(resolved) == path else f" (it leads to {str(resolved)!r})"
         super().__init__(
             f"may not {action} {path!r}{leads}: the run may only touch files under {allowed} "
             "(allow more folders with --allow-path or run(allow_paths=...))"
         )
+
+    def __reduce__(self) -> tuple[type[ConfinementError], tuple[object, ...]]:
+        # Raised in a worker process (the image node), it must cross back to the run intact.
+        return (type(self), (self.path, self.resolved, self.roots, self.action))
 
 
 def resolve_roots(paths: AllowPaths) -> Roots:
