@@ -144,6 +144,9 @@ def test_cancelled_streaming_spreadsheet_write_stops_within_a_second(
         took = cancel_mid_write(module, out, target=str(target))
     else:
         # openpyxl keeps rows in a file of its own until it saves: cancel after a while instead.
+        from openpyxl.worksheet import _writer
+
+        openpyxl_files = list(_writer.ALL_TEMP_FILES)
         token = rt.CancelToken()
         thread, outcome = run_in_thread(module, token, target=str(target))
         time.sleep(0.5)
@@ -153,6 +156,8 @@ def test_cancelled_streaming_spreadsheet_write_stops_within_a_second(
         thread.join(10)
         took = time.monotonic() - cancelled_at
         assert isinstance(outcome["error"], CancelledError), outcome["error"]
+        # ...and removes it when the write is cancelled, not when the interpreter exits.
+        assert _writer.ALL_TEMP_FILES == openpyxl_files
     assert took < 1.0
     assert target.read_bytes() == b"old table"
     assert temporaries(out) == []

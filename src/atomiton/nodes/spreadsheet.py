@@ -10,6 +10,7 @@ every write, so a cancelled run stops a long streamed write at once and keeps th
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -441,11 +442,25 @@ def _write_xlsx(
     # write_only keeps rows on disk as they are appended, so memory stays flat.
     workbook = openpyxl.Workbook(write_only=True)
     worksheet = workbook.create_sheet(title=sheet)
-    if headers is not None:
-        worksheet.append(headers)
-    for row in rows:
-        worksheet.append(list(row))
-    workbook.save(handle)
+    try:
+        if headers is not None:
+            worksheet.append(headers)
+        for row in rows:
+            worksheet.append(list(row))
+        workbook.save(handle)
+    except BaseException:
+        _discard(worksheet)
+        raise
+
+
+def _discard(worksheet: Any) -> None:
+    # openpyxl has no public way to drop a write-only sheet that failed (or was cancelled)
+    # midway: close it, then remove the file it keeps rows in, which would otherwise stay in the
+    # system's temporary folder until the interpreter exits.
+    with contextlib.suppress(Exception):
+        worksheet.close()
+    with contextlib.suppress(Exception):
+        worksheet._writer.cleanup()
 
 
 # -- writing ------------------------------------------------------------------------------------
