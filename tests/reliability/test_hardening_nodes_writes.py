@@ -403,3 +403,42 @@ def test_cancelled_image_write_in_a_worker_process_leaves_no_temporary(
         time.sleep(0.02)
     assert target.read_bytes() == b"old image"
     assert temporaries(out) == []
+
+
+def test_file_nodes_in_a_long_loop_do_not_keep_a_context_each(
+    tmp_path: Path, flow: FlowFactory
+) -> None:
+    # File nodes take the node context (cancel, confinement); the run must not hold on to one
+    # per iteration after the node returned.
+    import tracemalloc
+
+    (tmp_path / "f.txt").write_text("x")
+    module = flow("""
+        id: many
+        variables:
+          paths: {type: array}
+        nodes:
+          - id: each
+            type: loop
+            parameters:
+              loopType: forEach
+              maxIterations: 100000
+              body:
+                nodes:
+                  - {id: check, type: file-system, parameters: {operation: exists}}
+                edges:
+                  - {source: input, target: check, targetHandle: path}
+        edges:
+          - {source: input, sourceHandle: paths, target: each, targetHandle: array}
+        """)
+    paths = [str(tmp_path / "f.txt")] * 4000
+    module.run(module.Inputs(paths=paths[:10]))  # imports and caches warmed up
+    tracemalloc.start()
+    try:
+        outputs = module.run(module.Inputs(paths=paths), cancel=rt.CancelToken())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outputs.each == [True] * 4000
+    # One context each would be about 6 MB here.
+    assert peak < 2_000_000, peak

@@ -30,6 +30,7 @@ class NodeContext:
         "_lock",
         "_on_progress",
         "_on_log",
+        "__weakref__",
     )
 
     def __init__(

@@ -17,6 +17,7 @@ import itertools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Literal, NoReturn, ParamSpec, TypeVar
@@ -133,7 +134,9 @@ class Execution:
         self._wake: threading.Event | None = None
         self._paused = False
         self._resume: threading.Event | None = None
-        self._contexts: list[NodeContext] = []
+        # Weak: a node called inline never releases its context, and a loop of file nodes must
+        # not keep one per iteration; a running node holds its own, so it is cancelled still.
+        self._contexts: weakref.WeakSet[NodeContext] = weakref.WeakSet()
         self._errors: dict[int, BaseException] = {}
         self.process_pool: ProcessPoolExecutor | None = None
         # Helper threads of timed-out calls whose context was cancelled: joined briefly at the end.
@@ -223,7 +226,7 @@ class Execution:
             self._stop = message
             self._stop_kind = kind
             self.slow = True
-            contexts, self._contexts = self._contexts, []
+            contexts, self._contexts = list(self._contexts), weakref.WeakSet()
         wake, resume = self._signals()
         wake.set()
         resume.set()  # a paused run must wake up to notice
@@ -489,7 +492,7 @@ class Execution:
         with self._lock:
             stopped = self._stop is not None
             if not stopped:
-                self._contexts.append(context)
+                self._contexts.add(context)
         if stopped:
             context.cancel()
         return context
@@ -497,8 +500,7 @@ class Execution:
     def release_context(self, context: NodeContext) -> None:
         """Forget a context whose node finished (so a long loop does not keep them all)."""
         with self._lock:
-            if context in self._contexts:
-                self._contexts.remove(context)
+            self._contexts.discard(context)
 
     def run_tasks(self, tasks: Sequence[Task[S]], state: S) -> None:
         """Run ``tasks`` as their dependencies finish; return when every started task finished.
