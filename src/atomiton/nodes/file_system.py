@@ -275,7 +275,7 @@ def atomic_writer(
                 mode = target.stat().st_mode & 0o7777
             except FileNotFoundError:
                 mode = 0o666 & ~_UMASK
-            os.fchmod(handle.fileno(), mode)
+            os.chmod(tmp, mode)
             if context is not None:
                 context.check()  # the last moment a cancellation can keep the old file
             _commit(tmp, target, overwrite=overwrite)

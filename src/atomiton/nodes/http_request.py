@@ -195,15 +195,17 @@ def run(
         body: overrides ``params.body``.
         headers: replace ``params.headers`` (the edge wins as a whole; it is not merged).
         query: replace ``params.query``.
-        context: cancellation: cancelling closes the client and raises at once.
+        context: cancellation: cancelling shuts the connection and raises at once.
 
     Returns:
         The decoded body with status, headers, final URL, ok flag and duration.
 
     Raises:
         ValueError: no URL, an invalid URL, or a JSON response that does not parse.
-        ConnectionError: the server could not be reached or the connection broke.
-        TimeoutError: a network wait took longer than ``timeout``.
+        ConnectionError: the server could not be reached, the connection broke, or more than
+            20 redirects.
+        TimeoutError: the whole exchange, body included, took longer than ``timeout``.
+        ResponseTooLargeError: the body is larger than ``maxResponseBytes``.
         HTTPStatusError: the status is 4xx/5xx and ``failOnError`` is true.
         CancelledError: the run was cancelled meanwhile.
     """
@@ -371,8 +373,6 @@ class _Exchange:
             self.wake.set()
 
     def _fetch(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
-        import httpx
-
         first = f"{request.method} {request.url}"
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send(request)
@@ -384,9 +384,7 @@ class _Exchange:
                 response.close()
             assert response.next_request is not None
             request = self._redirected(request, response.next_request)
-        raise ConnectionError(f"{first}: more than {MAX_REDIRECTS} redirects") from (
-            httpx.TooManyRedirects("too many redirects")
-        )
+        raise ConnectionError(f"{first}: more than {MAX_REDIRECTS} redirects")
 
     def _send(self, request: httpx.Request) -> httpx.Response:
         import httpx
