@@ -92,6 +92,18 @@ def test_writes_outside_are_refused_and_change_nothing(
     assert sorted(p.name for p in (tree / "secret").iterdir()) == ["key.txt"]
 
 
+def test_list_leaves_out_what_leads_outside(tree: Path, flow: FlowFactory) -> None:
+    module = flow(FS_FLOW)
+    jail = tree / "jail"
+    inputs = module.Inputs(op="list", where=str(jail))
+    assert [Path(p).name for p in module.run(inputs).act] == [
+        "escape",
+        "inside.txt",
+        "key-link.txt",
+    ]
+    assert [Path(p).name for p in module.run(inputs, allow_paths=[jail]).act] == ["inside.txt"]
+
+
 def test_copy_and_move_check_both_ends(tree: Path, flow: FlowFactory) -> None:
     module = flow(FS_FLOW)
     jail = tree / "jail"

@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import Field, field_validator
 
-from ..runtime.confine import Roots, check_path
+from ..runtime.confine import Roots, check_path, is_allowed
 from .spec import NodeParams, NodeSpec, Port
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def run(
             )
         return _write(where, value, params, append=op == "append", context=context)
     if op == "list":
-        return _list(where, params)
+        return _list(where, params, roots)
     if op == "exists":
         exists = where.exists()
         size = where.stat().st_size if exists and where.is_file() else 0
@@ -619,7 +619,7 @@ def _write(
     return Output(str(where), str(where), target.stat().st_size)
 
 
-def _list(where: Path, params: Params) -> Output:
+def _list(where: Path, params: Params, roots: Roots) -> Output:
     if not where.exists():
         raise FileNotFoundError(f"no such folder: {str(where)!r}")
     if not where.is_dir():
@@ -629,6 +629,8 @@ def _list(where: Path, params: Params) -> Output:
     for entry in matches:
         relative = entry.relative_to(where).parts
         if not params.include_hidden and any(part.startswith(".") for part in relative):
+            continue
+        if not is_allowed(entry, roots):  # a link out of a confined run's folders
             continue
         entries.append(str(entry))
     entries.sort()

@@ -102,7 +102,16 @@ def check_path(
     if roots is None:
         return given
     resolved = given.resolve()
-    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+    if not _inside(resolved, roots):
         action = action or ("write to" if write else "read")
         raise ConfinementError(os.fspath(path), resolved, roots, action=action)
     return given
+
+
+def is_allowed(path: str | os.PathLike[str], roots: Roots) -> bool:
+    """Whether ``path``, resolved like ``check_path`` does, lies inside ``roots`` (None: yes)."""
+    return roots is None or _inside(Path(path).resolve(), roots)
+
+
+def _inside(resolved: Path, roots: frozenset[Path]) -> bool:
+    return any(resolved == root or resolved.is_relative_to(root) for root in roots)
