@@ -5,7 +5,6 @@ item 14): every file node and program working directory stays inside the allowed
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
@@ -49,13 +48,15 @@ edges:
 """
 
 
-def test_reads_inside_the_allowed_folder_work(tree: Path, flow: FlowFactory) -> None:
+def test_reads_inside_the_allowed_folder_work(
+    tree: Path, flow: FlowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module = flow(FS_FLOW)
     jail = tree / "jail"
     outputs = module.run(module.Inputs(where=str(jail / "inside.txt")), allow_paths=[jail])
     assert outputs.act == "inside\n"
     # A relative allowed folder and a relative path, both from the current directory.
-    os.chdir(tree)
+    monkeypatch.chdir(tree)
     outputs = module.run(module.Inputs(where="jail/inside.txt"), allow_paths=["jail"])
     assert outputs.act == "inside\n"
 
