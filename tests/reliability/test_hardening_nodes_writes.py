@@ -233,20 +233,24 @@ def test_sigkill_leaves_the_old_file_and_the_next_write_removes_the_temporary(
 
 def test_cleanup_leaves_a_live_writers_temporary_alone(tmp_path: Path) -> None:
     target = tmp_path / "shared.txt"
-    other = tmp_path / "other.txt"
     with file_system.atomic_writer(target) as handle:
         handle.write(b"first writer, still writing")
-        (live,) = temporaries(tmp_path)
-        # A dead writer's file of the same target, and one of another target.
-        dead = tmp_path / ".shared.txt.atomiton-tmp-deadbeef"
+        assert temporaries(tmp_path) == [".shared.txt.atomiton-tmp-0"]
+        # What killed writers left: of the same target (a slot and a random name) and another.
+        dead = tmp_path / ".shared.txt.atomiton-tmp-3"
         dead.write_bytes(b"left by a killed process")
-        unrelated = tmp_path / ".other.txt.atomiton-tmp-deadbeef"
+        unrelated = tmp_path / ".other.txt.atomiton-tmp-0"
         unrelated.write_bytes(b"another target's")
         assert file_system.remove_stale_temporaries(target) == 1
-        assert (tmp_path / live).exists() and not dead.exists() and unrelated.exists()
+        assert not dead.exists() and unrelated.exists()
+        # A second writer of the same target at the same time takes the next slot.
+        with file_system.atomic_writer(target) as second:
+            second.write(b"second writer")
+            assert ".shared.txt.atomiton-tmp-1" in temporaries(tmp_path)
+        assert target.read_bytes() == b"second writer"
     assert target.read_bytes() == b"first writer, still writing"
     assert temporaries(tmp_path) == [unrelated.name]
-    file_system.atomic_write(other, b"x")
+    file_system.atomic_write(tmp_path / "other.txt", b"x")
     assert temporaries(tmp_path) == []
 
 
@@ -254,10 +258,24 @@ def test_a_long_target_name_gets_a_temporary_name_that_fits(tmp_path: Path) -> N
     target = tmp_path / ("n" * 250)
     assert file_system.atomic_write(target, b"data") == 4
     assert target.read_bytes() == b"data"
-    stale = tmp_path / (file_system._temp_prefix(target.name) + "abcdefgh")
+    stale = tmp_path / (file_system._temp_prefix(target.name) + "5")
     stale.write_bytes(b"left over")
     file_system.atomic_write(target, b"again")
     assert temporaries(tmp_path) == []
+
+
+def test_a_failed_write_keeps_the_target_and_frees_its_slot(tmp_path: Path) -> None:
+    target = tmp_path / "f.txt"
+    file_system.atomic_write(target, b"x")
+    with pytest.raises(ValueError):
+        with file_system.atomic_writer(target) as handle:
+            handle.write(b"half")
+            raise ValueError("the value could not be serialised")
+    assert target.read_bytes() == b"x" and temporaries(tmp_path) == []
+    with file_system.atomic_writer(target) as handle:
+        assert temporaries(tmp_path) == [".f.txt.atomiton-tmp-0"]
+        handle.write(b"y")
+    assert target.read_bytes() == b"y"
 
 
 # -- links, FIFOs and devices -------------------------------------------------------------------

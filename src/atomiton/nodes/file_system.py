@@ -46,9 +46,12 @@ Operation = Literal["read", "write", "append", "list", "exists", "create", "dele
 _UMASK: Final = os.umask(0)
 os.umask(_UMASK)
 
-# Temporary files are named after their target (".<name>.atomiton-tmp-<random>"), so the next
+# Temporary files are named after their target (".<name>.atomiton-tmp-<slot>"), so the next
 # write to the same target can find the ones a killed process left behind.
 _TEMP_MARK: Final = ".atomiton-tmp-"
+# Temporary names per target: as many writers of one target at once as any flow needs.
+_SLOTS: Final = 8
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 # Bytes written between two looks at the cancel flag: a cancelled write stops within a few ms.
 _CHUNK: Final = 1024 * 1024
 # Temporary files being written by this process, for the SIGTERM cleanup of worker processes.
@@ -223,7 +226,7 @@ def atomic_writer(
 ) -> Iterator[IO[bytes]]:
     """Open a binary file that replaces ``path`` only when the ``with`` block succeeds.
 
-    Data goes to a temporary file ``.<name>.atomiton-tmp-<random>`` in the same folder (so the
+    Data goes to a temporary file ``.<name>.atomiton-tmp-<slot>`` in the same folder (so the
     final rename stays on one file system), which is flushed and fsynced, then renamed over
     ``path``. If the block raises, or ``context`` is cancelled before the rename, the temporary
     file is removed and ``path`` keeps its old content. An existing file's permission bits are
@@ -258,16 +261,13 @@ def atomic_writer(
         return
     _check_writable(target, overwrite=overwrite, create_directories=create_directories)
     remove_stale_temporaries(target)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target.name), suffix="")
+    fd, tmp_name = _open_temporary(target)
     tmp = Path(tmp_name)
+    handle = os.fdopen(fd, "wb")
     with _LIVE_LOCK:
         _LIVE.add(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            # The lock says "someone is writing this": a later writer's cleanup leaves it alone.
-            # It is held until after the rename, and the kernel drops it when a process dies.
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -279,10 +279,13 @@ def atomic_writer(
             if context is not None:
                 context.check()  # the last moment a cancellation can keep the old file
             _commit(tmp, target, overwrite=overwrite)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        except BaseException:
+            # Removed while still locked: once the lock is gone, the name may be another
+            # writer's new temporary file.
+            tmp.unlink(missing_ok=True)
+            raise
     finally:
+        handle.close()
         with _LIVE_LOCK:
             _LIVE.discard(tmp_name)
     _fsync_folder(target.parent)
@@ -413,42 +416,76 @@ def writable_target(target: Path, *, follow_symlinks: bool) -> tuple[Path, bool]
 
 def _temp_prefix(name: str) -> str:
     prefix = f".{name}{_TEMP_MARK}"
-    # mkstemp adds 8 characters; a name near the limit gets a digest in its place instead.
+    # A slot number or mkstemp's 8 characters follow; a name near the limit gets a digest in
+    # its place instead.
     if len(os.fsencode(prefix)) + 8 > 255:
         digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:32]
         prefix = f".{digest}{_TEMP_MARK}"
     return prefix
 
 
+def _temp_slots(target: Path) -> list[str]:
+    """The names a write to ``target`` tries first: few and fixed, so a later write finds the
+    ones a killed writer left by looking at these names, never by listing the folder."""
+    prefix = os.path.join(target.parent, _temp_prefix(target.name))
+    return [f"{prefix}{slot}" for slot in range(_SLOTS)]
+
+
+def _open_temporary(target: Path) -> tuple[int, str]:
+    """Create and lock a temporary file for ``target``; return its descriptor and name."""
+    for name in _temp_slots(target):
+        try:
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+        except FileExistsError:
+            continue  # a live writer of the same target holds this slot
+        if _locked(fd) and _same_file(fd, name):
+            return fd, name
+        # A cleanup got to the new file before the lock did: leave it and try the next slot.
+        os.close(fd)
+    # Every slot busy: a random name, found by no later cleanup should this writer be killed.
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target.name))
+    _locked(fd)
+    return fd, name
+
+
+def _locked(fd: int) -> bool:
+    """Take the "someone is writing this" lock; the kernel drops it when the process dies."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _same_file(fd: int, name: str) -> bool:
+    try:
+        by_name, by_fd = os.lstat(name), os.fstat(fd)
+    except OSError:
+        return False
+    return (by_name.st_dev, by_name.st_ino) == (by_fd.st_dev, by_fd.st_ino)
+
+
 def remove_stale_temporaries(target: Path) -> int:
     """Remove temporary files of ``target`` that no writer holds; return how many.
 
     A writer locks its temporary file until the rename, and the kernel releases the lock of a
-    killed process, so a temporary file that can be locked is one nobody will finish.
+    killed process, so a temporary file that can be locked is one nobody will finish. Without
+    file locks (not POSIX) nothing can be told apart, and nothing is removed.
     """
     if fcntl is None:
         return 0
-    prefix = _temp_prefix(target.name)
     removed = 0
-    try:
-        entries = [e for e in os.scandir(target.parent) if e.name.startswith(prefix)]
-    except OSError:
-        return 0
-    for entry in entries:
+    for name in _temp_slots(target):
         try:
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(name, os.O_RDONLY | _NOFOLLOW)
         except OSError:
-            continue
+            continue  # no such slot (the usual case), or not a file this code made
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)  # held: a live writer
-            continue
-        try:
-            os.unlink(entry.path)
-            removed += 1
+            if stat.S_ISREG(os.fstat(fd).st_mode) and _locked(fd) and _same_file(fd, name):
+                os.unlink(name)
+                removed += 1
         except OSError:
             pass
         finally:
