@@ -311,8 +311,9 @@ def clean_up_on_sigterm() -> None:
         return
 
     def handle(signum: int, frame: object) -> None:
-        with _LIVE_LOCK:
-            names = list(_LIVE)
+        # No lock here: the handler runs in the main thread, which may hold it already;
+        # copying the set is one step under the GIL.
+        names = list(_LIVE)
         for name in names:
             with contextlib.suppress(OSError):
                 os.unlink(name)
