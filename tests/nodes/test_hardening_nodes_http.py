@@ -147,7 +147,8 @@ def test_the_timeout_bounds_a_body_that_trickles(server: str) -> None:
     with pytest.raises(TimeoutError, match="timed out after 500 ms"):
         get(f"{server}/trickle", timeout=500)
     took = time.perf_counter() - started
-    assert 0.45 < took < 1.5, took
+    # The body takes 4 s to arrive; before, each byte reset a per-read timeout and it did.
+    assert 0.45 < took < 2.5, took
     # The helper thread reading the body was woken and ended with the node.
     deadline = time.monotonic() + 2
     while {t for t in threading.enumerate() if t not in before} and time.monotonic() < deadline:
@@ -161,7 +162,7 @@ def test_a_cancel_stops_a_trickling_body_at_once(server: str) -> None:
     started = time.perf_counter()
     with pytest.raises(CancelledError):
         run(Params(url=f"{server}/trickle", timeout=None), context=context)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.0
 
 
 CREDENTIALS = {
