@@ -331,6 +331,8 @@ def test_a_write_refuses_a_fifo_and_a_device_unless_asked(tmp_path: Path) -> Non
     assert received == [b"new\n"] and fifo.is_fifo()
     write_node(Path(os.devnull), followSymlinks=True)
     assert Path(os.devnull).is_char_device()
+    with pytest.raises(FileExistsError):
+        write_node(Path(os.devnull), followSymlinks=True, overwrite=False)
 
 
 def test_spreadsheet_and_image_writes_refuse_a_link(tmp_path: Path) -> None:

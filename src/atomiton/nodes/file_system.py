@@ -255,6 +255,8 @@ def atomic_writer(
     """
     target, in_place = writable_target(Path(path), follow_symlinks=follow_symlinks)
     if in_place:
+        if not overwrite:
+            raise FileExistsError(f"{str(target)!r} already exists and overwrite is false")
         # A FIFO or a device is a stream, not a file to replace: write into it.
         with open(target, "wb") as stream:
             yield stream
