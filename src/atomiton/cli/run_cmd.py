@@ -201,6 +201,15 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
     type=click.FloatRange(min=0, min_open=True),
     help="Fail the run if it takes longer than SECONDS.",
 )
+@click.option(
+    "--allow-path",
+    "allow_paths",
+    metavar="DIR",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Confine file nodes and program working directories to DIR (repeatable); "
+    "paths outside, also through '..' or symbolic links, fail the node.",
+)
 @search_path_option
 def run_command(
     file: Path,
@@ -210,6 +219,7 @@ def run_command(
     events_to: str | None,
     concurrency: int | None,
     timeout: float | None,
+    allow_paths: tuple[Path, ...],
     search_path: tuple[Path, ...],
 ) -> None:
     """Run a blueprint and print its outputs.
@@ -232,7 +242,12 @@ def run_command(
 
     def body() -> BaseModel:
         outputs: BaseModel = module.run(
-            inputs, hooks=watcher, concurrency=concurrency, timeout=timeout, cancel=token
+            inputs,
+            hooks=watcher,
+            concurrency=concurrency,
+            timeout=timeout,
+            cancel=token,
+            allow_paths=allow_paths or None,
         )
         return outputs
 

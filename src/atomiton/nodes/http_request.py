@@ -1,13 +1,15 @@
 """The ``http-request`` node: one HTTP call with httpx, its response decoded by content type.
 
-It owns request building (query, headers, body encoding, auth), response decoding and the
+It owns request building (query, headers, body encoding, auth), redirects (and which headers
+survive one), reading the body under a size cap and a deadline, response decoding and the
 mapping of transport failures to errors that name the URL. Retries and the node-level timeout
-setting belong to the runtime; ``timeout`` here bounds each network wait of the request.
+setting belong to the runtime; ``timeout`` here bounds the whole exchange, body included.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -26,6 +28,27 @@ if TYPE_CHECKING:
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 QueryValue = str | int | float | bool | None | list[str | int | float | bool | None]
+
+# httpx's own default: a redirect chain longer than this is a loop or an attack.
+MAX_REDIRECTS: Final = 20
+DEFAULT_MAX_RESPONSE_BYTES: Final = 100 * 1024 * 1024
+# Headers a user sets that carry no credential, so they may follow a redirect to another origin.
+# Every other header the user set (Authorization, Cookie, Proxy-Authorization, X-Api-Key, any
+# custom one) is dropped there: a header's name cannot tell whether its value is a secret.
+SAFE_CROSS_ORIGIN_HEADERS: Final = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "content-language",
+        "content-type",
+        "pragma",
+        "user-agent",
+    }
+)
+# Set by httpx itself for each hop (never copied from the user's value to another host).
+_MANAGED_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding"})
 
 
 class BasicAuth(NodeParams):
@@ -63,6 +86,10 @@ class HTTPStatusError(RuntimeError):
         super().__init__(f"{method} {url} returned {status} {reason}{detail}")
 
 
+class ResponseTooLargeError(RuntimeError):
+    """The response body is larger than ``maxResponseBytes``; reading stopped at the cap."""
+
+
 class Params(NodeParams):
     """Parameters of the ``http-request`` node."""
 
@@ -89,9 +116,27 @@ class Params(NodeParams):
     timeout: float | None = Field(
         default=30000,
         gt=0,
-        description="Milliseconds to wait for connecting and for each read or write; null waits forever.",
+        description=(
+            "Milliseconds the whole exchange may take: connecting, sending, redirects and "
+            "receiving the whole body; null waits forever."
+        ),
     )
-    follow_redirects: bool = Field(default=True, description="Follow 3xx redirects.")
+    max_response_bytes: int | None = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        gt=0,
+        description=(
+            "Largest response body accepted, in bytes after decompression (default 100 MB); a "
+            "larger one fails the node. null accepts any size."
+        ),
+    )
+    follow_redirects: bool = Field(
+        default=True,
+        description=(
+            "Follow 3xx redirects (at most 20). A redirect to another origin drops every header "
+            "you set except Accept*, Cache-Control, Content-Type, Content-Language, Pragma and "
+            "User-Agent, and the auth."
+        ),
+    )
     fail_on_error: bool = Field(
         default=True,
         description="A 4xx or 5xx status fails the node; false returns it with ok false.",
@@ -150,15 +195,17 @@ def run(
         body: overrides ``params.body``.
         headers: replace ``params.headers`` (the edge wins as a whole; it is not merged).
         query: replace ``params.query``.
-        context: cancellation: cancelling closes the client and raises at once.
+        context: cancellation: cancelling shuts the connection and raises at once.
 
     Returns:
         The decoded body with status, headers, final URL, ok flag and duration.
 
     Raises:
         ValueError: no URL, an invalid URL, or a JSON response that does not parse.
-        ConnectionError: the server could not be reached or the connection broke.
-        TimeoutError: a network wait took longer than ``timeout``.
+        ConnectionError: the server could not be reached, the connection broke, or more than
+            20 redirects.
+        TimeoutError: the whole exchange, body included, took longer than ``timeout``.
+        ResponseTooLargeError: the body is larger than ``maxResponseBytes``.
         HTTPStatusError: the status is 4xx/5xx and ``failOnError`` is true.
         CancelledError: the run was cancelled meanwhile.
     """
@@ -170,23 +217,28 @@ def run(
     target = str(target)
     if context is not None:
         context.check()
-    timeout = httpx.Timeout(params.timeout / 1000 if params.timeout is not None else None)
-    client = httpx.Client(timeout=timeout, follow_redirects=params.follow_redirects)
+    seconds = params.timeout / 1000 if params.timeout is not None else None
+    client = httpx.Client(timeout=httpx.Timeout(seconds), follow_redirects=False)
     try:
+        request_headers = headers if headers is not None else params.headers
         request = _build_request(
             client,
             params,
             target,
             body if body is not None else params.body,
-            headers if headers is not None else params.headers,
+            request_headers,
             query if query is not None else params.query,
         )
+        user_set = {name.lower() for name in request_headers}
+        if params.auth is not None:
+            user_set.add("authorization")
         started = time.perf_counter()
-        response = _send(client, request, params, context)
+        exchange = _Exchange(client, params, user_set, started, seconds)
+        response, content = exchange.run(request, context)
         duration = (time.perf_counter() - started) * 1000
     finally:
         client.close()
-    return _output(response, params, duration)
+    return _output(response, content, params, duration)
 
 
 def _build_request(
@@ -252,70 +304,208 @@ def _query_params(
     return pairs
 
 
-def _send(
-    client: httpx.Client, request: httpx.Request, params: Params, context: NodeContext | None
-) -> httpx.Response:
-    if context is None:
-        return _send_now(client, request, params)
-    # Closing an httpx client does not wake a thread blocked reading a socket, so the request
-    # runs on a helper thread and this one waits for either the response or a cancellation.
-    wake = threading.Event()
-    outcome: list[httpx.Response | BaseException] = []
+class _Exchange:
+    """One request with its redirects and its body, on a helper thread bounded by a deadline.
 
-    def work() -> None:
+    The helper thread does the network work; the calling thread waits for it, for the deadline,
+    or for a cancel. A blocked read cannot be interrupted by closing an httpx client, so an
+    abandoned exchange shuts its socket down, which wakes the read at once.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        params: Params,
+        user_set: set[str],
+        started: float,
+        seconds: float | None,
+    ) -> None:
+        self.client = client
+        self.params = params
+        self.user_set = user_set
+        self.deadline = None if seconds is None else started + seconds
+        self.wake = threading.Event()
+        self.stopped = False
+        self.lock = threading.Lock()
+        self.stream: httpx.Response | None = None
+        self.outcome: tuple[httpx.Response, bytes] | BaseException | None = None
+
+    def run(
+        self, request: httpx.Request, context: NodeContext | None
+    ) -> tuple[httpx.Response, bytes]:
+        where = f"{request.method} {request.url}"
+        unregister = context.on_cancel(self.wake.set) if context is not None else None
+        worker = threading.Thread(
+            target=self._work,
+            args=(request,),
+            name=f"http-request {context.node_id if context is not None else where}",
+            daemon=True,
+        )
         try:
-            outcome.append(_send_now(client, request, params))
-        except BaseException as exc:  # handed to the waiting thread
-            outcome.append(exc)
+            worker.start()
+            remaining = None if self.deadline is None else self.deadline - time.perf_counter()
+            finished = self.wake.wait(remaining) and self.outcome is not None
         finally:
-            wake.set()
+            if unregister is not None:
+                unregister()
+        if not finished or (context is not None and context.cancelled):
+            self._abort()
+            worker.join(1.0)
+            if context is not None and context.cancelled:
+                raise CancelledError(f"{where} was cancelled")
+            raise TimeoutError(
+                f"{where} timed out after {self.params.timeout:g} ms "
+                "(the timeout bounds the whole exchange, body included)"
+            )
+        worker.join()
+        outcome = self.outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        return outcome
 
-    def cancel() -> None:
-        wake.set()
-        client.close()
+    def _work(self, request: httpx.Request) -> None:
+        try:
+            self.outcome = self._fetch(request)
+        except BaseException as exc:  # handed to the waiting thread
+            self.outcome = exc
+        finally:
+            self.wake.set()
 
-    unregister = context.on_cancel(cancel)
-    try:
-        threading.Thread(target=work, name=f"http-request {context.node_id}", daemon=True).start()
-        wake.wait()
-    finally:
-        unregister()
-    if not outcome or context.cancelled:
-        raise CancelledError(f"{request.method} {request.url} was cancelled")
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    def _fetch(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        first = f"{request.method} {request.url}"
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(request)
+            try:
+                following = self.params.follow_redirects and response.next_request is not None
+                if not following:
+                    return response, self._read(response, request)
+            finally:
+                response.close()
+            assert response.next_request is not None
+            request = self._redirected(request, response.next_request)
+        raise ConnectionError(f"{first}: more than {MAX_REDIRECTS} redirects")
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        import httpx
+
+        where = f"{request.method} {request.url}"
+        if self.deadline is not None:
+            # Each wait of this hop gets only what is left of the whole exchange's time.
+            left = max(0.001, self.deadline - time.perf_counter())
+            request.extensions["timeout"] = httpx.Timeout(left).as_dict()
+        try:
+            response = self.client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(
+                f"{where} timed out after {self.params.timeout:g} ms ({type(exc).__name__})"
+            ) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise ValueError(f"{where}: unsupported URL scheme") from exc
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ConnectionError(f"{where} failed: {reason}") from exc
+        with self.lock:
+            self.stream = response
+            stopped = self.stopped
+        if stopped:
+            response.close()
+            raise ConnectionError(f"{where} was abandoned")
+        return response
+
+    def _redirected(self, previous: httpx.Request, following: httpx.Request) -> httpx.Request:
+        """``following`` minus the user's credential-bearing headers when it changes origin."""
+        if _same_origin(previous.url, following.url):
+            return following
+        for name in list(following.headers.keys()):
+            lower = name.lower()
+            if (
+                lower in self.user_set
+                and lower not in SAFE_CROSS_ORIGIN_HEADERS
+                and lower not in _MANAGED_HEADERS
+            ):
+                del following.headers[name]
+        # Dropped for good: a later redirect back to the first origin does not restore them.
+        self.user_set = {n for n in self.user_set if n in SAFE_CROSS_ORIGIN_HEADERS}
+        return following
+
+    def _read(self, response: httpx.Response, request: httpx.Request) -> bytes:
+        import httpx
+
+        where = f"{request.method} {request.url}"
+        limit = self.params.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if (
+            limit is not None
+            and declared.isdigit()
+            and int(declared) > limit
+            and "content-encoding" not in response.headers
+        ):
+            raise ResponseTooLargeError(_too_large(where, limit, f"it declares {declared} bytes"))
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise ResponseTooLargeError(_too_large(where, limit, "it sent more"))
+                chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(
+                f"{where} timed out after {self.params.timeout:g} ms while reading the body"
+            ) from exc
+        except httpx.TransportError as exc:
+            if self.stopped:
+                raise ConnectionError(f"{where} was abandoned") from exc
+            raise ConnectionError(f"{where} failed while reading the body: {exc}") from exc
+        return b"".join(chunks)
+
+    def _abort(self) -> None:
+        """Wake a read blocked on the socket and stop the helper thread from going on."""
+        with self.lock:
+            self.stopped = True
+            response = self.stream
+        if response is not None:
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.client.close()
 
 
-def _send_now(client: httpx.Client, request: httpx.Request, params: Params) -> httpx.Response:
-    import httpx
-
-    where = f"{request.method} {request.url}"
-    try:
-        return client.send(request)
-    except httpx.TimeoutException as exc:
-        raise TimeoutError(
-            f"{where} timed out after {params.timeout:g} ms ({type(exc).__name__})"
-        ) from exc
-    except httpx.TooManyRedirects as exc:
-        raise ConnectionError(f"{where}: too many redirects") from exc
-    except httpx.UnsupportedProtocol as exc:
-        raise ValueError(f"{where}: unsupported URL scheme") from exc
-    except httpx.TransportError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise ConnectionError(f"{where} failed: {reason}") from exc
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    # An upgrade from http to https on the same host and default ports keeps the origin's trust,
+    # as httpx and browsers do; any other change of scheme, host or port is another origin.
+    if a.host != b.host:
+        return False
+    if a.scheme == b.scheme:
+        return _port(a) == _port(b)
+    return a.scheme == "http" and b.scheme == "https" and _port(a) == 80 and _port(b) == 443
 
 
-def _output(response: httpx.Response, params: Params, duration: float) -> Output:
+def _port(url: httpx.URL) -> int | None:
+    return url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def _too_large(where: str, limit: int, how: str) -> str:
+    return (
+        f"{where}: the response is larger than maxResponseBytes ({limit} bytes; {how}); "
+        "raise maxResponseBytes, or set it to null to accept any size"
+    )
+
+
+def _output(response: httpx.Response, content: bytes, params: Params, duration: float) -> Output:
     url = str(response.url)
     if response.is_error and params.fail_on_error:
-        excerpt = response.text[:300].strip() if response.content else ""
+        excerpt = _text(response, content[:1200])[:300].strip() if content else ""
         raise HTTPStatusError(
             response.request.method, url, response.status_code, response.reason_phrase, excerpt
         )
     return Output(
-        result=_decode(response, url),
+        result=_decode(response, content, url),
         status=response.status_code,
         headers=dict(response.headers.items()),
         url=url,
@@ -324,18 +514,27 @@ def _output(response: httpx.Response, params: Params, duration: float) -> Output
     )
 
 
-def _decode(response: httpx.Response, url: str) -> object:
-    if not response.content:
+def _decode(response: httpx.Response, content: bytes, url: str) -> object:
+    if not content:
         return None
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
-            return response.json()
+            # json.loads detects UTF-8, -16 and -32 from the bytes, as JSON requires.
+            return json.loads(content)
         except ValueError as exc:
             raise ValueError(f"{url} sent invalid JSON ({exc})") from None
     if _is_text(content_type) or response.charset_encoding is not None:
-        return response.text
-    return response.content
+        return _text(response, content)
+    return content
+
+
+def _text(response: httpx.Response, content: bytes) -> str:
+    encoding = response.charset_encoding or "utf-8"
+    try:
+        return content.decode(encoding, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return content.decode("utf-8", errors="replace")
 
 
 def _is_text(content_type: str) -> bool:

@@ -3,7 +3,8 @@
 This module owns the geometry of every operation (the sizes each ``fit`` produces, where
 ``position`` places things), opacity, the finishing filters and writing the file. Pillow is
 imported inside the functions, so listing node types never loads it; ``run`` is a module-level
-function of picklable arguments because the node may run in a worker process.
+function of picklable arguments because the node may run in a worker process (its context
+arrives there detached, carrying the run's confinement).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import Field
 
-from .file_system import atomic_writer
+from ..runtime.confine import Roots, check_path
+from .file_system import atomic_writer, clean_up_on_sigterm
 from .spec import NodeParams, NodeSpec, Port
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+    from ..runtime.context import NodeContext
 
 Operation = Literal[
     "resize",
@@ -104,6 +108,13 @@ class Params(NodeParams):
         default=None, description="Output format; by default from the output's extension, else png."
     )
     quality: int = Field(default=90, ge=1, le=100, description="Encoder quality for jpeg and webp.")
+    follow_symlinks: bool = Field(
+        default=False,
+        description=(
+            "When `output` is a symbolic link, write the file it points at (the link stays); "
+            "when it is a FIFO or a device, write into it. false refuses such outputs."
+        ),
+    )
     opacity: float = Field(
         default=1.0,
         ge=0.0,
@@ -151,6 +162,7 @@ def run(
     base_image: ImageSource | None = None,
     overlay_image: ImageSource | None = None,
     images: list[ImageSource] | None = None,
+    context: NodeContext | None = None,
 ) -> Output:
     """Apply ``params.operation`` and write the result.
 
@@ -159,12 +171,15 @@ def run(
         base_image: the image to work on: a path or the encoded bytes of an image.
         overlay_image: the second image of overlay, composite, blend and watermark.
         images: images for merge and composite; replaces ``params.images`` when given.
+        context: cancellation (checked before the file is replaced) and the run's confinement.
 
     Returns:
         The output path, the result's width and height, its format and its file size in bytes.
 
     Raises:
         ImageError: a required image or size is missing, or the parameters do not fit the image.
+        NotARegularFileError: ``output`` is a link, FIFO or device (see ``followSymlinks``).
+        ConfinementError: the run is confined and an image path leads outside its folders.
     """
     from PIL import Image as PILImage
     from PIL import ImageFilter
@@ -173,6 +188,14 @@ def run(
     base_image = base_image if base_image is not None else params.base_image
     overlay_image = overlay_image if overlay_image is not None else params.overlay_image
     sources: list[ImageSource] = list(images) if images is not None else list(params.images)
+    roots = context.allowed_paths if context is not None else None
+    for source in (base_image, overlay_image, *sources):
+        _check_source(source, roots)
+    if params.output is not None:
+        check_path(params.output, roots, write=True)
+    if context is not None:
+        context.check()
+    clean_up_on_sigterm()  # a cancelled run stops worker processes with SIGTERM
     operation = _OPERATIONS[params.operation]
     result = operation(params, base_image, overlay_image, sources)
     if params.blur > 0:
@@ -196,7 +219,13 @@ def run(
     )
     # The file-system node's atomic write: a reader never sees half a file, and the new file
     # gets the usual permissions.
-    with atomic_writer(path, overwrite=True, create_directories=True) as stream:
+    with atomic_writer(
+        path,
+        overwrite=True,
+        create_directories=True,
+        follow_symlinks=params.follow_symlinks,
+        context=context,
+    ) as stream:
         result.save(stream, format=_PIL_FORMATS[image_format], **options)
     return Output(
         result=str(path),
@@ -545,6 +574,12 @@ def _with_alpha_kept(image: Image, apply: Any) -> Image:
     return result
 
 
+def _check_source(source: ImageSource | None, roots: Roots) -> None:
+    # Bytes are an image already in memory; only paths are confined.
+    if isinstance(source, (str, os.PathLike)):
+        check_path(source, roots)
+
+
 def _destination(params: Params) -> tuple[ImageFormat, Path]:
     if params.output is not None:
         path = Path(params.output)
@@ -585,6 +620,7 @@ SPEC: Final = NodeSpec(
     description="Image operations (Pillow); CPU-bound, so it runs in a worker process.",
     execution="process",
     weight=100,
+    needs_context=True,
     requires=("PIL",),
     extra="image",
 )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import Field, field_validator
 
 from ..errors import CancelledError
+from ..runtime.confine import check_path
 from .spec import NodeParams, NodeSpec, Port
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ def run(
     env = {**os.environ, **params.environment}
     cwd = _working_directory(params.working_directory)
     if context is not None:
+        check_path(cwd or ".", context.allowed_paths, action="run a program in")
         context.check()
     pipe = subprocess.PIPE if params.capture_output else None
     started = time.perf_counter()

@@ -2,13 +2,15 @@
 
 It owns the table shape (header row, record keys, empty rows) and the three formats; CSV and TSV
 use the standard ``csv`` module, XLSX uses openpyxl (imported only when an XLSX file is touched).
-Writes go through ``file_system.atomic_writer``. With ``stream: true`` rows are produced and
-consumed one at a time, so file size does not bound memory.
+Writes go through ``file_system.atomic_writer``, and look at the cancel flag on every row and
+every write, so a cancelled run stops a long streamed write at once and keeps the old file. With
+``stream: true`` rows are produced and consumed one at a time, so file size does not bound memory.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -16,12 +18,16 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, cast
 
 from pydantic import Field, field_validator
 
+from ..runtime.confine import check_path
 from .file_system import atomic_writer
 from .spec import NodeParams, NodeSpec, Port
+
+if TYPE_CHECKING:
+    from ..runtime.context import NodeContext
 
 Format = Literal["csv", "tsv", "xlsx"]
 Record = dict[str, Any]
@@ -82,6 +88,13 @@ class Params(NodeParams):
             "rowCount is then null); write: rows are written as they arrive from an iterator."
         ),
     )
+    follow_symlinks: bool = Field(
+        default=False,
+        description=(
+            "write: when the file is a symbolic link, write the file it points at (the link "
+            "stays); when it is a FIFO or a device, write into it. false refuses such targets."
+        ),
+    )
 
     @field_validator("delimiter")
     @classmethod
@@ -127,6 +140,7 @@ def run(
     *,
     data: object = None,
     path: str | os.PathLike[str] | None = None,
+    context: NodeContext | None = None,
 ) -> Output:
     """Read a table into records, or write records (or rows) to a file.
 
@@ -136,6 +150,7 @@ def run(
             rows, as dicts (columns from their keys) or as lists (written as they are), in a list
             or any iterable.
         path: overrides ``params.path``.
+        context: cancellation (a write stops and keeps the old file) and the run's confinement.
 
     Returns:
         Records, headers, count and sheet information (see ``Output``).
@@ -143,9 +158,14 @@ def run(
     Raises:
         ValueError: unknown format, missing path or rows, or a sheet that does not exist.
         FileNotFoundError: the file to read does not exist.
+        NotARegularFileError: the file to write is a link, FIFO or device (``followSymlinks``).
+        ConfinementError: the run is confined and the path leads outside its folders.
+        CancelledError: the run was cancelled; the file written keeps its old content.
     """
     raw_path = path if path is not None else params.path
     where = Path(raw_path) if raw_path is not None and str(raw_path) != "" else None
+    if where is not None and context is not None:
+        check_path(where, context.allowed_paths, write=params.operation == "write")
     fmt = _format(params, where)
     if params.operation == "read":
         if data is None and where is None:
@@ -165,7 +185,7 @@ def run(
         raise TypeError(
             f"spreadsheet write to {str(where)!r} needs rows, got a {type(data).__name__}"
         )
-    return _write(params, fmt, where, data)
+    return _write(params, fmt, where, data, context)
 
 
 def _format(params: Params, where: Path | None) -> Format:
@@ -422,17 +442,37 @@ def _write_xlsx(
     # write_only keeps rows on disk as they are appended, so memory stays flat.
     workbook = openpyxl.Workbook(write_only=True)
     worksheet = workbook.create_sheet(title=sheet)
-    if headers is not None:
-        worksheet.append(headers)
-    for row in rows:
-        worksheet.append(list(row))
-    workbook.save(handle)
+    try:
+        if headers is not None:
+            worksheet.append(headers)
+        for row in rows:
+            worksheet.append(list(row))
+        workbook.save(handle)
+    except BaseException:
+        _discard(worksheet)
+        raise
+
+
+def _discard(worksheet: Any) -> None:
+    # openpyxl has no public way to drop a write-only sheet that failed (or was cancelled)
+    # midway: close it, then remove the file it keeps rows in, which would otherwise stay in the
+    # system's temporary folder until the interpreter exits.
+    with contextlib.suppress(Exception):
+        worksheet.close()
+    with contextlib.suppress(Exception):
+        worksheet._writer.cleanup()
 
 
 # -- writing ------------------------------------------------------------------------------------
 
 
-def _write(params: Params, fmt: Format, where: Path, data: Iterable[object]) -> Output:
+def _write(
+    params: Params,
+    fmt: Format,
+    where: Path,
+    data: Iterable[object],
+    context: NodeContext | None,
+) -> Output:
     kept = data if isinstance(data, list) else list(data) if isinstance(data, tuple) else []
     # A list is in memory anyway, so its columns can come from every record; an iterator's
     # only from the first, or the whole stream would have to be held.
@@ -440,14 +480,14 @@ def _write(params: Params, fmt: Format, where: Path, data: Iterable[object]) -> 
         headers, rows = _shape_all(list(data))
     else:
         headers, rows = _shape_stream(iter(data))
-    counted = _Counter(rows)
+    counted = _Counter(rows, context)
     written_headers = headers if params.has_headers and headers else None
     sheet = params.sheet_name or _DEFAULT_SHEET
-    if fmt == "xlsx":
-        with atomic_writer(where) as handle:
-            _write_xlsx(handle, sheet, written_headers, counted)
-    else:
-        with atomic_writer(where) as handle:
+    with atomic_writer(where, follow_symlinks=params.follow_symlinks, context=context) as handle:
+        if fmt == "xlsx":
+            checked = handle if context is None else cast(IO[bytes], _Checked(handle, context))
+            _write_xlsx(checked, sheet, written_headers, counted)
+        else:
             for chunk in _text_chunks(params, fmt, written_headers, counted):
                 handle.write(chunk)
     return Output(
@@ -457,6 +497,21 @@ def _write(params: Params, fmt: Format, where: Path, data: Iterable[object]) -> 
         sheet if fmt == "xlsx" else None,
         [sheet] if fmt == "xlsx" else [],
     )
+
+
+class _Checked:
+    """A file whose every write first looks at the cancel flag (openpyxl's save writes a zip)."""
+
+    def __init__(self, handle: IO[bytes], context: NodeContext) -> None:
+        self._handle = handle
+        self._context = context
+
+    def write(self, data: bytes) -> int:
+        self._context.check()
+        return self._handle.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
 
 
 def _shape_all(rows: list[object]) -> tuple[list[str], Iterator[Sequence[object]]]:
@@ -515,11 +570,15 @@ def _cell(value: object) -> object:
 class _Counter(Iterator[Sequence[object]]):
     """Passes rows through and counts them, so a streamed write can report its row count."""
 
-    def __init__(self, rows: Iterator[Sequence[object]]) -> None:
+    def __init__(self, rows: Iterator[Sequence[object]], context: NodeContext | None) -> None:
         self._rows = rows
+        self._context = context
         self.count = 0
 
     def __next__(self) -> Sequence[object]:
+        # Once per row: a long write stops within one row of a cancel.
+        if self._context is not None:
+            self._context.check()
         row = next(self._rows)
         self.count += 1
         return row
@@ -553,4 +612,5 @@ SPEC: Final = NodeSpec(
     description="Read or write CSV, TSV and XLSX tables as records; can stream large files.",
     execution="thread",
     weight=100,
+    needs_context=True,
 )

@@ -3,6 +3,7 @@
 ``docs/generated-module.md`` is the contract between generated code and this package.
 """
 
+from .confine import AllowPaths as AllowPaths
 from .context import NodeContext as NodeContext
 from .control import CancelToken as CancelToken
 from .control import ControlListener as ControlListener
@@ -46,6 +47,7 @@ from .values import now as now
 from .values import text as text
 
 __all__ = [
+    "AllowPaths",
     "Blueprint",
     "CancelToken",
     "CapacityLimiter",

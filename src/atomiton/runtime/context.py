@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from ..errors import CancelledError
+from .confine import Roots
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -21,7 +22,16 @@ R = TypeVar("R")
 class NodeContext:
     """Cancellation, progress, logging and sub-work for one running node."""
 
-    __slots__ = ("node_id", "_cancelled", "_callbacks", "_lock", "_on_progress", "_on_log")
+    __slots__ = (
+        "node_id",
+        "allowed_paths",
+        "_cancelled",
+        "_callbacks",
+        "_lock",
+        "_on_progress",
+        "_on_log",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -30,8 +40,11 @@ class NodeContext:
         cancelled: threading.Event | None = None,
         on_progress: Callable[[float, float | None, str], None] | None = None,
         on_log: Callable[[str, str], None] | None = None,
+        allowed_paths: Roots = None,
     ) -> None:
         self.node_id = node_id
+        # The run's file-system confinement (``confine.check_path``); None: not confined.
+        self.allowed_paths = allowed_paths
         self._cancelled = cancelled if cancelled is not None else threading.Event()
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -42,6 +55,11 @@ class NodeContext:
     def detached(cls, node_id: str = "node") -> NodeContext:
         """A context with no execution behind it: never cancelled unless ``cancel()`` is called."""
         return cls(node_id)
+
+    def __reduce__(self) -> tuple[Callable[..., NodeContext], tuple[object, ...]]:
+        # A node in a worker process gets a detached context: the parent stops the worker on
+        # cancel, while the run's confinement must travel along.
+        return (_rebuilt, (self.node_id, self.allowed_paths))
 
     @property
     def cancelled(self) -> bool:
@@ -120,3 +138,7 @@ class NodeContext:
                 for future in futures:
                     future.cancel()
                 raise
+
+
+def _rebuilt(node_id: str, allowed_paths: Roots) -> NodeContext:
+    return NodeContext(node_id, allowed_paths=allowed_paths)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Literal, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError, RunTimeoutError
+from .confine import Roots
 from .context import NodeContext
 from .events import (
     Event,
@@ -92,6 +94,7 @@ class Execution:
         "_errors",
         "process_pool",
         "abandoned",
+        "allowed_paths",
     )
 
     def __init__(
@@ -103,6 +106,7 @@ class Execution:
         timeout: float | None = None,
         trace: bool = False,
         run_id: str | None = None,
+        allowed_paths: Roots = None,
     ) -> None:
         """Prepare a run; nothing starts until the body calls ``run_tasks``.
 
@@ -113,9 +117,11 @@ class Execution:
             timeout: flow timeout in seconds, counted from now (default: the blueprint's).
             trace: record a trace (``TraceBuilder``).
             run_id: the id events carry (default: a fresh one).
+            allowed_paths: the folders file nodes may touch (``confine``); None: anywhere.
         """
         self.blueprint = blueprint
         self.nodes = blueprint.nodes
+        self.allowed_paths = allowed_paths
         self.run_id = new_run_id() if run_id is None else run_id
         self._concurrency = concurrency or blueprint.concurrency or DEFAULT_CONCURRENCY
         self._limiter: CapacityLimiter | None = None
@@ -127,7 +133,9 @@ class Execution:
         self._wake: threading.Event | None = None
         self._paused = False
         self._resume: threading.Event | None = None
-        self._contexts: list[NodeContext] = []
+        # Weak: a node called inline never releases its context, and a loop of file nodes must
+        # not keep one per iteration; a running node holds its own, so it is cancelled still.
+        self._contexts: weakref.WeakSet[NodeContext] = weakref.WeakSet()
         self._errors: dict[int, BaseException] = {}
         self.process_pool: ProcessPoolExecutor | None = None
         # Helper threads of timed-out calls whose context was cancelled: joined briefly at the end.
@@ -217,7 +225,7 @@ class Execution:
             self._stop = message
             self._stop_kind = kind
             self.slow = True
-            contexts, self._contexts = self._contexts, []
+            contexts, self._contexts = list(self._contexts), weakref.WeakSet()
         wake, resume = self._signals()
         wake.set()
         resume.set()  # a paused run must wake up to notice
@@ -479,10 +487,11 @@ class Execution:
             )
         else:
             context = NodeContext(info.id)
+        context.allowed_paths = self.allowed_paths
         with self._lock:
             stopped = self._stop is not None
             if not stopped:
-                self._contexts.append(context)
+                self._contexts.add(context)
         if stopped:
             context.cancel()
         return context
@@ -490,8 +499,7 @@ class Execution:
     def release_context(self, context: NodeContext) -> None:
         """Forget a context whose node finished (so a long loop does not keep them all)."""
         with self._lock:
-            if context in self._contexts:
-                self._contexts.remove(context)
+            self._contexts.discard(context)
 
     def run_tasks(self, tasks: Sequence[Task[S]], state: S) -> None:
         """Run ``tasks`` as their dependencies finish; return when every started task finished.

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ..errors import AtomitonError, CancelledError, NodeError, OutputError, RunTimeoutError
+from .confine import AllowPaths, Roots, resolve_roots
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
 from .execution import Execution, describe, next_run_id
@@ -37,6 +38,7 @@ def run(
     timeout: float | None = None,
     cancel: CancelToken | None = None,
     trace: bool = False,
+    allow_paths: AllowPaths = None,
 ) -> O:
     """Run a compiled flow and return what its body returns.
 
@@ -50,6 +52,8 @@ def run(
         cancel: a ``CancelToken`` (or ``RunControl``, which can also pause and resume).
         trace: record a trace; it rides on the final execution event and, when ``cancel`` is a
             ``RunControl``, is kept in its ``last_trace``.
+        allow_paths: confine file nodes and program working directories to these folders
+            (``confine.py``); None: no confinement.
 
     Returns:
         The body's result (the flow's ``Outputs``).
@@ -59,7 +63,9 @@ def run(
         ExceptionGroup: several tasks failed at once.
         CancelledError: the run was cancelled.
         RunTimeoutError: the run took longer than its timeout.
+        ValueError: a folder in ``allow_paths`` does not exist.
     """
+    roots = resolve_roots(allow_paths)
     if (
         hooks is None
         and cancel is None
@@ -67,13 +73,13 @@ def run(
         and blueprint.timeout is None
         and not trace
     ):
-        ex = Execution(blueprint, concurrency=concurrency)
+        ex = Execution(blueprint, concurrency=concurrency, allowed_paths=roots)
         try:
             return _call(body, ex, inputs)
         finally:
             if ex.process_pool is not None or ex.abandoned:
                 ex.close()
-    return _run_observed(blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace)
+    return _run_observed(blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace, roots)
 
 
 def _run_observed(
@@ -85,6 +91,7 @@ def _run_observed(
     timeout: float | None,
     cancel: CancelToken | None,
     trace: bool,
+    roots: Roots = None,
 ) -> O:
     run_id = next_run_id()
     hookset = HookSet.build(hooks, run_id)
@@ -96,6 +103,7 @@ def _run_observed(
         timeout=timeout,
         trace=tracing,
         run_id=run_id,
+        allowed_paths=roots,
     )
     started = time.perf_counter()
     if hookset is not None:
@@ -218,6 +226,7 @@ async def arun(
     timeout: float | None = None,
     cancel: CancelToken | None = None,
     trace: bool = False,
+    allow_paths: AllowPaths = None,
 ) -> O:
     """Run a compiled flow from asyncio, in a thread of its own, without blocking the loop.
 
@@ -226,6 +235,7 @@ async def arun(
     ``asyncio.CancelledError`` propagates. Arguments and errors are those of ``run``.
     """
     loop = asyncio.get_running_loop()
+    roots = resolve_roots(allow_paths)  # a bad folder fails here, not in the worker thread
     control = RunControl(parent=cancel)
     done: asyncio.Future[O] = loop.create_future()
 
@@ -250,6 +260,7 @@ async def arun(
                 timeout=timeout,
                 cancel=control,
                 trace=trace,
+                allow_paths=roots,
             )
         except BaseException as exc:  # handed to the awaiting task
             error = exc

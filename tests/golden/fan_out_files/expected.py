@@ -130,6 +130,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
                 operation="write", path=_rt.text(inputs.folder, "/payload.json")
             ),
             content=s.payload,
+            context=ex.context(1),
         )
     except Exception as exc:
         ex.node_failed(1, exc)
@@ -140,7 +141,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        s.read_back = _file_system.run(_P_READ_BACK, path=s.write_json.path)
+        s.read_back = _file_system.run(
+            _P_READ_BACK, path=s.write_json.path, context=ex.context(3)
+        )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -158,7 +161,8 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
                 operation="write",
                 path=_rt.text(inputs.folder, "/note.txt"),
                 content="written by a flow",
-            )
+            ),
+            context=ex.context(2),
         )
     except Exception as exc:
         ex.node_failed(2, exc)
@@ -169,7 +173,9 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        s.check = _file_system.run(_P_CHECK, path=s.write_text.path)
+        s.check = _file_system.run(
+            _P_CHECK, path=s.write_text.path, context=ex.context(4)
+        )
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -197,6 +203,7 @@ def run(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
@@ -213,6 +220,7 @@ def run(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )
 
 
@@ -223,6 +231,7 @@ async def arun(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -233,4 +242,5 @@ async def arun(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )

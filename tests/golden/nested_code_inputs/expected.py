@@ -257,6 +257,7 @@ def run(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
@@ -273,6 +274,7 @@ def run(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )
 
 
@@ -283,6 +285,7 @@ async def arun(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -293,4 +296,5 @@ async def arun(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )

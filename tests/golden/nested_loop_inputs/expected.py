@@ -262,6 +262,7 @@ def run(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
@@ -278,6 +279,7 @@ def run(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )
 
 
@@ -288,6 +290,7 @@ async def arun(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -298,4 +301,5 @@ async def arun(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )

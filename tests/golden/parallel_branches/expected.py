@@ -162,6 +162,7 @@ def run(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
@@ -178,6 +179,7 @@ def run(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )
 
 
@@ -188,6 +190,7 @@ async def arun(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -198,4 +201,5 @@ async def arun(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )

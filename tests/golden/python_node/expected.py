@@ -108,6 +108,7 @@ def run(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
@@ -124,6 +125,7 @@ def run(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )
 
 
@@ -134,6 +136,7 @@ async def arun(
     concurrency: int | None = None,
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
+    allow_paths: _rt.AllowPaths = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -144,4 +147,5 @@ async def arun(
         concurrency=concurrency,
         timeout=timeout,
         cancel=cancel,
+        allow_paths=allow_paths,
     )
