@@ -53,6 +53,9 @@ CODES: Final[dict[str, str]] = {
     "E0503": "node {node!r}: a sub-blueprint needs 'path', 'id' or inline 'nodes'",
     # mypy on the generated module.
     "E0601": "{message}",
+    # Generating the module.
+    "E0701": "{what} is nested {depth} levels deep; a generated module takes at most {limit}",
+    "E0702": "the generated module does not compile: {message}",
     # Warnings.
     "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
 }
