@@ -659,10 +659,7 @@ class _ModuleBuilder:
                 warnings.simplefilter("ignore")  # SyntaxWarnings reappear on import; not ours
                 compile(text, "<node code>", "exec", dont_inherit=True)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            key = function.param
-            if node.spec is not None:
-                field_info = node.spec.params.model_fields.get(function.param)
-                key = (field_info.alias if field_info else None) or function.param
+            key = _yaml_key(node, function.param)
             message = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
             line = (exc.text or "").strip() if isinstance(exc, SyntaxError) else ""
             self.errors.append(
@@ -775,6 +772,12 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def _yaml_key(node: Node, param: str) -> str:
+    """How the blueprint spells parameter ``param`` (``reduce_initial`` -> ``reduceInitial``)."""
+    field_info = node.spec.params.model_fields.get(param) if node.spec is not None else None
+    return (field_info.alias if field_info else None) or param
+
+
 def _is_immutable(params: object) -> bool:
     """Whether no value below the top-level mapping of ``params`` can be changed in place."""
     values = list(params.values()) if isinstance(params, dict) else [params]
@@ -836,12 +839,11 @@ def _check_depths(graph: Graph) -> None:
                 for binding in (bound if isinstance(bound, tuple) else (bound,))
                 if isinstance(binding, Constant)
             ]
-            check(
-                f"a value of node {node.id!r}",
-                [dict(node.params), constants],
-                node.span,
-                node.included_from,
-            )
+            for name, value in node.params.items():
+                what = f"parameter {_yaml_key(node, name)!r} of node {node.id!r}"
+                check(what, value, node.span, node.included_from)
+            for value in constants:
+                check(f"a value of node {node.id!r}", value, node.span, node.included_from)
             graphs.extend(node.bodies)
     if errors:
         raise BlueprintError(errors)
