@@ -1,7 +1,8 @@
 """Diagnostic codes and their message templates, in one place (like mypy's message_registry).
 
 Codes are grouped by stage: E00xx reading the file, E01xx its schema, E02xx the graph, E03xx
-templates and embedded Python, E04xx types, E05xx sub-blueprints, E06xx mypy on the output.
+templates and embedded Python, E04xx types, E05xx sub-blueprints, E06xx mypy on the output,
+E07xx generating the module.
 A template says what was found and what was expected; the fix goes in the diagnostic's hint.
 """
 
