@@ -57,6 +57,7 @@ CODES: Final[dict[str, str]] = {
     # Generating the module.
     "E0701": "{what} is nested {depth} levels deep; a generated module takes at most {limit}",
     "E0702": "the generated module does not compile: {message}",
+    "E0703": "node {node!r}: {param} cannot be written into a module: {message}",
     # Warnings.
     "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
 }

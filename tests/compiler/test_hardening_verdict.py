@@ -331,3 +331,55 @@ def test_two_hundred_concurrent_runs_share_nothing(tmp_path: Path) -> None:
         thread.join()
     assert errors == []
     assert results == {i: expected(list(range(i % 7))) for i in range(200)}
+
+
+def code_blueprint(body: str) -> str:
+    indented = textwrap.indent(body, " " * 8)
+    return f"""\
+id: code
+interface:
+  inputs:
+    - {{id: rows, dataType: array, default: [1, 2]}}
+  outputs:
+    - {{id: out, dataType: any}}
+nodes:
+  - id: c
+    type: code
+    parameters:
+      code: |
+{indented}
+edges:
+  - {{source: input.rows, target: c}}
+  - {{source: c, target: output, targetHandle: out}}
+"""
+
+
+def test_code_laid_out_past_the_parser_limit_is_an_error_at_the_code(tmp_path: Path) -> None:
+    # Python parses 210 nested conditional expressions; black's parentheses around each one
+    # would take the module past the parser's 200 nested brackets.
+    body = "return " + "1 if data else " * 210 + "2"
+    with pytest.raises(BlueprintError) as raised:
+        compile_text(tmp_path, code_blueprint(body))
+    (diagnostic,) = raised.value.diagnostics
+    assert (diagnostic.code, diagnostic.span) == ("E0703", Span("flow.yaml", 11, 7))
+    assert "too many nested parentheses" in diagnostic.message
+    # One level under what Python parses in the laid-out module compiles and runs.
+    body = "return " + "1 if data else " * 150 + "2"
+    assert load_module(compile_text(tmp_path, code_blueprint(body))).run().out == 1
+
+
+def test_code_with_docstrings_and_nested_functions_still_compiles(tmp_path: Path) -> None:
+    body = '''\
+"""Sum the rows.
+
+Written over several lines.
+"""
+def double(x):
+    """Twice x,
+    on two lines."""
+    total = 0
+    for _ in range(2):
+        total += x
+    return total
+return [double(row) for row in data]'''
+    assert load_module(compile_text(tmp_path, code_blueprint(body))).run().out == [2, 4]

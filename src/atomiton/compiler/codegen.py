@@ -510,9 +510,9 @@ class _ModuleBuilder:
         extra = 4 if guard else 0  # a guarded block sits one level deeper
         functions = []
         for code in node.code:
-            text = self._function(node, code)
-            if self._code_compiles(node, code, text):
-                functions.append(layout.fit(text, 4 + extra, force=True))
+            laid = self._code_function(node, code, 4 + extra)
+            if laid is not None:
+                functions.append(laid)
         if node.skipped:
             return NodeView(index, comment, [], "", False, True)
         if node.spec is not None:
@@ -646,33 +646,55 @@ class _ModuleBuilder:
         self.bodies.append(BodyView(name, state, slots, fields, nodes, result))
         return name
 
-    def _code_compiles(self, node: Node, function: CodeFunction, text: str) -> bool:
-        """Whether Python compiles the node's code; if not, record an error at the code.
+    def _code_function(self, node: Node, function: CodeFunction, indent: int) -> str | None:
+        """The node's code as a function laid out at ``indent``, or None after recording why
+        Python would not compile it, at the code's YAML position.
 
         ``ast`` accepts some code that only the compiler rejects (``break`` outside a loop,
         ``import *`` in a function, ``nonlocal`` with nothing to bind, an argument declared
-        ``global``). The function is compiled on its own, at module level, so ``nonlocal``
-        cannot reach the variables of the generated code around it either.
+        ``global``): that is E0302. The function is compiled on its own, at module level, so
+        ``nonlocal`` cannot reach the variables of the generated code around it either. The
+        laid-out text is compiled too: black's brackets can take code that was just inside
+        Python's limits past them (E0703).
         """
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # SyntaxWarnings reappear on import; not ours
-                compile(text, "<node code>", "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            key = _yaml_key(node, function.param)
-            message = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
-            line = (exc.text or "").strip() if isinstance(exc, SyntaxError) else ""
-            self.errors.append(
-                Diagnostic(
-                    "E0302",
-                    CODES["E0302"].format(node=node.id, param=key, message=message),
-                    function.span or node.span,
-                    hint=f"at: {line}" if line else None,
-                    notes=tuple(f"included from {s}" for s in node.included_from),
-                )
+            text = self._function(node, function)
+        except RecursionError:
+            self._code_error(node, function, "E0703", "its expressions nest too deeply")
+            return None
+        problem = _compile_problem(text)
+        if problem is not None:
+            self._code_error(node, function, "E0302", *problem)
+            return None
+        try:
+            laid = layout.fit(text, indent, force=True)
+        except (RecursionError, ValueError) as exc:  # black's InvalidInput is a ValueError
+            self._code_error(node, function, "E0703", str(exc) or type(exc).__name__)
+            return None
+        # Compiled where it stands, indented; ``if`` blocks keep it at module scope.
+        blocks = "".join(f"{' ' * level}if True:\n" for level in range(0, indent, 4))
+        problem = _compile_problem(f"{blocks}{' ' * indent}{laid}")
+        if problem is not None:
+            self._code_error(node, function, "E0703", problem[0])
+            return None
+        return laid
+
+    def _code_error(
+        self, node: Node, function: CodeFunction, code: str, message: str, line: str = ""
+    ) -> None:
+        key = _yaml_key(node, function.param)
+        hint = f"at: {line}" if line else None
+        if code == "E0703":
+            hint = "split long or deeply nested expressions into several statements"
+        self.errors.append(
+            Diagnostic(
+                code,
+                CODES[code].format(node=node.id, param=key, message=message),
+                function.span or node.span,
+                hint=hint,
+                notes=tuple(f"included from {s}" for s in node.included_from),
             )
-            return False
-        return True
+        )
 
     def _function_name(self, node: Node, function: CodeFunction) -> str:
         return f"_{self._attr(node)}_{snake_case(function.param)}"
@@ -770,6 +792,19 @@ def _unique(items: list[str]) -> list[str]:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def _compile_problem(text: str) -> tuple[str, str] | None:
+    """Why Python will not compile ``text`` (message, offending line), or None if it will."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings reappear on import; not ours
+            compile(text, "<node code>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return exc.msg, (exc.text or "").strip()
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return str(exc) or type(exc).__name__, ""
+    return None
 
 
 def _yaml_key(node: Node, param: str) -> str:
