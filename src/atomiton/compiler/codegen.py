@@ -652,32 +652,34 @@ class _ModuleBuilder:
 
         ``ast`` accepts some code that only the compiler rejects (``break`` outside a loop,
         ``import *`` in a function, ``nonlocal`` with nothing to bind, an argument declared
-        ``global``): that is E0302. The function is compiled on its own, at module level, so
-        ``nonlocal`` cannot reach the variables of the generated code around it either. The
-        laid-out text is compiled too: black's brackets can take code that was just inside
-        Python's limits past them (E0703).
+        ``global``): that is E0302. The function is compiled as laid out, on its own at module
+        scope, so ``nonlocal`` cannot reach the variables of the generated code around it
+        either. Code that compiles as written but not laid out was taken past Python's limits
+        by black's brackets (E0703).
         """
         try:
             text = self._function(node, function)
         except RecursionError:
             self._code_error(node, function, "E0703", "its expressions nest too deeply")
             return None
-        problem = _compile_problem(text)
-        if problem is not None:
-            self._code_error(node, function, "E0302", *problem)
-            return None
+        problem: tuple[str, str] | None
         try:
             laid = layout.fit(text, indent, force=True)
         except (RecursionError, ValueError) as exc:  # black's InvalidInput is a ValueError
-            self._code_error(node, function, "E0703", str(exc) or type(exc).__name__)
-            return None
-        # Compiled where it stands, indented; ``if`` blocks keep it at module scope.
-        blocks = "".join(f"{' ' * level}if True:\n" for level in range(0, indent, 4))
-        problem = _compile_problem(f"{blocks}{' ' * indent}{laid}")
-        if problem is not None:
+            laid, problem = None, (str(exc) or type(exc).__name__, "")
+        else:
+            # Compiled where it stands, indented; ``if`` blocks keep it at module scope.
+            blocks = "".join(f"{' ' * level}if True:\n" for level in range(0, indent, 4))
+            problem = _compile_problem(f"{blocks}{' ' * indent}{laid}")
+        if problem is None:
+            return laid
+        # Which it is: the code as written (E0302), or only as laid out (E0703).
+        written = _compile_problem(text)
+        if written is not None:
+            self._code_error(node, function, "E0302", *written)
+        else:
             self._code_error(node, function, "E0703", problem[0])
-            return None
-        return laid
+        return None
 
     def _code_error(
         self, node: Node, function: CodeFunction, code: str, message: str, line: str = ""
