@@ -155,7 +155,25 @@ edges:
     compiled = compile_blueprint(
         tmp_path / "clashes.yaml", options=CompileOptions(root=tmp_path, search_path=())
     )
-    assert check_types([compiled]) == []
+    # A renamed output that mypy finds wrong is still reported at the output's YAML line.
+    wrong = """\
+id: wrong
+interface:
+  outputs:
+    - {id: Config, dataType: string}
+nodes:
+  - id: e
+    type: edit-fields
+    parameters: {values: {a: 1}}
+edges:
+  - {source: e, target: output, targetHandle: Config}
+"""
+    (tmp_path / "wrong.yaml").write_text(wrong)
+    unchecked = CompileOptions(root=tmp_path, search_path=(), check_edge_types=False)
+    mistyped = compile_blueprint(tmp_path / "wrong.yaml", options=unchecked)
+    found = check_types([compiled, mistyped])
+    assert [(d.code, d.span) for d in found] == [("E0601", Span("wrong.yaml", 4, 7))]
+    assert 'Argument "config" to "Outputs"' in found[0].message
     outputs = load_module(compiled).run()
     assert outputs.config == outputs.json_ == len(CLASHING)
 
