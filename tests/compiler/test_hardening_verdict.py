@@ -9,6 +9,7 @@ concurrent runs.
 
 from __future__ import annotations
 
+import ast
 import textwrap
 import threading
 from pathlib import Path
@@ -130,6 +131,35 @@ def test_field_names() -> None:
         assert renamed not in MODEL_RESERVED and renamed.isidentifier(), name
 
 
+NODES_NAMED_AFTER_TYPES = """\
+id: nodes
+interface:
+  inputs:
+    - {id: text, dataType: string, default: "  a b c"}
+  outputs:
+    - {id: lines, dataType: "array<string>"}
+nodes:
+  - id: str
+    type: python
+    function: "textwrap:dedent"
+    inputPorts: [{id: text, dataType: string}]
+    outputPorts: [{id: result, dataType: string}]
+  - id: list
+    type: python
+    function: "textwrap:wrap"
+    inputPorts: [{id: text, dataType: string}]
+    outputPorts: [{id: result, dataType: "array<string>"}]
+  - id: int
+    type: code
+    parameters: {code: "return len(data)"}
+edges:
+  - {source: input.text, target: str, targetHandle: text}
+  - {source: str, target: list, targetHandle: text}
+  - {source: list, target: int}
+  - {source: list, target: output, targetHandle: lines}
+"""
+
+
 @pytest.mark.slow
 def test_clashing_names_pass_mypy(tmp_path: Path) -> None:
     inputs = "\n".join(f"    - {{id: {name}, dataType: integer, default: 1}}" for name in CLASHING)
@@ -171,11 +201,18 @@ edges:
     (tmp_path / "wrong.yaml").write_text(wrong)
     unchecked = CompileOptions(root=tmp_path, search_path=(), check_edge_types=False)
     mistyped = compile_blueprint(tmp_path / "wrong.yaml", options=unchecked)
-    found = check_types([compiled, mistyped])
+    # Nodes named after the types their results are annotated with (``str: str`` would hide
+    # ``str`` from the annotations after it in the state class).
+    (tmp_path / "nodes.yaml").write_text(NODES_NAMED_AFTER_TYPES)
+    nodes = compile_blueprint(
+        tmp_path / "nodes.yaml", options=CompileOptions(root=tmp_path, search_path=())
+    )
+    found = check_types([compiled, mistyped, nodes])
     assert [(d.code, d.span) for d in found] == [("E0601", Span("wrong.yaml", 4, 7))]
     assert 'Argument "config" to "Outputs"' in found[0].message
     outputs = load_module(compiled).run()
     assert outputs.config == outputs.json_ == len(CLASHING)
+    assert load_module(nodes).run().lines == ["a b c"]
 
 
 @pytest.mark.parametrize("length", [40, 47, 60, 71, 75, 88, 100, 130])
@@ -401,3 +438,25 @@ def double(x):
     return total
 return [double(row) for row in data]'''
     assert load_module(compile_text(tmp_path, code_blueprint(body))).run().out == [2, 4]
+
+
+def test_generated_modules_import_only_by_absolute_name() -> None:
+    # A relative or implicit import could pick up a sibling module of the output folder.
+    golden = Path(__file__).parent.parent / "golden"
+    modules = sorted(golden.glob("*/expected.py"))
+    assert modules
+    for module in modules:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert imports, module
+        assert all(isinstance(n, ast.Import) or n.level == 0 for n in imports), module
+        roots = {
+            (n.module if isinstance(n, ast.ImportFrom) else n.names[0].name) or "" for n in imports
+        }
+        assert {root.split(".")[0] for root in roots} <= {
+            "__future__",
+            "typing",
+            "pydantic",
+            "atomiton",
+            "textwrap",  # the python_node case's own function
+        }, module

@@ -52,7 +52,7 @@ from . import layout
 from .build import ERROR_PORT
 from .reads import bindings_of
 from .expressions import substitute_reads
-from .naming import Namer, identifier, is_safe_identifier
+from .naming import STATE_RESERVED, Namer, identifier, is_safe_identifier
 from .options import CompileOptions
 from .plan import Plan
 from .types import ANY, parse_type, python_type
@@ -219,7 +219,7 @@ class _ModuleBuilder:
         self.plan = plan
         self.root = root
         self.errors: list[Diagnostic] = []
-        self.node_attr = Namer()
+        self.node_attr = Namer(reserved=STATE_RESERVED)
         self.input_field = Namer(fields=True)
         self.output_field = Namer(fields=True)
         self.uses_field = False
@@ -610,7 +610,7 @@ class _ModuleBuilder:
             self.index_of[node.id] = len(self.all_nodes)
             self.all_nodes.append(node)
         saved = (self.node_attr, self.nodes, self.read_input)
-        self.node_attr = Namer()
+        self.node_attr = Namer(reserved=STATE_RESERVED)
         self.nodes = {n.id: n for n in body.nodes}
         first = body.inputs[0].name if body.inputs else None
         defaults = {p.name: p.default for p in body.inputs}

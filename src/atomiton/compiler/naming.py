@@ -36,6 +36,14 @@ RESERVED = frozenset(
 )
 
 
+# The names the generated annotations are spelled with: a class attribute of the same name
+# would hide the type from the annotations after it (``int: int`` then ``x: list[int]``).
+ANNOTATION_NAMES: Final = frozenset(
+    {"int", "str", "float", "bool", "bytes", "list", "dict", "object", "None"}
+)
+# Names of node results in a run's state object (``s.<node>``).
+STATE_RESERVED: Final = RESERVED | ANNOTATION_NAMES
+
 # Names a field of the generated ``Inputs``/``Outputs`` models must not take: pydantic's own
 # members (``Config`` is its old-style settings class, ``copy``/``json``/``schema`` are methods),
 # the names annotations are spelled with (``int: int`` makes pydantic read the field as its own
@@ -44,7 +52,8 @@ RESERVED = frozenset(
 MODEL_RESERVED: Final = (
     RESERVED
     | frozenset(name for name in dir(BaseModel) if not name.startswith("_"))
-    | {"Config", "int", "str", "float", "bool", "bytes", "list", "dict", "object", "None"}
+    | ANNOTATION_NAMES
+    | {"Config"}
     | {"Inputs", "Outputs", "BLUEPRINT", "annotations", "Optional", "Union"}
 )
 # pydantic reserves names that start with this (``model_dump_extra`` warns or fails).
@@ -133,6 +142,7 @@ class Namer:
         *,
         keep_identifiers: bool = False,
         fields: bool = False,
+        reserved: frozenset[str] = RESERVED,
     ) -> None:
         self._taken: set[str] = set(taken)
         self._by_key: dict[str, str] = {}
@@ -144,6 +154,7 @@ class Namer:
         self._keep = keep_identifiers
         # Names of pydantic model fields (see ``field_name``).
         self._fields = fields
+        self._reserved = reserved
 
     def __call__(self, key: str) -> str:
         if key in self._by_key:
@@ -151,7 +162,8 @@ class Namer:
         if self._fields:
             base = field_name(key)
         else:
-            base = key if self._keep and is_safe_identifier(key) else identifier(key)
+            keep = self._keep and is_safe_identifier(key, reserved=self._reserved)
+            base = key if keep else identifier(key, reserved=self._reserved)
         name, counter = base, self._next.get(base, 2)
         while name in self._taken:
             name, counter = f"{base}_{counter}", counter + 1
