@@ -10,12 +10,19 @@ concurrent runs.
 from __future__ import annotations
 
 import ast
+import builtins
+import json
+import keyword
 import textwrap
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from atomiton.compiler import CompileOptions, compile_blueprint, load_module
 from atomiton.compiler.codegen import MAX_VALUE_DEPTH, _check_compiles
@@ -460,3 +467,74 @@ def test_generated_modules_import_only_by_absolute_name() -> None:
             "atomiton",
             "textwrap",  # the python_node case's own function
         }, module
+
+
+NAME_POOL = [
+    *CLASHING,
+    *keyword.kwlist,
+    *keyword.softkwlist,
+    *(name for name in dir(builtins) if not name.startswith("__")),
+    *(name for name in dir(BaseModel) if not name.startswith("__")),
+    "inputs",
+    "ex",
+    "s",
+    "exc",
+    "item",
+    "data",
+    "run",
+    "arun",
+]
+names = st.one_of(
+    st.sampled_from(NAME_POOL),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,40}", fullmatch=True),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    inputs=st.lists(names, min_size=1, max_size=4, unique=True),
+    node=names,
+    output=names,
+)
+def test_any_interface_and_node_names_give_a_module_that_imports_and_runs(
+    tmp_path_factory: pytest.TempPathFactory, inputs: list[str], node: str, output: str
+) -> None:
+    folder = tmp_path_factory.mktemp("names")
+    declared = "\n".join(
+        f"    - {{id: {json.dumps(name)}, dataType: integer, default: {i}}}"
+        for i, name in enumerate(inputs)
+    )
+    text = f"""\
+id: names
+interface:
+  inputs:
+{declared}
+  outputs:
+    - {{id: {json.dumps(output)}, dataType: integer}}
+nodes:
+  - id: {json.dumps(node)}
+    type: code
+    parameters:
+      code: "return 7"
+edges:
+  - {{source: {json.dumps(node)}, target: output, targetHandle: {json.dumps(output)}}}
+"""
+    (folder / "names.yaml").write_text(text)
+    try:
+        compiled = compile_blueprint(
+            folder / "names.yaml", options=CompileOptions(root=folder, search_path=())
+        )
+    except BlueprintError as exc:
+        # Only ids the blueprint format itself refuses (E0211: reserved or malformed ids).
+        assert {d.code for d in exc.diagnostics} <= {"E0211", "E0102"}, exc
+        event("refused by the format")
+        return
+    event("compiled")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = load_module(compiled)  # pydantic warns on a field that shadows its own
+    assert [str(w.message) for w in caught] == []
+    given_inputs = {name: 10 + i for i, name in enumerate(inputs)}
+    assert module.run(module.Inputs.model_validate(given_inputs)).model_dump(by_alias=True) == {
+        output: 7
+    }
