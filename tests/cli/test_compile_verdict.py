@@ -60,7 +60,7 @@ def read_tree(folder: Path) -> dict[str, bytes]:
 
 
 def test_modules_do_not_depend_on_the_working_directory(
-    workdir: Path, write: WriteBlueprint
+    cli: Invoke, workdir: Path, write: WriteBlueprint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write("project/flows/hello.yaml", HELLO)
     write("project/flows/nested/parent.yaml", PARENT)
@@ -68,26 +68,27 @@ def test_modules_do_not_depend_on_the_working_directory(
     commands = [
         (workdir, ["compile", "project/flows", "-o", "out/a"]),
         (workdir / "project", ["compile", "flows", "-o", "../out/b"]),
-        (workdir / "project/flows/nested", ["compile", "..", "-o", str(workdir / "out/c")]),
+        (workdir / "project/flows", ["compile", ".", "-o", "../../out/c"]),
+        (workdir / "project/flows/nested", ["compile", "..", "-o", str(workdir / "out/d")]),
     ]
     for cwd, args in commands:
-        result = subprocess.run(
-            [sys.executable, "-m", "atomiton", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-    trees = [read_tree(workdir / "out" / name) for name in "abc"]
+        monkeypatch.chdir(cwd)
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+    trees = [read_tree(workdir / "out" / name) for name in "abcd"]
     assert sorted(trees[0]) == ["__init__.py", "child.py", "hello.py", "parent.py"]
-    assert trees[1] == trees[0] and trees[2] == trees[0]
+    assert all(tree == trees[0] for tree in trees[1:])
     parent = trees[0]["parent.py"].decode()
     # Paths are relative to the blueprint's own folder.
     assert 'source="parent.yaml"' in parent
     assert 'source="../shared/child.yaml"' in parent
     assert "# sub.upper: code (../shared/child.yaml:" in parent
     assert str(workdir) not in parent
+    # So modules compiled from one folder are up to date when checked from another.
+    monkeypatch.chdir(workdir / "project/flows")
+    result = cli("compile", ".", "-o", "../../out/a", "--check")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip() == "3 modules up to date"
 
 
 def test_written_files_get_ordinary_permissions(
