@@ -301,6 +301,24 @@ def test_a_module_that_does_not_compile_is_reported_at_its_node() -> None:
     assert raised.value.diagnostics[0].span == Span("flows/g.yaml", 1, 1)
 
 
+def test_a_name_read_on_import_but_never_defined_is_reported() -> None:
+    # The layout once wrapped a long field so that the template no longer imported ``Field``.
+    graph = Graph("g", "", "", "", "flows/g.yaml", "", {}, (), (), ())
+    code = (
+        "from pydantic import BaseModel\n\n\n"
+        "class Inputs(BaseModel):\n"
+        "    x: int = Field(default=1)\n\n\n"
+        "def run() -> object:\n"
+        "    return undefined_in_a_function_is_for_mypy\n"
+    )
+    with pytest.raises(BlueprintError) as raised:
+        _check_compiles(code, {}, graph)
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.code == "E0702"
+    assert "'Field' read on import but never defined" in diagnostic.message
+    _check_compiles(code.replace("import BaseModel", "import BaseModel, Field"), {}, graph)
+
+
 def test_library_named_blueprints_get_a_suffix() -> None:
     assert module_name_for(Path("flows/pydantic.yaml")) == "pydantic_flow"
     assert module_name_for(Path("typing.yaml")) == "typing_flow"

@@ -3,9 +3,9 @@ the templates only loop and print.
 
 Everything that comes from YAML enters the module through ``literal()`` (``repr`` of plain data),
 through ``naming`` (validated identifiers) or as Python re-emitted by ``ast`` (node code).
-The module is compiled (``compile()``, not run) before it is handed back, so a blueprint that
-compiles always gives a module that imports; what Python rejects is reported at the YAML
-position it came from.
+The module is compiled (``compile()``, not run) and its import-time names checked before it is
+handed back, so what Python would reject on import is reported, at the YAML position it came
+from, instead of written.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import math
 import os
 import posixpath
 import re
+import symtable
 import textwrap
 import warnings
 from collections.abc import Callable
@@ -889,32 +890,62 @@ def _check_depths(graph: Graph) -> None:
 def _check_compiles(code: str, markers: dict[str, Span], graph: Graph) -> None:
     """Compile the whole module (cheap: nothing runs) and report a failure at its node.
 
+    Besides what ``compile()`` rejects, a name that the module's top level or a class body
+    reads but nothing defines (a missing import) would fail the import: that is checked too.
     Everything the module holds was checked on the way in, so a failure here is atomiton's
     own mistake; it is still reported where it comes from, never as a traceback, and nothing
     is written.
     """
+    line: int | None = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compile(code, "<generated module>", "exec", dont_inherit=True)
+            undefined = _undefined_at_import(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         line = exc.lineno if isinstance(exc, SyntaxError) else None
-        span = Span(graph.display, 1, 1)
-        if line is not None:
-            for text in code.splitlines()[:line]:
-                span = markers.get(text.strip(), span)
         message = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
-        where = f" (generated line {line})" if line is not None else ""
-        raise BlueprintError(
-            [
-                Diagnostic(
-                    "E0702",
-                    CODES["E0702"].format(message=f"{message}{where}"),
-                    span,
-                    hint="this is a bug in atomiton; please report it with the blueprint",
-                )
-            ]
-        ) from None
+    else:
+        if not undefined:
+            return
+        message = f"{', '.join(map(repr, undefined))} read on import but never defined"
+    span = Span(graph.display, 1, 1)
+    if line is not None:
+        for text in code.splitlines()[:line]:
+            span = markers.get(text.strip(), span)
+    where = f" (generated line {line})" if line is not None else ""
+    raise BlueprintError(
+        [
+            Diagnostic(
+                "E0702",
+                CODES["E0702"].format(message=f"{message}{where}"),
+                span,
+                hint="this is a bug in atomiton; please report it with the blueprint",
+            )
+        ]
+    )
+
+
+def _undefined_at_import(code: str) -> list[str]:
+    """Names the module's top level or its class bodies read that it never defines.
+
+    Those run on import (functions only when called, and node code is the user's to get right:
+    mypy reports its names), so any such name would make the import fail with a NameError.
+    """
+    table = symtable.symtable(code, "<generated module>", "exec")
+    defined = {
+        symbol.get_name()
+        for symbol in table.get_symbols()
+        if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()
+    }
+    defined.update(dir(builtins))
+    missing: set[str] = set()
+    for scope in [table, *(t for t in table.get_children() if t.get_type() == "class")]:
+        for symbol in scope.get_symbols():
+            local = scope is not table and (symbol.is_assigned() or symbol.is_imported())
+            if symbol.is_referenced() and not local and symbol.get_name() not in defined:
+                missing.add(symbol.get_name())
+    return sorted(missing)
 
 
 def _is_static(value: object) -> bool:
