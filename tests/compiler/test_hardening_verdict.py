@@ -326,6 +326,9 @@ def test_library_named_blueprints_get_a_suffix() -> None:
     assert module_name_for(Path("asyncio.yml")) == "asyncio_flow"
     assert module_name_for(Path("atomiton.yaml")) == "atomiton_flow"
     assert module_name_for(Path("orders.yaml")) == "orders"
+    # The same on every supported Python: modules some versions lack are listed too.
+    for name in ("cgi", "distutils", "compression", "annotationlib", "PIL"):
+        assert module_name_for(Path(f"{name}.yaml")) == f"{name.lower()}_flow"
 
 
 # -- nothing built from YAML is shared between runs -----------------------------------------------

@@ -62,7 +62,8 @@ _MODEL_PREFIX: Final = "model_"
 # Modules a generated module, the runtime or a node imports, and the standard library: a flow
 # module of the same name would shadow them for anything that puts the output folder on
 # ``sys.path``. Fixed here (not read from what is installed) so module names are the same on
-# every machine; names later Python versions removed are kept so they do not change either.
+# every machine; the standard library of every supported Python (3.11 to 3.14) is listed, so
+# the name does not change with the interpreter either.
 SHADOWED_MODULES: Final = frozenset(sys.stdlib_module_names) | {
     "atomiton",
     "pydantic",
@@ -82,11 +83,35 @@ SHADOWED_MODULES: Final = frozenset(sys.stdlib_module_names) | {
     "mypy",
     "click",
     "rich",
+    # Removed from the standard library in 3.12 and 3.13.
     "asynchat",
     "asyncore",
     "distutils",
     "imp",
     "smtpd",
+    "aifc",
+    "audioop",
+    "cgi",
+    "cgitb",
+    "chunk",
+    "crypt",
+    "imghdr",
+    "lib2to3",
+    "mailcap",
+    "msilib",
+    "nis",
+    "nntplib",
+    "ossaudiodev",
+    "pipes",
+    "sndhdr",
+    "spwd",
+    "sunau",
+    "telnetlib",
+    "uu",
+    "xdrlib",
+    # Added in 3.14.
+    "annotationlib",
+    "compression",
 }
 # Appended to a module name that would shadow one of those (``json.yaml`` -> ``json_flow``).
 SHADOW_SUFFIX: Final = "_flow"
