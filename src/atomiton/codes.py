@@ -2,6 +2,7 @@
 
 Codes are grouped by stage: E00xx reading the file, E01xx its schema, E02xx the graph, E03xx
 templates and embedded Python, E04xx types, E05xx sub-blueprints, E06xx mypy on the output,
+E07xx generating the module,
 E08xx project settings.
 A template says what was found and what was expected; the fix goes in the diagnostic's hint.
 """
@@ -54,6 +55,10 @@ CODES: Final[dict[str, str]] = {
     "E0503": "node {node!r}: a sub-blueprint needs 'path', 'id' or inline 'nodes'",
     # mypy on the generated module.
     "E0601": "{message}",
+    # Generating the module.
+    "E0701": "{what} is nested {depth} levels deep; a generated module takes at most {limit}",
+    "E0702": "the generated module does not compile: {message}",
+    "E0703": "node {node!r}: {param} cannot be written into a module: {message}",
     # Project settings: [tool.atomiton] in pyproject.toml (read by the command line).
     "E0801": "cannot read {file}: {problem}",
     "E0802": "unknown key {key!r} in [tool.atomiton] of {file}",

@@ -24,7 +24,7 @@ def test_writes_one_module_per_blueprint_and_a_package_init(
         "other.py",
     ]
     module = (workdir / "build/flows/hello.py").read_text()
-    assert "from flows/hello.yaml" in module  # paths are recorded relative to the cwd
+    assert "from hello.yaml." in module  # paths are recorded relative to the blueprint
     assert str(workdir) not in module
     assert result.stderr.strip() == "compiled 2 blueprints -> build/flows"
     assert result.stdout == ""

@@ -3,11 +3,13 @@
 Writing is all or nothing: if any blueprint has an error, no file is touched. Each module is
 written through a temporary file and ``os.replace``, so a reader never sees half a module, and a
 module whose bytes did not change is left alone (its timestamp too, which build tools notice).
+Written files get ordinary permissions: the replaced file's, or 0666 less the umask.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,12 +54,30 @@ class Output:
         return "fresh" if current == self.content else "stale"
 
 
+def file_mode(path: Path) -> int:
+    """The permissions a written file gets: the existing target's, else 0666 less the umask.
+
+    ``mkstemp`` creates its file 0600 (right for a temporary file, wrong for a module others
+    import or a build copies), so the mode is set before the rename.
+    """
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        pass
+    # The umask can only be read by setting it; set it straight back (compile is one thread).
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: Path, content: bytes) -> None:
     """Replace ``path`` with ``content`` in one step (temporary file beside it, then rename)."""
+    mode = file_mode(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
+        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -844,8 +844,12 @@ class _Builder:
                 continue
             args = code_param.arguments(validated) if validated is not None else code_param.args
             reads = self._code_reads(pending, name, normalized)
+            field_info = pending.spec.params.model_fields.get(name)
+            span = pending.definition.param_spans.get(
+                (field_info.alias if field_info else None) or name, pending.definition.span
+            )
             functions.append(
-                CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized, reads)
+                CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized, reads, span)
             )
         return tuple(functions)
 

@@ -184,6 +184,8 @@ class CodeFunction:
     # from once sub-blueprints are inlined (an included blueprint's input may be another node's
     # output in the flat graph).
     reads: tuple[tuple[str, Binding], ...] = ()
+    # Where the code is written (its parameter's value), for errors found when it is compiled.
+    span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostic, Span
 from .ir import Graph, Node
+from .naming import field_name
 
 if TYPE_CHECKING:
     from . import CompiledModule
@@ -154,9 +155,11 @@ def _outside_nodes(graph: Graph, message: str) -> Span:
     match = _OUTPUT_ARGUMENT.match(message)
     if match is not None:
         for output in graph.outputs:
-            if (
-                output.port.name == match["name"]
-                or _identifier_like(output.port.name) == match["name"]
+            # The field may be renamed (``Config`` -> ``config``, see ``naming.field_name``).
+            if match["name"] in (
+                output.port.name,
+                _identifier_like(output.port.name),
+                field_name(output.port.name),
             ):
                 return output.port.span
     return Span(graph.display, 1, 1)

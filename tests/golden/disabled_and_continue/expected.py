@@ -66,9 +66,6 @@ class _State:
         self.inputs = inputs
 
 
-_P_START: Final = _edit_fields.Params(values={"n": 3})
-
-
 _P_BROKEN: Final = _code.Params()
 
 
@@ -80,7 +77,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.start = _edit_fields.run(_P_START)
+        s.start = _edit_fields.run(_edit_fields.Params(values={"n": 3}))
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:

@@ -100,9 +100,6 @@ class _State:
         self.inputs = inputs
 
 
-_P_PAYLOAD: Final = _edit_fields.Params(values={"a": 1, "b": [1, 2]})
-
-
 _P_READ_BACK: Final = _file_system.Params(operation="read")
 
 
@@ -115,7 +112,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.payload = _edit_fields.run(_P_PAYLOAD)
+        s.payload = _edit_fields.run(_edit_fields.Params(values={"a": 1, "b": [1, 2]}))
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:

@@ -74,9 +74,6 @@ class _State:
         self.inputs = inputs
 
 
-_P_GREET_STAMP_MARK: Final = _edit_fields.Params(values={"stamped": True})
-
-
 def _task_0(ex: _rt.Execution, s: _State) -> None:
     inputs = s.inputs
     # greet.hello: edit-fields (store/greeter-v2.yaml:9:5)
@@ -95,7 +92,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.greet_stamp_mark = _edit_fields.run(_P_GREET_STAMP_MARK, data=s.greet_hello)
+        s.greet_stamp_mark = _edit_fields.run(
+            _edit_fields.Params(values={"stamped": True}), data=s.greet_hello
+        )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
