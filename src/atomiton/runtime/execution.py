@@ -61,6 +61,16 @@ def next_run_id() -> int:
     return next(_RUN_IDS)
 
 
+# The runs of this process that have started and not yet ended (``runner.run`` keeps it), so a
+# termination signal can cancel them all. set.add/discard/copy are atomic under the GIL.
+ACTIVE: set[Execution] = set()
+
+
+def active_runs() -> list[Execution]:
+    """The runs of this process that are going on now."""
+    return list(ACTIVE.copy())
+
+
 class Execution:
     """One run of a compiled blueprint: what generated code calls between and around nodes.
 

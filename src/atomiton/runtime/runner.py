@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..errors import AtomitonError, CancelledError, NodeError, OutputError, RunTimeoutError
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
-from .execution import Execution, describe, next_run_id
+from .execution import ACTIVE, Execution, describe, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .trace import Trace
@@ -68,9 +68,11 @@ def run(
         and not trace
     ):
         ex = Execution(blueprint, concurrency=concurrency)
+        ACTIVE.add(ex)
         try:
             return _call(body, ex, inputs)
         finally:
+            ACTIVE.discard(ex)
             if ex.process_pool is not None or ex.abandoned:
                 ex.close()
     return _run_observed(blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace)
@@ -110,6 +112,7 @@ def _run_observed(
                 timeout=ex.timeout,
             )
         )
+    ACTIVE.add(ex)
     detach = cancel.attach(ex) if cancel is not None else None
     try:
         result = _call(body, ex, inputs)
@@ -148,6 +151,7 @@ def _run_observed(
                 )
         raise
     finally:
+        ACTIVE.discard(ex)
         if detach is not None:
             detach()
     ex.close()
