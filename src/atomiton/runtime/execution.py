@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Literal, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError, RunTimeoutError
-from .context import NodeContext
+from .context import NodeContext, current_scope
 from .events import (
     Event,
     ExecutionProgress,
@@ -279,9 +279,13 @@ class Execution:
     # -- node boundaries -------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Raise if the run stopped; wait while paused; enforce the flow deadline."""
+        """Raise if the run stopped or this thread's sub-work scope was cancelled; wait while
+        paused; enforce the flow deadline."""
         if self._stop is not None:
             raise self.stop_error()
+        scope = current_scope()
+        if scope is not None and scope.cancelled:
+            raise CancelledError(f"node {scope.node_id!r} stopped this part of its work")
         if self._paused:
             while self._paused and self._stop is None:
                 self._signals()[1].wait(0.25)
@@ -332,6 +336,11 @@ class Execution:
         if self._observed:
             self._record_completed(i)
         if self._stop is not None:
+            raise self.stop_error()
+        if self._deadline is not None and time.perf_counter() >= self._deadline:
+            # A node that ran past the deadline in this thread (nobody could interrupt it):
+            # its result came too late, and the run must not report success.
+            self.expire()
             raise self.stop_error()
 
     def _record_completed(self, i: int) -> None:
@@ -487,16 +496,36 @@ class Execution:
                     i, done, total, message
                 ),
                 on_log=lambda message, level: self.log(message, level=level, node_id=info.id),
+                limiter=self.limiter,
+                on_cancel=self._context_cancelled,
+                leftover=self._leave,
             )
         else:
-            context = NodeContext(info.id)
+            context = NodeContext(
+                info.id,
+                limiter=self.limiter,
+                on_cancel=self._context_cancelled,
+                leftover=self._leave,
+            )
         with self._lock:
             stopped = self._stop is not None
             if not stopped:
                 self._contexts.append(context)
         if stopped:
             context.cancel()
+        else:
+            # Inside sub-work (a branch, an iteration) the node also stops with that scope.
+            scope = current_scope()
+            if scope is not None:
+                scope.on_cancel(context.cancel)
         return context
+
+    def _leave(self, thread: threading.Thread) -> None:
+        self.abandoned.append(thread)
+
+    def _context_cancelled(self) -> None:
+        # Sub-work of a cancelled context must notice at its next node boundary (``checkpoint``).
+        self.slow = True
 
     def release_context(self, context: NodeContext) -> None:
         """Forget a context whose node finished (so a long loop does not keep them all)."""
@@ -636,5 +665,13 @@ class Execution:
 
 def describe(exc: BaseException) -> str:
     """``"KeyError: message"``: what a node error says about its cause."""
-    message = str(exc)
+    message = message_of(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def message_of(exc: BaseException) -> str:
+    """``str(exc)``, even when the exception's own ``__str__`` raises (reporting must not)."""
+    try:
+        return str(exc)
+    except Exception as broken:  # a user's exception class with a broken __str__
+        return f"<str() of this {type(exc).__name__} raised {type(broken).__name__}>"

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..errors import AtomitonError, CancelledError, NodeError, OutputError, RunTimeoutError
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
-from .execution import ACTIVE, Execution, describe, next_run_id
+from .execution import ACTIVE, Execution, describe, message_of, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .trace import Trace
@@ -132,7 +132,7 @@ def _run_observed(
                         timestamp=time.time(),
                         blueprint_id=blueprint.id,
                         duration=duration,
-                        reason=str(exc) or "cancelled",
+                        reason=message_of(exc) or "cancelled",
                         trace=run_trace,
                     )
                 )
