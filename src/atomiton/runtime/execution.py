@@ -392,6 +392,9 @@ class Execution:
             NodeError: always, unless ``exc`` passes through as said above.
         """
         self.report_failure(i, exc)
+        if self._stop is not None and isinstance(exc, CancelledError):
+            # A node cancelled because the run stopped: the run's reason, not the node's echo.
+            raise self.stop_error() from exc
         if isinstance(exc, NodeError) or self.is_run_stop(exc):
             raise exc
         raise self.node_error_for(i, exc) from exc
@@ -553,7 +556,17 @@ class Execution:
             and self._trace is None
             and (self._deadline is None or tasks[0].mode == "inline")
         ):
-            tasks[0].fn(self, state)
+            if tasks[0].mode == "inline":
+                tasks[0].fn(self, state)
+                return
+            # A thread task holds a token even here: its sub-work (parallel branches, loop
+            # iterations) borrows the rest, so the limit counts this thread too.
+            limiter = self.limiter
+            limiter.acquire()
+            try:
+                tasks[0].fn(self, state)
+            finally:
+                limiter.release()
             return
         from .scheduler import TaskRun
 
