@@ -167,3 +167,41 @@ def test_a_service_forwards_sigterm_with_cancel_on_signals(tmp_path: Path) -> No
     assert process.returncode == 143, stderr
     assert "cancelled:" in stdout
     assert _survivors(set(sleepers.values()), set(sleepers)) == []
+
+
+def test_an_ignored_sighup_stays_ignored_as_under_nohup(
+    write: WriteBlueprint, workdir: Path
+) -> None:
+    marker = f"1.{os.getpid() % 1000:03d}{time.monotonic_ns() % 1000:03d}"
+    write(
+        "quick.yaml",
+        f"nodes: [{{id: nap, type: shell-command, parameters: {{program: sleep, args: ['{marker}']}}}}]\n",
+    )
+    process = subprocess.Popen(
+        [*atomiton_command(), "run", "quick.yaml"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not any(
+            len(argv) >= 2
+            and argv[0].endswith(b"sleep")
+            and argv[1] == b"1"
+            and group != os.getpgid(0)
+            for group, argv in _procs().values()
+        ):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the sleep never started"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGHUP)
+        stdout, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "nap" in stdout

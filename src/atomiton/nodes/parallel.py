@@ -190,7 +190,7 @@ class _Run:
         while self.tokens > 0 and 1 + self.tokens > max(self.active, 1):
             self.tokens -= 1
             if limiter is not None:
-                limiter.release()
+                limiter.release(notify=True)
         return False
 
     def finish(self) -> None:
@@ -213,7 +213,7 @@ class _Run:
             tokens, self.tokens = self.tokens, 0
         if limiter is not None:
             for _ in range(tokens):
-                limiter.release()
+                limiter.release(notify=True)
 
 
 def run(

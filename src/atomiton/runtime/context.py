@@ -181,7 +181,7 @@ class NodeContext:
                 target()
             finally:
                 if limiter is not None:
-                    limiter.release()
+                    limiter.release(notify=True)
 
         thread = threading.Thread(target=run, name=name, daemon=True)
         try:

@@ -88,7 +88,8 @@ def cancel_on_signals(signals: Iterable[int] = TERMINATION_SIGNALS) -> Iterator[
     ``run()`` raises ``CancelledError``), then cancels the yielded token, then calls the handler
     that was installed before, if that was a Python function (a server's own graceful shutdown
     still runs). The signal no longer ends the process by itself: the caller ends it, typically
-    with exit status ``128 + token.signal``. On leaving, the previous handlers are restored.
+    with exit status ``128 + token.signal``. A signal that is ignored when the block starts
+    (``nohup`` ignores SIGHUP) stays ignored. On leaving, the previous handlers are restored.
 
     Args:
         signals: the signal numbers to handle.
@@ -123,6 +124,9 @@ def cancel_on_signals(signals: Iterable[int] = TERMINATION_SIGNALS) -> Iterator[
 
     try:
         for signum in wanted:
+            # An ignored signal stays ignored: under ``nohup`` SIGHUP must not stop the run.
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue
             previous[signum] = signal.signal(signum, handle)
         yield token
     finally:
