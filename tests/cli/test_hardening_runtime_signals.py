@@ -172,7 +172,7 @@ def test_a_service_forwards_sigterm_with_cancel_on_signals(tmp_path: Path) -> No
 def test_an_ignored_sighup_stays_ignored_as_under_nohup(
     write: WriteBlueprint, workdir: Path
 ) -> None:
-    marker = f"1.{os.getpid() % 1000:03d}{time.monotonic_ns() % 1000:03d}"
+    marker = f"3.{os.getpid() % 1000:03d}{time.monotonic_ns() % 1000:03d}"
     write(
         "quick.yaml",
         f"nodes: [{{id: nap, type: shell-command, parameters: {{program: sleep, args: ['{marker}']}}}}]\n",
@@ -187,13 +187,7 @@ def test_an_ignored_sighup_stays_ignored_as_under_nohup(
     )
     try:
         deadline = time.monotonic() + 20
-        while not any(
-            len(argv) >= 2
-            and argv[0].endswith(b"sleep")
-            and argv[1] == b"1"
-            and group != os.getpgid(0)
-            for group, argv in _procs().values()
-        ):
+        while not _sleepers((marker, marker)):
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the sleep never started"
             time.sleep(0.02)
