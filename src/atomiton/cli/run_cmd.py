@@ -253,10 +253,10 @@ def run_command(
                 code = 128 + terminated.signal
             watcher.report_skipped(reporter)
             raise click.exceptions.Exit(code) from None
-        if terminated.signal is not None:
-            # The flow finished before the signal could stop it; the signal still ends us.
-            reporter.info(f"{signal_name(terminated.signal)} received as the run finished")
-            raise click.exceptions.Exit(128 + terminated.signal)
+    if terminated.signal is not None:  # as with Ctrl-C: too late to matter, the work is done
+        reporter.info(
+            f"{signal_name(terminated.signal)} received, but the run had already finished"
+        )
     if pressed[0]:  # cancelled too late to matter: the flow had finished
         reporter.info("interrupted, but the run had already finished")
     _print_outputs(outputs, as_json)
