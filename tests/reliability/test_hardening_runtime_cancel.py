@@ -347,3 +347,31 @@ def test_cancel_on_signals_cancels_runs_on_other_threads_and_restores_the_handle
 
 def test_cancel_on_signals_is_public() -> None:
     assert {"cancel_on_signals", "cancel_all_runs", "SignalCancel"} <= set(rt.__all__)
+
+
+def test_run_deadline_kills_programs_while_in_memory_work_runs(
+    flow: FlowFactory, clean: None
+) -> None:
+    # The scheduling thread is busy in a slow in-memory node when the deadline passes: the
+    # program on the worker thread must still be killed at the deadline, not after.
+    module = flow(f"""
+        id: busy-scheduler
+        nodes:
+          - {{id: slow, type: code, parameters: {{code: "import time\\ntime.sleep(1.5)\\nreturn 1"}}}}
+          - {SLEEP.format(id="nap")}
+        """)
+    before = child_pids()
+    seen: list[float] = []
+    started = time.monotonic()
+
+    def watch() -> None:
+        wait_for(lambda: child_pids() - before, timeout=5)
+        wait_for(lambda: not (child_pids() - before), timeout=5)
+        seen.append(time.monotonic() - started)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with pytest.raises(RunTimeoutError):
+        module.run(timeout=0.3)
+    watcher.join()
+    assert seen and seen[0] < 1.2, seen  # killed near 0.3 s, long before the node's 1.5 s

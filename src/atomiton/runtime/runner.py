@@ -114,12 +114,14 @@ def _run_observed(
         )
     ACTIVE.add(ex)
     detach = cancel.attach(ex) if cancel is not None else None
+    watchdog = _watch_deadline(ex)
     try:
         result = _call(body, ex, inputs)
     except BaseException as exc:
         if detach is not None:
             detach()
             detach = None
+        _stop_watchdog(watchdog)
         ex.close()
         ex.report_unstarted(_skip_reason(ex, exc))
         run_trace = _finish_trace(ex, cancel)
@@ -152,6 +154,7 @@ def _run_observed(
         raise
     finally:
         ACTIVE.discard(ex)
+        _stop_watchdog(watchdog)
         if detach is not None:
             detach()
     ex.close()
@@ -168,6 +171,27 @@ def _run_observed(
             )
         )
     return result
+
+
+def _watch_deadline(ex: Execution) -> threading.Timer | None:
+    """Stop the run at its deadline whatever its threads are doing.
+
+    The scheduler watches the deadline only while it waits; while it runs in-memory work itself
+    nobody would, and a program running on a worker thread must be killed on time all the same.
+    """
+    if ex.timeout is None:
+        return None
+    timer = threading.Timer(ex.timeout, ex.expire)
+    timer.name = f"atomiton-deadline-{ex.run_id}"
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _stop_watchdog(timer: threading.Timer | None) -> None:
+    if timer is not None:
+        timer.cancel()
+        timer.join()
 
 
 def _call(body: Callable[[Execution, I], O], ex: Execution, inputs: I) -> O:
