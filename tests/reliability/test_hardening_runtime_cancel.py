@@ -375,3 +375,15 @@ def test_run_deadline_kills_programs_while_in_memory_work_runs(
         module.run(timeout=0.3)
     watcher.join()
     assert seen and seen[0] < 1.2, seen  # killed near 0.3 s, long before the node's 1.5 s
+
+
+def test_shell_stdin_takes_numbers_and_data(flow: FlowFactory) -> None:
+    module = flow("""
+        id: stdin-data
+        nodes:
+          - {id: n, type: code, parameters: {code: "return {'a': [1, 2]}"}}
+          - {id: echo, type: shell-command, parameters: {program: cat}}
+        edges:
+          - {source: n, target: echo, targetHandle: stdin}
+        """)
+    assert module.run().echo == '{"a": [1, 2]}'
