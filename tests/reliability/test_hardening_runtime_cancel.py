@@ -36,19 +36,20 @@ def clean() -> Iterator[None]:
 SLEEP = "{{id: {id}, type: shell-command, parameters: {{program: sleep, args: ['30']}}}}"
 
 
-def test_loop_timeout_kills_the_programs_of_its_iterations(flow: FlowFactory, clean: None) -> None:
+@pytest.mark.parametrize(
+    "kind",
+    ["loopType: times, count: 4, concurrency: 2", "loopType: while, condition: 'iteration < 3'"],
+    ids=["times", "while"],
+)
+def test_loop_timeout_kills_the_programs_of_its_iterations(
+    flow: FlowFactory, clean: None, kind: str
+) -> None:
     module = flow(f"""
         id: loop-timeout
         nodes:
           - id: lp
             type: loop
-            parameters:
-              timeout: 500
-              loopType: times
-              count: 4
-              concurrency: 2
-              body:
-                nodes: [{SLEEP.format(id="nap")}]
+            parameters: {{timeout: 500, {kind}, body: {{nodes: [{SLEEP.format(id="nap")}]}}}}
         """)
     started = time.monotonic()
     with pytest.raises(NodeError, match="NodeTimeoutError"):

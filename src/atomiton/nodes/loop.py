@@ -169,7 +169,9 @@ def _run_while(
             raise LoopError(
                 f"the condition still holds after maxIterations ({params.max_iterations}) iterations"
             )
-        last_result = _iteration(params, body, iteration, iteration, errors, lock)
+        # A scope per iteration: cancelling the loop (its timeout) reaches the body's nodes.
+        with context.subtask():
+            last_result = _iteration(params, body, iteration, iteration, errors, lock)
         if params.collect_results:
             results.append(last_result)
         iteration += 1
