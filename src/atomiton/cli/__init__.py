@@ -5,7 +5,7 @@ logic of their own. Heavy imports (the compiler pulls in black and jinja2) happe
 commands, so ``atomiton --help`` and ``atomiton nodes`` start quickly.
 
 Exit status, shared by every command: 0 success, 1 blueprint errors, 2 usage errors, 3 a run
-failed, 130 interrupted (Ctrl-C).
+failed, 130 interrupted (Ctrl-C); ``run`` also 143 (SIGTERM) and 129 (SIGHUP).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ Examples:
 
 \b
 Exit status: 0 ok, 1 blueprint errors, 2 usage errors, 3 the run failed,
-130 interrupted.
+130 interrupted, 143/129 terminated by SIGTERM/SIGHUP.
 """
 
 

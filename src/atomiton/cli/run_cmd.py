@@ -3,6 +3,8 @@
 The flow runs in a worker thread while the main thread waits, so that Ctrl-C is handled here and
 not wherever the flow happens to be: the first one cancels the run through a ``CancelToken``
 (running programs are killed, nodes not yet started are skipped), a second one stops waiting.
+SIGTERM and SIGHUP do the same through ``atomiton.runtime.cancel_on_signals``; the command then
+exits with 128 + the signal's number (143, 129), as a process killed by it would.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import IO, Any, Final, TypeVar
@@ -39,7 +41,8 @@ Examples:
 
 \b
 Exit status: 0 done, 1 blueprint errors, 2 usage errors (unknown input, bad value),
-3 the run failed (a node failed or the run timed out), 130 interrupted (Ctrl-C).
+3 the run failed (a node failed or the run timed out), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM), 129 hung up (SIGHUP); running programs are killed first.
 """
 
 
@@ -74,10 +77,13 @@ def _sigint_cancels(cancel: Callable[[], None]) -> Iterator[list[bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run_in_worker(body: Callable[[], T]) -> T:
+def _run_in_worker(body: Callable[[], T], give_up: Callable[[], bool] = lambda: False) -> T:
     """Call ``body`` in a worker thread and return its result (or raise its exception).
 
     The main thread only waits, so signal handlers run promptly.
+
+    Raises:
+        _Interrupted: ``give_up()`` became true while the body was still running.
     """
     outcome: dict[str, Any] = {}
 
@@ -91,6 +97,8 @@ def _run_in_worker(body: Callable[[], T]) -> T:
     thread.start()
     while thread.is_alive():
         thread.join(0.1)
+        if give_up() and thread.is_alive():
+            raise _Interrupted
     if "error" in outcome:
         raise outcome["error"]
     value: T = outcome["value"]
@@ -103,7 +111,9 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-def _report_failure(exc: BaseException, reporter: Reporter) -> int:
+def _report_failure(
+    exc: BaseException, reporter: Reporter, terminated_by: str | None = None
+) -> int:
     """Print why the run ended early and return the exit status.
 
     A ``NodeError`` already reads ``path:line:col: node 'x' (type) failed: cause``; several at
@@ -112,7 +122,10 @@ def _report_failure(exc: BaseException, reporter: Reporter) -> int:
     """
     failures = _leaves(exc)
     if all(isinstance(f, CancelledError) for f in failures):
-        reporter.info("interrupted: the run was cancelled")
+        if terminated_by is not None:
+            reporter.info(f"terminated: the run was cancelled ({terminated_by} received)")
+        else:
+            reporter.info("interrupted: the run was cancelled")
         return status.INTERRUPTED
     for failure in failures:
         if isinstance(failure, NodeError):
@@ -228,7 +241,8 @@ def run_command(
     bar shows how far the run has got. Ctrl-C cancels the run cleanly: running programs are
     stopped and the nodes that did not run are listed.
     """
-    from ..runtime import CancelToken
+    from ..runtime import CancelToken, SignalCancel, cancel_on_signals
+    from ..runtime.signals import signal_name
 
     reporter = Reporter()
     if concurrency is None:
@@ -251,23 +265,35 @@ def run_command(
         )
         return outputs
 
-    try:
-        with _sigint_cancels(token.cancel) as pressed, watcher:
-            outputs = _run_in_worker(body)
-    except _Interrupted:
-        reporter.error("interrupted again; not waiting for running nodes to stop")
-        raise click.exceptions.Exit(status.INTERRUPTED) from None
-    except (AtomitonError, BaseExceptionGroup) as exc:
-        code = _report_failure(exc, reporter)
-        watcher.report_skipped(reporter)
-        raise click.exceptions.Exit(code) from None
-    except MemoryError:  # raised outside any node (building the outputs, say): still a failure
-        reporter.error("the run ran out of memory")
-        watcher.report_skipped(reporter)
-        raise click.exceptions.Exit(status.RUN_FAILED) from None
-    finally:
-        if events is not None:
-            events.close()
+    # Only the main thread may set signal handlers (an embedding caller may run us elsewhere).
+    in_main = threading.current_thread() is threading.main_thread()
+    with cancel_on_signals() if in_main else nullcontext(SignalCancel()) as terminated:
+        try:
+            with _sigint_cancels(token.cancel) as pressed, watcher:
+                # A second SIGTERM/SIGHUP, like a second Ctrl-C, stops waiting for the wind-down.
+                outputs = _run_in_worker(body, give_up=lambda: terminated.count >= 2)
+        except _Interrupted:
+            reporter.error("interrupted again; not waiting for running nodes to stop")
+            code = status.INTERRUPTED if terminated.signal is None else 128 + terminated.signal
+            raise click.exceptions.Exit(code) from None
+        except (AtomitonError, BaseExceptionGroup) as exc:
+            by = None if terminated.signal is None else signal_name(terminated.signal)
+            code = _report_failure(exc, reporter, by)
+            if code == status.INTERRUPTED and terminated.signal is not None:
+                code = 128 + terminated.signal
+            watcher.report_skipped(reporter)
+            raise click.exceptions.Exit(code) from None
+        except MemoryError:  # raised outside any node (building the outputs, say): still a failure
+            reporter.error("the run ran out of memory")
+            watcher.report_skipped(reporter)
+            raise click.exceptions.Exit(status.RUN_FAILED) from None
+        finally:
+            if events is not None:
+                events.close()
+    if terminated.signal is not None:  # as with Ctrl-C: too late to matter, the work is done
+        reporter.info(
+            f"{signal_name(terminated.signal)} received, but the run had already finished"
+        )
     if pressed[0]:  # cancelled too late to matter: the flow had finished
         reporter.info("interrupted, but the run had already finished")
     _print_outputs(outputs, as_json, reporter, to_stderr=events_to == "-")

@@ -1,9 +1,18 @@
 """The schedule: which nodes run together in one task, and which tasks wait for which.
 
-In-memory nodes are cheap, so they are packed into as few tasks as possible and run inline;
-each blocking node (I/O, subprocess, process pool) starts a task of its own so independent ones
-run concurrently, and a node that only continues one task's chain is fused into it. Within a task
-nodes are direct calls in topological order: no queue round trip between them.
+A task waits for the whole of each task it depends on, so putting a node into a task delays
+everyone who waits for that task. Two rules keep that delay harmless:
+
+* a true chain is fused: a node joins the task whose last node is its predecessor when it is that
+  predecessor's only consumer (and the task already waits for its other inputs), so whoever
+  waits for the task needs every node in it anyway;
+* "tail" nodes, in-memory nodes from which no blocking node can be reached, are packed into as
+  few inline tasks as possible: only other tail work can wait for them, and all inline work runs
+  one piece after another in the scheduling thread whatever the grouping.
+
+Every other node starts a task of its own, so an independent slow node never holds back a
+blocking node (I/O, subprocess, process pool) that does not read it. Within a task nodes are
+direct calls in topological order: no queue round trip between them.
 """
 
 from __future__ import annotations
@@ -51,50 +60,62 @@ def plan_graph(graph: Graph) -> Plan:
     for i, required in enumerate(deps):
         for d in required:
             consumers[d].append(i)
+    blocking = [is_blocking(n) for n in graph.nodes]
+    # Nodes come in topological order, so consumers are decided before their producers here.
+    feeds_blocking = [False] * len(graph.nodes)
+    for i in reversed(range(len(graph.nodes))):
+        feeds_blocking[i] = any(blocking[c] or feeds_blocking[c] for c in consumers[i])
+    tail = [not blocking[i] and not feeds_blocking[i] for i in range(len(graph.nodes))]
 
     members: list[list[int]] = []
     task_after: list[set[int]] = []
     modes: list[Mode] = []
+    all_tail: list[bool] = []
     ancestors: list[int] = []  # bitset of every task a task transitively waits for
     task_of: list[int] = [-1] * len(graph.nodes)
-    inline_by_deps: dict[frozenset[int], int] = {}
+    tail_by_deps: dict[frozenset[int], int] = {}
 
     def new_task(after: set[int], mode: Mode) -> int:
         members.append([])
         task_after.append(after)
         modes.append(mode)
+        all_tail.append(True)
         bits = 0
         for t in after:
             bits |= ancestors[t] | (1 << t)
         ancestors.append(bits)
         return len(members) - 1
 
-    for i, node in enumerate(graph.nodes):
+    def covers(t: int, pred_tasks: set[int]) -> bool:
+        """Whether task ``t`` already waits for every task in ``pred_tasks`` (or is one)."""
+        return all(o == t or ancestors[t] >> o & 1 for o in pred_tasks)
+
+    for i in range(len(graph.nodes)):
         pred_tasks = {task_of[d] for d in deps[i]}
-        blocking = is_blocking(node)
         chosen: int | None = None
-        if blocking:
-            # Chain fusion: the sole consumer of its only predecessor joins that task.
-            if len(deps[i]) == 1 and len(consumers[deps[i][0]]) == 1:
-                chosen = task_of[deps[i][0]]
-                modes[chosen] = "thread"
-        else:
+        # A true chain: the node continues the task that ends with its only-consumed input.
+        for d in deps[i]:
+            t = task_of[d]
+            if members[t][-1] == d and consumers[d] == [i] and covers(t, pred_tasks):
+                chosen = t
+                break
+        if chosen is None and tail[i]:
+            # Tail work packs with other tail work it can follow.
             for t in sorted(pred_tasks):
-                others = pred_tasks - {t}
-                if all(ancestors[t] >> o & 1 for o in others) and (
-                    modes[t] == "inline" or len(pred_tasks) == 1
-                ):
+                if all_tail[t] and modes[t] == "inline" and covers(t, pred_tasks):
                     chosen = t
                     break
             if chosen is None:
-                key = frozenset(pred_tasks)
-                candidate = inline_by_deps.get(key)
-                if candidate is not None and task_after[candidate] == set(pred_tasks):
+                candidate = tail_by_deps.get(frozenset(pred_tasks))
+                if candidate is not None and task_after[candidate] == pred_tasks:
                     chosen = candidate
         if chosen is None:
-            chosen = new_task(set(pred_tasks), "thread" if blocking else "inline")
-            if not blocking:
-                inline_by_deps[frozenset(pred_tasks)] = chosen
+            chosen = new_task(set(pred_tasks), "thread" if blocking[i] else "inline")
+            if tail[i]:
+                tail_by_deps[frozenset(pred_tasks)] = chosen
+        if blocking[i]:
+            modes[chosen] = "thread"
+        all_tail[chosen] = all_tail[chosen] and tail[i]
         members[chosen].append(i)
         task_of[i] = chosen
 

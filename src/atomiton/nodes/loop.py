@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ..errors import CancelledError
 from ..runtime.context import NodeContext
+from ..runtime.execution import describe, message_of
 from .spec import CodeParam, NodeParams, NodeSpec, Port
 
 
@@ -160,7 +161,7 @@ def _run_while(
             holds = condition(iteration, last_result)
         except Exception as exc:
             raise LoopError(
-                f"condition failed before iteration {iteration}: {type(exc).__name__}: {exc}"
+                f"condition failed before iteration {iteration}: {describe(exc)}"
             ) from exc
         if not holds:
             break
@@ -168,7 +169,9 @@ def _run_while(
             raise LoopError(
                 f"the condition still holds after maxIterations ({params.max_iterations}) iterations"
             )
-        last_result = _iteration(params, body, iteration, iteration, errors, lock)
+        # A scope per iteration: cancelling the loop (its timeout) reaches the body's nodes.
+        with context.subtask():
+            last_result = _iteration(params, body, iteration, iteration, errors, lock)
         if params.collect_results:
             results.append(last_result)
         iteration += 1
@@ -192,9 +195,9 @@ def _iteration(
         raise
     except Exception as exc:
         if not params.continue_on_error:
-            raise LoopError(f"iteration {index} failed: {type(exc).__name__}: {exc}") from exc
+            raise LoopError(f"iteration {index} failed: {describe(exc)}") from exc
         with lock:
-            errors.append({"index": index, "error": str(exc), "type": type(exc).__name__})
+            errors.append({"index": index, "error": message_of(exc), "type": type(exc).__name__})
         return None
 
 

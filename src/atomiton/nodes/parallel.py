@@ -4,13 +4,17 @@ The branches are sub-blueprints that the compiler turns into functions of the ge
 they arrive here as ``branches``. This module owns the scheduling: the concurrency limit, the
 strategies (all, allSettled, race), per-branch and overall timeouts, failFast and result order.
 
-Threads cannot be killed. When the node finishes early (a timeout, a race won, failFast), the
-branches not yet started never start, and the call returns at once; a branch already running
-keeps its (daemon) worker thread until it returns by itself, and its result is discarded.
-Branches receive only the input value, so they cannot observe that they were abandoned.
-Cancelling the run is different: it cancels the branches' own nodes too, so the node waits a
-moment (``_CANCEL_GRACE``) for the running branches to end before it raises, and their events
-come before the run's end.
+Each branch runs as a ``subtask`` of the node's context. When the node finishes early (a timeout,
+a race won, failFast) or the run is cancelled, every branch still running is cancelled: the
+programs its nodes started are killed and it stops at its next node boundary; branches not yet
+started never start. The node then waits for its branch threads (``_END_GRACE`` at most: Python
+code inside a node cannot be interrupted) and hands any still running to the run, which waits
+for them (a second at most) before it returns.
+
+Threads: the node's own thread only coordinates. The first branch thread works on the node's own
+token of the run's concurrency limit; every further one borrows a token while one is free, so a
+parallel node never runs more branches at once than the run's limit allows. A branch thread that
+timed out is cancelled and no longer counted: a new one takes its place.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from pydantic import Field
 
 from ..errors import CancelledError
 from ..runtime.context import NodeContext
+from ..runtime.execution import describe
 from .spec import NodeParams, NodeSpec, Port
 
-# How long a cancelled parallel node waits for its running branches to notice the cancellation.
-_CANCEL_GRACE: Final = 0.2
+# How long a parallel node waits for cancelled branch threads before it leaves them to the run.
+_END_GRACE: Final = 0.1
+# How often a node short of tokens asks the run's limiter again.
+_TOKEN_POLL: Final = 0.05
 
 
 class ParallelError(RuntimeError):
@@ -96,21 +103,30 @@ class _Outcome:
 class _Run:
     """The shared state of one call: a queue of branch indexes, outcomes, and a condition."""
 
-    def __init__(self, branches: Sequence[Callable[[Any], Any]], data: Any) -> None:
+    def __init__(
+        self, branches: Sequence[Callable[[Any], Any]], data: Any, context: NodeContext
+    ) -> None:
         self.branches = branches
         self.data = data
+        self.context = context
         self.cond = threading.Condition()
         self.next_index = 0
         self.started: dict[int, float] = {}  # running branch -> monotonic start
+        self.scopes: dict[int, NodeContext] = {}  # running branch -> its subtask context
         self.outcomes: dict[int, _Outcome] = {}
         self.stopped = False
-        # Branches that timed out while running: their thread is left to finish on its own.
+        # Branches that timed out while running: their thread is cancelled and ends on its own.
         self.abandoned: set[int] = set()
+        self.active = 0  # worker threads taking branches (not abandoned ones)
+        self.tokens = 0  # tokens borrowed from the run's limiter
+        self.workers: list[threading.Thread] = []
 
     def worker(self) -> None:
         while True:
             with self.cond:
                 if self.stopped or self.next_index >= len(self.branches):
+                    self.active -= 1
+                    self.cond.notify_all()
                     return
                 index = self.next_index
                 self.next_index += 1
@@ -118,11 +134,18 @@ class _Run:
                 # The waiting thread sets its next wake-up from the start times of operationTimeout.
                 self.cond.notify_all()
             try:
-                value, error = self.branches[index](self.data), None
+                with self.context.subtask() as scope:
+                    with self.cond:
+                        self.scopes[index] = scope
+                        doomed = self.stopped or index in self.outcomes
+                    if doomed:
+                        scope.cancel()
+                    value, error = self.branches[index](self.data), None
             except BaseException as exc:  # noqa: BLE001 - reported as the branch's outcome
                 value, error = None, exc
             with self.cond:
                 self.started.pop(index, None)
+                self.scopes.pop(index, None)
                 # A branch that already timed out keeps its timeout outcome.
                 if index not in self.outcomes:
                     self.settle(index, value, error)
@@ -133,6 +156,64 @@ class _Run:
     def settle(self, index: int, value: Any, error: BaseException | None) -> None:
         self.outcomes[index] = _Outcome(index, len(self.outcomes), value, error)
         self.cond.notify_all()
+
+    def abandon(self, index: int) -> None:
+        """Branch ``index`` timed out: cancel it and stop counting its thread (under ``cond``)."""
+        self.abandoned.add(index)
+        self.active -= 1
+        scope = self.scopes.get(index)
+        if scope is not None:
+            scope.cancel()
+
+    def grow(self, concurrency: int) -> bool:
+        """Start workers for waiting branches within the limits (under ``cond``).
+
+        Returns whether a branch waits for a token the run's limiter could not lend yet.
+        """
+        limiter = self.context.limiter
+        waiting = len(self.branches) - self.next_index
+        while waiting > 0 and self.active < concurrency:
+            if self.active >= 1 + self.tokens:
+                if limiter is not None and not limiter.acquire_nowait():
+                    return True
+                self.tokens += 1 if limiter is not None else 0
+            self.active += 1
+            waiting -= 1
+            thread = threading.Thread(
+                target=self.worker,
+                name=f"atomiton-parallel-{self.context.node_id}-{len(self.workers)}",
+                daemon=True,
+            )
+            self.workers.append(thread)
+            thread.start()
+        # Give back what no worker needs any more, so the rest of the run can use it.
+        while self.tokens > 0 and 1 + self.tokens > max(self.active, 1):
+            self.tokens -= 1
+            if limiter is not None:
+                limiter.release(notify=True)
+        return False
+
+    def finish(self) -> None:
+        """Stop everything still running, wait for it a moment, and give the tokens back."""
+        with self.cond:
+            self.stopped = True
+            scopes = list(self.scopes.values())
+        for scope in scopes:
+            scope.cancel()
+        # Idle workers exit at once; cancelled branches get a moment (a killed program ends in
+        # milliseconds), after which the run waits for them instead of this node.
+        deadline = time.monotonic() + (_END_GRACE if scopes else 5.0)
+        for thread in self.workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for thread in self.workers:
+            if thread.is_alive():
+                self.context.leave(thread)
+        limiter = self.context.limiter
+        with self.cond:
+            tokens, self.tokens = self.tokens, 0
+        if limiter is not None:
+            for _ in range(tokens):
+                limiter.release(notify=True)
 
 
 def run(
@@ -148,8 +229,7 @@ def run(
         params: the node's parameters.
         data: the value every branch receives.
         branches: the compiled branches, functions of ``data``.
-        context: the node's context; cancelling the run stops waiting at once (running branches
-            get at most ``_CANCEL_GRACE`` seconds to end first).
+        context: the node's context; cancelling it cancels every running branch.
 
     Returns:
         ``results`` (see ``strategy``), how many branches succeeded and how many failed (a
@@ -163,7 +243,7 @@ def run(
     count = len(branches)
     if count == 0:
         return Output(results=[], completed=0, failed=0)
-    state = _Run(branches, data)
+    state = _Run(branches, data, context)
     op_timeout = params.operation_timeout / 1000 if params.operation_timeout is not None else None
     deadline = (
         time.monotonic() + params.global_timeout / 1000
@@ -175,27 +255,15 @@ def run(
         with state.cond:
             state.cond.notify_all()
 
-    workers: list[threading.Thread] = []
-
-    def start_worker() -> None:
-        thread = threading.Thread(
-            target=state.worker,
-            name=f"atomiton-parallel-{context.node_id}-{len(workers)}",
-            daemon=True,
-        )
-        workers.append(thread)
-        thread.start()
-
     unregister = context.on_cancel(wake)
     cancelled = False
     try:
         with state.cond:
-            for _ in range(min(params.concurrency, count)):
-                start_worker()
             while True:
                 if context.cancelled:
                     cancelled = True
                     break
+                starved = state.grow(params.concurrency)
                 now = time.monotonic()
                 if op_timeout is not None:
                     for index, started in list(state.started.items()):
@@ -207,11 +275,8 @@ def run(
                                     f"branch {index} ran longer than operationTimeout ({params.operation_timeout:g} ms)"
                                 ),
                             )
-                            # The stuck thread keeps running; a new worker takes its slot so the
-                            # concurrency limit counts live branches, not stuck threads.
-                            state.abandoned.add(index)
-                            if state.next_index < count:
-                                start_worker()
+                            state.abandon(index)
+                            starved = state.grow(params.concurrency)
                 if deadline is not None and now >= deadline:
                     for index in range(count):
                         if index not in state.outcomes:
@@ -231,25 +296,15 @@ def run(
                 ]
                 if deadline is not None:
                     waits.append(deadline - now)
+                if starved:
+                    waits.append(_TOKEN_POLL)
                 state.cond.wait(max(0.0, min(waits)) if waits else None)
-            state.stopped = True
             outcomes = dict(state.outcomes)
-            running = bool(state.started)
     finally:
-        with state.cond:
-            state.stopped = True
         unregister()
+        state.finish()
     if cancelled:
-        # The run's stop cancelled the running branches' nodes too: give them a moment to end
-        # (and report) so that nothing of this node outlives the run; never wait long.
-        deadline = time.monotonic() + _CANCEL_GRACE
-        for thread in workers:
-            thread.join(max(0.0, deadline - time.monotonic()))
         raise CancelledError(f"node {context.node_id!r} was cancelled")
-    if not running:
-        # Nothing is left inside a branch, so every worker exits at once: leave no thread behind.
-        for thread in workers:
-            thread.join()
     return _result(params, outcomes, count)
 
 
@@ -287,7 +342,7 @@ def _result(params: Params, outcomes: dict[int, _Outcome], count: int) -> Output
             else {
                 "index": o.index,
                 "status": "rejected",
-                "reason": f"{type(o.error).__name__}: {o.error}",
+                "reason": describe(o.error),
             }
         )
         for o in ordered
@@ -299,13 +354,15 @@ def _failure(prefix: str, failures: list[_Outcome]) -> ParallelError:
     first = failures[0]
     assert first.error is not None
     if len(failures) == 1:
-        text = f"branch {first.index} failed: {type(first.error).__name__}: {first.error}"
+        text = f"branch {first.index} failed: {describe(first.error)}"
         kind = BranchTimeoutError if isinstance(first.error, BranchTimeoutError) else ParallelError
         error = kind(f"{prefix}: {text}" if prefix else text)
         error.__cause__ = first.error
         return error
     causes = [o.error for o in failures if o.error is not None]
-    listed = "; ".join(f"branch {o.index}: {type(o.error).__name__}: {o.error}" for o in failures)
+    listed = "; ".join(
+        f"branch {o.index}: {describe(o.error)}" for o in failures if o.error is not None
+    )
     error = ParallelError(f"{prefix or f'{len(failures)} branches failed'}: {listed}")
     error.__cause__ = BaseExceptionGroup("parallel branches failed", causes)
     return error

@@ -7,6 +7,7 @@ group, so children it started do not outlive it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -174,7 +175,7 @@ def run(
         *(str(_as_text(a)) for a in (args if args is not None else params.args)),
     ]
     feed = stdin if stdin is not None else params.stdin
-    data = feed.encode("utf-8") if isinstance(feed, str) else feed
+    data = _stdin_bytes(feed)
     env = {**os.environ, **params.environment}
     cwd = _working_directory(params.working_directory)
     if context is not None:
@@ -231,6 +232,18 @@ def run(
         if code != 0:
             raise CommandError(params.program, code, stdout, stderr)
     return Output(stdout, stderr, code, code == 0 and not timed_out, timed_out, duration)
+
+
+def _stdin_bytes(feed: object) -> bytes | None:
+    """What to write to the program's stdin: text as UTF-8, numbers as text, data as JSON."""
+    if feed is None or isinstance(feed, bytes):
+        return feed
+    if isinstance(feed, (bytearray, memoryview)):
+        return bytes(feed)
+    text = _as_text(feed)
+    if not isinstance(text, str):
+        text = json.dumps(text, ensure_ascii=False, default=str)
+    return text.encode("utf-8")
 
 
 class _Group:

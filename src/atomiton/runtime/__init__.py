@@ -36,6 +36,9 @@ from .policy import NodeTimeoutError as NodeTimeoutError
 from .queue import TaskQueue as TaskQueue
 from .runner import arun as arun
 from .runner import run as run
+from .signals import SignalCancel as SignalCancel
+from .signals import cancel_all_runs as cancel_all_runs
+from .signals import cancel_on_signals as cancel_on_signals
 from .trace import NodeTrace as NodeTrace
 from .trace import Trace as Trace
 from .trace import TraceRecorder as TraceRecorder
@@ -75,6 +78,7 @@ __all__ = [
     "NodeTimeoutError",
     "NodeTrace",
     "RunControl",
+    "SignalCancel",
     "Subscriptions",
     "Task",
     "TaskQueue",
@@ -82,6 +86,8 @@ __all__ = [
     "Trace",
     "TraceRecorder",
     "arun",
+    "cancel_all_runs",
+    "cancel_on_signals",
     "env",
     "error_value",
     "event_to_dict",

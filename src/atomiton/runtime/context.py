@@ -1,22 +1,39 @@
 """``NodeContext``: what a running node may ask of its execution.
 
 Nodes that declare ``needs_context`` receive one: cancellation (a flag, callbacks, interruptible
-waits), progress and log reporting, and ``map`` for sub-work such as loop iterations. A context
-made with ``NodeContext.detached()`` works without an execution, so a node can be called directly.
+waits), progress and log reporting, and sub-work (``subtask``, ``map``, ``start_thread``) such as
+loop iterations and parallel branches. A context made with ``NodeContext.detached()`` works
+without an execution, so a node can be called directly.
+
+Sub-work is scoped: inside ``with context.subtask() as child:`` the nodes this thread starts
+belong to ``child`` (``current_scope``), so cancelling it - a branch that timed out or lost a race,
+a loop that timed out - cancels their contexts (a program they started is killed) and stops them
+at their next node boundary. Sub-work threads count against the run's ``CapacityLimiter``: the
+node's own thread works on its own token and every further thread borrows one.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar, cast
 
 from ..errors import CancelledError
 from .confine import Roots
+from .limiter import CapacityLimiter
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+# The sub-work scope of each thread (``subtask``): where the nodes it starts belong.
+_local = threading.local()
+
+
+def current_scope() -> NodeContext | None:
+    """The ``subtask`` context this thread is working in, or None outside sub-work."""
+    scope: NodeContext | None = getattr(_local, "scope", None)
+    return scope
 
 
 class NodeContext:
@@ -25,12 +42,15 @@ class NodeContext:
     __slots__ = (
         "node_id",
         "allowed_paths",
+        "limiter",
         "_cancelled",
         "_callbacks",
         "_lock",
         "_on_progress",
         "_on_log",
         "__weakref__",
+        "_on_cancel",
+        "_leftover",
     )
 
     def __init__(
@@ -41,15 +61,34 @@ class NodeContext:
         on_progress: Callable[[float, float | None, str], None] | None = None,
         on_log: Callable[[str, str], None] | None = None,
         allowed_paths: Roots = None,
+        limiter: CapacityLimiter | None = None,
+        on_cancel: Callable[[], None] | None = None,
+        leftover: Callable[[threading.Thread], None] | None = None,
     ) -> None:
+        """Make a context (an execution makes them; nodes get theirs as ``context=``).
+
+        Args:
+            node_id: the node's id, for messages.
+            cancelled: the event that says "cancelled" (default: a new one).
+            on_progress: receives ``progress`` reports.
+            on_log: receives ``log`` messages.
+            allowed_paths: the run's file-system confinement (None: not confined).
+            limiter: the run's thread limit, which sub-work threads borrow from (None: no limit).
+            on_cancel: called first whenever this context is cancelled (the execution then
+                checks every node boundary, so sub-work of a cancelled scope stops at its next).
+            leftover: receives a sub-work thread still running when its node had to end, so
+                the run can wait for it a moment at its end.
+        """
         self.node_id = node_id
-        # The run's file-system confinement (``confine.check_path``); None: not confined.
         self.allowed_paths = allowed_paths
+        self.limiter = limiter
         self._cancelled = cancelled if cancelled is not None else threading.Event()
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._on_progress = on_progress
         self._on_log = on_log
+        self._on_cancel = on_cancel
+        self._leftover = leftover
 
     @classmethod
     def detached(cls, node_id: str = "node") -> NodeContext:
@@ -72,6 +111,8 @@ class NodeContext:
 
     def cancel(self) -> None:
         """Mark cancelled and run every registered callback once."""
+        if self._on_cancel is not None:
+            self._on_cancel()
         self._cancelled.set()
         with self._lock:
             callbacks, self._callbacks = self._callbacks, []
@@ -109,6 +150,69 @@ class NodeContext:
         if self._on_log is not None:
             self._on_log(message, level)
 
+    # -- sub-work --------------------------------------------------------------------------------
+
+    @contextmanager
+    def subtask(self) -> Iterator[NodeContext]:
+        """A child context for one piece of sub-work, current in this thread while inside.
+
+        The child is cancelled with this context, or alone (``child.cancel()``): either way the
+        nodes this thread starts inside the block have their contexts cancelled and stop at their
+        next node boundary with ``CancelledError``.
+        """
+        child = NodeContext(
+            self.node_id,
+            on_progress=self._on_progress,
+            on_log=self._on_log,
+            limiter=self.limiter,
+            on_cancel=self._on_cancel,
+            leftover=self._leftover,
+            allowed_paths=self.allowed_paths,
+        )
+        unregister = self.on_cancel(child.cancel)
+        previous = current_scope()
+        _local.scope = child
+        try:
+            yield child
+        finally:
+            _local.scope = previous
+            unregister()
+
+    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread | None:
+        """Start ``target`` on a new thread if the run's limiter lends a token (else None).
+
+        The token goes back when ``target`` returns. Without a limiter (a detached context) the
+        thread always starts.
+        """
+        limiter = self.limiter
+        if limiter is not None and not limiter.acquire_nowait():
+            return None
+
+        def run() -> None:
+            try:
+                target()
+            finally:
+                if limiter is not None:
+                    limiter.release(notify=True)
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        try:
+            thread.start()
+        except BaseException:
+            if limiter is not None:
+                limiter.release()
+            raise
+        return thread
+
+    def leave(self, thread: threading.Thread) -> None:
+        """Hand a sub-work thread that is still running (already cancelled) to the run.
+
+        The run waits for it briefly before it returns; without an execution it is left alone
+        (it is a daemon thread).
+        """
+        if self._leftover is not None:
+            self._leftover(thread)
+
     def map(
         self,
         fn: Callable[[T], R],
@@ -118,26 +222,74 @@ class NodeContext:
     ) -> list[R]:
         """Apply ``fn`` to every item, at most ``concurrency`` at once; results keep item order.
 
-        With concurrency 1 the items run in the calling thread, so nesting cannot deadlock. The
-        first exception cancels the items not yet started and is raised.
+        Each item runs as a ``subtask``. The calling thread works through the items itself and
+        starts up to ``concurrency - 1`` helper threads while the run's limiter lends tokens, so
+        the run's concurrency limit bounds them; with concurrency 1 everything runs in the
+        calling thread, so nesting cannot deadlock. The first exception stops new items, cancels
+        the running ones, and is raised once every helper thread has ended.
         """
         values = list(items)
-        if concurrency <= 1 or len(values) <= 1:
+        count = len(values)
+        if concurrency <= 1 or count <= 1:
             results: list[R] = []
             for value in values:
                 self.check()
-                results.append(fn(value))
+                with self.subtask():
+                    results.append(fn(value))
             return results
-        # Fresh threads per call, never the flow's shared pool: a body that itself maps cannot
-        # wait on threads that are all busy waiting for it.
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(values))) as pool:
-            futures = [pool.submit(fn, value) for value in values]
+        slots: list[object] = [None] * count
+        errors: list[BaseException] = []
+        running: dict[int, NodeContext] = {}
+        lock = threading.Lock()
+        cursor = [0]
+
+        def take() -> int | None:
+            with lock:
+                if errors or cursor[0] >= count:
+                    return None
+                k = cursor[0]
+                cursor[0] += 1
+                return k
+
+        def one(k: int) -> bool:
             try:
-                return [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+                with self.subtask() as child:
+                    with lock:
+                        running[k] = child
+                    slots[k] = fn(values[k])
+                return True
+            except BaseException as exc:  # raised by the calling thread once all have ended
+                with lock:
+                    errors.append(exc)  # the first one caused the rest (cancellations)
+                    others = [c for i, c in running.items() if i != k]
+                for other in others:
+                    other.cancel()
+                return False
+            finally:
+                with lock:
+                    running.pop(k, None)
+
+        def work() -> None:
+            while (k := take()) is not None and one(k):
+                pass
+
+        helpers: list[threading.Thread] = []
+        wanted = min(concurrency, count) - 1
+        while (k := take()) is not None:
+            # Add helpers while there is work for them and the limiter lends tokens.
+            while len(helpers) < wanted and cursor[0] < count:
+                name = f"atomiton-map-{self.node_id}-{len(helpers)}"
+                thread = self.start_thread(work, name)
+                if thread is None:
+                    break
+                helpers.append(thread)
+            if not one(k):
+                break
+        for thread in helpers:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return cast(list[R], slots)
 
 
 def _rebuilt(node_id: str, allowed_paths: Roots) -> NodeContext:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError, RunTimeoutError
 from .confine import Roots
-from .context import NodeContext
+from .context import NodeContext, current_scope
 from .events import (
     Event,
     ExecutionProgress,
@@ -60,6 +60,16 @@ _NOT_STARTED, _RUNNING, _DONE = 0, 1, 2
 def next_run_id() -> str:
     """A unique, time-sortable run id (see ``run_ids``)."""
     return new_run_id()
+
+
+# The runs of this process that have started and not yet ended (``runner.run`` keeps it), so a
+# termination signal can cancel them all. set.add/discard/copy are atomic under the GIL.
+ACTIVE: set[Execution] = set()
+
+
+def active_runs() -> list[Execution]:
+    """The runs of this process that are going on now."""
+    return list(ACTIVE.copy())
 
 
 class Execution:
@@ -276,9 +286,13 @@ class Execution:
     # -- node boundaries -------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Raise if the run stopped; wait while paused; enforce the flow deadline."""
+        """Raise if the run stopped or this thread's sub-work scope was cancelled; wait while
+        paused; enforce the flow deadline."""
         if self._stop is not None:
             raise self.stop_error()
+        scope = current_scope()
+        if scope is not None and scope.cancelled:
+            raise CancelledError(f"node {scope.node_id!r} stopped this part of its work")
         if self._paused:
             while self._paused and self._stop is None:
                 self._signals()[1].wait(0.25)
@@ -330,6 +344,11 @@ class Execution:
             self._record_completed(i)
         if self._stop is not None:
             raise self.stop_error()
+        if self._deadline is not None and time.perf_counter() >= self._deadline:
+            # A node that ran past the deadline in this thread (nobody could interrupt it):
+            # its result came too late, and the run must not report success.
+            self.expire()
+            raise self.stop_error()
 
     def _record_completed(self, i: int) -> None:
         with self._lock:
@@ -380,6 +399,9 @@ class Execution:
             NodeError: always, unless ``exc`` passes through as said above.
         """
         self.report_failure(i, exc)
+        if self._stop is not None and isinstance(exc, CancelledError):
+            # A node cancelled because the run stopped: the run's reason, not the node's echo.
+            raise self.stop_error() from exc
         if isinstance(exc, NodeError) or self.is_run_stop(exc):
             raise exc
         raise self.node_error_for(i, exc) from exc
@@ -484,9 +506,17 @@ class Execution:
                     i, done, total, message
                 ),
                 on_log=lambda message, level: self.log(message, level=level, node_id=info.id),
+                limiter=self.limiter,
+                on_cancel=self._context_cancelled,
+                leftover=self._leave,
             )
         else:
-            context = NodeContext(info.id)
+            context = NodeContext(
+                info.id,
+                limiter=self.limiter,
+                on_cancel=self._context_cancelled,
+                leftover=self._leave,
+            )
         context.allowed_paths = self.allowed_paths
         with self._lock:
             stopped = self._stop is not None
@@ -494,7 +524,19 @@ class Execution:
                 self._contexts.add(context)
         if stopped:
             context.cancel()
+        else:
+            # Inside sub-work (a branch, an iteration) the node also stops with that scope.
+            scope = current_scope()
+            if scope is not None:
+                scope.on_cancel(context.cancel)
         return context
+
+    def _leave(self, thread: threading.Thread) -> None:
+        self.abandoned.append(thread)
+
+    def _context_cancelled(self) -> None:
+        # Sub-work of a cancelled context must notice at its next node boundary (``checkpoint``).
+        self.slow = True
 
     def release_context(self, context: NodeContext) -> None:
         """Forget a context whose node finished (so a long loop does not keep them all)."""
@@ -521,7 +563,17 @@ class Execution:
             and self._trace is None
             and (self._deadline is None or tasks[0].mode == "inline")
         ):
-            tasks[0].fn(self, state)
+            if tasks[0].mode == "inline":
+                tasks[0].fn(self, state)
+                return
+            # A thread task holds a token even here: its sub-work (parallel branches, loop
+            # iterations) borrows the rest, so the limit counts this thread too.
+            limiter = self.limiter
+            limiter.acquire()
+            try:
+                tasks[0].fn(self, state)
+            finally:
+                limiter.release()
             return
         from .scheduler import TaskRun
 
@@ -633,5 +685,13 @@ class Execution:
 
 def describe(exc: BaseException) -> str:
     """``"KeyError: message"``: what a node error says about its cause."""
-    message = str(exc)
+    message = message_of(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def message_of(exc: BaseException) -> str:
+    """``str(exc)``, even when the exception's own ``__str__`` raises (reporting must not)."""
+    try:
+        return str(exc)
+    except Exception as broken:  # a user's exception class with a broken __str__
+        return f"<str() of this {type(exc).__name__} raised {type(broken).__name__}>"

@@ -33,6 +33,7 @@ from .events import (
     NodeSkipped,
     NodeStarted,
 )
+from .execution import describe
 
 E = TypeVar("E", bound=Event)
 
@@ -166,7 +167,7 @@ class HookSet:
         log = Log(
             run_id=self.run_id,
             timestamp=time.time(),
-            message=f"hook {type(failed).__name__} raised on {event.kind}: {type(exc).__name__}: {exc}",
+            message=f"hook {type(failed).__name__} raised on {event.kind}: {describe(exc)}",
             level="error",
             node_id=getattr(event, "node_id", None),
         )

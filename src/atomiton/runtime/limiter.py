@@ -70,8 +70,13 @@ class CapacityLimiter:
             self._borrowed += 1
             return True
 
-    def release(self) -> None:
+    def release(self, *, notify: bool = False) -> None:
         """Give a token back.
+
+        Args:
+            notify: also call the ``on_capacity`` listeners, so work waiting elsewhere can take
+                the token (sub-work of a node gives tokens back this way; the scheduler, which
+                is itself the listener, does not need to be told).
 
         Raises:
             RuntimeError: no token is held.
@@ -81,9 +86,13 @@ class CapacityLimiter:
                 raise RuntimeError("release() without a matching acquire()")
             self._borrowed -= 1
             self._cond.notify()
+            listeners = list(self._listeners) if notify else []
+        for listener in listeners:
+            listener()
 
     def on_capacity(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener()`` (from the setting thread) whenever ``total_tokens`` grows.
+        """Call ``listener()`` (from the setting thread) whenever ``total_tokens`` grows, and
+        when a token comes back with ``release(notify=True)``.
 
         Returns:
             A function that removes the listener.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import NodeError, RunTimeoutError
 from .context import NodeContext
+from .execution import describe
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -177,7 +178,7 @@ def _call_in_process(
     except Exception as exc:
         info = ex.nodes[i]
         raise NodeError(
-            f"cannot send the call to a worker process (execution: process): {type(exc).__name__}: {exc}; "
+            f"cannot send the call to a worker process (execution: process): {describe(exc)}; "
             "process nodes need module-level functions and picklable arguments",
             node_id=info.id,
             node_type=info.type,

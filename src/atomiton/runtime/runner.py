@@ -19,7 +19,7 @@ from ..errors import AtomitonError, CancelledError, NodeError, OutputError, RunT
 from .confine import AllowPaths, Roots, resolve_roots
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
-from .execution import Execution, describe, next_run_id
+from .execution import ACTIVE, Execution, describe, message_of, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .trace import Trace
@@ -74,9 +74,11 @@ def run(
         and not trace
     ):
         ex = Execution(blueprint, concurrency=concurrency, allowed_paths=roots)
+        ACTIVE.add(ex)
         try:
             return _call(body, ex, inputs)
         finally:
+            ACTIVE.discard(ex)
             if ex.process_pool is not None or ex.abandoned:
                 ex.close()
     return _run_observed(blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace, roots)
@@ -118,13 +120,16 @@ def _run_observed(
                 timeout=ex.timeout,
             )
         )
+    ACTIVE.add(ex)
     detach = cancel.attach(ex) if cancel is not None else None
+    watchdog = _watch_deadline(ex)
     try:
         result = _call(body, ex, inputs)
     except BaseException as exc:
         if detach is not None:
             detach()
             detach = None
+        _stop_watchdog(watchdog)
         ex.close()
         ex.report_unstarted(_skip_reason(ex, exc))
         run_trace = _finish_trace(ex, cancel)
@@ -137,7 +142,7 @@ def _run_observed(
                         timestamp=time.time(),
                         blueprint_id=blueprint.id,
                         duration=duration,
-                        reason=str(exc) or "cancelled",
+                        reason=message_of(exc) or "cancelled",
                         trace=run_trace,
                     )
                 )
@@ -156,6 +161,8 @@ def _run_observed(
                 )
         raise
     finally:
+        ACTIVE.discard(ex)
+        _stop_watchdog(watchdog)
         if detach is not None:
             detach()
     ex.close()
@@ -172,6 +179,27 @@ def _run_observed(
             )
         )
     return result
+
+
+def _watch_deadline(ex: Execution) -> threading.Timer | None:
+    """Stop the run at its deadline whatever its threads are doing.
+
+    The scheduler watches the deadline only while it waits; while it runs in-memory work itself
+    nobody would, and a program running on a worker thread must be killed on time all the same.
+    """
+    if ex.timeout is None:
+        return None
+    timer = threading.Timer(ex.timeout, ex.expire)
+    timer.name = f"atomiton-deadline-{ex.run_id}"
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _stop_watchdog(timer: threading.Timer | None) -> None:
+    if timer is not None:
+        timer.cancel()
+        timer.join()
 
 
 def _call(body: Callable[[Execution, I], O], ex: Execution, inputs: I) -> O:

@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from .execution import message_of
+
 if TYPE_CHECKING:
     from .execution import Execution
     from .model import Task
@@ -216,7 +218,7 @@ class TaskRun(Generic[S]):
         if first_failure:
             assert exc is not None
             # Outside the lock: stopping cancels node contexts, whose callbacks may block briefly.
-            self.ex.stop("failure", f"cancelled because another task failed: {exc}")
+            self.ex.stop("failure", f"cancelled because another task failed: {message_of(exc)}")
         if wake:
             self.wake_q.put(True)
         self._spawn(spawn)
