@@ -960,6 +960,8 @@ def _add_error_port(definition: NodeDef, ports: _Ports) -> None:
 
 def type_hint(source: PortType, target: PortType) -> str | None:
     """A fix for a common mismatch, or None."""
+    if source.nullable and not target.nullable:
+        return f"the value may be null: declare the target {target}?, or replace null first"
     if source.name == "number" and target.name == "integer":
         return "a number may have a fraction: round it in a code node, or declare the target number"
     if target.name == "array" and source.name != "array":

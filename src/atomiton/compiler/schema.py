@@ -9,6 +9,7 @@ offending key's YAML position.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from ..nodes import registry
 from ..nodes.spec import COMMON_SETTINGS
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
-from .types import parse_type
+from .types import MAX_TYPE_DEPTH, TypeTooDeepError, describe_value, parse_type, value_fits
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
@@ -248,17 +249,20 @@ def _document(
         return None
     blueprint_id = model.id or default_id
     inputs = [
-        _port(p, (*loc, "interface", "inputs", i), src, sink)
+        _port(p, (*loc, "interface", "inputs", i), src, sink, interface=True)
         for i, p in enumerate(model.interface.inputs if model.interface else [])
     ]
     for name, var in (model.variables or {}).items():
+        var_loc: Path_ = (*loc, "variables", name)
+        default_key = "defaultValue" if var.defaultValue is not MISSING else "default"
         default = var.defaultValue if var.defaultValue is not MISSING else var.default
-        _check_type(var.type, (*loc, "variables", name, "type"), src, sink)
+        type_text = _check_type(var.type, (*var_loc, "type"), src, sink)
+        _check_default(str(name), type_text, default, (*var_loc, default_key), src, sink)
         inputs.append(
             PortDef(
                 str(name),
-                var.type,
-                src.positions.span((*loc, "variables", name), key=True),
+                type_text,
+                src.positions.span(var_loc, key=True),
                 default,
                 var.description,
             )
@@ -267,6 +271,8 @@ def _document(
         _port(p, (*loc, "interface", "outputs", i), src, sink)
         for i, p in enumerate(model.interface.outputs if model.interface else [])
     ]
+    _check_unique(inputs, "input", sink)
+    _check_unique(outputs, "output", sink)
     nodes = []
     for index, raw in enumerate(model.nodes):
         node = _node(raw, (*loc, "nodes", index), src, sink, sha256)
@@ -274,11 +280,7 @@ def _document(
             nodes.append(node)
     edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
     edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
-    runtime_settings = (model.settings or {}).get("runtime", {}) or {}
-    concurrency = (
-        runtime_settings.get("concurrency") if isinstance(runtime_settings, dict) else None
-    )
-    timeout_ms = runtime_settings.get("timeout") if isinstance(runtime_settings, dict) else None
+    concurrency, timeout = _runtime_settings(model.settings or {}, (*loc, "settings"), src, sink)
     return BlueprintDoc(
         id=blueprint_id,
         name=model.name or blueprint_id,
@@ -293,34 +295,140 @@ def _document(
         outputs=tuple(outputs),
         nodes=tuple(nodes),
         edges=tuple(edges),
-        concurrency=concurrency if isinstance(concurrency, int) and concurrency > 0 else None,
-        timeout=(
-            timeout_ms / 1000 if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else None
-        ),
+        concurrency=concurrency,
+        timeout=timeout,
     )
 
 
-def _port(p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> PortDef:
+def _runtime_settings(
+    settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
+) -> tuple[int | None, float | None]:
+    """``settings.runtime``: (concurrency, timeout in seconds); bad values are diagnostics."""
+    runtime = settings.get("runtime")
+    if runtime is None:
+        return None, None
+    if not isinstance(runtime, dict):
+        sink.error(
+            "E0220",
+            src.positions.span((*loc, "runtime")),
+            setting="runtime",
+            message="expected a mapping of concurrency and timeout",
+        )
+        return None, None
+    concurrency = runtime.get("concurrency")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        sink.error(
+            "E0220",
+            src.positions.span((*loc, "runtime", "concurrency")),
+            setting="runtime.concurrency",
+            message=f"expected a whole number >= 1, found {concurrency!r}",
+        )
+        concurrency = None
+    timeout = runtime.get("timeout")
+    if timeout is not None and not is_duration(timeout):
+        sink.error(
+            "E0220",
+            src.positions.span((*loc, "runtime", "timeout")),
+            setting="runtime.timeout",
+            message=f"expected a finite number of milliseconds >= 0, found {timeout!r}",
+            hint="0 or no timeout means the run may take as long as it needs",
+        )
+        timeout = None
+    seconds = timeout / 1000 if isinstance(timeout, (int, float)) and timeout > 0 else None
+    return concurrency, seconds
+
+
+def is_duration(value: object) -> bool:
+    """A number of milliseconds a setting may hold: finite and not negative (not a bool)."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _port(
+    p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink, *, interface: bool = False
+) -> PortDef:
     name = p.id or p.name
     span = src.positions.span(loc)
     if not name:
         sink.error("E0103", span, where=_describe(loc), key="id")
         name = "_"
+    default_key = "default" if p.default is not MISSING else "defaultValue"
     default = p.default if p.default is not MISSING else p.defaultValue
     type_key = "type" if p.type else "dataType"
-    _check_type(p.type or p.dataType, (*loc, type_key), src, sink)
-    return PortDef(name, p.type or p.dataType, span, default, p.description, bool(p.multiple))
+    type_text = _check_type(p.type or p.dataType, (*loc, type_key), src, sink)
+    if interface:
+        _check_default(name, type_text, default, (*loc, default_key), src, sink)
+    return PortDef(name, type_text, span, default, p.description, bool(p.multiple))
 
 
-def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> None:
-    if parse_type(text) is None:
+def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> str:
+    """Report a type outside the vocabulary; return the type the compiler goes on with."""
+    try:
+        parsed = parse_type(text)
+    except TypeTooDeepError:
+        sink.error(
+            "E0404",
+            src.positions.span(loc),
+            limit=MAX_TYPE_DEPTH,
+            hint=f"the limit is {MAX_TYPE_DEPTH} levels of array<...>; use array<any> below that",
+        )
+        return "any"
+    if parsed is None:
         sink.error(
             "E0402",
             src.positions.span(loc),
             type=text,
             hint="use string, number, integer, boolean, array, object, buffer, path or any "
-            "(or array<T>)",
+            "(or array<T>, or T? for T or null)",
         )
+    return text
+
+
+def _check_default(
+    name: str, type_text: str, default: object, loc: Path_, src: SourceFile, sink: DiagnosticSink
+) -> None:
+    """An interface input's default must be a value of its type (None is always allowed)."""
+    if default is MISSING or default is None:
+        return
+    port_type = parse_type(type_text)
+    if port_type is None or value_fits(default, port_type):
+        return
+    sink.error(
+        "E0403",
+        src.positions.span(loc),
+        name=name,
+        found=describe_value(default),
+        type=str(port_type),
+        hint=(
+            "a fraction does not fit an integer: declare it number, or give a whole number"
+            if port_type.name == "integer" and isinstance(default, float)
+            else "quote nothing that should be a number; YAML reads 1 as a number and 'one' as text"
+        ),
+    )
+
+
+def _check_unique(ports: list[PortDef], direction: str, sink: DiagnosticSink) -> None:
+    """Interface ports (and ``variables``) must have distinct names."""
+    first: dict[str, PortDef] = {}
+    for port in ports:
+        if port.name in first:
+            earlier = first[port.name].span
+            sink.error(
+                "E0219",
+                port.span,
+                direction=direction,
+                name=port.name,
+                first=f"{earlier.line}:{earlier.column}",
+                hint="rename one, or remove the copy",
+            )
+        else:
+            first[port.name] = port
 
 
 def _node(
@@ -449,17 +557,17 @@ def _settings(
     timeout = found.get("timeout")
     timeout_s: float | None = None
     if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-            bad("timeout", "expected a number of milliseconds >= 0")
-        elif timeout > 0:
+        if not is_duration(timeout):
+            bad("timeout", f"expected a finite number of milliseconds >= 0, found {timeout!r}")
+        elif isinstance(timeout, (int, float)) and timeout > 0:
             timeout_s = timeout / 1000
     retries = found.get("retries", 0)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         bad("retries", "expected a whole number >= 0")
         retries = 0
     delay = found.get("retryDelay", 1000)
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-        bad("retryDelay", "expected a number of milliseconds >= 0")
+    if not is_duration(delay):
+        bad("retryDelay", f"expected a finite number of milliseconds >= 0, found {delay!r}")
         delay = 1000
     on_error = found.get("onError", "fail")
     if on_error == "stop":  # Atomiton's older spelling
