@@ -20,6 +20,7 @@ from ..nodes import registry
 from ..nodes.spec import NodeSpec, snake_case
 from . import resolve
 from .expressions import (
+    CodeLimitError,
     ExpressionError,
     ParsedExpr,
     input_reads,
@@ -92,6 +93,8 @@ class _Pending:
     function: tuple[str, str] | None = None
     child: Graph | None = None
     bodies: list[Graph] = field(default_factory=list)
+    # Parameters whose value is only known at run time (a template, or fed by an edge).
+    dynamic: set[str] = field(default_factory=set)
 
 
 def build_graph(doc: BlueprintDoc, options: CompileOptions) -> Graph:
@@ -430,7 +433,8 @@ class _Builder:
                 named = target.ports.primary_input  # Atomiton's generic handle: the primary port
             port = named
             if port is None:
-                valid = [*target.ports.inputs, *self._param_names(target)]
+                # A port that is also a parameter (``path``, ``url``) is named once.
+                valid = list(dict.fromkeys([*target.ports.inputs, *self._param_names(target)]))
                 self.sink.error(
                     "E0203",
                     edge.span,
@@ -572,6 +576,7 @@ class _Builder:
                 dynamic.add(name)
             values[name] = converted
         pending.params = values
+        pending.dynamic = dynamic
         if pending.spec is None:
             return
         static = {k: v for k, v in values.items() if k not in dynamic}
@@ -749,6 +754,7 @@ class _Builder:
                         type=definition.type,
                         port=port,
                     )
+            self._check_needs(pending)
             for port, bindings in pending.inputs.items():
                 if len(bindings) > 1 and port not in pending.ports.multiple:
                     self.sink.error(
@@ -759,6 +765,47 @@ class _Builder:
                         count=len(bindings),
                         hint="declare the port 'multiple' or merge the values first",
                     )
+
+    def _check_needs(self, pending: _Pending) -> None:
+        """Values a node needs given its other parameters (``NodeSpec.needs``): set or wired."""
+        spec = pending.spec
+        validated = pending.params.get("__validated__")
+        if spec is None or spec.needs is None or validated is None:
+            return
+        fields = spec.params.model_fields
+        by_alias = {(info.alias or name): name for name, info in fields.items()}
+        decided_by = {by_alias.get(key, key) for key in spec.needs_decided_by}
+        if decided_by & pending.dynamic:
+            return  # e.g. the operation is a template: which values it needs is not known yet
+        definition = pending.definition
+        for key in spec.needs(validated):
+            port = self._input_name(pending, key)
+            name = by_alias.get(key, snake_case(key))
+            fed = (
+                (port is not None and port in pending.inputs)
+                or key in pending.inputs
+                or (definition.id, key) in self.fed_by_broken_edge
+                or (definition.id, _ANY_PORT) in self.fed_by_broken_edge
+            )
+            if fed or name in pending.dynamic or pending.params.get(name) is not None:
+                continue
+            if name not in fields:  # an input port only (a loop's array)
+                self.sink.error(
+                    "E0208", definition.span, node=definition.id, type=definition.type, port=key
+                )
+                continue
+            self.sink.error(
+                "E0223",
+                definition.span,
+                node=definition.id,
+                type=definition.type,
+                param=key,
+                hint=(
+                    f"set {key!r} under parameters:, or add an edge into {definition.id}.{key}"
+                    if key in pending.ports.inputs
+                    else f"set {key!r} under parameters:"
+                ),
+            )
 
     def _finish_nodes(self) -> list[Node]:
         nodes = []
@@ -826,6 +873,18 @@ class _Builder:
                     normalized = normalize_body(source)
                 else:
                     normalized = normalize_expression(source)
+            except CodeLimitError as exc:
+                field_info = pending.spec.params.model_fields.get(name)
+                key = (field_info.alias if field_info else None) or name
+                self.sink.error(
+                    "E0306",
+                    pending.definition.param_spans.get(key, pending.definition.span),
+                    node=pending.definition.id,
+                    param=key,
+                    limit=str(exc),
+                    hint="split the code into several nodes, or move it into a python function",
+                )
+                continue
             except ExpressionError as exc:
                 field_info = pending.spec.params.model_fields.get(name)
                 key = (field_info.alias if field_info else None) or name

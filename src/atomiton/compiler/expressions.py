@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import Final
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT = re.compile(
@@ -19,8 +20,19 @@ _SEGMENT = re.compile(
 _ROOT = re.compile(r"\s*(?P<root>\$?[A-Za-z_][\w-]*)")
 
 
+# Limits on code written in a blueprint. Real node code is far below both; beyond them the
+# parser, the code generator, mypy and CPython's own compiler recurse per level and would crash
+# (RecursionError, MemoryError) instead of reporting a position.
+MAX_CODE_CHARS: Final = 100_000
+MAX_CODE_DEPTH: Final = 100
+
+
 class ExpressionError(ValueError):
     """A template or a piece of Python that cannot be compiled; the message says why."""
+
+
+class CodeLimitError(ExpressionError):
+    """Code too long or too deeply nested to compile; the message names the limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +89,39 @@ def parse_expr(source: str) -> ParsedExpr:
     return ParsedExpr(text, root.group("root"), tuple(path))
 
 
+def _parse_code(source: str, mode: str) -> ast.AST:
+    """``ast.parse`` within the limits: a syntax error or a limit is an ``ExpressionError``."""
+    if len(source) > MAX_CODE_CHARS:
+        raise CodeLimitError(f"{len(source):,} characters; the limit is {MAX_CODE_CHARS:,}")
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        if "too many nested" in exc.msg:
+            raise CodeLimitError(f"{exc.msg}; the limit is {MAX_CODE_DEPTH} levels") from None
+        raise ExpressionError(_syntax_message(exc)) from None
+    except (RecursionError, MemoryError):
+        raise CodeLimitError(f"nested beyond the limit of {MAX_CODE_DEPTH} levels") from None
+    depth = code_depth(tree)
+    if depth > MAX_CODE_DEPTH:
+        raise CodeLimitError(f"nested {depth} levels deep; the limit is {MAX_CODE_DEPTH}")
+    return tree
+
+
+def code_depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests, counted without recursion (``1+1+1`` is two levels)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def normalize_expression(source: str) -> str:
     """Check that ``source`` is one Python expression and return it re-emitted by ``ast``."""
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(_syntax_message(exc)) from None
+    tree = _parse_code(source.strip(), "eval")
+    assert isinstance(tree, ast.Expression)
     return ast.unparse(tree.body)
 
 
@@ -91,10 +130,8 @@ def normalize_body(source: str) -> str:
 
     A body that is a single expression is turned into ``return <expression>``.
     """
-    try:
-        tree = ast.parse(_dedent(source), mode="exec")
-    except SyntaxError as exc:
-        raise ExpressionError(_syntax_message(exc)) from None
+    tree = _parse_code(_dedent(source), "exec")
+    assert isinstance(tree, ast.Module)
     if not tree.body:
         raise ExpressionError("the code is empty")
     if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):

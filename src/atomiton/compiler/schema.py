@@ -136,7 +136,12 @@ class BlueprintModel(_Model):
 
 
 def _report(
-    exc: ValidationError, model: type[BaseModel], base: Path_, src: SourceFile, sink: DiagnosticSink
+    exc: ValidationError,
+    model: type[BaseModel],
+    base: Path_,
+    src: SourceFile,
+    sink: DiagnosticSink,
+    parameters: frozenset[str] = frozenset(),
 ) -> None:
     for error in exc.errors():
         loc = (*base, *error["loc"])
@@ -144,7 +149,11 @@ def _report(
         if error["type"] == "extra_forbidden":
             key = str(error["loc"][-1])
             owner = _owner_model(model, error["loc"][:-1])
-            hint = did_you_mean(key, list(owner.model_fields)) if owner else None
+            if len(error["loc"]) == 1 and key in parameters:
+                # Dedented by mistake: a parameter (or common setting) beside ``type:``.
+                hint: str | None = f"{key!r} is a parameter: move it under parameters:"
+            else:
+                hint = did_you_mean(key, list(owner.model_fields)) if owner else None
             owner_where = _describe(loc[:-1]) or "the blueprint"
             sink.error(
                 "E0101", src.positions.span(loc, key=True), key=key, where=owner_where, hint=hint
@@ -201,7 +210,12 @@ def _describe(loc: Path_) -> str:
 
 
 def _validate(
-    model: type[_Model], data: object, loc: Path_, src: SourceFile, sink: DiagnosticSink
+    model: type[_Model],
+    data: object,
+    loc: Path_,
+    src: SourceFile,
+    sink: DiagnosticSink,
+    parameters: frozenset[str] = frozenset(),
 ) -> Any:
     """Validate ``data``; report every error, then go on without the offending keys.
 
@@ -212,7 +226,7 @@ def _validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        _report(exc, model, loc, src, sink)
+        _report(exc, model, loc, src, sink, parameters)
         errors = exc.errors()
     if not isinstance(data, dict) or any(not e["loc"] or e["type"] == "missing" for e in errors):
         return None
@@ -434,7 +448,7 @@ def _check_unique(ports: list[PortDef], direction: str, sink: DiagnosticSink) ->
 def _node(
     raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str
 ) -> NodeDef | None:
-    model = _validate(NodeModel, raw, loc, src, sink)
+    model = _validate(NodeModel, raw, loc, src, sink, _parameter_keys(raw))
     if model is None:
         return None
     span = src.positions.span(loc)
@@ -480,6 +494,19 @@ def _node(
         inline=inline,
         subflows=subflows,
     )
+
+
+def _parameter_keys(raw: object) -> frozenset[str]:
+    """The keys that belong under a node's ``parameters:`` (its type's and the common settings)."""
+    type_name = raw.get("type") if isinstance(raw, dict) else None
+    spec = registry.get(type_name) if isinstance(type_name, str) else None
+    own: set[str] = set(COMMON_SETTINGS)
+    if spec is not None:
+        for name, info in spec.params.model_fields.items():
+            own.update((name, info.alias or name))
+    elif type_name == "python":
+        own.add("execution")
+    return frozenset(own)
 
 
 # Node types whose parameters hold sub-blueprints that the node runs itself.
@@ -575,7 +602,8 @@ def _settings(
     if on_error not in ("fail", "continue", "branch"):
         bad("onError", "expected 'fail', 'continue' or 'branch'")
         on_error = "fail"
-    return NodeSettings(enabled, timeout_s, retries, delay / 1000, on_error)  # type: ignore[arg-type]
+    delay_s = delay / 1000 if isinstance(delay, (int, float)) else 1.0
+    return NodeSettings(enabled, timeout_s, retries, delay_s, on_error)  # type: ignore[arg-type]
 
 
 def _edges(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
