@@ -59,6 +59,9 @@ _ANY_PORT = "\x00any"
 ERROR_PORT = "error"
 # The input a loop body or parallel branch receives when it declares none.
 ITEM = "item"
+# Programs that parse their ``-c`` argument as shell text, and the flags that say so.
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"})
+_SHELL_COMMAND_FLAG = re.compile(r"^-[a-z]*c[a-z]*$")
 # Parameters that hold sub-blueprints: compiled into functions, not passed as values.
 _SUBFLOW_PARAMS = frozenset({"body", "branches"})
 
@@ -151,6 +154,12 @@ class _Builder:
         if self.options.check_edge_types:
             self._check_edge_types(outputs)
         if len(self.sink.items) > errors_before and self.sink.has_errors:
+            # One error class must not hide another: still check the code of every node, so a
+            # mis-typed edge and a syntax error in the same node are reported together.
+            for pending in self.pending.values():
+                params = dict(pending.params)
+                validated = params.pop("__validated__", None)
+                self._code(pending, params, validated)
             return None
         nodes = self._finish_nodes()
         order = self._topological(nodes)
@@ -569,14 +578,19 @@ class _Builder:
             if definition.subflows and name in _SUBFLOW_PARAMS:
                 values[name] = value  # a body's templates belong to the body's own scope
                 continue
-            converted = self._templated(
-                value, pending, definition.param_spans.get(name, definition.span)
-            )
+            key = self._yaml_key(pending, name)
+            span = definition.param_spans.get(key, definition.span)
+            converted = self._templated(value, pending, span, (key,))
             if converted is not value:
                 dynamic.add(name)
+                self._check_rendered_type(pending, name, converted)
             values[name] = converted
         pending.params = values
         pending.dynamic = dynamic
+        if definition.type == "shell-command" or (
+            pending.spec is not None and pending.spec.type == "shell-command"
+        ):
+            self._check_shell_splice(pending)
         if pending.spec is None:
             return
         static = {k: v for k, v in values.items() if k not in dynamic}
@@ -607,9 +621,19 @@ class _Builder:
                 )
         pending.params["__validated__"] = validated
 
-    def _templated(self, value: object, pending: _Pending, span: Span) -> object:
+    def _yaml_key(self, pending: _Pending, name: str) -> str:
+        """The YAML spelling of parameter field ``name`` (its alias when the file used it)."""
+        if pending.spec is None or name in pending.definition.params:
+            return name
+        info = pending.spec.params.model_fields.get(name)
+        return info.alias if info is not None and info.alias else name
+
+    def _templated(
+        self, value: object, pending: _Pending, span: Span, path: tuple[str | int, ...]
+    ) -> object:
         """Replace template strings (anywhere inside ``value``) with ``Template`` objects."""
         if isinstance(value, str) and "{{" in value:
+            span = pending.definition.template_spans.get(path, span)
             try:
                 parts = split_template(value)
             except ExpressionError as exc:
@@ -626,12 +650,83 @@ class _Builder:
                 converted.append(expr)
             return Template(tuple(converted))
         if isinstance(value, dict):
-            items = {k: self._templated(v, pending, span) for k, v in value.items()}
+            items = {k: self._templated(v, pending, span, (*path, k)) for k, v in value.items()}
             return items if any(items[k] is not value[k] for k in items) else value
         if isinstance(value, list):
-            listed = [self._templated(v, pending, span) for v in value]
+            listed = [self._templated(v, pending, span, (*path, i)) for i, v in enumerate(value)]
             return listed if any(a is not b for a, b in zip(listed, value)) else value
         return value
+
+    def _check_shell_splice(self, pending: _Pending) -> None:
+        """Warn when a template is spliced unquoted into shell text (``sh -c "ls {{ x }}"``).
+
+        shell-command runs a program with an argument vector, so templates in ``args`` are safe
+        on their own; only the text a shell will parse (after ``-c``) turns a value like
+        ``; rm -rf ~`` into commands. ``| shquote`` makes the value one shell word.
+        """
+        program = pending.params.get("program")
+        args = pending.params.get("args")
+        if not isinstance(program, str) or not isinstance(args, list):
+            return
+        if program.rsplit("/", 1)[-1] not in _SHELLS:
+            return
+        for index, arg in enumerate(args[:-1]):
+            if not (isinstance(arg, str) and _SHELL_COMMAND_FLAG.match(arg)):
+                continue
+            script = args[index + 1]
+            if not isinstance(script, Template) or script.is_single:
+                continue  # a template that is the whole script is a script by intent
+            definition = pending.definition
+            key = self._yaml_key(pending, "args")
+            span = definition.template_spans.get(
+                (key, index + 1), definition.param_spans.get(key, definition.span)
+            )
+            for part in script.parts:
+                if isinstance(part, TemplateExpr) and "shquote" not in part.filters:
+                    self.sink.warning(
+                        "W0301",
+                        span,
+                        node=definition.id,
+                        template="{{ " + part.text + " }}",
+                        hint=f"write {{{{ {part.text} | shquote }}}} so the value stays one word",
+                    )
+
+    def _check_rendered_type(self, pending: _Pending, name: str, value: object) -> None:
+        """A template-valued parameter must render a value of the parameter's type: text with a
+        template in it is a string, never a list or a number (``args: "-l {{ x }}"``)."""
+        spec = pending.spec
+        if spec is None or not isinstance(value, Template) or name not in spec.params.model_fields:
+            return
+        expected = from_annotation(spec.params.model_fields[name].annotation)
+        if value.is_single:
+            expr = value.parts[0]
+            assert isinstance(expr, TemplateExpr)
+            if expr.filters or isinstance(expr.root, str):
+                found = PortType("string")  # shquote, $now and $env.NAME all give text
+            elif expr.path:
+                found = ANY
+            else:
+                found = parse_type(self._binding_type(expr.root)) or ANY
+        else:
+            found = PortType("string")
+        if fits(found, expected):
+            return
+        key = self._yaml_key(pending, name)
+        definition = pending.definition
+        self.sink.error(
+            "E0307",
+            definition.template_spans.get((key,), definition.param_spans.get(key, definition.span)),
+            node=definition.id,
+            type=definition.type,
+            param=key,
+            expected=str(expected),
+            found=str(found),
+            hint=(
+                f'write a list with one template per item: {key}: ["-l", "{{{{ ... }}}}"]'
+                if expected.name == "array"
+                else "a template with text around it renders text; use one {{ ... }} alone"
+            ),
+        )
 
     def _bind_expr(
         self, expr: ParsedExpr, pending: _Pending, span: Span, template: str
@@ -657,18 +752,18 @@ class _Builder:
                     ),
                 )
                 return None
-            return TemplateExpr(expr.text, FromInput(path[0]), path[1:])
+            return TemplateExpr(expr.text, FromInput(path[0]), path[1:], expr.filters)
         if root == "$now":
-            return TemplateExpr(expr.text, "now", ())
+            return TemplateExpr(expr.text, "now", (), expr.filters)
         if root == "$env":
             if len(path) != 1 or not isinstance(path[0], str):
                 self.sink.error("E0301", span, template=template, message="write $env.NAME")
                 return None
-            return TemplateExpr(expr.text, "env", path)
+            return TemplateExpr(expr.text, "env", path, expr.filters)
         port = pending.ports.primary_input if root == "$input" else self._input_name(pending, root)
         bound = pending.inputs.get(port) if port is not None else None
         if bound:
-            return TemplateExpr(expr.text, bound[0][0], path)
+            return TemplateExpr(expr.text, bound[0][0], path, expr.filters)
         if root == "$input":
             self.sink.error(
                 "E0301",

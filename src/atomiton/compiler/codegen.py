@@ -673,6 +673,12 @@ class _ModuleBuilder:
         return f"_rt.text({', '.join(parts)})"
 
     def _expr(self, expr: TemplateExpr) -> str:
+        code = self._expr_value(expr)
+        for name in expr.filters:  # validated names of runtime functions (expressions.FILTERS)
+            code = f"_rt.{name}({code})"
+        return code
+
+    def _expr_value(self, expr: TemplateExpr) -> str:
         if expr.root == "now":
             return "_rt.now()"
         if expr.root == "env":

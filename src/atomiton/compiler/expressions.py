@@ -18,6 +18,10 @@ _SEGMENT = re.compile(
     r"""\s*(?:\.\s*(?P<name>[A-Za-z_$][\w$-]*)|\[\s*(?:(?P<index>-?\d+)|'(?P<sq>[^']*)'|"(?P<dq>[^"]*)")\s*\])"""
 )
 _ROOT = re.compile(r"\s*(?P<root>\$?[A-Za-z_][\w-]*)")
+_FILTER = re.compile(r"\s*\|\s*(?P<name>[A-Za-z_]\w*)\s*")
+# Filters a template may apply to its value (``{{ inputs.v | shquote }}``), each rendered by the
+# runtime function of the same name.
+FILTERS: Final = ("shquote",)
 
 
 # Limits on code written in a blueprint. Real node code is far below both; beyond them the
@@ -37,11 +41,13 @@ class CodeLimitError(ExpressionError):
 
 @dataclass(frozen=True, slots=True)
 class ParsedExpr:
-    """``{{ inputs.user['name'] }}`` -> root ``inputs``, path ``("user", "name")``."""
+    """``{{ inputs.user['name'] | shquote }}`` -> root ``inputs``, path ``("user", "name")``,
+    filters ``("shquote",)``."""
 
     text: str
     root: str
     path: tuple[str | int, ...]
+    filters: tuple[str, ...] = ()
 
 
 def split_template(text: str) -> list[str | ParsedExpr]:
@@ -69,8 +75,21 @@ def parse_expr(source: str) -> ParsedExpr:
     if root is None:
         raise ExpressionError(f"expected a name such as 'inputs.x', found {text!r}")
     path: list[str | int] = []
+    filters: list[str] = []
     position = root.end()
     while position < len(text):
+        applied = _FILTER.match(text, position)
+        if applied is not None:
+            if applied["name"] not in FILTERS:
+                raise ExpressionError(
+                    f"unknown filter {applied['name']!r}; templates know "
+                    + ", ".join(repr(f) for f in FILTERS)
+                )
+            filters.append(applied["name"])
+            position = applied.end()
+            continue
+        if filters:
+            raise ExpressionError(f"cannot read {text[position:].strip()!r} after a filter")
         segment = _SEGMENT.match(text, position)
         if segment is None:
             raise ExpressionError(
@@ -86,7 +105,7 @@ def parse_expr(source: str) -> ParsedExpr:
                 segment.group("sq") if segment.group("sq") is not None else segment.group("dq")
             )
         position = segment.end()
-    return ParsedExpr(text, root.group("root"), tuple(path))
+    return ParsedExpr(text, root.group("root"), tuple(path), tuple(filters))
 
 
 def _parse_code(source: str, mode: str) -> ast.AST:

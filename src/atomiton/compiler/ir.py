@@ -93,6 +93,9 @@ class NodeDef:
     settings: NodeSettings = NodeSettings()
     declared_inputs: tuple[PortDef, ...] = ()
     declared_outputs: tuple[PortDef, ...] = ()
+    # Where each template string under the parameters is written, keyed by its path from the
+    # parameter's YAML name (``("args", 1)``), so a diagnostic points at the template itself.
+    template_spans: Mapping[tuple[str | int, ...], Span] = field(default_factory=dict)
     # A sub-blueprint written inline (Atomiton's group with its own nodes/edges).
     inline: BlueprintDoc | None = None
     # Sub-blueprints run by the node itself (loop's body, parallel's branches): inline
@@ -158,6 +161,8 @@ class TemplateExpr:
     text: str
     root: Binding | Literal["now", "env"]
     path: tuple[str | int, ...] = ()
+    # Runtime functions applied to the value in order (``shquote``).
+    filters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

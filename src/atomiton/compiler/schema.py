@@ -456,12 +456,14 @@ def _node(
         sink.error("E0211", src.positions.span((*loc, "id")), what="node id", id=model.id)
     params: dict[str, object] = {}
     param_spans: dict[str, Span] = {}
+    template_spans: dict[tuple[str | int, ...], Span] = {}
     for key in ("data", "config", "parameters"):  # later spellings win, parameters last
         block = getattr(model, key)
         if block:
             for name, value in block.items():
                 params[str(name)] = value
                 param_spans[str(name)] = src.positions.span((*loc, key, name), key=True)
+                _template_spans(value, (*loc, key, name), (str(name),), src, template_spans)
     if model.function is not None:
         params["function"] = model.function
         param_spans["function"] = src.positions.span((*loc, "function"))
@@ -483,6 +485,7 @@ def _node(
         params=params,
         param_spans=param_spans,
         settings=settings,
+        template_spans=template_spans,
         declared_inputs=tuple(
             _port(p, (*loc, "inputPorts", i), src, sink)
             for i, p in enumerate(model.inputPorts or [])
@@ -494,6 +497,27 @@ def _node(
         inline=inline,
         subflows=subflows,
     )
+
+
+def _template_spans(
+    value: object,
+    loc: Path_,
+    path: tuple[str | int, ...],
+    src: SourceFile,
+    out: dict[tuple[str | int, ...], Span],
+) -> None:
+    """Record where each template string under a parameter is written (iteratively: parameter
+    values may nest deeply)."""
+    stack = [(value, loc, path)]
+    while stack:
+        item, item_loc, item_path = stack.pop()
+        if isinstance(item, str):
+            if "{{" in item:
+                out[item_path] = src.positions.span(item_loc)
+        elif isinstance(item, dict):
+            stack.extend(((v, (*item_loc, k), (*item_path, k)) for k, v in item.items()))
+        elif isinstance(item, list):
+            stack.extend(((v, (*item_loc, i), (*item_path, i)) for i, v in enumerate(item)))
 
 
 def _parameter_keys(raw: object) -> frozenset[str]:

@@ -43,6 +43,7 @@ from .values import env as env
 from .values import error_value as error_value
 from .values import lookup as lookup
 from .values import now as now
+from .values import shquote as shquote
 from .values import text as text
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "event_to_dict",
     "lookup",
     "now",
+    "shquote",
     "run",
     "text",
 ]
