@@ -8,7 +8,9 @@ not wherever the flow happens to be: the first one cancels the run through a ``C
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -151,6 +153,9 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
         reporter.print_summary()
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR) from None
     reporter.diagnostics(compiled.warnings, path=path)
+    # python nodes import their functions from the working directory, as ``python -m`` would.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     return load_module(compiled)
 
 

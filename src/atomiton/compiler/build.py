@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..diagnostics import DiagnosticSink, Span, did_you_mean, one_of
 from ..nodes import registry
 from ..nodes.spec import NodeSpec, snake_case
-from . import resolve
+from . import resolve, user_functions
 from .expressions import (
     CodeLimitError,
     ExpressionError,
@@ -322,6 +322,7 @@ class _Builder:
         else:
             module, _, name = reference.partition(":")
             function = (module, name)
+            self._check_function(definition, span, module, name)
         execution = definition.params.get("execution", "inline")
         if execution not in ("inline", "thread"):
             self.sink.error(
@@ -349,6 +350,33 @@ class _Builder:
         _add_error_port(definition, ports)
         params: dict[str, object] = {"execution": execution} if execution == "thread" else {}
         self.pending[definition.id] = _Pending(definition, None, ports, params, function=function)
+
+    def _check_function(self, definition: NodeDef, span: Span, module: str, name: str) -> None:
+        """The module must be importable from here and define the function (user_functions)."""
+        missing = user_functions.check_function(module, name)
+        if missing is None:
+            return
+        if not missing.module_found:
+            top = module.split(".")[0]
+            self.sink.error(
+                "E0221",
+                span,
+                node=definition.id,
+                module=module,
+                function=f"{module}:{name}",
+                hint=f"modules are imported from the current folder, then sys.path: run from the "
+                f"folder that holds {top!r}, or install it",
+            )
+            return
+        self.sink.error(
+            "E0222",
+            span,
+            node=definition.id,
+            module=module,
+            name=name,
+            hint=did_you_mean(name, missing.names)
+            or "define it at the top level of the module (def, class or assignment)",
+        )
 
     def _add_group(self, definition: NodeDef) -> None:
         child_doc = resolve.load_child(definition, self.doc, self.options, self.chain, self.sink)
