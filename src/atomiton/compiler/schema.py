@@ -21,7 +21,14 @@ from ..nodes import registry
 from ..nodes.spec import COMMON_SETTINGS
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
-from .types import MAX_TYPE_DEPTH, TypeTooDeepError, describe_value, parse_type, value_fits
+from .types import (
+    MAX_TYPE_DEPTH,
+    PortType,
+    TypeTooDeepError,
+    describe_value,
+    parse_type,
+    value_fits,
+)
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
@@ -419,12 +426,18 @@ def _check_default(
         name=name,
         found=describe_value(default),
         type=str(port_type),
-        hint=(
-            "a fraction does not fit an integer: declare it number, or give a whole number"
-            if port_type.name == "integer" and isinstance(default, float)
-            else "quote nothing that should be a number; YAML reads 1 as a number and 'one' as text"
-        ),
+        hint=_default_hint(default, port_type),
     )
+
+
+def _default_hint(default: object, port_type: PortType) -> str:
+    if port_type.name == "integer" and isinstance(default, float):
+        return "a fraction does not fit an integer: declare it number, or give a whole number"
+    if port_type.name == "array" and isinstance(default, list):
+        return f"every element must be a {port_type.item}"
+    if isinstance(default, str) and port_type.name in ("integer", "number", "boolean"):
+        return f"write a {port_type.name} without quotes (YAML reads 'one' and \"1\" as text)"
+    return f"give a {port_type} value, or change the type"
 
 
 def _check_unique(ports: list[PortDef], direction: str, sink: DiagnosticSink) -> None:
