@@ -721,13 +721,29 @@ class _Builder:
 
     def _check_rendered_type(self, pending: _Pending, name: str, value: object) -> None:
         """A template-valued parameter must render a value of the parameter's type: text with a
-        template in it is a string, never a list or a number (``args: "-l {{ x }}"``)."""
+        template in it is a string, never a list or a number (``args: "-l {{ x }}"``), and a
+        lone template has the type of what it reads, item by item inside a list."""
         spec = pending.spec
-        if spec is None or not isinstance(value, Template) or name not in spec.params.model_fields:
+        if spec is None or name not in spec.params.model_fields:
             return
         expected = from_annotation(spec.params.model_fields[name].annotation)
-        if value.is_single:
-            expr = value.parts[0]
+        key = self._yaml_key(pending, name)
+        if isinstance(value, Template):
+            self._check_template_type(pending, value, expected, (key,))
+        elif isinstance(value, list) and expected.name == "array" and expected.item is not None:
+            for index, item in enumerate(value):
+                if isinstance(item, Template):
+                    self._check_template_type(pending, item, expected.item, (key, index))
+
+    def _check_template_type(
+        self,
+        pending: _Pending,
+        template: Template,
+        expected: PortType,
+        path: tuple[str | int, ...],
+    ) -> None:
+        if template.is_single:
+            expr = template.parts[0]
             assert isinstance(expr, TemplateExpr)
             if expr.filters or isinstance(expr.root, str):
                 found = PortType("string")  # shquote, $now and $env.NAME all give text
@@ -739,21 +755,24 @@ class _Builder:
             found = PortType("string")
         if fits(found, expected):
             return
-        key = self._yaml_key(pending, name)
         definition = pending.definition
+        key = str(path[0])
+        where = key + "".join(f"[{p}]" for p in path[1:])
+        if not template.is_single and expected.name == "array":
+            hint = f'write a list with one template per item: {key}: ["-l", "{{{{ ... }}}}"]'
+        elif not template.is_single:
+            hint = "a template with text around it renders text; use one {{ ... }} alone"
+        else:
+            hint = f"the value is {found}: declare it {expected}, or convert it in a code node"
         self.sink.error(
             "E0307",
-            definition.template_spans.get((key,), definition.param_spans.get(key, definition.span)),
+            definition.template_spans.get(path, definition.param_spans.get(key, definition.span)),
             node=definition.id,
             type=definition.type,
-            param=key,
+            param=where,
             expected=str(expected),
             found=str(found),
-            hint=(
-                f'write a list with one template per item: {key}: ["-l", "{{{{ ... }}}}"]'
-                if expected.name == "array"
-                else "a template with text around it renders text; use one {{ ... }} alone"
-            ),
+            hint=hint,
         )
 
     def _bind_expr(
