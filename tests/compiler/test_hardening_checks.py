@@ -450,3 +450,39 @@ def test_an_unquoted_template_in_shell_text_is_a_warning(tmp_path: Path) -> None
     assert warning.hint == "write {{ inputs.v | shquote }} so the value stays one word"
     module = load_module(compiled)
     assert module.run(module.Inputs(v="a b")).out == "a|b|"  # what the warning is about
+
+
+def test_a_bad_default_does_not_hide_a_mis_wired_edge(tmp_path: Path) -> None:
+    errors = errors_of(
+        tmp_path,
+        {
+            "id": "both",
+            "settings": {"runtime": {"timeout": float("inf")}},
+            "interface": {"inputs": [{"id": "n", "dataType": "integer", "default": "one"}]},
+            "nodes": [{"id": "t", "type": "transform", "parameters": {"operation": "limit"}}],
+            "edges": [{"source": "input.n", "target": "t"}],
+        },
+    )
+    assert sorted(e.code for e in errors) == ["E0220", "E0401", "E0403"]
+
+
+def test_deferred_errors_of_an_included_file_say_where_it_was_included(tmp_path: Path) -> None:
+    write_blueprint(
+        tmp_path,
+        {
+            "id": "child",
+            "interface": {"inputs": [{"id": "n", "dataType": "integer", "default": 1.5}]},
+            "nodes": [{"id": "c", "type": "code", "parameters": {"code": "return data"}}],
+            "edges": [{"source": "input.n", "target": "c"}],
+        },
+        name="child",
+    )
+    (error,) = errors_of(
+        tmp_path,
+        {
+            "id": "parent",
+            "nodes": [{"id": "sub", "type": "blueprint", "parameters": {"path": "child.yaml"}}],
+        },
+    )
+    assert error.code == "E0403" and error.span is not None and error.span.path == "child.yaml"
+    assert error.notes and error.notes[0].startswith("included from flow.yaml:")

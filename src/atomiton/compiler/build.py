@@ -143,6 +143,7 @@ class _Builder:
 
     def build(self) -> Graph | None:
         errors_before = len(self.sink.items)
+        self.sink.extend(self.doc.deferred)
         for definition in self.doc.nodes:
             self._add_node(definition)
         outputs = self._bind_edges()

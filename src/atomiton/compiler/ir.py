@@ -122,6 +122,9 @@ class BlueprintDoc:
     edges: tuple[EdgeDef, ...]
     concurrency: int | None = None
     timeout: float | None = None
+    # Errors of the file that leave it whole (a default that does not fit its type, a bad
+    # setting): the graph builder reports them with its own, so neither hides the other.
+    deferred: tuple[Diagnostic, ...] = ()
 
 
 # Where a node input's value comes from.

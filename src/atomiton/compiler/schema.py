@@ -12,11 +12,12 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..diagnostics import DiagnosticSink, Span, did_you_mean
+from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
 from ..nodes import registry
 from ..nodes.spec import COMMON_SETTINGS
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
@@ -244,16 +245,49 @@ def _validate(
         return None
 
 
+# Errors after which the document is still whole (a bad value replaced by its default, an
+# unknown type read as any): they travel with it as ``BlueprintDoc.deferred`` and the graph
+# builder reports them beside its own, so that a bad default does not hide a mis-wired edge.
+_DEFERRED_CODES: Final = frozenset({"E0218", "E0219", "E0220", "E0402", "E0403", "E0404"})
+
+
+class _FileSink(DiagnosticSink):
+    """Collects one file's schema diagnostics, keeping the deferrable errors apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deferred: list[Diagnostic] = []
+
+    def error(
+        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+    ) -> Diagnostic:
+        diagnostic = super().error(code, span, hint=hint, **fields)
+        if code in _DEFERRED_CODES:
+            self.items.remove(diagnostic)
+            self.deferred.append(diagnostic)
+        return diagnostic
+
+
 def parse_document(
     src: SourceFile, sink: DiagnosticSink, *, default_id: str
 ) -> BlueprintDoc | None:
-    """Validate a parsed file and normalise it; problems go to ``sink``."""
+    """Validate a parsed file and normalise it; problems go to ``sink``.
+
+    Errors that leave the document whole go to ``BlueprintDoc.deferred`` instead, for the graph
+    builder to report with its own; when the file has other errors they all go to ``sink``.
+    """
     if not isinstance(src.data, dict):
         found = "an empty file" if src.data is None else type(src.data).__name__
         sink.error("E0004", src.positions.span(()), found=found)
         return None
     digest = hashlib.sha256(src.text.encode("utf-8")).hexdigest()
-    return _document(src.data, (), src, sink, default_id=default_id, sha256=digest)
+    local = _FileSink()
+    doc = _document(src.data, (), src, local, default_id=default_id, sha256=digest)
+    sink.extend(local.items)
+    if doc is None or local.has_errors:
+        sink.extend(local.deferred)
+        return doc
+    return replace(doc, deferred=tuple(local.deferred))
 
 
 def _document(
