@@ -486,3 +486,39 @@ def test_deferred_errors_of_an_included_file_say_where_it_was_included(tmp_path:
     )
     assert error.code == "E0403" and error.span is not None and error.span.path == "child.yaml"
     assert error.notes and error.notes[0].startswith("included from flow.yaml:")
+
+
+def real_output_types(spec: Any) -> dict[str, object]:
+    """Output port (snake_case) -> the annotation the node's ``run`` really returns for it."""
+    import dataclasses
+    import importlib
+    import inspect
+    import typing
+
+    module = importlib.import_module(spec.module)
+    returned = inspect.signature(module.run).return_annotation
+    if isinstance(returned, str):
+        returned = eval(returned, vars(module))  # the module's own annotation text
+    if dataclasses.is_dataclass(returned):
+        return dict(typing.get_type_hints(returned))
+    return {spec.outputs[0].attr: returned} if spec.outputs else {}
+
+
+def test_node_output_ports_say_what_their_values_are() -> None:
+    """A port typed ``any`` (or non-nullable) whose value may be None is what let a nullable
+    rowCount flow into an integer output past the compiler and fail only in mypy."""
+    from atomiton.compiler.types import from_annotation
+    from atomiton.nodes import catalogue
+
+    wrong = []
+    for spec in catalogue.specs():
+        real = real_output_types(spec)
+        for port in spec.outputs:
+            actual = from_annotation(real[port.attr])
+            if actual.name != "any" and not fits(actual, t(port.type)):
+                wrong.append(f"{spec.type}.{port.name}: {port.type}, really {actual}")
+            elif actual.nullable and not t(port.type).nullable and t(port.type).name != "any":
+                wrong.append(f"{spec.type}.{port.name}: {port.type}, really {actual}")
+            elif actual.name != "any" and t(port.type).name == "any":
+                wrong.append(f"{spec.type}.{port.name}: any, really {actual}")
+    assert not wrong, "\n".join(wrong)
