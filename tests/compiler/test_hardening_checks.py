@@ -522,3 +522,18 @@ def test_node_output_ports_say_what_their_values_are() -> None:
             elif actual.name != "any" and t(port.type).name == "any":
                 wrong.append(f"{spec.type}.{port.name}: any, really {actual}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_mypy_findings_on_a_function_import_are_placed_at_the_function_line(
+    tmp_path: Path,
+) -> None:
+    """``textwrap.re`` exists at run time (so the compiler accepts it) but not in textwrap's
+    stubs: mypy reports the generated import line, which belongs to the node's ``function:``."""
+    from atomiton.compiler.typecheck import check_types
+
+    compiled = compile_in(tmp_path, python_flow("textwrap:re"))
+    findings = check_types([compiled])
+    assert findings, "mypy accepted an attribute the stubs do not have"
+    function_line = line_of(tmp_path / "flow.yaml", "function:")
+    for finding in findings:
+        assert finding.span is not None and finding.span.line == function_line, finding.format()

@@ -983,6 +983,9 @@ class _Builder:
                     inputs=inputs,
                     code=code,
                     function=pending.function,
+                    function_span=(
+                        definition.param_spans.get("function") if pending.function else None
+                    ),
                     outputs=outputs,
                     included_from=self.chain.spans,
                     bodies=tuple(pending.bodies),

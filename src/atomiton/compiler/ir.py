@@ -210,8 +210,9 @@ class Node:
     # Input port -> where its value comes from (a tuple for ``multiple`` ports).
     inputs: Mapping[str, Binding | tuple[Binding, ...]]
     code: tuple[CodeFunction, ...] = ()
-    # ``python`` nodes: the user's function as (module, attribute).
+    # ``python`` nodes: the user's function as (module, attribute), and where it is named.
     function: tuple[str, str] | None = None
+    function_span: Span | None = None
     # Output ports (for python nodes, from the YAML declaration).
     outputs: tuple[PortDef, ...] = ()
     # Where the node was included from, innermost first ("included from a.yaml:3:5").
