@@ -537,3 +537,31 @@ def test_mypy_findings_on_a_function_import_are_placed_at_the_function_line(
     function_line = line_of(tmp_path / "flow.yaml", "function:")
     for finding in findings:
         assert finding.span is not None and finding.span.line == function_line, finding.format()
+
+
+def test_a_parameter_of_choices_takes_only_an_any_value(tmp_path: Path) -> None:
+    """mypy rejects a ``str`` for a ``Literal`` parameter, so the compiler does too."""
+    from typing import Literal
+
+    from atomiton.compiler.types import ANY, from_annotation
+
+    choices = from_annotation(Literal["read", "write"])
+    assert str(choices) == "string" and choices.choices == ("read", "write")
+    assert not fits(t("string"), choices) and fits(ANY, choices)
+
+    def flow(op_type: str) -> dict[str, Any]:
+        return {
+            "id": "choices",
+            "interface": {"inputs": [{"id": "op", "dataType": op_type, "default": "read"}]},
+            "nodes": [
+                {
+                    "id": "fs",
+                    "type": "file-system",
+                    "parameters": {"operation": "{{ inputs.op }}", "path": "a.txt"},
+                }
+            ],
+        }
+
+    (error,) = errors_of(tmp_path, flow("string"))
+    assert error.code == "E0307" and "one of 'read'" in error.message
+    compile_in(tmp_path, flow("any"))

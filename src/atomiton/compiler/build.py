@@ -763,6 +763,8 @@ class _Builder:
             hint = f'write a list with one template per item: {key}: ["-l", "{{{{ ... }}}}"]'
         elif not template.is_single:
             hint = "a template with text around it renders text; use one {{ ... }} alone"
+        elif expected.choices:
+            hint = type_hint(found, expected) or ""
         else:
             hint = f"the value is {found}: declare it {expected}, or convert it in a code node"
         self.sink.error(
@@ -771,7 +773,7 @@ class _Builder:
             node=definition.id,
             type=definition.type,
             param=where,
-            expected=str(expected),
+            expected=describe_type(expected),
             found=str(found),
             hint=hint,
         )
@@ -876,7 +878,7 @@ class _Builder:
             source=source_name,
             source_type=str(source),
             target=target_name,
-            target_type=str(target),
+            target_type=describe_type(target),
             hint=type_hint(source, target),
         )
 
@@ -1163,8 +1165,22 @@ def _add_error_port(definition: NodeDef, ports: _Ports) -> None:
         ports.outputs[ERROR_PORT] = "object"
 
 
+def describe_type(port_type: PortType) -> str:
+    """A type as messages name it: a parameter of choices lists them."""
+    if port_type.choices:
+        shown = ", ".join(repr(c) for c in port_type.choices[:6])
+        more = ", ..." if len(port_type.choices) > 6 else ""
+        return f"one of {shown}{more}"
+    return str(port_type)
+
+
 def type_hint(source: PortType, target: PortType) -> str | None:
     """A fix for a common mismatch, or None."""
+    if target.choices:
+        return (
+            f"it takes only {one_of(str(c) for c in target.choices)}: set it under parameters:, "
+            "or declare the value's type any to have it checked at run time"
+        )
     if source.nullable and not target.nullable:
         return f"the value may be null: declare the target {target}?, or replace null first"
     if source.name == "number" and target.name == "integer":

@@ -63,6 +63,9 @@ class PortType:
     name: str
     item: PortType | None = None
     nullable: bool = False
+    # A parameter typed ``Literal[...]`` takes only these values: no port type says "one of",
+    # so only ``any`` fits it (mypy rejects a ``str`` there too).
+    choices: tuple[object, ...] = ()
 
     def __str__(self) -> str:
         text = f"array<{self.item}>" if self.item is not None else self.name
@@ -142,6 +145,8 @@ def fits(source: PortType, target: PortType) -> bool:
         return True
     if source.nullable and not target.nullable:
         return False
+    if target.choices:
+        return False
     if source.name == "array" and target.name == "array":
         if source.item is None or target.item is None:
             return True
@@ -182,7 +187,9 @@ def from_annotation(annotation: object) -> PortType:
         return PortType(inner.name, inner.item, nullable=True)
     if origin is typing.Literal:
         kinds = {type(a) for a in args}
-        return from_annotation(kinds.pop()) if len(kinds) == 1 else ANY
+        if len(kinds) != 1:
+            return ANY
+        return PortType(from_annotation(kinds.pop()).name, choices=tuple(args))
     if origin is typing.Annotated:
         return from_annotation(args[0])
     if origin in (list, tuple, set, frozenset) or annotation in (list, tuple):
