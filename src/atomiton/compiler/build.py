@@ -725,9 +725,13 @@ class _Builder:
         template in it is a string, never a list or a number (``args: "-l {{ x }}"``), and a
         lone template has the type of what it reads, item by item inside a list."""
         spec = pending.spec
-        if spec is None or name not in spec.params.model_fields:
+        if pending.child is not None and name in pending.ports.inputs:
+            # A sub-blueprint's parameter fills its interface input of that name.
+            expected = parse_type(pending.ports.inputs[name]) or ANY
+        elif spec is not None and name in spec.params.model_fields:
+            expected = from_annotation(spec.params.model_fields[name].annotation)
+        else:
             return
-        expected = from_annotation(spec.params.model_fields[name].annotation)
         key = self._yaml_key(pending, name)
         if isinstance(value, Template):
             self._check_template_type(pending, value, expected, (key,))
