@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import WriteBlueprint, run_atomiton
 
 FLOW = """\
@@ -28,6 +30,7 @@ edges:
 """
 
 
+@pytest.mark.slow  # runs mypy
 def test_run_and_check_import_user_functions_from_the_working_directory(
     write: WriteBlueprint, workdir: Path
 ) -> None:

@@ -133,6 +133,7 @@ def test_interface_defaults_are_checked_against_their_type(
     assert value_fits(value, t(text)) is expected
 
 
+@pytest.mark.slow  # runs mypy
 def test_nullable_port_into_a_nullable_output_compiles_and_passes_mypy(tmp_path: Path) -> None:
     """The compiler and mypy agree: what compile accepts, check accepts."""
     from atomiton.compiler.typecheck import check_types
@@ -524,6 +525,7 @@ def test_node_output_ports_say_what_their_values_are() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.slow  # runs mypy
 def test_mypy_findings_on_a_function_import_are_placed_at_the_function_line(
     tmp_path: Path,
 ) -> None:
