@@ -40,15 +40,24 @@ CODES: Final[dict[str, str]] = {
     "E0216": "node {node!r}: function must be written 'package.module:name', found {value!r}",
     "E0217": "interface output {name!r} is declared but no edge defines it",
     "E0218": "node {node!r} ({type}): setting {setting!r}: {message}",
+    "E0219": "interface {direction} {name!r} is declared twice (first at {first})",
+    "E0220": "blueprint setting {setting!r}: {message}",
+    "E0221": "node {node!r}: cannot find module {module!r} of function {function!r}",
+    "E0222": "node {node!r}: module {module!r} has no function {name!r}",
+    "E0223": "node {node!r} ({type}): required parameter {param!r} is neither set nor fed by an edge",
     # Templates and embedded Python.
     "E0301": "template {template!r}: {message}",
     "E0302": "node {node!r}: {param} is not valid Python: {message}",
     "E0303": "node {node!r}: {param} reads inputs.{name}, which the blueprint does not declare",
     "E0305": "node {node!r} reads input {name!r} of its blueprint, which another node's output feeds; inside a loop body or parallel branch only the flow's inputs and constants can be read",
     "E0304": "node {node!r}: {param} uses 'inputs' as a whole; read its fields (inputs.<name>) instead",
+    "E0306": "node {node!r}: {param} is too large or too deeply nested to compile ({limit})",
+    "E0307": "node {node!r} ({type}): parameter {param!r} is {expected}, but the template renders {found}",
     # Types.
     "E0401": "edge {edge}: {source} is {source_type}, which does not fit {target} ({target_type})",
     "E0402": "unknown port type {type!r}",
+    "E0403": "default of {name!r} is {found}, which does not fit its type {type}",
+    "E0404": "port type nests arrays more than {limit} levels deep",
     # Sub-blueprints.
     "E0501": "sub-blueprint {ref!r} of node {node!r} not found",
     "E0502": "sub-blueprints include each other: {chain}",
@@ -66,4 +75,5 @@ CODES: Final[dict[str, str]] = {
     "E0804": "[tool.atomiton] {key}: {path!r} does not exist (paths are relative to {folder})",
     # Warnings.
     "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
+    "W0301": "node {node!r}: template {template!r} is spliced into shell text unquoted",
 }

@@ -14,7 +14,8 @@ def load(text: str) -> tuple[BlueprintDoc | None, list[Diagnostic]]:
     sink = DiagnosticSink()
     src = parse_source(text, Path("flow.yaml"), "flow.yaml", sink)
     assert src is not None, [d.format() for d in sink.items]
-    return parse_document(src, sink, default_id="flow"), sink.items
+    doc = parse_document(src, sink, default_id="flow")
+    return doc, [*sink.items, *(doc.deferred if doc is not None else ())]
 
 
 def ok(text: str) -> BlueprintDoc:

@@ -291,7 +291,7 @@ def test_compiled_blueprint_converts_csv_to_xlsx(tmp_path: Path) -> None:
 id: convert
 interface:
   inputs: [{id: src, dataType: string}, {id: dst, dataType: string}]
-  outputs: [{id: count, dataType: integer}]
+  outputs: [{id: count, dataType: "integer?"}]
 nodes:
   - id: read
     type: spreadsheet

@@ -103,7 +103,7 @@ def test_incompatible_pairs(source: str, target: str) -> None:
         (float, "number"),
         (bool, "boolean"),
         (bytes, "buffer"),
-        (int | None, "integer"),
+        (int | None, "integer?"),
         (list[str], "array<string>"),
         (list[Any], "array"),
         (dict[str, Any], "object"),

@@ -9,6 +9,7 @@ exits with 128 + the signal's number (143, 129), as a process killed by it would
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -173,6 +174,9 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
         reporter.print_summary()
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR) from None
     reporter.diagnostics(compiled.warnings, path=path)
+    # python nodes import their functions from the working directory, as ``python -m`` would.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     return load_module(compiled)
 
 

@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from ..diagnostics import DiagnosticSink, Span, did_you_mean, one_of
 from ..nodes import registry
 from ..nodes.spec import NodeSpec, snake_case
-from . import resolve
+from . import resolve, user_functions
 from .expressions import (
+    CodeLimitError,
     ExpressionError,
     ParsedExpr,
     input_reads,
@@ -58,6 +59,9 @@ _ANY_PORT = "\x00any"
 ERROR_PORT = "error"
 # The input a loop body or parallel branch receives when it declares none.
 ITEM = "item"
+# Programs that parse their ``-c`` argument as shell text, and the flags that say so.
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"})
+_SHELL_COMMAND_FLAG = re.compile(r"^-[a-z]*c[a-z]*$")
 # Parameters that hold sub-blueprints: compiled into functions, not passed as values.
 _SUBFLOW_PARAMS = frozenset({"body", "branches"})
 
@@ -92,6 +96,8 @@ class _Pending:
     function: tuple[str, str] | None = None
     child: Graph | None = None
     bodies: list[Graph] = field(default_factory=list)
+    # Parameters whose value is only known at run time (a template, or fed by an edge).
+    dynamic: set[str] = field(default_factory=set)
 
 
 def build_graph(doc: BlueprintDoc, options: CompileOptions) -> Graph:
@@ -137,6 +143,7 @@ class _Builder:
 
     def build(self) -> Graph | None:
         errors_before = len(self.sink.items)
+        self.sink.extend(self.doc.deferred)
         for definition in self.doc.nodes:
             self._add_node(definition)
         outputs = self._bind_edges()
@@ -148,6 +155,12 @@ class _Builder:
         if self.options.check_edge_types:
             self._check_edge_types(outputs)
         if len(self.sink.items) > errors_before and self.sink.has_errors:
+            # One error class must not hide another: still check the code of every node, so a
+            # mis-typed edge and a syntax error in the same node are reported together.
+            for pending in self.pending.values():
+                params = dict(pending.params)
+                validated = params.pop("__validated__", None)
+                self._code(pending, params, validated)
             return None
         nodes = self._finish_nodes()
         order = self._topological(nodes)
@@ -310,6 +323,7 @@ class _Builder:
         else:
             module, _, name = reference.partition(":")
             function = (module, name)
+            self._check_function(definition, span, module, name)
         execution = definition.params.get("execution", "inline")
         if execution not in ("inline", "thread"):
             self.sink.error(
@@ -337,6 +351,33 @@ class _Builder:
         _add_error_port(definition, ports)
         params: dict[str, object] = {"execution": execution} if execution == "thread" else {}
         self.pending[definition.id] = _Pending(definition, None, ports, params, function=function)
+
+    def _check_function(self, definition: NodeDef, span: Span, module: str, name: str) -> None:
+        """The module must be importable from here and define the function (user_functions)."""
+        missing = user_functions.check_function(module, name)
+        if missing is None:
+            return
+        if not missing.module_found:
+            top = module.split(".")[0]
+            self.sink.error(
+                "E0221",
+                span,
+                node=definition.id,
+                module=module,
+                function=f"{module}:{name}",
+                hint=f"modules are imported from the current folder, then sys.path: run from the "
+                f"folder that holds {top!r}, or install it",
+            )
+            return
+        self.sink.error(
+            "E0222",
+            span,
+            node=definition.id,
+            module=module,
+            name=name,
+            hint=did_you_mean(name, missing.names)
+            or "define it at the top level of the module (def, class or assignment)",
+        )
 
     def _add_group(self, definition: NodeDef) -> None:
         child_doc = resolve.load_child(definition, self.doc, self.options, self.chain, self.sink)
@@ -430,7 +471,8 @@ class _Builder:
                 named = target.ports.primary_input  # Atomiton's generic handle: the primary port
             port = named
             if port is None:
-                valid = [*target.ports.inputs, *self._param_names(target)]
+                # A port that is also a parameter (``path``, ``url``) is named once.
+                valid = list(dict.fromkeys([*target.ports.inputs, *self._param_names(target)]))
                 self.sink.error(
                     "E0203",
                     edge.span,
@@ -565,13 +607,19 @@ class _Builder:
             if definition.subflows and name in _SUBFLOW_PARAMS:
                 values[name] = value  # a body's templates belong to the body's own scope
                 continue
-            converted = self._templated(
-                value, pending, definition.param_spans.get(name, definition.span)
-            )
+            key = self._yaml_key(pending, name)
+            span = definition.param_spans.get(key, definition.span)
+            converted = self._templated(value, pending, span, (key,))
             if converted is not value:
                 dynamic.add(name)
+                self._check_rendered_type(pending, name, converted)
             values[name] = converted
         pending.params = values
+        pending.dynamic = dynamic
+        if definition.type == "shell-command" or (
+            pending.spec is not None and pending.spec.type == "shell-command"
+        ):
+            self._check_shell_splice(pending)
         if pending.spec is None:
             return
         static = {k: v for k, v in values.items() if k not in dynamic}
@@ -602,9 +650,19 @@ class _Builder:
                 )
         pending.params["__validated__"] = validated
 
-    def _templated(self, value: object, pending: _Pending, span: Span) -> object:
+    def _yaml_key(self, pending: _Pending, name: str) -> str:
+        """The YAML spelling of parameter field ``name`` (its alias when the file used it)."""
+        if pending.spec is None or name in pending.definition.params:
+            return name
+        info = pending.spec.params.model_fields.get(name)
+        return info.alias if info is not None and info.alias else name
+
+    def _templated(
+        self, value: object, pending: _Pending, span: Span, path: tuple[str | int, ...]
+    ) -> object:
         """Replace template strings (anywhere inside ``value``) with ``Template`` objects."""
         if isinstance(value, str) and "{{" in value:
+            span = pending.definition.template_spans.get(path, span)
             try:
                 parts = split_template(value)
             except ExpressionError as exc:
@@ -621,12 +679,108 @@ class _Builder:
                 converted.append(expr)
             return Template(tuple(converted))
         if isinstance(value, dict):
-            items = {k: self._templated(v, pending, span) for k, v in value.items()}
+            items = {k: self._templated(v, pending, span, (*path, k)) for k, v in value.items()}
             return items if any(items[k] is not value[k] for k in items) else value
         if isinstance(value, list):
-            listed = [self._templated(v, pending, span) for v in value]
+            listed = [self._templated(v, pending, span, (*path, i)) for i, v in enumerate(value)]
             return listed if any(a is not b for a, b in zip(listed, value)) else value
         return value
+
+    def _check_shell_splice(self, pending: _Pending) -> None:
+        """Warn when a template is spliced unquoted into shell text (``sh -c "ls {{ x }}"``).
+
+        shell-command runs a program with an argument vector, so templates in ``args`` are safe
+        on their own; only the text a shell will parse (after ``-c``) turns a value like
+        ``; rm -rf ~`` into commands. ``| shquote`` makes the value one shell word.
+        """
+        program = pending.params.get("program")
+        args = pending.params.get("args")
+        if not isinstance(program, str) or not isinstance(args, list):
+            return
+        if program.rsplit("/", 1)[-1] not in _SHELLS:
+            return
+        for index, arg in enumerate(args[:-1]):
+            if not (isinstance(arg, str) and _SHELL_COMMAND_FLAG.match(arg)):
+                continue
+            script = args[index + 1]
+            if not isinstance(script, Template) or script.is_single:
+                continue  # a template that is the whole script is a script by intent
+            definition = pending.definition
+            key = self._yaml_key(pending, "args")
+            span = definition.template_spans.get(
+                (key, index + 1), definition.param_spans.get(key, definition.span)
+            )
+            for part in script.parts:
+                if isinstance(part, TemplateExpr) and "shquote" not in part.filters:
+                    self.sink.warning(
+                        "W0301",
+                        span,
+                        node=definition.id,
+                        template="{{ " + part.text + " }}",
+                        hint=f"write {{{{ {part.text} | shquote }}}} so the value stays one word",
+                    )
+
+    def _check_rendered_type(self, pending: _Pending, name: str, value: object) -> None:
+        """A template-valued parameter must render a value of the parameter's type: text with a
+        template in it is a string, never a list or a number (``args: "-l {{ x }}"``), and a
+        lone template has the type of what it reads, item by item inside a list."""
+        spec = pending.spec
+        if pending.child is not None and name in pending.ports.inputs:
+            # A sub-blueprint's parameter fills its interface input of that name.
+            expected = parse_type(pending.ports.inputs[name]) or ANY
+        elif spec is not None and name in spec.params.model_fields:
+            expected = from_annotation(spec.params.model_fields[name].annotation)
+        else:
+            return
+        key = self._yaml_key(pending, name)
+        if isinstance(value, Template):
+            self._check_template_type(pending, value, expected, (key,))
+        elif isinstance(value, list) and expected.name == "array" and expected.item is not None:
+            for index, item in enumerate(value):
+                if isinstance(item, Template):
+                    self._check_template_type(pending, item, expected.item, (key, index))
+
+    def _check_template_type(
+        self,
+        pending: _Pending,
+        template: Template,
+        expected: PortType,
+        path: tuple[str | int, ...],
+    ) -> None:
+        if template.is_single:
+            expr = template.parts[0]
+            assert isinstance(expr, TemplateExpr)
+            if expr.filters or isinstance(expr.root, str):
+                found = PortType("string")  # shquote, $now and $env.NAME all give text
+            elif expr.path:
+                found = ANY
+            else:
+                found = parse_type(self._binding_type(expr.root)) or ANY
+        else:
+            found = PortType("string")
+        if fits(found, expected):
+            return
+        definition = pending.definition
+        key = str(path[0])
+        where = key + "".join(f"[{p}]" for p in path[1:])
+        if not template.is_single and expected.name == "array":
+            hint = f'write a list with one template per item: {key}: ["-l", "{{{{ ... }}}}"]'
+        elif not template.is_single:
+            hint = "a template with text around it renders text; use one {{ ... }} alone"
+        elif expected.choices:
+            hint = type_hint(found, expected) or ""
+        else:
+            hint = f"the value is {found}: declare it {expected}, or convert it in a code node"
+        self.sink.error(
+            "E0307",
+            definition.template_spans.get(path, definition.param_spans.get(key, definition.span)),
+            node=definition.id,
+            type=definition.type,
+            param=where,
+            expected=describe_type(expected),
+            found=str(found),
+            hint=hint,
+        )
 
     def _bind_expr(
         self, expr: ParsedExpr, pending: _Pending, span: Span, template: str
@@ -652,18 +806,18 @@ class _Builder:
                     ),
                 )
                 return None
-            return TemplateExpr(expr.text, FromInput(path[0]), path[1:])
+            return TemplateExpr(expr.text, FromInput(path[0]), path[1:], expr.filters)
         if root == "$now":
-            return TemplateExpr(expr.text, "now", ())
+            return TemplateExpr(expr.text, "now", (), expr.filters)
         if root == "$env":
             if len(path) != 1 or not isinstance(path[0], str):
                 self.sink.error("E0301", span, template=template, message="write $env.NAME")
                 return None
-            return TemplateExpr(expr.text, "env", path)
+            return TemplateExpr(expr.text, "env", path, expr.filters)
         port = pending.ports.primary_input if root == "$input" else self._input_name(pending, root)
         bound = pending.inputs.get(port) if port is not None else None
         if bound:
-            return TemplateExpr(expr.text, bound[0][0], path)
+            return TemplateExpr(expr.text, bound[0][0], path, expr.filters)
         if root == "$input":
             self.sink.error(
                 "E0301",
@@ -728,7 +882,7 @@ class _Builder:
             source=source_name,
             source_type=str(source),
             target=target_name,
-            target_type=str(target),
+            target_type=describe_type(target),
             hint=type_hint(source, target),
         )
 
@@ -749,6 +903,7 @@ class _Builder:
                         type=definition.type,
                         port=port,
                     )
+            self._check_needs(pending)
             for port, bindings in pending.inputs.items():
                 if len(bindings) > 1 and port not in pending.ports.multiple:
                     self.sink.error(
@@ -759,6 +914,47 @@ class _Builder:
                         count=len(bindings),
                         hint="declare the port 'multiple' or merge the values first",
                     )
+
+    def _check_needs(self, pending: _Pending) -> None:
+        """Values a node needs given its other parameters (``NodeSpec.needs``): set or wired."""
+        spec = pending.spec
+        validated = pending.params.get("__validated__")
+        if spec is None or spec.needs is None or validated is None:
+            return
+        fields = spec.params.model_fields
+        by_alias = {(info.alias or name): name for name, info in fields.items()}
+        decided_by = {by_alias.get(key, key) for key in spec.needs_decided_by}
+        if decided_by & pending.dynamic:
+            return  # e.g. the operation is a template: which values it needs is not known yet
+        definition = pending.definition
+        for key in spec.needs(validated):
+            port = self._input_name(pending, key)
+            name = by_alias.get(key, snake_case(key))
+            fed = (
+                (port is not None and port in pending.inputs)
+                or key in pending.inputs
+                or (definition.id, key) in self.fed_by_broken_edge
+                or (definition.id, _ANY_PORT) in self.fed_by_broken_edge
+            )
+            if fed or name in pending.dynamic or pending.params.get(name) is not None:
+                continue
+            if name not in fields:  # an input port only (a loop's array)
+                self.sink.error(
+                    "E0208", definition.span, node=definition.id, type=definition.type, port=key
+                )
+                continue
+            self.sink.error(
+                "E0223",
+                definition.span,
+                node=definition.id,
+                type=definition.type,
+                param=key,
+                hint=(
+                    f"set {key!r} under parameters:, or add an edge into {definition.id}.{key}"
+                    if key in pending.ports.inputs
+                    else f"set {key!r} under parameters:"
+                ),
+            )
 
     def _finish_nodes(self) -> list[Node]:
         nodes = []
@@ -793,6 +989,9 @@ class _Builder:
                     inputs=inputs,
                     code=code,
                     function=pending.function,
+                    function_span=(
+                        definition.param_spans.get("function") if pending.function else None
+                    ),
                     outputs=outputs,
                     included_from=self.chain.spans,
                     bodies=tuple(pending.bodies),
@@ -826,6 +1025,18 @@ class _Builder:
                     normalized = normalize_body(source)
                 else:
                     normalized = normalize_expression(source)
+            except CodeLimitError as exc:
+                field_info = pending.spec.params.model_fields.get(name)
+                key = (field_info.alias if field_info else None) or name
+                self.sink.error(
+                    "E0306",
+                    pending.definition.param_spans.get(key, pending.definition.span),
+                    node=pending.definition.id,
+                    param=key,
+                    limit=str(exc),
+                    hint="split the code into several nodes, or move it into a python function",
+                )
+                continue
             except ExpressionError as exc:
                 field_info = pending.spec.params.model_fields.get(name)
                 key = (field_info.alias if field_info else None) or name
@@ -962,8 +1173,24 @@ def _add_error_port(definition: NodeDef, ports: _Ports) -> None:
         ports.outputs[ERROR_PORT] = "object"
 
 
+def describe_type(port_type: PortType) -> str:
+    """A type as messages name it: a parameter of choices lists them."""
+    if port_type.choices:
+        shown = ", ".join(repr(c) for c in port_type.choices[:6])
+        more = ", ..." if len(port_type.choices) > 6 else ""
+        return f"one of {shown}{more}"
+    return str(port_type)
+
+
 def type_hint(source: PortType, target: PortType) -> str | None:
     """A fix for a common mismatch, or None."""
+    if target.choices:
+        return (
+            f"it takes only {one_of(str(c) for c in target.choices)}: set it under parameters:, "
+            "or declare the value's type any to have it checked at run time"
+        )
+    if source.nullable and not target.nullable:
+        return f"the value may be null: declare the target {target}?, or replace null first"
     if source.name == "number" and target.name == "integer":
         return "a number may have a fraction: round it in a code node, or declare the target number"
     if target.name == "array" and source.name != "array":

@@ -370,7 +370,7 @@ class _ModuleBuilder:
         name = self.input_names[port.name]
         annotation = python_type(parse_type(port.type) or ANY)
         default = None if port.default is MISSING else literal(port.default)
-        if default == "None" and annotation != "Any":
+        if default == "None" and annotation != "Any" and not annotation.endswith("| None"):
             annotation = f"{annotation} | None"
         if name == port.name and not port.description:
             text = f"{name}: {annotation}" + ("" if default is None else f" = {default}")
@@ -391,7 +391,7 @@ class _ModuleBuilder:
             isinstance(binding, FromNode)
             and self.nodes[binding.node].settings.on_error == "continue"
         )
-        if annotation != "Any" and may_be_none:
+        if annotation != "Any" and may_be_none and not annotation.endswith("| None"):
             annotation = f"{annotation} | None"  # skipped by a branch, or failed and let go
         return annotation
 
@@ -771,6 +771,12 @@ class _ModuleBuilder:
         return f"_rt.text({', '.join(parts)})"
 
     def _expr(self, expr: TemplateExpr) -> str:
+        code = self._expr_value(expr)
+        for name in expr.filters:  # validated names of runtime functions (expressions.FILTERS)
+            code = f"_rt.{name}({code})"
+        return code
+
+    def _expr_value(self, expr: TemplateExpr) -> str:
         if expr.root == "now":
             return "_rt.now()"
         if expr.root == "env":

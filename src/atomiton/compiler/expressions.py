@@ -11,25 +11,43 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import Final
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT = re.compile(
     r"""\s*(?:\.\s*(?P<name>[A-Za-z_$][\w$-]*)|\[\s*(?:(?P<index>-?\d+)|'(?P<sq>[^']*)'|"(?P<dq>[^"]*)")\s*\])"""
 )
 _ROOT = re.compile(r"\s*(?P<root>\$?[A-Za-z_][\w-]*)")
+_FILTER = re.compile(r"\s*\|\s*(?P<name>[A-Za-z_]\w*)\s*")
+# Filters a template may apply to its value (``{{ inputs.v | shquote }}``), each rendered by the
+# runtime function of the same name.
+FILTERS: Final = ("shquote",)
+
+
+# Limits on code written in a blueprint. Real node code is far below both; beyond them the
+# parser, the code generator, mypy and CPython's own compiler recurse per level and would crash
+# (RecursionError, MemoryError) instead of reporting a position.
+MAX_CODE_CHARS: Final = 100_000
+MAX_CODE_DEPTH: Final = 100
 
 
 class ExpressionError(ValueError):
     """A template or a piece of Python that cannot be compiled; the message says why."""
 
 
+class CodeLimitError(ExpressionError):
+    """Code too long or too deeply nested to compile; the message names the limit."""
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedExpr:
-    """``{{ inputs.user['name'] }}`` -> root ``inputs``, path ``("user", "name")``."""
+    """``{{ inputs.user['name'] | shquote }}`` -> root ``inputs``, path ``("user", "name")``,
+    filters ``("shquote",)``."""
 
     text: str
     root: str
     path: tuple[str | int, ...]
+    filters: tuple[str, ...] = ()
 
 
 def split_template(text: str) -> list[str | ParsedExpr]:
@@ -57,8 +75,21 @@ def parse_expr(source: str) -> ParsedExpr:
     if root is None:
         raise ExpressionError(f"expected a name such as 'inputs.x', found {text!r}")
     path: list[str | int] = []
+    filters: list[str] = []
     position = root.end()
     while position < len(text):
+        applied = _FILTER.match(text, position)
+        if applied is not None:
+            if applied["name"] not in FILTERS:
+                raise ExpressionError(
+                    f"unknown filter {applied['name']!r}; templates know "
+                    + ", ".join(repr(f) for f in FILTERS)
+                )
+            filters.append(applied["name"])
+            position = applied.end()
+            continue
+        if filters:
+            raise ExpressionError(f"cannot read {text[position:].strip()!r} after a filter")
         segment = _SEGMENT.match(text, position)
         if segment is None:
             raise ExpressionError(
@@ -74,15 +105,42 @@ def parse_expr(source: str) -> ParsedExpr:
                 segment.group("sq") if segment.group("sq") is not None else segment.group("dq")
             )
         position = segment.end()
-    return ParsedExpr(text, root.group("root"), tuple(path))
+    return ParsedExpr(text, root.group("root"), tuple(path), tuple(filters))
+
+
+def _parse_code(source: str, mode: str) -> ast.AST:
+    """``ast.parse`` within the limits: a syntax error or a limit is an ``ExpressionError``."""
+    if len(source) > MAX_CODE_CHARS:
+        raise CodeLimitError(f"{len(source):,} characters; the limit is {MAX_CODE_CHARS:,}")
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        if "too many nested" in exc.msg:
+            raise CodeLimitError(f"{exc.msg}; the limit is {MAX_CODE_DEPTH} levels") from None
+        raise ExpressionError(_syntax_message(exc)) from None
+    except (RecursionError, MemoryError):
+        raise CodeLimitError(f"nested beyond the limit of {MAX_CODE_DEPTH} levels") from None
+    depth = code_depth(tree)
+    if depth > MAX_CODE_DEPTH:
+        raise CodeLimitError(f"nested {depth} levels deep; the limit is {MAX_CODE_DEPTH}")
+    return tree
+
+
+def code_depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests, counted without recursion (``1+1+1`` is two levels)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def normalize_expression(source: str) -> str:
     """Check that ``source`` is one Python expression and return it re-emitted by ``ast``."""
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(_syntax_message(exc)) from None
+    tree = _parse_code(source.strip(), "eval")
+    assert isinstance(tree, ast.Expression)
     return ast.unparse(tree.body)
 
 
@@ -91,10 +149,8 @@ def normalize_body(source: str) -> str:
 
     A body that is a single expression is turned into ``return <expression>``.
     """
-    try:
-        tree = ast.parse(_dedent(source), mode="exec")
-    except SyntaxError as exc:
-        raise ExpressionError(_syntax_message(exc)) from None
+    tree = _parse_code(_dedent(source), "exec")
+    assert isinstance(tree, ast.Module)
     if not tree.body:
         raise ExpressionError("the code is empty")
     if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):

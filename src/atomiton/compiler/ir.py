@@ -93,6 +93,9 @@ class NodeDef:
     settings: NodeSettings = NodeSettings()
     declared_inputs: tuple[PortDef, ...] = ()
     declared_outputs: tuple[PortDef, ...] = ()
+    # Where each template string under the parameters is written, keyed by its path from the
+    # parameter's YAML name (``("args", 1)``), so a diagnostic points at the template itself.
+    template_spans: Mapping[tuple[str | int, ...], Span] = field(default_factory=dict)
     # A sub-blueprint written inline (Atomiton's group with its own nodes/edges).
     inline: BlueprintDoc | None = None
     # Sub-blueprints run by the node itself (loop's body, parallel's branches): inline
@@ -119,6 +122,9 @@ class BlueprintDoc:
     edges: tuple[EdgeDef, ...]
     concurrency: int | None = None
     timeout: float | None = None
+    # Errors of the file that leave it whole (a default that does not fit its type, a bad
+    # setting): the graph builder reports them with its own, so neither hides the other.
+    deferred: tuple[Diagnostic, ...] = ()
 
 
 # Where a node input's value comes from.
@@ -158,6 +164,8 @@ class TemplateExpr:
     text: str
     root: Binding | Literal["now", "env"]
     path: tuple[str | int, ...] = ()
+    # Runtime functions applied to the value in order (``shquote``).
+    filters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +212,9 @@ class Node:
     # Input port -> where its value comes from (a tuple for ``multiple`` ports).
     inputs: Mapping[str, Binding | tuple[Binding, ...]]
     code: tuple[CodeFunction, ...] = ()
-    # ``python`` nodes: the user's function as (module, attribute).
+    # ``python`` nodes: the user's function as (module, attribute), and where it is named.
     function: tuple[str, str] | None = None
+    function_span: Span | None = None
     # Output ports (for python nodes, from the YAML declaration).
     outputs: tuple[PortDef, ...] = ()
     # Where the node was included from, innermost first ("included from a.yaml:3:5").

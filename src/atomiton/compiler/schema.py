@@ -9,18 +9,27 @@ offending key's YAML position.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..diagnostics import DiagnosticSink, Span, did_you_mean
+from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
 from ..nodes import registry
 from ..nodes.spec import COMMON_SETTINGS
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
-from .types import parse_type
+from .types import (
+    MAX_TYPE_DEPTH,
+    PortType,
+    TypeTooDeepError,
+    describe_value,
+    parse_type,
+    value_fits,
+)
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
@@ -135,7 +144,12 @@ class BlueprintModel(_Model):
 
 
 def _report(
-    exc: ValidationError, model: type[BaseModel], base: Path_, src: SourceFile, sink: DiagnosticSink
+    exc: ValidationError,
+    model: type[BaseModel],
+    base: Path_,
+    src: SourceFile,
+    sink: DiagnosticSink,
+    parameters: frozenset[str] = frozenset(),
 ) -> None:
     for error in exc.errors():
         loc = (*base, *error["loc"])
@@ -143,7 +157,11 @@ def _report(
         if error["type"] == "extra_forbidden":
             key = str(error["loc"][-1])
             owner = _owner_model(model, error["loc"][:-1])
-            hint = did_you_mean(key, list(owner.model_fields)) if owner else None
+            if len(error["loc"]) == 1 and key in parameters:
+                # Dedented by mistake: a parameter (or common setting) beside ``type:``.
+                hint: str | None = f"{key!r} is a parameter: move it under parameters:"
+            else:
+                hint = did_you_mean(key, list(owner.model_fields)) if owner else None
             owner_where = _describe(loc[:-1]) or "the blueprint"
             sink.error(
                 "E0101", src.positions.span(loc, key=True), key=key, where=owner_where, hint=hint
@@ -200,7 +218,12 @@ def _describe(loc: Path_) -> str:
 
 
 def _validate(
-    model: type[_Model], data: object, loc: Path_, src: SourceFile, sink: DiagnosticSink
+    model: type[_Model],
+    data: object,
+    loc: Path_,
+    src: SourceFile,
+    sink: DiagnosticSink,
+    parameters: frozenset[str] = frozenset(),
 ) -> Any:
     """Validate ``data``; report every error, then go on without the offending keys.
 
@@ -211,7 +234,7 @@ def _validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        _report(exc, model, loc, src, sink)
+        _report(exc, model, loc, src, sink, parameters)
         errors = exc.errors()
     if not isinstance(data, dict) or any(not e["loc"] or e["type"] == "missing" for e in errors):
         return None
@@ -222,16 +245,49 @@ def _validate(
         return None
 
 
+# Errors after which the document is still whole (a bad value replaced by its default, an
+# unknown type read as any): they travel with it as ``BlueprintDoc.deferred`` and the graph
+# builder reports them beside its own, so that a bad default does not hide a mis-wired edge.
+_DEFERRED_CODES: Final = frozenset({"E0218", "E0219", "E0220", "E0402", "E0403", "E0404"})
+
+
+class _FileSink(DiagnosticSink):
+    """Collects one file's schema diagnostics, keeping the deferrable errors apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deferred: list[Diagnostic] = []
+
+    def error(
+        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+    ) -> Diagnostic:
+        diagnostic = super().error(code, span, hint=hint, **fields)
+        if code in _DEFERRED_CODES:
+            self.items.remove(diagnostic)
+            self.deferred.append(diagnostic)
+        return diagnostic
+
+
 def parse_document(
     src: SourceFile, sink: DiagnosticSink, *, default_id: str
 ) -> BlueprintDoc | None:
-    """Validate a parsed file and normalise it; problems go to ``sink``."""
+    """Validate a parsed file and normalise it; problems go to ``sink``.
+
+    Errors that leave the document whole go to ``BlueprintDoc.deferred`` instead, for the graph
+    builder to report with its own; when the file has other errors they all go to ``sink``.
+    """
     if not isinstance(src.data, dict):
         found = "an empty file" if src.data is None else type(src.data).__name__
         sink.error("E0004", src.positions.span(()), found=found)
         return None
     digest = hashlib.sha256(src.text.encode("utf-8")).hexdigest()
-    return _document(src.data, (), src, sink, default_id=default_id, sha256=digest)
+    local = _FileSink()
+    doc = _document(src.data, (), src, local, default_id=default_id, sha256=digest)
+    sink.extend(local.items)
+    if doc is None or local.has_errors:
+        sink.extend(local.deferred)
+        return doc
+    return replace(doc, deferred=tuple(local.deferred))
 
 
 def _document(
@@ -248,17 +304,20 @@ def _document(
         return None
     blueprint_id = model.id or default_id
     inputs = [
-        _port(p, (*loc, "interface", "inputs", i), src, sink)
+        _port(p, (*loc, "interface", "inputs", i), src, sink, interface=True)
         for i, p in enumerate(model.interface.inputs if model.interface else [])
     ]
     for name, var in (model.variables or {}).items():
+        var_loc: Path_ = (*loc, "variables", name)
+        default_key = "defaultValue" if var.defaultValue is not MISSING else "default"
         default = var.defaultValue if var.defaultValue is not MISSING else var.default
-        _check_type(var.type, (*loc, "variables", name, "type"), src, sink)
+        type_text = _check_type(var.type, (*var_loc, "type"), src, sink)
+        _check_default(str(name), type_text, default, (*var_loc, default_key), src, sink)
         inputs.append(
             PortDef(
                 str(name),
-                var.type,
-                src.positions.span((*loc, "variables", name), key=True),
+                type_text,
+                src.positions.span(var_loc, key=True),
                 default,
                 var.description,
             )
@@ -267,6 +326,8 @@ def _document(
         _port(p, (*loc, "interface", "outputs", i), src, sink)
         for i, p in enumerate(model.interface.outputs if model.interface else [])
     ]
+    _check_unique(inputs, "input", sink)
+    _check_unique(outputs, "output", sink)
     nodes = []
     for index, raw in enumerate(model.nodes):
         node = _node(raw, (*loc, "nodes", index), src, sink, sha256)
@@ -274,11 +335,7 @@ def _document(
             nodes.append(node)
     edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
     edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
-    runtime_settings = (model.settings or {}).get("runtime", {}) or {}
-    concurrency = (
-        runtime_settings.get("concurrency") if isinstance(runtime_settings, dict) else None
-    )
-    timeout_ms = runtime_settings.get("timeout") if isinstance(runtime_settings, dict) else None
+    concurrency, timeout = _runtime_settings(model.settings or {}, (*loc, "settings"), src, sink)
     return BlueprintDoc(
         id=blueprint_id,
         name=model.name or blueprint_id,
@@ -293,40 +350,152 @@ def _document(
         outputs=tuple(outputs),
         nodes=tuple(nodes),
         edges=tuple(edges),
-        concurrency=concurrency if isinstance(concurrency, int) and concurrency > 0 else None,
-        timeout=(
-            timeout_ms / 1000 if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else None
-        ),
+        concurrency=concurrency,
+        timeout=timeout,
     )
 
 
-def _port(p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> PortDef:
+def _runtime_settings(
+    settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
+) -> tuple[int | None, float | None]:
+    """``settings.runtime``: (concurrency, timeout in seconds); bad values are diagnostics."""
+    runtime = settings.get("runtime")
+    if runtime is None:
+        return None, None
+    if not isinstance(runtime, dict):
+        sink.error(
+            "E0220",
+            src.positions.span((*loc, "runtime")),
+            setting="runtime",
+            message="expected a mapping of concurrency and timeout",
+        )
+        return None, None
+    concurrency = runtime.get("concurrency")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        sink.error(
+            "E0220",
+            src.positions.span((*loc, "runtime", "concurrency")),
+            setting="runtime.concurrency",
+            message=f"expected a whole number >= 1, found {concurrency!r}",
+        )
+        concurrency = None
+    timeout = runtime.get("timeout")
+    if timeout is not None and not is_duration(timeout):
+        sink.error(
+            "E0220",
+            src.positions.span((*loc, "runtime", "timeout")),
+            setting="runtime.timeout",
+            message=f"expected a finite number of milliseconds >= 0, found {timeout!r}",
+            hint="0 or no timeout means the run may take as long as it needs",
+        )
+        timeout = None
+    seconds = timeout / 1000 if isinstance(timeout, (int, float)) and timeout > 0 else None
+    return concurrency, seconds
+
+
+def is_duration(value: object) -> bool:
+    """A number of milliseconds a setting may hold: finite and not negative (not a bool)."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _port(
+    p: PortModel, loc: Path_, src: SourceFile, sink: DiagnosticSink, *, interface: bool = False
+) -> PortDef:
     name = p.id or p.name
     span = src.positions.span(loc)
     if not name:
         sink.error("E0103", span, where=_describe(loc), key="id")
         name = "_"
+    default_key = "default" if p.default is not MISSING else "defaultValue"
     default = p.default if p.default is not MISSING else p.defaultValue
     type_key = "type" if p.type else "dataType"
-    _check_type(p.type or p.dataType, (*loc, type_key), src, sink)
-    return PortDef(name, p.type or p.dataType, span, default, p.description, bool(p.multiple))
+    type_text = _check_type(p.type or p.dataType, (*loc, type_key), src, sink)
+    if interface:
+        _check_default(name, type_text, default, (*loc, default_key), src, sink)
+    return PortDef(name, type_text, span, default, p.description, bool(p.multiple))
 
 
-def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> None:
-    if parse_type(text) is None:
+def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> str:
+    """Report a type outside the vocabulary; return the type the compiler goes on with."""
+    try:
+        parsed = parse_type(text)
+    except TypeTooDeepError:
+        sink.error(
+            "E0404",
+            src.positions.span(loc),
+            limit=MAX_TYPE_DEPTH,
+            hint=f"the limit is {MAX_TYPE_DEPTH} levels of array<...>; use array<any> below that",
+        )
+        return "any"
+    if parsed is None:
         sink.error(
             "E0402",
             src.positions.span(loc),
             type=text,
             hint="use string, number, integer, boolean, array, object, buffer, path or any "
-            "(or array<T>)",
+            "(or array<T>, or T? for T or null)",
         )
+    return text
+
+
+def _check_default(
+    name: str, type_text: str, default: object, loc: Path_, src: SourceFile, sink: DiagnosticSink
+) -> None:
+    """An interface input's default must be a value of its type (None is always allowed)."""
+    if default is MISSING or default is None:
+        return
+    port_type = parse_type(type_text)
+    if port_type is None or value_fits(default, port_type):
+        return
+    sink.error(
+        "E0403",
+        src.positions.span(loc),
+        name=name,
+        found=describe_value(default),
+        type=str(port_type),
+        hint=_default_hint(default, port_type),
+    )
+
+
+def _default_hint(default: object, port_type: PortType) -> str:
+    if port_type.name == "integer" and isinstance(default, float):
+        return "a fraction does not fit an integer: declare it number, or give a whole number"
+    if port_type.name == "array" and isinstance(default, list):
+        return f"every element must be a {port_type.item}"
+    if isinstance(default, str) and port_type.name in ("integer", "number", "boolean"):
+        return f"write a {port_type.name} without quotes (YAML reads 'one' and \"1\" as text)"
+    return f"give a {port_type} value, or change the type"
+
+
+def _check_unique(ports: list[PortDef], direction: str, sink: DiagnosticSink) -> None:
+    """Interface ports (and ``variables``) must have distinct names."""
+    first: dict[str, PortDef] = {}
+    for port in ports:
+        if port.name in first:
+            earlier = first[port.name].span
+            sink.error(
+                "E0219",
+                port.span,
+                direction=direction,
+                name=port.name,
+                first=f"{earlier.line}:{earlier.column}",
+                hint="rename one, or remove the copy",
+            )
+        else:
+            first[port.name] = port
 
 
 def _node(
     raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str
 ) -> NodeDef | None:
-    model = _validate(NodeModel, raw, loc, src, sink)
+    model = _validate(NodeModel, raw, loc, src, sink, _parameter_keys(raw))
     if model is None:
         return None
     span = src.positions.span(loc)
@@ -334,12 +503,14 @@ def _node(
         sink.error("E0211", src.positions.span((*loc, "id")), what="node id", id=model.id)
     params: dict[str, object] = {}
     param_spans: dict[str, Span] = {}
+    template_spans: dict[tuple[str | int, ...], Span] = {}
     for key in ("data", "config", "parameters"):  # later spellings win, parameters last
         block = getattr(model, key)
         if block:
             for name, value in block.items():
                 params[str(name)] = value
                 param_spans[str(name)] = src.positions.span((*loc, key, name), key=True)
+                _template_spans(value, (*loc, key, name), (str(name),), src, template_spans)
     if model.function is not None:
         params["function"] = model.function
         param_spans["function"] = src.positions.span((*loc, "function"))
@@ -361,6 +532,7 @@ def _node(
         params=params,
         param_spans=param_spans,
         settings=settings,
+        template_spans=template_spans,
         declared_inputs=tuple(
             _port(p, (*loc, "inputPorts", i), src, sink)
             for i, p in enumerate(model.inputPorts or [])
@@ -372,6 +544,40 @@ def _node(
         inline=inline,
         subflows=subflows,
     )
+
+
+def _template_spans(
+    value: object,
+    loc: Path_,
+    path: tuple[str | int, ...],
+    src: SourceFile,
+    out: dict[tuple[str | int, ...], Span],
+) -> None:
+    """Record where each template string under a parameter is written (iteratively: parameter
+    values may nest deeply)."""
+    stack = [(value, loc, path)]
+    while stack:
+        item, item_loc, item_path = stack.pop()
+        if isinstance(item, str):
+            if "{{" in item:
+                out[item_path] = src.positions.span(item_loc)
+        elif isinstance(item, dict):
+            stack.extend(((v, (*item_loc, k), (*item_path, k)) for k, v in item.items()))
+        elif isinstance(item, list):
+            stack.extend(((v, (*item_loc, i), (*item_path, i)) for i, v in enumerate(item)))
+
+
+def _parameter_keys(raw: object) -> frozenset[str]:
+    """The keys that belong under a node's ``parameters:`` (its type's and the common settings)."""
+    type_name = raw.get("type") if isinstance(raw, dict) else None
+    spec = registry.get(type_name) if isinstance(type_name, str) else None
+    own: set[str] = set(COMMON_SETTINGS)
+    if spec is not None:
+        for name, info in spec.params.model_fields.items():
+            own.update((name, info.alias or name))
+    elif type_name == "python":
+        own.add("execution")
+    return frozenset(own)
 
 
 # Node types whose parameters hold sub-blueprints that the node runs itself.
@@ -449,17 +655,17 @@ def _settings(
     timeout = found.get("timeout")
     timeout_s: float | None = None
     if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-            bad("timeout", "expected a number of milliseconds >= 0")
-        elif timeout > 0:
+        if not is_duration(timeout):
+            bad("timeout", f"expected a finite number of milliseconds >= 0, found {timeout!r}")
+        elif isinstance(timeout, (int, float)) and timeout > 0:
             timeout_s = timeout / 1000
     retries = found.get("retries", 0)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         bad("retries", "expected a whole number >= 0")
         retries = 0
     delay = found.get("retryDelay", 1000)
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-        bad("retryDelay", "expected a number of milliseconds >= 0")
+    if not is_duration(delay):
+        bad("retryDelay", f"expected a finite number of milliseconds >= 0, found {delay!r}")
         delay = 1000
     on_error = found.get("onError", "fail")
     if on_error == "stop":  # Atomiton's older spelling
@@ -467,7 +673,8 @@ def _settings(
     if on_error not in ("fail", "continue", "branch"):
         bad("onError", "expected 'fail', 'continue' or 'branch'")
         on_error = "fail"
-    return NodeSettings(enabled, timeout_s, retries, delay / 1000, on_error)  # type: ignore[arg-type]
+    delay_s = delay / 1000 if isinstance(delay, (int, float)) else 1.0
+    return NodeSettings(enabled, timeout_s, retries, delay_s, on_error)  # type: ignore[arg-type]
 
 
 def _edges(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:

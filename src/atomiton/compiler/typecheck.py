@@ -31,6 +31,9 @@ _FINDING = re.compile(
 # The comment that opens each node's block (codegen): ``# totals.sum: code (totals.yaml:9:5)``.
 _NODE_COMMENT = re.compile(r"^\s*# (?P<id>[\w.-]+): [\w-]+ \(.*:\d+:\d+\)$")
 _OUTPUT_ARGUMENT = re.compile(r'^Argument "(?P<name>\w+)" to "Outputs"')
+# How codegen imports a python node's function.
+# How codegen imports a python node's function (long lines wrap: ``from x import (``).
+_USER_IMPORT = re.compile(r"^from (?P<module>[\w.]+) import (?:(?P<name>\w+) as _user_\d+|\()$")
 
 MYPY_FLAGS: tuple[str, ...] = (
     "--strict",
@@ -145,13 +148,22 @@ def _diagnostic(
         if block.node is not None:
             notes.extend(f"included from {s}" for s in block.node.included_from)
     else:
-        span = _outside_nodes(module.graph, message)
+        span = _outside_nodes(module.graph, message, text)
     full = f"{message}  [{code}]" if code else message
     return Diagnostic("E0601", full, span, hint=where, notes=tuple(notes))
 
 
-def _outside_nodes(graph: Graph, message: str) -> Span:
-    """Where a finding outside every node block belongs: an interface output, else the file."""
+def _outside_nodes(graph: Graph, message: str, line: str = "") -> Span:
+    """Where a finding outside every node block belongs: the ``function:`` of the python node
+    whose import it is on, an interface output, else the file."""
+    imported = _USER_IMPORT.match(line)
+    if imported is not None:
+        users = [n for n in _all_nodes(graph.nodes) if n.function is not None]
+        for node in sorted(
+            users, key=lambda n: n.function != (imported["module"], imported["name"])
+        ):
+            if node.function is not None and node.function[0] == imported["module"]:
+                return node.function_span or node.span
     match = _OUTPUT_ARGUMENT.match(message)
     if match is not None:
         for output in graph.outputs:

@@ -783,7 +783,14 @@ def _copy_file(source: Path, target: Path, params: Params, context: NodeContext 
         shutil.copystat(source, target)
 
 
+def _needs(params: Params) -> tuple[str, ...]:
+    """Every operation acts on a path; copy and move also need a destination."""
+    return ("path", "targetPath") if params.operation in ("copy", "move") else ("path",)
+
+
 SPEC: Final = NodeSpec(
+    needs=_needs,
+    needs_decided_by=("operation",),
     type="file-system",
     module="atomiton.nodes.file_system",
     params=Params,

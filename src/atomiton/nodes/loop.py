@@ -201,7 +201,14 @@ def _iteration(
         return None
 
 
+def _needs(params: Params) -> tuple[str, ...]:
+    """forEach iterates its ``array`` input; times needs a count; while needs a condition."""
+    return {"forEach": ("array",), "times": ("count",), "while": ("condition",)}[params.loop_type]
+
+
 SPEC: Final = NodeSpec(
+    needs=_needs,
+    needs_decided_by=("loopType",),
     type="loop",
     module=__name__,
     params=Params,

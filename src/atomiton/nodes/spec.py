@@ -112,6 +112,12 @@ class NodeSpec:
     requires: tuple[str, ...] = ()
     extra: str | None = None
     aliases: tuple[str, ...] = ()
+    # The values a node needs given its other parameters (a file-system ``read`` needs a path):
+    # called with the validated parameters, returns the YAML names (ports or parameters) that
+    # must be set or fed by an edge. ``needs_decided_by`` names the parameters the answer depends
+    # on; when one of them is a template or fed by an edge, the compiler cannot judge.
+    needs: Callable[[Any], tuple[str, ...]] | None = None
+    needs_decided_by: tuple[str, ...] = ()
 
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

@@ -602,10 +602,14 @@ SPEC: Final = NodeSpec(
         # ``any``: these are null at times (a streamed read, a CSV), and the port vocabulary has no
         # "integer or null"; a typed port would let the compiler accept what mypy then rejects.
         Port(
-            "rowCount", "any", description="Data rows read or written (null for a streaming read)."
+            "rowCount",
+            "integer?",
+            description="Data rows read or written (null for a streaming read).",
         ),
         Port(
-            "sheetName", "any", description="The XLSX sheet read or written (null for CSV and TSV)."
+            "sheetName",
+            "string?",
+            description="The XLSX sheet read or written (null for CSV and TSV).",
         ),
         Port("sheetNames", "array<string>", description="Every sheet of the XLSX workbook."),
     ),

@@ -47,6 +47,7 @@ from .values import env as env
 from .values import error_value as error_value
 from .values import lookup as lookup
 from .values import now as now
+from .values import shquote as shquote
 from .values import text as text
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "event_to_dict",
     "lookup",
     "now",
+    "shquote",
     "run",
     "text",
 ]

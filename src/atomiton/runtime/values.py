@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -51,6 +52,11 @@ def text(*parts: object) -> str:
         else:
             out.append(_render(part))
     return "".join(out)
+
+
+def shquote(value: object) -> str:
+    """A template's ``| shquote`` filter: the rendered value as one shell word (``shlex.quote``)."""
+    return shlex.quote(text(value))
 
 
 def _render(value: object) -> str:

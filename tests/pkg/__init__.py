@@ -1,0 +1,1 @@
+"""A stand-in user package for blueprints in the tests that name ``pkg.mod:<anything>``."""
