@@ -33,7 +33,7 @@ def tree(tmp_path: Path) -> Path:
 FS_FLOW = """
 id: fs
 variables:
-  op: {type: string, defaultValue: read}
+  op: {type: any, defaultValue: read}  # any: a string does not fit a choice parameter
   where: {type: string}
   target: {type: string, defaultValue: ""}
 nodes:

@@ -912,7 +912,11 @@ class _Builder:
                         node=definition.id,
                         port=port,
                         count=len(bindings),
-                        hint="declare the port 'multiple' or merge the values first",
+                        hint=(
+                            "bring the values together in a merge node (mode append, byPosition"
+                            " or byKey), or declare a python node's input port multiple: true;"
+                            " see 'Fan-in' in docs/blueprints.md"
+                        ),
                     )
 
     def _check_needs(self, pending: _Pending) -> None:
