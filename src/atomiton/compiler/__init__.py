@@ -56,8 +56,10 @@ class CompiledModule:
 def load_graph(path: str | Path, *, options: CompileOptions | None = None) -> Graph:
     """Read, resolve and check a blueprint; raise ``BlueprintError`` with every problem found."""
     options = options or CompileOptions()
-    document = resolve.load_document(Path(path), options)
-    return build.build_graph(document, options)
+    with resolve.read_session():
+        document = resolve.load_document(Path(path), options)
+        resolve.check_include_tree(document, options)
+        return build.build_graph(document, options)
 
 
 def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None) -> CompiledModule:
