@@ -289,7 +289,9 @@ def load_child(
         places = [str(parent.path.parent or ".")] + [str(p) for p in options.search_path]
         if not isinstance(reference, str):
             places = [str(options.store)] + [str(p) for p in options.search_path]
-        sink.error("E0501", span, ref=_shorten(label), node=node.id, hint=f"looked in {', '.join(places)}")
+        sink.error(
+            "E0501", span, ref=_shorten(label), node=node.id, hint=f"looked in {', '.join(places)}"
+        )
         return None
     key = _key(found)
     if key in chain.files:

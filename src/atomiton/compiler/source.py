@@ -33,6 +33,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Path_ = tuple[str | int, ...]
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
 
@@ -325,6 +326,13 @@ def _indentation_hint(problem: str, lines: list[str], line: int) -> tuple[int, i
 # -- building plain data from parser events -------------------------------------------------------
 
 _Position = tuple[int, int]
+# Plain decimal integers, which Python's int() reads exactly as YAML 1.1 does (a leading 0
+# means octal there, so it is left to PyYAML).
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+_NOTHING = object()
+# Scalars up to this length have their tag and value remembered, up to this many entries.
+_MEMO_LENGTH = 32
+_MEMO_ENTRIES = 50_000
 
 
 class _Stop(Exception):
@@ -392,7 +400,9 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.result: Any = None
         self.done = False
-        self.tags: dict[tuple[str, bool], str] = {}
+        self.tags: dict[str, str] = {}
+        self.constructed: dict[tuple[str, str], Any] = {}
+        self.first_characters = frozenset(loader.yaml_implicit_resolvers)
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -420,12 +430,10 @@ class _Builder:
         mark = event.start_mark
         position = (mark.line + 1, mark.column + 1)
         if isinstance(event, yaml.ScalarEvent):
-            self._count(1, position)
             self._scalar(event, position)
         elif isinstance(event, yaml.AliasEvent):
             self._alias(event, position)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            self._count(1, position)
             self._open(event, position)
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             self._close()
@@ -473,6 +481,7 @@ class _Builder:
                 return
             self._take_key(parent, self._construct(event, tag, position), position)
             return
+        self._count(1, position)
         path, record = self._next_path()
         if record:
             self.positions.values[path] = position
@@ -482,30 +491,40 @@ class _Builder:
         self._deliver(built)
 
     def _resolve(self, event: yaml.ScalarEvent) -> str:
-        """The implicit tag of a scalar (memoised: blueprints repeat their words)."""
-        plain = bool(event.implicit[0])
-        if not plain:
-            return _STR_TAG
+        """The implicit tag of a scalar, as PyYAML's resolver gives it, with shortcuts: most
+        scalars of a blueprint are words no resolver claims, and the rest repeat."""
         value = event.value
-        if len(value) > 32:
+        if not event.implicit[0]:
+            return _STR_TAG  # quoted
+        if value and value[0] not in self.first_characters:
+            return _STR_TAG
+        if len(value) > _MEMO_LENGTH:
             return str(self.loader.resolve(yaml.ScalarNode, value, event.implicit))
-        tag = self.tags.get((value, plain))
+        tag = self.tags.get(value)
         if tag is None:
-            tag = self.tags[(value, plain)] = str(
-                self.loader.resolve(yaml.ScalarNode, value, event.implicit)
-            )
+            tag = str(self.loader.resolve(yaml.ScalarNode, value, event.implicit))
+            if len(self.tags) < _MEMO_ENTRIES:
+                self.tags[value] = tag
         return tag
 
     def _construct(self, event: yaml.ScalarEvent, tag: str, position: _Position) -> Any:
         if tag in (_STR_TAG, _MERGE_TAG, _VALUE_TAG):
             return event.value
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        text = event.value
+        memo_key = (tag, text)
+        found = self.constructed.get(memo_key, _NOTHING)
+        if found is not _NOTHING:
+            return found  # scalars YAML constructs are immutable: sharing them is safe
         try:
-            return self.loader.construct_object(node, deep=True)
+            if tag == _INT_TAG and _DECIMAL.match(text):
+                value: Any = int(text)
+            else:
+                node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+                value = self.loader.construct_object(node, deep=True)
+                self.loader.constructed_objects.pop(node, None)
         except yaml.MarkedYAMLError:
             raise  # an unknown tag: reported as invalid YAML, at its mark
         except Exception as exc:  # int() past the digit limit, a date like 2024-13-45, ...
-            text = event.value
             shown = (
                 repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text):,} characters)"
             )
@@ -516,6 +535,9 @@ class _Builder:
                 hint = "Python reads integers of at most a few thousand digits; " + hint
             self._error("E0009", position, value=shown, kind=kind, reason=reason, hint=hint)
             return None
+        if len(text) <= _MEMO_LENGTH and len(self.constructed) < _MEMO_ENTRIES:
+            self.constructed[memo_key] = value
+        return value
 
     def _alias(self, event: yaml.AliasEvent, position: _Position) -> None:
         name = event.anchor
@@ -549,6 +571,8 @@ class _Builder:
             self._too_deep(position)
         is_map = isinstance(event, yaml.MappingStartEvent)
         as_key = self._expecting_key()
+        if not as_key:
+            self._count(1, position)
         merge_list = not is_map and self._in_merge() and self.stack[-1].is_map
         path, record = self._next_path()
         frame = _Frame(
