@@ -19,11 +19,12 @@ from ..diagnostics import Diagnostic, Span
 from . import build, codegen, plan, postprocess, resolve
 from .ir import Graph
 from .naming import module_name_for
-from .options import CompileOptions
+from .options import CompileOptions, Limits
 
 __all__ = [
     "CompileOptions",
     "CompiledModule",
+    "Limits",
     "compile_blueprint",
     "load_graph",
     "load_module",

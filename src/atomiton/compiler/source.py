@@ -473,8 +473,8 @@ class _Builder:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self._resolve(event)
-        if self._expecting_key():
-            parent = self.stack[-1]
+        parent = self.stack[-1] if self.stack else None
+        if parent is not None and parent.is_map and not parent.key_pending:
             if tag == _MERGE_TAG:
                 parent.key, parent.key_position = "<<", position
                 parent.key_pending, parent.key_kind = True, "merge"
@@ -482,6 +482,29 @@ class _Builder:
             self._take_key(parent, self._construct(event, tag, position), position)
             return
         self._count(1, position)
+        if (
+            parent is not None
+            and event.anchor is None
+            and parent.merge_list is None
+            and parent.key_kind != "merge"
+        ):
+            # The common case, kept short: a plain value into its list or under its key.
+            value = self._construct(event, tag, position)
+            parent.size += 1
+            if not parent.is_map:
+                if parent.record:
+                    self.positions.values[(*parent.path, len(parent.value))] = position
+                parent.value.append(value)
+                return
+            parent.key_pending = False
+            if parent.key_kind == "":
+                path = (*parent.path, parent.key)
+                parent.value[parent.key] = value
+                parent.written.add(parent.key)
+                if parent.record:
+                    self.positions.values[path] = position
+                    self.positions.keys[path] = parent.key_position
+            return
         path, record = self._next_path()
         if record:
             self.positions.values[path] = position
