@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -140,17 +139,15 @@ def _decode(raw: bytes, display: str, sink: DiagnosticSink) -> str | None:
         # before them to count lines and columns in characters, as YAML's own marks do.
         before = raw[start : start + exc.start].decode(encoding, errors="replace")
         line, column = _line_column(before, len(before))
-        bad = exc.object[exc.start : exc.end][:4].hex(" ")
-        name = (
-            "UTF-8"
-            if encoding == "utf-8"
-            else encoding.upper().replace("-LE", "").replace("-BE", "")
-        )
+        chunk = exc.object[exc.start : exc.end][:4]
+        bad = " ".join(f"0x{byte:02x}" for byte in chunk)
+        what = f"byte {bad} is" if len(chunk) == 1 else f"bytes {bad} are"
+        name = "UTF-8" if encoding == "utf-8" else encoding.upper().rsplit("-", 1)[0]
         sink.error(
             "E0002",
             Span(display, line, column),
             path=display,
-            reason=f"bytes {bad} are not {name} ({exc.reason})",
+            reason=f"{what} not {name} ({exc.reason})",
             hint="save the file as UTF-8",
         )
         return None
