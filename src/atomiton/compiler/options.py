@@ -36,7 +36,7 @@ class Limits:
             file, summed over every use (E0006); the "billion laughs" file needs a billion.
         max_values: values (scalars, lists and mappings; keys not counted) in one file,
             those aliases copy included (E0014): what bounds the time and memory reading a
-            file takes, whatever its layout. A flat flow of 10,000 nodes has about 90,000.
+            file takes, whatever its layout. A flat flow of 10,000 nodes has about 80,000.
         max_nodes: nodes of a blueprint with all its sub-blueprints inlined, each inclusion
             counted (E0012); a file included ten times counts ten times.
         max_include_depth: sub-blueprints within sub-blueprints, inline groups included
