@@ -456,3 +456,21 @@ def test_every_hostile_corpus_case_is_fast(measured: dict[str, Any]) -> None:
 def test_peak_memory_of_all_hostile_cases_stays_small(measured: dict[str, Any]) -> None:
     peak = max(r["max_rss_mb"] for r in measured["results"].values())
     assert peak < MEGABYTES, {n: round(r["max_rss_mb"]) for n, r in measured["results"].items()}
+
+
+def test_a_file_included_twice_reports_its_problems_for_each_inclusion(tmp_path: Path) -> None:
+    # Files are read once per compilation; what reading one found is reported at every include.
+    (tmp_path / "child.yaml").write_text(
+        "id: child\nnodes:\n  - {id: a, type: code, parameters: {code: 'return 1'}}\nnodes: []\n"
+    )
+    root = tmp_path / "root.yaml"
+    root.write_text(
+        "id: root\nnodes:\n"
+        "  - {id: one, type: blueprint, parameters: {path: child.yaml}}\n"
+        "  - {id: two, type: blueprint, parameters: {path: child.yaml}}\n"
+    )
+    found = [d for d in diagnostics_of(root) if d.code == "E0003"]
+    assert [(d.code, d.span, d.notes) for d in found] == [
+        ("E0003", Span("child.yaml", 4, 1), ("included from root.yaml:3:5",)),
+        ("E0003", Span("child.yaml", 4, 1), ("included from root.yaml:4:5",)),
+    ]
