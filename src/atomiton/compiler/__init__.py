@@ -19,11 +19,12 @@ from ..diagnostics import Diagnostic, Span
 from . import build, codegen, plan, postprocess, resolve
 from .ir import Graph
 from .naming import module_name_for
-from .options import CompileOptions
+from .options import CompileOptions, Limits
 
 __all__ = [
     "CompileOptions",
     "CompiledModule",
+    "Limits",
     "compile_blueprint",
     "load_graph",
     "load_module",
@@ -56,8 +57,10 @@ class CompiledModule:
 def load_graph(path: str | Path, *, options: CompileOptions | None = None) -> Graph:
     """Read, resolve and check a blueprint; raise ``BlueprintError`` with every problem found."""
     options = options or CompileOptions()
-    document = resolve.load_document(Path(path), options)
-    return build.build_graph(document, options)
+    with resolve.read_session():
+        document = resolve.load_document(Path(path), options)
+        resolve.check_include_tree(document, options)
+        return build.build_graph(document, options)
 
 
 def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None) -> CompiledModule:

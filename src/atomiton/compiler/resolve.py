@@ -10,11 +10,11 @@ feeds the node. Problems found inside an included file carry one ``included from
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import yaml
 
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from .ir import (
@@ -34,14 +34,25 @@ from .ir import (
     TemplateExpr,
 )
 from .naming import module_name_for
-from .options import CompileOptions
+from .options import CompileOptions, Limits
 from .schema import parse_document
-from .source import read_source
+from .source import SourceFile, parse_source, read_source
 
 _BindingMap = Callable[[Binding], Binding]
 _SUFFIXES = (".yaml", ".yml", ".flow.yaml", ".blueprint.yaml")
 # A top-level ``id:`` line, read without parsing the whole file when a store is searched by id.
 _TOP_LEVEL_ID = re.compile(r"""^id:[ \t]*(["']?)(?P<id>[^"'#\s]+)\1[ \t]*(?:#.*)?$""", re.MULTILINE)
+# Node types that name a sub-blueprint (``build`` inlines the same ones).
+_GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
+# Longest reference shown in a message: a path too long for the OS can be thousands of bytes.
+_SHOWN = 80
+
+_Parsed = tuple[BlueprintDoc | None, tuple[Diagnostic, ...]]
+# The files read by the compilation in progress, by (resolved path, display name): the check of
+# the include tree and the build that follows it read each file once, however often included.
+_SESSION: ContextVar[dict[tuple[Path, str], _Parsed] | None] = ContextVar(
+    "atomiton_read_session", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +77,7 @@ class IncludeChain:
 def _key(path: Path) -> Path:
     try:
         return path.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # a name too long, a symlink loop
         return path.absolute()
 
 
@@ -75,24 +86,159 @@ def display_path(path: Path, options: CompileOptions) -> str:
     root = options.root or Path.cwd()
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):
         return path.as_posix()
+
+
+@contextmanager
+def read_session() -> Iterator[None]:
+    """Within this block each blueprint file is read and validated once, however often it is
+    included (``load_graph`` wraps a compilation in it)."""
+    token = _SESSION.set({})
+    try:
+        yield
+    finally:
+        _SESSION.reset(token)
 
 
 def load_document(path: Path, options: CompileOptions) -> BlueprintDoc:
     """Read and validate the blueprint at ``path``; raise ``BlueprintError`` on any problem."""
     sink = DiagnosticSink()
-    doc = _read(path, display_path(path, options), sink)
+    doc = _read(path, display_path(path, options), sink, options.limits)
     sink.raise_if_errors()
     assert doc is not None
     return doc
 
 
-def _read(path: Path, display: str, sink: DiagnosticSink) -> BlueprintDoc | None:
-    source = read_source(path, display, sink)
-    if source is None:
+def _read(path: Path, display: str, sink: DiagnosticSink, limits: Limits) -> BlueprintDoc | None:
+    session = _SESSION.get()
+    key = (_key(path), display)
+    if session is not None and key in session:
+        doc, diagnostics = session[key]
+        sink.extend(diagnostics)
+        return doc
+    own = DiagnosticSink()
+    doc = _parse(path, display, own, limits)
+    if session is not None:
+        session[key] = (doc, tuple(own.items))
+    sink.extend(own.items)
+    return doc
+
+
+def _parse(path: Path, display: str, sink: DiagnosticSink, limits: Limits) -> BlueprintDoc | None:
+    source = read_source(path, display, sink, limits)
+    if source is None or _too_many_nodes(source, sink, limits):
         return None
     return parse_document(source, sink, default_id=module_name_for(path))
+
+
+def _too_many_nodes(source: SourceFile, sink: DiagnosticSink, limits: Limits) -> bool:
+    """A file with more nodes than the whole include tree may have, before validating them."""
+    nodes = source.data.get("nodes") if isinstance(source.data, dict) else None
+    if not isinstance(nodes, list) or len(nodes) <= limits.max_nodes:
+        return False
+    sink.error(
+        "E0012",
+        source.positions.span(("nodes",), key=True),
+        count=len(nodes),
+        limit=limits.max_nodes,
+        hint=f"the limit is Limits.max_nodes = {limits.max_nodes:,}; split the flow, or raise "
+        "the limit in CompileOptions",
+    )
+    return True
+
+
+def check_include_tree(doc: BlueprintDoc, options: CompileOptions) -> None:
+    """Count the nodes ``doc`` has once every sub-blueprint is inlined, each inclusion counted,
+    and raise ``BlueprintError`` (E0012) past ``Limits.max_nodes``.
+
+    A file included ten times, which includes its child ten times, and so on six levels down,
+    makes a million nodes from a few small files; counting first, with each file's total
+    remembered, turns that into a diagnostic before anything is built. Problems in the files
+    (not found, cycles, bad YAML) are left to the build, which reports them where they are.
+    """
+    limit = options.limits.max_nodes
+    counter = _TreeCounter(options)
+    total = 0
+    for node in doc.nodes:
+        size = counter.node(node, doc, frozenset({_key(doc.path)}), 0)
+        total += size
+        if total > limit:
+            whole = total + sum(
+                counter.node(n, doc, frozenset({_key(doc.path)}), 0)
+                for n in doc.nodes[doc.nodes.index(node) + 1 :]
+            )
+            sink = DiagnosticSink()
+            sink.error(
+                "E0012",
+                node.span,
+                count=whole,
+                limit=limit,
+                hint=f"node {node.id!r} brings {size:,} of them; the limit is "
+                f"Limits.max_nodes = {limit:,}: include fewer copies, or raise the limit in "
+                "CompileOptions",
+            )
+            sink.raise_if_errors()
+
+
+class _TreeCounter:
+    """Nodes per node and per file once inlined; each file's total is computed once."""
+
+    def __init__(self, options: CompileOptions) -> None:
+        self.options = options
+        self.files: dict[Path, int] = {}
+
+    def node(
+        self, node: NodeDef, doc: BlueprintDoc, open_files: frozenset[Path], depth: int
+    ) -> int:
+        if depth > self.options.limits.max_include_depth:
+            return 1  # the build reports E0013 here
+        size = 1
+        if node.inline is not None:
+            size += self.doc(node.inline, open_files, depth + 1)
+        elif node.type in _GROUP_TYPES:
+            size += self.child(node, doc, open_files, depth)
+        for subflow, span in node.subflows:
+            if isinstance(subflow, str):
+                reference = NodeDef(node.id, "blueprint", span, params={"path": subflow})
+                size += self.child(reference, doc, open_files, depth)
+            else:
+                size += self.doc(subflow, open_files, depth + 1)
+        return size
+
+    def doc(self, doc: BlueprintDoc, open_files: frozenset[Path], depth: int) -> int:
+        return sum(self.node(n, doc, open_files, depth) for n in doc.nodes)
+
+    def child(
+        self, node: NodeDef, doc: BlueprintDoc, open_files: frozenset[Path], depth: int
+    ) -> int:
+        try:
+            found = _locate(node, doc, self.options)
+        except (OSError, ValueError):
+            return 0
+        if found is None:
+            return 0
+        key = _key(found)
+        if key in open_files:
+            return 0  # a cycle: the build reports it
+        if key not in self.files:
+            child = _read(
+                found, display_path(found, self.options), DiagnosticSink(), self.options.limits
+            )
+            self.files[key] = 0 if child is None else self.doc(child, open_files | {key}, depth + 1)
+        return self.files[key]
+
+
+def _locate(node: NodeDef, parent: BlueprintDoc, options: CompileOptions) -> Path | None:
+    """The file a group node names by ``path`` or ``id``; OSError or ValueError when the OS
+    cannot use the name (too long, a NUL character)."""
+    reference = node.params.get("path")
+    by_id = node.params.get("id", node.params.get("blueprintId"))
+    if isinstance(reference, str) and reference:
+        return _find_path(reference, parent.path.parent, options.search_path)
+    if isinstance(by_id, str) and by_id:
+        return _find_id(by_id, (options.store, *options.search_path), options.limits)
+    return None
 
 
 def load_child(
@@ -103,25 +249,49 @@ def load_child(
     sink: DiagnosticSink,
 ) -> BlueprintDoc | None:
     """The blueprint a group node refers to, or None after reporting why it can't be had."""
+    limit = options.limits.max_include_depth
+    if len(chain.spans) >= limit:
+        sink.error(
+            "E0013",
+            node.span,
+            limit=limit,
+            hint=f"the limit is Limits.max_include_depth = {limit}; the chain starts at "
+            f"{' -> '.join(chain.labels[:3])}{' -> ...' if len(chain.labels) > 3 else ''}; "
+            "flatten it, or raise the limit in CompileOptions",
+        )
+        return None
     if node.inline is not None:
         return node.inline
     reference = node.params.get("path")
     by_id = node.params.get("id", node.params.get("blueprintId"))
     span = node.param_spans.get("path") or node.param_spans.get("id") or node.span
     if isinstance(reference, str) and reference:
-        found = _find_path(reference, parent.path.parent, options.search_path)
         label = reference
     elif isinstance(by_id, str) and by_id:
-        found = _find_id(by_id, (options.store, *options.search_path))
         label = f"id {by_id}"
     else:
         sink.error("E0503", node.span, node=node.id)
+        return None
+    try:
+        found = _locate(node, parent, options)
+    except (OSError, ValueError) as exc:
+        reason = "it contains a NUL character" if isinstance(exc, ValueError) else exc.strerror
+        sink.error(
+            "E0011",
+            span,
+            node=node.id,
+            reason=f"{_shorten(label)}: {reason or exc}",
+            hint="give the path of an existing blueprint file; each name in it must be short "
+            "enough for the file system (usually 255 bytes)",
+        )
         return None
     if found is None:
         places = [str(parent.path.parent or ".")] + [str(p) for p in options.search_path]
         if not isinstance(reference, str):
             places = [str(options.store)] + [str(p) for p in options.search_path]
-        sink.error("E0501", span, ref=label, node=node.id, hint=f"looked in {', '.join(places)}")
+        sink.error(
+            "E0501", span, ref=_shorten(label), node=node.id, hint=f"looked in {', '.join(places)}"
+        )
         return None
     key = _key(found)
     if key in chain.files:
@@ -136,9 +306,13 @@ def load_child(
         return None
     # Problems reading the child are in the child's file: they get the "included from" note.
     child_sink = DiagnosticSink()
-    doc = _read(found, display_path(found, options), child_sink)
+    doc = _read(found, display_path(found, options), child_sink, options.limits)
     sink.extend(included_from(child_sink.items, node.span))
     return doc
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text):,} characters)"
 
 
 def included_from(diagnostics: Iterable[Diagnostic], span: Span) -> list[Diagnostic]:
@@ -160,12 +334,15 @@ def _find_path(reference: str, base: Path, search_path: tuple[Path, ...]) -> Pat
             return path
         for suffix in _SUFFIXES:
             with_suffix = folder / f"{reference}{suffix}"
-            if with_suffix.is_file():
-                return with_suffix
+            try:
+                if with_suffix.is_file():
+                    return with_suffix
+            except OSError:
+                continue  # the name with a suffix is too long; the name itself was not
     return None
 
 
-def _find_id(blueprint_id: str, folders: tuple[Path, ...]) -> Path | None:
+def _find_id(blueprint_id: str, folders: tuple[Path, ...], limits: Limits) -> Path | None:
     """A file named after the id, else a file whose top-level ``id:`` is the id, folder by folder.
 
     Atomiton's store names files after the blueprint's id, but a renamed file keeps its ``id:``;
@@ -178,31 +355,38 @@ def _find_id(blueprint_id: str, folders: tuple[Path, ...]) -> Path | None:
             path = folder / f"{blueprint_id}{suffix}"
             if path.is_file():
                 return path
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
+        try:
+            if not folder.is_dir():
+                continue
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue  # an unreadable store folder holds nothing we can use
+        for path in entries:
             if (
                 path.name.endswith(_SUFFIXES)
                 and path.is_file()
-                and _declared_id(path) == blueprint_id
+                and _declared_id(path, limits) == blueprint_id
             ):
                 return path
     return None
 
 
-def _declared_id(path: Path) -> str | None:
+def _declared_id(path: Path, limits: Limits) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as stream:
+            raw = stream.read(limits.max_file_bytes + 1)
     except OSError:
         return None
+    if len(raw) > limits.max_file_bytes:
+        return None
+    text = raw.decode("utf-8", errors="replace")
     match = _TOP_LEVEL_ID.search(text)
     if match:
         return match["id"]
-    # Flow style (``{id: x, ...}``) or JSON: parse it, and take no chances on broken files.
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+    # Flow style (``{id: x, ...}``) or JSON: parse it, within the same limits as a blueprint,
+    # and take no chances on broken files.
+    source = parse_source(text, path, path.name, DiagnosticSink(), limits)
+    data = source.data if source is not None else None
     found = data.get("id") if isinstance(data, dict) else None
     return found if isinstance(found, str) else None
 
