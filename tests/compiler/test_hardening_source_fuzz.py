@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from atomiton.compiler import CompileOptions, compile_blueprint, load_module
@@ -91,14 +91,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def check(path: Path, text: str | bytes) -> None:
     note(f"blueprint:\n{text!r}")
-    try:
-        outcome(path, text)
-    except Exception:
-        known = [name for name, matches in KNOWN_MATCHES.items() if matches(text)]
-        # An example that fails for a reason pinned in KNOWN_FAILURES is that failure again:
-        # rejected here by name, and reported by its own strict xfail below.
-        assume(not known)
-        raise
+    outcome(path, text)
 
 
 def outcome(path: Path, text: str | bytes) -> None:
@@ -268,11 +261,9 @@ def test_line_mutations_of_valid_blueprints(
     check(original.parent / "fuzzed.yaml", "\n".join(lines))
 
 
-# -- bugs the fuzzing found in other stages, pinned until they are fixed ---------------------------
+# -- bugs the fuzzing found in other stages, kept as regression tests ----------------------------
 
-KNOWN_FAILURES = {
-    "duplicate_interface_output": (
-        """\
+DUPLICATE_INTERFACE_OUTPUT = """\
 id: dup
 interface:
   outputs:
@@ -282,40 +273,14 @@ nodes:
   - {id: a, type: code, parameters: {code: "return 1"}}
 edges:
   - {source: a, target: output, targetHandle: y}
-""",
-        "two interface outputs with one id compile, and the module repeats the keyword argument "
-        "y (SyntaxError on import); schema/build should report the duplicate id at the second "
-        "output",
-    ),
-}
+"""
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for name, (_, reason) in KNOWN_FAILURES.items()
-    ],
-)
-def test_known_failure(tmp_path: Path, name: str) -> None:
-    outcome(tmp_path / f"{name}.yaml", KNOWN_FAILURES[name][0])
-
-
-def _duplicate_output_ids(text: str | bytes) -> bool:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return False
-    for path in _paths(document):
-        value: Any = document
-        for step in path:
-            value = value[step]
-        outputs = value.get("outputs") if isinstance(value, dict) else None
-        if isinstance(outputs, list):
-            ids = [o.get("id") for o in outputs if isinstance(o, dict)]
-            if len(ids) != len(set(map(str, ids))):
-                return True
-    return False
-
-
-KNOWN_MATCHES = {"duplicate_interface_output": _duplicate_output_ids}
+def test_duplicate_interface_outputs_are_reported_not_compiled(tmp_path: Path) -> None:
+    # Found by the fuzzing: this compiled to a module that repeated a keyword argument.
+    path = tmp_path / "dup.yaml"
+    path.write_text(DUPLICATE_INTERFACE_OUTPUT, encoding="utf-8")
+    with pytest.raises(BlueprintError) as raised:
+        compile_blueprint(path, options=CompileOptions(root=tmp_path, search_path=()))
+    found = [(d.code, d.span.line if d.span else 0) for d in raised.value.diagnostics]
+    assert found == [("E0219", 5)]

@@ -24,7 +24,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from atomiton.compiler import CompileOptions, compile_blueprint, load_module
+from atomiton.compiler import CompileOptions, Limits, compile_blueprint, load_module
 from atomiton.compiler.verify import MAX_VALUE_DEPTH, check_module
 from atomiton.compiler.ir import Graph
 from atomiton.compiler.naming import MODEL_RESERVED, field_name, module_name_for
@@ -79,11 +79,17 @@ CLASHING = [
 ]
 
 
-def compile_text(tmp_path: Path, text: str, name: str = "flow.yaml") -> Any:
+def compile_text(
+    tmp_path: Path, text: str, name: str = "flow.yaml", *, limits: Limits = Limits()
+) -> Any:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
-    compiled = compile_blueprint(path, options=CompileOptions(root=tmp_path, search_path=()))
-    return compiled
+    options = CompileOptions(root=tmp_path, search_path=(), limits=limits)
+    return compile_blueprint(path, options=options)
+
+
+# The YAML reader stops at 64 levels by default (E0008); these tests raise it to reach E0701.
+DEEP_YAML = Limits(max_depth=3 * MAX_VALUE_DEPTH)
 
 
 def echo_blueprint(
@@ -256,7 +262,7 @@ def test_values_nested_past_the_limit_are_an_error_at_their_position(tmp_path: P
           - {{source: c, target: output, targetHandle: out}}
         """
     with pytest.raises(BlueprintError) as raised:
-        compile_text(tmp_path, text)
+        compile_text(tmp_path, text, limits=DEEP_YAML)
     found = [(d.code, d.span.line if d.span else 0) for d in raised.value.diagnostics]
     assert found == [("E0701", 5), ("E0701", 9)]  # the input, the node
     assert "nested 101 levels deep" in raised.value.diagnostics[0].message
@@ -278,7 +284,7 @@ def test_values_at_the_limit_compile_import_and_run(tmp_path: Path) -> None:
         edges:
           - {{source: c, target: output, targetHandle: out}}
         """
-    outputs = load_module(compile_text(tmp_path, text)).run()
+    outputs = load_module(compile_text(tmp_path, text, limits=DEEP_YAML)).run()
     depth, value = 0, outputs.out["x"]
     while value:
         depth, value = depth + 1, value[0]
@@ -437,17 +443,17 @@ edges:
 """
 
 
-def test_code_laid_out_past_the_parser_limit_is_an_error_at_the_code(tmp_path: Path) -> None:
-    # Python parses 210 nested conditional expressions; black's parentheses around each one
-    # would take the module past the parser's 200 nested brackets.
+def test_code_nested_past_the_limit_is_an_error_at_the_code(tmp_path: Path) -> None:
+    # Python parses 210 nested conditional expressions, but black's parentheses around each one
+    # would take the module past the parser's 200 nested brackets: the code-depth limit (E0306)
+    # refuses it first, at the code.
     body = "return " + "1 if data else " * 210 + "2"
     with pytest.raises(BlueprintError) as raised:
         compile_text(tmp_path, code_blueprint(body))
     (diagnostic,) = raised.value.diagnostics
-    assert (diagnostic.code, diagnostic.span) == ("E0703", Span("flow.yaml", 11, 7))
-    assert "too many nested parentheses" in diagnostic.message
-    # One level under what Python parses in the laid-out module compiles and runs.
-    body = "return " + "1 if data else " * 150 + "2"
+    assert (diagnostic.code, diagnostic.span) == ("E0306", Span("flow.yaml", 11, 7))
+    # Under the limit it compiles, imports and runs.
+    body = "return " + "1 if data else " * 95 + "2"
     assert load_module(compile_text(tmp_path, code_blueprint(body))).run().out == 1
 
 
