@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from ..errors import CancelledError
 from .confine import Roots
+from .resources import RunResources
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,6 +26,7 @@ class NodeContext:
     __slots__ = (
         "node_id",
         "allowed_paths",
+        "resources",
         "_cancelled",
         "_callbacks",
         "_lock",
@@ -45,6 +47,8 @@ class NodeContext:
         self.node_id = node_id
         # The run's file-system confinement (``confine.check_path``); None: not confined.
         self.allowed_paths = allowed_paths
+        # The run's shared objects (an HTTP pool...); None: detached, each call makes its own.
+        self.resources: RunResources | None = None
         self._cancelled = cancelled if cancelled is not None else threading.Event()
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
