@@ -55,6 +55,9 @@ class Handler(BaseHTTPRequestHandler):
         elif parts.path in ("/echo", "/whoami"):
             headers = {k.lower(): v for k, v in self.headers.items()}
             self._send(200, json.dumps(headers).encode())
+        elif parts.path == "/hop":  # to another origin
+            target = parse_qs(parts.query)["to"][0]
+            self._send(302, b"{}", {"Location": target})
         elif parts.path == "/login":
             self._send(302, b"{}", {"Location": "/whoami", "Set-Cookie": "session=s1; Path=/"})
         else:
@@ -224,6 +227,28 @@ edges:
     with httpx.Client(follow_redirects=True) as client:
         out = module.run(http_client=client)
     assert out.status == 302  # the node's followRedirects wins over the client's
+
+
+def test_a_lent_clients_headers_do_not_follow_to_another_origin(
+    server: CountingServer, tmp_path: Path
+) -> None:
+    other = base(server).replace("127.0.0.1", "localhost")
+    text = """
+id: h
+interface:
+  outputs: [{id: seen, dataType: any}]
+nodes:
+  - id: hop
+    type: http-request
+    parameters: {url: "URL/hop?to=OTHER/echo", headers: {X-Node: "n"}}
+edges:
+  - {source: hop, sourceHandle: result, target: output, targetHandle: seen}
+"""
+    module = compiled(tmp_path, text.replace("URL", base(server)).replace("OTHER", other))
+    with httpx.Client(headers={"X-Secret": "s", "User-Agent": "lender"}) as client:
+        seen = module.run(http_client=client).seen
+    assert "x-secret" not in seen and "x-node" not in seen
+    assert seen["user-agent"] == "lender"  # a header that carries no credential goes on
 
 
 def test_arun_lends_the_client_too(server: CountingServer, tmp_path: Path) -> None:

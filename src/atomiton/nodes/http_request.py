@@ -219,7 +219,8 @@ def run(
     if context is not None:
         context.check()
     seconds = params.timeout / 1000 if params.timeout is not None else None
-    client, owned = _client(context)
+    client, whose = _client(context)
+    owned = whose == "own"
     try:
         request_headers = headers if headers is not None else params.headers
         request = _build_request(
@@ -231,6 +232,9 @@ def run(
             query if query is not None else params.query,
         )
         user_set = {name.lower() for name in request_headers}
+        if whose == "lent":
+            # The lender's default headers were set by the user too: same rule at a redirect.
+            user_set.update(name.lower() for name in client.headers)
         if params.auth is not None:
             user_set.add("authorization")
         started = time.perf_counter()
@@ -243,8 +247,8 @@ def run(
     return _output(response, content, params, duration)
 
 
-def _client(context: NodeContext | None) -> tuple[httpx.Client, bool]:
-    """The client to send with, and whether this call owns it (and so closes it).
+def _client(context: NodeContext | None) -> tuple[httpx.Client, Literal["own", "run", "lent"]]:
+    """The client to send with, and whose it is (``own``: this call's, closed by it).
 
     In a run every node shares the run's pool (keep-alive, one TLS context), or the client the
     caller lent through ``run(..., http_client=...)``; a node called on its own makes its own.
@@ -255,7 +259,7 @@ def _client(context: NodeContext | None) -> tuple[httpx.Client, bool]:
 
     resources = context.resources if context is not None else None
     if resources is None:
-        return _new_client(), True
+        return _new_client(), "own"
     lent = resources.lent(HTTP_CLIENT)
     if lent is not None:
         if not isinstance(lent, httpx.Client):
@@ -263,8 +267,8 @@ def _client(context: NodeContext | None) -> tuple[httpx.Client, bool]:
                 f"http_client must be an httpx.Client, not {type(lent).__name__} "
                 "(an httpx.AsyncClient cannot serve these synchronous calls)"
             )
-        return lent, False
-    return resources.get(_POOL_KEY, _new_client, _close_client), False
+        return lent, "lent"
+    return resources.get(_POOL_KEY, _new_client, _close_client), "run"
 
 
 def _new_client() -> httpx.Client:
