@@ -245,9 +245,10 @@ edges:
   - {source: hop, sourceHandle: result, target: output, targetHandle: seen}
 """
     module = compiled(tmp_path, text.replace("URL", base(server)).replace("OTHER", other))
-    with httpx.Client(headers={"X-Secret": "s", "User-Agent": "lender"}) as client:
+    lender = httpx.Client(headers={"X-Secret": "s", "User-Agent": "lender"}, auth=("ada", "pw"))
+    with lender as client:
         seen = module.run(http_client=client).seen
-    assert "x-secret" not in seen and "x-node" not in seen
+    assert "x-secret" not in seen and "x-node" not in seen and "authorization" not in seen
     assert seen["user-agent"] == "lender"  # a header that carries no credential goes on
 
 

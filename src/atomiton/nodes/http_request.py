@@ -389,6 +389,8 @@ class _Exchange:
         # The cookies of this exchange's own redirects (a login that redirects, say); the
         # client keeps none, so they end with the exchange.
         self.cookies = httpx.Cookies()
+        # Once at another origin, a lent client's own auth is not sent either.
+        self.crossed = False
 
     def run(
         self, request: httpx.Request, context: NodeContext | None
@@ -462,7 +464,12 @@ class _Exchange:
         try:
             # follow_redirects=False whatever the client says: redirects are followed in
             # ``_fetch``, which drops credentials on the way to another origin.
-            response = self.client.send(request, stream=True, follow_redirects=False)
+            response = self.client.send(
+                request,
+                stream=True,
+                follow_redirects=False,
+                auth=None if self.crossed else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.TimeoutException as exc:
             raise TimeoutError(
                 f"{where} timed out after {self.params.timeout:g} ms ({type(exc).__name__})"
@@ -520,6 +527,7 @@ class _Exchange:
                 del following.headers[name]
         # Dropped for good: a later redirect back to the first origin does not restore them.
         self.user_set = {n for n in self.user_set if n in SAFE_CROSS_ORIGIN_HEADERS}
+        self.crossed = True
         return following
 
     def _read(self, response: httpx.Response, request: httpx.Request) -> bytes:
