@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
@@ -49,6 +50,8 @@ SAFE_CROSS_ORIGIN_HEADERS: Final = frozenset(
 )
 # Set by httpx itself for each hop (never copied from the user's value to another host).
 _MANAGED_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding"})
+# Where a run keeps the pool its http-request nodes share (``RunResources``).
+_POOL_KEY: Final = "atomiton.nodes.http_request:pool"
 
 
 class BasicAuth(NodeParams):
@@ -209,8 +212,6 @@ def run(
         HTTPStatusError: the status is 4xx/5xx and ``failOnError`` is true.
         CancelledError: the run was cancelled meanwhile.
     """
-    import httpx
-
     target = url if url is not None else params.url
     if not target:
         raise ValueError("http-request needs a url")
@@ -218,7 +219,8 @@ def run(
     if context is not None:
         context.check()
     seconds = params.timeout / 1000 if params.timeout is not None else None
-    client = httpx.Client(timeout=httpx.Timeout(seconds), follow_redirects=False)
+    client, whose = _client(context)
+    owned = whose == "own"
     try:
         request_headers = headers if headers is not None else params.headers
         request = _build_request(
@@ -230,15 +232,62 @@ def run(
             query if query is not None else params.query,
         )
         user_set = {name.lower() for name in request_headers}
+        if whose == "lent":
+            # The lender's default headers were set by the user too: same rule at a redirect.
+            user_set.update(name.lower() for name in client.headers)
         if params.auth is not None:
             user_set.add("authorization")
         started = time.perf_counter()
-        exchange = _Exchange(client, params, user_set, started, seconds)
+        exchange = _Exchange(client, owned, params, user_set, started, seconds)
         response, content = exchange.run(request, context)
         duration = (time.perf_counter() - started) * 1000
     finally:
-        client.close()
+        if owned:
+            client.close()
     return _output(response, content, params, duration)
+
+
+def _client(context: NodeContext | None) -> tuple[httpx.Client, Literal["own", "run", "lent"]]:
+    """The client to send with, and whose it is (``own``: this call's, closed by it).
+
+    In a run every node shares the run's pool (keep-alive, one TLS context), or the client the
+    caller lent through ``run(..., http_client=...)``; a node called on its own makes its own.
+    """
+    import httpx
+
+    from ..runtime.resources import HTTP_CLIENT
+
+    resources = context.resources if context is not None else None
+    if resources is None:
+        return _new_client(), "own"
+    lent = resources.lent(HTTP_CLIENT)
+    if lent is not None:
+        if not isinstance(lent, httpx.Client):
+            raise TypeError(
+                f"http_client must be an httpx.Client, not {type(lent).__name__} "
+                "(an httpx.AsyncClient cannot serve these synchronous calls)"
+            )
+        return lent, "lent"
+    return resources.get(_POOL_KEY, _new_client, _close_client), "run"
+
+
+def _new_client() -> httpx.Client:
+    import httpx
+
+    # Each request sets its own timeout; redirects are followed here, hop by hop. The client
+    # keeps no cookies, so nodes sharing it stay as separate as nodes with a client each (an
+    # exchange keeps the cookies of its own redirects, see ``_Exchange``). Connections are
+    # bounded by the run's concurrency, not by the pool: a queue here would eat timeouts.
+    return httpx.Client(
+        timeout=None,
+        follow_redirects=False,
+        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+    )
+
+
+def _close_client(client: httpx.Client) -> None:
+    client.close()
 
 
 def _build_request(
@@ -309,26 +358,39 @@ class _Exchange:
 
     The helper thread does the network work; the calling thread waits for it, for the deadline,
     or for a cancel. A blocked read cannot be interrupted by closing an httpx client, so an
-    abandoned exchange shuts its socket down, which wakes the read at once.
+    abandoned exchange shuts down the socket it holds (from the moment it connected, or from the
+    response headers on a reused connection), which wakes the read at once. A shared client is
+    never closed for one exchange: other nodes are using it.
     """
 
     def __init__(
         self,
         client: httpx.Client,
+        owned: bool,
         params: Params,
         user_set: set[str],
         started: float,
         seconds: float | None,
     ) -> None:
+        import httpx
+
         self.client = client
+        self.owned = owned
         self.params = params
         self.user_set = user_set
         self.deadline = None if seconds is None else started + seconds
         self.wake = threading.Event()
         self.stopped = False
+        # Guards ``stopped`` and ``sock``: a socket is shut down only while this exchange holds
+        # its connection, never after it went back to a pool that other nodes draw from.
         self.lock = threading.Lock()
-        self.stream: httpx.Response | None = None
+        self.sock: socket.socket | None = None
         self.outcome: tuple[httpx.Response, bytes] | BaseException | None = None
+        # The cookies of this exchange's own redirects (a login that redirects, say); the
+        # client keeps none, so they end with the exchange.
+        self.cookies = httpx.Cookies()
+        # Once at another origin, a lent client's own auth is not sent either.
+        self.crossed = False
 
     def run(
         self, request: httpx.Request, context: NodeContext | None
@@ -349,8 +411,10 @@ class _Exchange:
             if unregister is not None:
                 unregister()
         if not finished or (context is not None and context.cancelled):
-            self._abort()
-            worker.join(1.0)
+            woken = self._abort()
+            # A helper with nothing to wake (waiting for headers on a reused connection) ends
+            # by its own timeout; waiting for it here would only delay the error.
+            worker.join(1.0 if woken else 0.05)
             if context is not None and context.cancelled:
                 raise CancelledError(f"{where} was cancelled")
             raise TimeoutError(
@@ -381,21 +445,31 @@ class _Exchange:
                 if not following:
                     return response, self._read(response, request)
             finally:
-                response.close()
+                self._release(response)
             assert response.next_request is not None
+            self.cookies.extract_cookies(response)
             request = self._redirected(request, response.next_request)
+            self.cookies.set_cookie_header(request)
         raise ConnectionError(f"{first}: more than {MAX_REDIRECTS} redirects")
 
     def _send(self, request: httpx.Request) -> httpx.Response:
         import httpx
 
         where = f"{request.method} {request.url}"
-        if self.deadline is not None:
-            # Each wait of this hop gets only what is left of the whole exchange's time.
-            left = max(0.001, self.deadline - time.perf_counter())
-            request.extensions["timeout"] = httpx.Timeout(left).as_dict()
+        # Each wait of this hop gets only what is left of the whole exchange's time; the
+        # node's timeout wins over a lent client's own.
+        left = None if self.deadline is None else max(0.001, self.deadline - time.perf_counter())
+        request.extensions["timeout"] = httpx.Timeout(left).as_dict()
+        request.extensions["trace"] = self._trace
         try:
-            response = self.client.send(request, stream=True)
+            # follow_redirects=False whatever the client says: redirects are followed in
+            # ``_fetch``, which drops credentials on the way to another origin.
+            response = self.client.send(
+                request,
+                stream=True,
+                follow_redirects=False,
+                auth=None if self.crossed else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.TimeoutException as exc:
             raise TimeoutError(
                 f"{where} timed out after {self.params.timeout:g} ms ({type(exc).__name__})"
@@ -403,15 +477,41 @@ class _Exchange:
         except httpx.UnsupportedProtocol as exc:
             raise ValueError(f"{where}: unsupported URL scheme") from exc
         except httpx.TransportError as exc:
+            if self.stopped:
+                raise ConnectionError(f"{where} was abandoned") from exc
             reason = str(exc) or type(exc).__name__
             raise ConnectionError(f"{where} failed: {reason}") from exc
-        with self.lock:
-            self.stream = response
-            stopped = self.stopped
-        if stopped:
-            response.close()
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not self._hold(sock if isinstance(sock, socket.socket) else None):
+            self._release(response)
             raise ConnectionError(f"{where} was abandoned")
         return response
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: hold a new connection's socket from the moment it connects."""
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                self._hold(sock)
+
+    def _hold(self, sock: socket.socket | None) -> bool:
+        """Remember the socket this exchange is using; False (and shut) if already abandoned."""
+        with self.lock:
+            if sock is not None:
+                self.sock = sock
+            if not self.stopped:
+                return True
+            if sock is not None:
+                _shut(sock)
+            return False
+
+    def _release(self, response: httpx.Response) -> None:
+        """Close ``response``: its connection may go back to the pool, so stop holding it."""
+        with self.lock:
+            self.sock = None
+        response.close()
 
     def _redirected(self, previous: httpx.Request, following: httpx.Request) -> httpx.Request:
         """``following`` minus the user's credential-bearing headers when it changes origin."""
@@ -427,6 +527,7 @@ class _Exchange:
                 del following.headers[name]
         # Dropped for good: a later redirect back to the first origin does not restore them.
         self.user_set = {n for n in self.user_set if n in SAFE_CROSS_ORIGIN_HEADERS}
+        self.crossed = True
         return following
 
     def _read(self, response: httpx.Response, request: httpx.Request) -> bytes:
@@ -460,20 +561,23 @@ class _Exchange:
             raise ConnectionError(f"{where} failed while reading the body: {exc}") from exc
         return b"".join(chunks)
 
-    def _abort(self) -> None:
-        """Wake a read blocked on the socket and stop the helper thread from going on."""
+    def _abort(self) -> bool:
+        """Stop the helper thread from going on; return whether a blocked read was woken."""
         with self.lock:
             self.stopped = True
-            response = self.stream
-        if response is not None:
-            stream = response.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if isinstance(sock, socket.socket):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        self.client.close()
+            sock = self.sock
+            if sock is not None:
+                _shut(sock)
+        if self.owned:
+            self.client.close()
+        return sock is not None or self.owned
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed by the other side
+        pass
 
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:

@@ -22,6 +22,7 @@ from typing import TypeVar, cast
 from ..errors import CancelledError
 from .confine import Roots
 from .limiter import CapacityLimiter
+from .resources import RunResources
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -43,6 +44,7 @@ class NodeContext:
         "node_id",
         "allowed_paths",
         "limiter",
+        "resources",
         "_cancelled",
         "_callbacks",
         "_lock",
@@ -82,6 +84,8 @@ class NodeContext:
         self.node_id = node_id
         self.allowed_paths = allowed_paths
         self.limiter = limiter
+        # The run's shared objects (an HTTP pool...); None: detached, each call makes its own.
+        self.resources: RunResources | None = None
         self._cancelled = cancelled if cancelled is not None else threading.Event()
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -169,6 +173,7 @@ class NodeContext:
             leftover=self._leftover,
             allowed_paths=self.allowed_paths,
         )
+        child.resources = self.resources
         unregister = self.on_cancel(child.cancel)
         previous = current_scope()
         _local.scope = child

@@ -38,6 +38,7 @@ from .events import (
 from .limiter import CapacityLimiter
 from .model import Blueprint, Task
 from .progress import ProgressTracker
+from .resources import RunResources
 from .run_ids import new_run_id
 from .trace import TraceBuilder
 
@@ -105,6 +106,7 @@ class Execution:
         "process_pool",
         "abandoned",
         "allowed_paths",
+        "_resources",
     )
 
     def __init__(
@@ -117,6 +119,7 @@ class Execution:
         trace: bool = False,
         run_id: str | None = None,
         allowed_paths: Roots = None,
+        resources: RunResources | None = None,
     ) -> None:
         """Prepare a run; nothing starts until the body calls ``run_tasks``.
 
@@ -128,10 +131,12 @@ class Execution:
             trace: record a trace (``TraceBuilder``).
             run_id: the id events carry (default: a fresh one).
             allowed_paths: the folders file nodes may touch (``confine``); None: anywhere.
+            resources: the run's shared objects (default: an empty registry, made on first use).
         """
         self.blueprint = blueprint
         self.nodes = blueprint.nodes
         self.allowed_paths = allowed_paths
+        self._resources = resources
         self.run_id = new_run_id() if run_id is None else run_id
         self._concurrency = concurrency or blueprint.concurrency or DEFAULT_CONCURRENCY
         self._limiter: CapacityLimiter | None = None
@@ -518,6 +523,7 @@ class Execution:
                 leftover=self._leave,
             )
         context.allowed_paths = self.allowed_paths
+        context.resources = self.resources
         with self._lock:
             stopped = self._stop is not None
             if not stopped:
@@ -667,8 +673,24 @@ class Execution:
 
     # -- resources -------------------------------------------------------------------------------
 
+    @property
+    def resources(self) -> RunResources:
+        """The objects the run's nodes share (``RunResources``), closed by ``close``."""
+        resources = self._resources
+        if resources is None:
+            with self._lock:
+                if self._resources is None:
+                    self._resources = RunResources()
+                resources = self._resources
+        return resources
+
+    @property
+    def holds_resources(self) -> bool:
+        """Whether ``close`` has something to release (the runner's fast path asks)."""
+        return self.process_pool is not None or bool(self.abandoned) or self._resources is not None
+
     def close(self) -> None:
-        """Release what the run created: its process pool and timed-out helper threads."""
+        """Release what the run created: its process pool, shared resources and helper threads."""
         pool, self.process_pool = self.process_pool, None
         if pool is not None:
             if self._stop is not None:
@@ -676,6 +698,9 @@ class Execution:
                 for process in list(getattr(pool, "_processes", {}).values()):
                     process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._resources is not None:
+            # Before the joins: closing a connection pool lets abandoned calls end sooner.
+            self._resources.close()
         abandoned, self.abandoned = self.abandoned, []
         # Their contexts were cancelled; give them a moment to notice, never more.
         deadline = time.perf_counter() + 1.0

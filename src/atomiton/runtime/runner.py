@@ -22,6 +22,7 @@ from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, Exe
 from .execution import ACTIVE, Execution, describe, message_of, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
+from .resources import HTTP_CLIENT, RunResources
 from .trace import Trace
 
 I = TypeVar("I")
@@ -39,6 +40,7 @@ def run(
     cancel: CancelToken | None = None,
     trace: bool = False,
     allow_paths: AllowPaths = None,
+    http_client: object | None = None,
 ) -> O:
     """Run a compiled flow and return what its body returns.
 
@@ -54,6 +56,8 @@ def run(
             ``RunControl``, is kept in its ``last_trace``.
         allow_paths: confine file nodes and program working directories to these folders
             (``confine.py``); None: no confinement.
+        http_client: an ``httpx.Client`` every http-request node of the run uses (for proxies,
+            mTLS, ...); the run never closes it. None: the run makes one pool and closes it.
 
     Returns:
         The body's result (the flow's ``Outputs``).
@@ -66,6 +70,7 @@ def run(
         ValueError: a folder in ``allow_paths`` does not exist.
     """
     roots = resolve_roots(allow_paths)
+    resources = RunResources({HTTP_CLIENT: http_client}) if http_client is not None else None
     if (
         hooks is None
         and cancel is None
@@ -73,15 +78,17 @@ def run(
         and blueprint.timeout is None
         and not trace
     ):
-        ex = Execution(blueprint, concurrency=concurrency, allowed_paths=roots)
+        ex = Execution(blueprint, concurrency=concurrency, allowed_paths=roots, resources=resources)
         ACTIVE.add(ex)
         try:
             return _call(body, ex, inputs)
         finally:
             ACTIVE.discard(ex)
-            if ex.process_pool is not None or ex.abandoned:
+            if ex.holds_resources:
                 ex.close()
-    return _run_observed(blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace, roots)
+    return _run_observed(
+        blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace, roots, resources
+    )
 
 
 def _run_observed(
@@ -94,6 +101,7 @@ def _run_observed(
     cancel: CancelToken | None,
     trace: bool,
     roots: Roots = None,
+    resources: RunResources | None = None,
 ) -> O:
     run_id = next_run_id()
     hookset = HookSet.build(hooks, run_id)
@@ -106,6 +114,7 @@ def _run_observed(
         trace=tracing,
         run_id=run_id,
         allowed_paths=roots,
+        resources=resources,
     )
     started = time.perf_counter()
     if hookset is not None:
@@ -255,6 +264,7 @@ async def arun(
     cancel: CancelToken | None = None,
     trace: bool = False,
     allow_paths: AllowPaths = None,
+    http_client: object | None = None,
 ) -> O:
     """Run a compiled flow from asyncio, in a thread of its own, without blocking the loop.
 
@@ -289,6 +299,7 @@ async def arun(
                 cancel=control,
                 trace=trace,
                 allow_paths=roots,
+                http_client=http_client,
             )
         except BaseException as exc:  # handed to the awaiting task
             error = exc

@@ -128,6 +128,7 @@ def run(
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
+    http_client: object | None = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
@@ -145,6 +146,7 @@ def run(
         timeout=timeout,
         cancel=cancel,
         allow_paths=allow_paths,
+        http_client=http_client,
     )
 
 
@@ -156,6 +158,7 @@ async def arun(
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
+    http_client: object | None = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -167,4 +170,5 @@ async def arun(
         timeout=timeout,
         cancel=cancel,
         allow_paths=allow_paths,
+        http_client=http_client,
     )

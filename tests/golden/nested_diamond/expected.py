@@ -152,6 +152,7 @@ def run(
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
+    http_client: object | None = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
@@ -169,6 +170,7 @@ def run(
         timeout=timeout,
         cancel=cancel,
         allow_paths=allow_paths,
+        http_client=http_client,
     )
 
 
@@ -180,6 +182,7 @@ async def arun(
     timeout: float | None = None,
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
+    http_client: object | None = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -191,4 +194,5 @@ async def arun(
         timeout=timeout,
         cancel=cancel,
         allow_paths=allow_paths,
+        http_client=http_client,
     )
