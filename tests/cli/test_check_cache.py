@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import subprocess
 import time
 from contextlib import closing
@@ -332,3 +333,35 @@ def test_the_command_ends_with_every_line_written(workdir: Path, cache: Path) ->
     assert process.returncode == 1, stderr
     assert len([json.loads(line) for line in stdout.splitlines()]) == 2
     assert stderr.strip().endswith("found 2 errors in 2 files")
+
+
+def test_only_the_program_skips_the_interpreters_exit(workdir: Path, cache: Path) -> None:
+    # The program (cli.main run from __main__, as the console script does) leaves through
+    # os._exit once mypy has run, so exit handlers do not run; without mypy it exits normally.
+    (workdir / "ten.yaml").write_text(ten(OK_VALUE), encoding="utf-8")
+    shared = workdir / "shared"
+    shutil.copytree(cache, shared / "check")
+    program = (
+        "import atexit, sys\n"
+        "atexit.register(print, 'normal exit', file=sys.stderr)\n"
+        "from atomiton.cli import main\n"
+        "main(prog_name='atomiton')\n"
+    )
+    env = {**os.environ, "ATOMITON_CACHE_DIR": str(shared), "NO_COLOR": "1"}
+
+    def run(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", program, "check", "ten.yaml", *flags],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    with_mypy = run()
+    assert with_mypy.returncode == 0, with_mypy.stderr
+    assert with_mypy.stderr.strip() == "ok: 1 blueprint checked"  # written, then gone at once
+    without = run("--no-mypy")
+    assert without.returncode == 0, without.stderr
+    assert without.stderr.splitlines() == ["ok: 1 blueprint checked", "normal exit"]
