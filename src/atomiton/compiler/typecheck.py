@@ -242,6 +242,7 @@ def _build(
 ) -> TypeCheck:
     # mypy is heavy: imported only when a check runs.
     from mypy import build
+    from mypy.defaults import RECURSION_LIMIT
     from mypy.errors import CompileError
     from mypy.fscache import FileSystemCache
     from mypy.main import process_options
@@ -264,7 +265,10 @@ def _build(
     def collect(_file: str | None, new: list[str], _serious: bool) -> None:
         messages.extend(new)
 
-    thresholds = gc.get_threshold()  # mypy tunes the collector for itself; give it back after
+    # mypy's command raises the recursion limit (deep expressions) and tunes the collector for
+    # itself; do the same for the build, and give both back after it.
+    thresholds, depth = gc.get_threshold(), sys.getrecursionlimit()
+    sys.setrecursionlimit(max(depth, RECURSION_LIMIT))
     try:
         result = build.build(sources, options, None, collect, fscache, out, out)
     except CompileError as exc:
@@ -275,6 +279,7 @@ def _build(
         raise _MypyFailed(out.getvalue().strip() or f"mypy exited with {exc.code}") from exc
     finally:
         gc.set_threshold(*thresholds)
+        sys.setrecursionlimit(depth)
     try:
         rechecked = frozenset(
             files[path].source for path in files if path.stem in result.manager.rechecked_modules
