@@ -1,4 +1,4 @@
-"""``atomiton check``: compile blueprints in memory and report every problem, writing nothing.
+"""``atomiton check``: compile blueprints in memory and report every problem, writing no module.
 
 Besides the compiler's own checks, the generated code is type-checked with mypy (unless
 ``--no-mypy``), with its findings reported at the blueprint's positions. mypy keeps its
@@ -74,10 +74,11 @@ def check_command(
     no_cache: bool,
     search_path: tuple[Path, ...],
 ) -> None:
-    """Check blueprints for errors without writing anything.
+    """Check blueprints for errors without writing any module.
 
     PATH is a blueprint file or a folder searched recursively for *.yaml and *.yml. Every
-    problem in every file is printed as path:line:col: error[CODE]: message.
+    problem in every file is printed as path:line:col: error[CODE]: message. The first check
+    with mypy builds a cache in .atomiton/cache that later checks reuse.
     """
     reporter = Reporter(json_out=sys.stdout if output_format == "json" else None)
     project_settings(reporter)  # a mistake in them is reported in the format asked for

@@ -314,8 +314,8 @@ def _ignore_in_git(cache_dir: Path) -> None:
 @contextmanager
 def _locked(handle: IO[bytes], on_wait: Callable[[], None] | None) -> Iterator[None]:
     """Hold an exclusive lock on the open file ``handle`` (the OS releases it if this process
-    dies). Where there are no locks (Windows, some network file systems) checks run unlocked:
-    mypy writes each cache entry whole, so a concurrent check costs time, not correctness."""
+    dies). Where there are none (Windows, some network file systems) checks run unlocked and
+    rely on mypy's own SQLite cache, which lets one writer in at a time."""
     if sys.platform == "win32":
         yield
         return
