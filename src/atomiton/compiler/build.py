@@ -1011,13 +1011,14 @@ class _Builder:
         functions = []
         for name, code_param in pending.spec.code_params.items():
             source = params.get(name)
+            field_info = pending.spec.params.model_fields.get(name)
+            key = (field_info.alias if field_info else None) or name
+            span = pending.definition.param_spans.get(key, pending.definition.span)
             if not isinstance(source, str) or not source.strip():
                 if code_param.required:
-                    field_info = pending.spec.params.model_fields.get(name)
-                    key = (field_info.alias if field_info else None) or name
                     self.sink.error(
                         "E0209",
-                        pending.definition.param_spans.get(key, pending.definition.span),
+                        span,
                         node=pending.definition.id,
                         type=pending.definition.type,
                         param=key,
@@ -1030,11 +1031,9 @@ class _Builder:
                 else:
                     normalized = normalize_expression(source)
             except CodeLimitError as exc:
-                field_info = pending.spec.params.model_fields.get(name)
-                key = (field_info.alias if field_info else None) or name
                 self.sink.error(
                     "E0306",
-                    pending.definition.param_spans.get(key, pending.definition.span),
+                    span,
                     node=pending.definition.id,
                     param=key,
                     limit=str(exc),
@@ -1042,27 +1041,22 @@ class _Builder:
                 )
                 continue
             except ExpressionError as exc:
-                field_info = pending.spec.params.model_fields.get(name)
-                key = (field_info.alias if field_info else None) or name
+                javascript = "=>" in source
                 self.sink.error(
                     "E0302",
-                    pending.definition.param_spans.get(key, pending.definition.span),
+                    span,
                     node=pending.definition.id,
                     param=key,
                     message=str(exc),
                     hint=(
                         "node code is Python here (Atomiton flows used JavaScript)"
-                        if "=>" in source
+                        if javascript
                         else None
                     ),
                 )
                 continue
             args = code_param.arguments(validated) if validated is not None else code_param.args
             reads = self._code_reads(pending, name, normalized)
-            field_info = pending.spec.params.model_fields.get(name)
-            span = pending.definition.param_spans.get(
-                (field_info.alias if field_info else None) or name, pending.definition.span
-            )
             functions.append(
                 CodeFunction(name, code_param.kwarg, code_param.kind, args, normalized, reads, span)
             )
