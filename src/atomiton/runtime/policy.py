@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from .. import worker
 from ..errors import NodeError, RunTimeoutError
 from .context import NodeContext
 from .execution import describe
@@ -165,39 +166,10 @@ def _process_pool(ex: Execution) -> ProcessPoolExecutor:
             ex.process_pool = ProcessPoolExecutor(
                 max_workers=min(ex.limiter.total_tokens, multiprocessing.cpu_count() or 1),
                 mp_context=multiprocessing.get_context(method),
-                initializer=_worker_start,
+                initializer=worker.start,
                 initargs=([p or cwd for p in sys.path], cwd),
             )
         return ex.process_pool
-
-
-def _worker_start(path: list[str], cwd: str) -> None:
-    """Give a new worker the run's import path and folder.
-
-    The forkserver was started with the import path of its own time, and user modules are found
-    from the current folder (``atomiton run`` puts it on the path): the worker must find the same
-    modules, and relative paths must mean the same files, as in the run's process.
-    """
-    sys.path[:] = path
-    try:
-        os.chdir(cwd)
-    except OSError:  # the folder is gone; imports by absolute path still work
-        pass
-
-
-class ResultNotPicklable(Exception):
-    """The worker's call returned a value that cannot be sent back to the run's process."""
-
-
-def _run_in_worker(payload: bytes) -> bytes:
-    """In the worker: unpickle the call, make it, and pickle its result here, where a value that
-    cannot cross is told apart from an error the function raised."""
-    fn, args, kwargs = pickle.loads(payload)
-    result = fn(*args, **kwargs)
-    try:
-        return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
-        raise ResultNotPicklable(describe(exc)) from None
 
 
 def _pickled_call(
@@ -251,7 +223,7 @@ def _call_in_process(
     while True:
         pool = _process_pool(ex)
         try:
-            future = pool.submit(_run_in_worker, payload)
+            future = pool.submit(worker.call, payload)
         except (BrokenProcessPool, RuntimeError):
             if ex.process_pool is pool:  # not ended by another node's timeout
                 raise
@@ -274,7 +246,7 @@ def _call_in_process(
             if ex.process_pool is pool or ex.cancelled:
                 raise
             continue  # another node's timeout ended the pool: this call was not at fault
-        except ResultNotPicklable as exc:
+        except worker.ResultNotPicklable as exc:
             raise ex.blame(
                 i,
                 f"the result cannot be sent back from the worker process (execution: process): "
