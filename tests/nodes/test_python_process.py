@@ -66,6 +66,13 @@ _FUNCTIONS = """
             time.sleep(0.01)
 
 
+    def crash_once(data: str) -> str:
+        if Path(data).exists():
+            return "second call"
+        Path(data).write_text("crashed")
+        os._exit(3)
+
+
     def nap(data: float) -> float:
         time.sleep(data)
         return data
@@ -286,3 +293,14 @@ def test_a_timeout_elsewhere_does_not_fail_a_call_in_the_same_pool(
     outputs = module.run(concurrency=2)
     assert outputs.slow == 2.5 and outputs.stuck is None
     assert _gone(int(marker.read_text()))
+
+
+def test_a_worker_that_dies_is_a_node_error_and_a_retry_gets_a_new_pool(
+    flow: Flow, mod: str, tmp_path: Path
+) -> None:
+    module = flow(_one(f"{mod}:crash_once", "process", data="string"))
+    with pytest.raises(NodeError, match="ended abruptly") as caught:
+        module.run(module.Inputs(value=str(tmp_path / "first")))
+    assert caught.value.node_id == "call"
+    retried = flow(_one(f"{mod}:crash_once", "process", "string", ", retries: 1, retryDelay: 10"))
+    assert retried.run(retried.Inputs(value=str(tmp_path / "second"))).call == "second call"

@@ -14,6 +14,7 @@ import random
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -224,10 +225,11 @@ def _call_in_process(
         pool = _process_pool(ex)
         try:
             future = pool.submit(worker.call, payload)
-        except (BrokenProcessPool, RuntimeError):
-            if ex.process_pool is pool:  # not ended by another node's timeout
-                raise
-            continue
+        except (BrokenProcessPool, RuntimeError) as exc:
+            if pool in _ENDED:  # another node's timeout ended it: use the next pool
+                continue
+            _drop_pool(ex, pool)
+            raise WorkerDiedError("the run's process pool is broken") from exc
         # Poll in short steps so that a cancelled run stops waiting promptly.
         while not future.done():
             step = 0.05 if deadline is None else min(0.05, max(0.0, deadline - time.monotonic()))
@@ -242,10 +244,17 @@ def _call_in_process(
                 ex.checkpoint()
         try:
             result = future.result()
-        except BrokenProcessPool:
-            if ex.process_pool is pool or ex.cancelled:
-                raise
-            continue  # another node's timeout ended the pool: this call was not at fault
+        except BrokenProcessPool as exc:
+            ex.checkpoint()  # the run was cancelled: that is what ended the workers
+            if pool in _ENDED:
+                continue  # another node's timeout ended the pool: this call was not at fault
+            # A worker died (killed, out of memory, a crash in native code): every call in the
+            # pool fails with it, and a retry gets a new pool.
+            _drop_pool(ex, pool)
+            raise WorkerDiedError(
+                "a worker process of the run ended abruptly while this call was in its pool "
+                "(killed, out of memory, or a crash in native code)"
+            ) from exc
         except worker.ResultNotPicklable as exc:
             raise ex.blame(
                 i,
@@ -255,8 +264,25 @@ def _call_in_process(
         return cast(T, pickle.loads(result))
 
 
+class WorkerDiedError(RuntimeError):
+    """The worker process running (or due to run) a call ended before the call did."""
+
+
+# Pools ended on purpose because a call in them timed out: their other calls are sent again.
+_ENDED: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+
+
+def _drop_pool(ex: Execution, pool: ProcessPoolExecutor) -> None:
+    """Stop using ``pool`` in this run; the next call makes a new one."""
+    with ex._lock:
+        if ex.process_pool is pool:
+            ex.process_pool = None
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _end_pool(ex: Execution, pool: ProcessPoolExecutor) -> None:
     """End ``pool``'s workers now (a call in it timed out); the run makes a new pool on demand."""
+    _ENDED.add(pool)
     with ex._lock:
         if ex.process_pool is pool:
             ex.process_pool = None
