@@ -69,7 +69,7 @@ def process_problem(module: str, name: str) -> str | None:
     missing module or name) are ``check_function``'s; what only running the module can tell (a
     factory's nested function) is caught when the call is sent.
     """
-    if module == "__main__" or module.endswith(".__main__"):
+    if module == "__main__":
         return "functions of __main__ are not importable by name in a worker process"
     spec = find_module(module)
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
