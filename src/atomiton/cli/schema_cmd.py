@@ -175,7 +175,7 @@ def blueprint_schema() -> dict[str, Any]:
     python_params = {
         "type": "object",
         "properties": {
-            "execution": {"enum": ["inline", "thread"]},
+            "execution": {"enum": ["inline", "thread", "process"]},
             "function": {"type": "string"},
         },
         "additionalProperties": False,

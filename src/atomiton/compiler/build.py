@@ -323,17 +323,21 @@ class _Builder:
         else:
             module, _, name = reference.partition(":")
             function = (module, name)
-            self._check_function(definition, span, module, name)
         execution = definition.params.get("execution", "inline")
-        if execution not in ("inline", "thread"):
+        if execution not in ("inline", "thread", "process"):
             self.sink.error(
                 "E0209",
                 definition.param_spans.get("execution", definition.span),
                 node=definition.id,
                 type="python",
                 param="execution",
-                message="expected 'inline' or 'thread'",
+                message="expected 'inline', 'thread' or 'process'",
             )
+        # A process worker's problem with the reference is the more precise diagnostic.
+        if function is not None and not (
+            execution == "process" and self._check_process_function(definition, span, *function)
+        ):
+            self._check_function(definition, span, *function)
         for key in definition.params:
             if key not in ("function", "execution"):
                 self.sink.error(
@@ -349,7 +353,9 @@ class _Builder:
         multiple = frozenset(p.name for p in definition.declared_inputs if p.multiple)
         ports = _Ports(inputs, outputs, multiple=multiple, required=frozenset(inputs))
         _add_error_port(definition, ports)
-        params: dict[str, object] = {"execution": execution} if execution == "thread" else {}
+        params: dict[str, object] = (
+            {"execution": execution} if execution in ("thread", "process") else {}
+        )
         self.pending[definition.id] = _Pending(definition, None, ports, params, function=function)
 
     def _check_function(self, definition: NodeDef, span: Span, module: str, name: str) -> None:
@@ -378,6 +384,28 @@ class _Builder:
             hint=did_you_mean(name, missing.names)
             or "define it at the top level of the module (def, class or assignment)",
         )
+
+    def _check_process_function(
+        self, definition: NodeDef, span: Span, module: str, name: str
+    ) -> bool:
+        """``execution: process`` sends the function to a worker by name: the worker imports
+        ``module`` and looks ``name`` up, so both must mean the same thing there.
+
+        Returns whether a diagnostic was reported.
+        """
+        problem = user_functions.process_problem(module, name)
+        if problem is None:
+            return False
+        self.sink.error(
+            "E0224",
+            definition.param_spans.get("execution", span),
+            node=definition.id,
+            function=f"{module}:{name}",
+            problem=problem,
+            hint="define the function with 'def' at the top level of an importable module, "
+            "or use 'execution: thread'",
+        )
+        return True
 
     def _add_group(self, definition: NodeDef) -> None:
         child_doc = resolve.load_child(definition, self.doc, self.options, self.chain, self.sink)

@@ -517,7 +517,7 @@ class _ModuleBuilder:
             node.settings.retries > 0
             or node.settings.timeout is not None
             or node.settings.on_error != "fail"
-            or (node.spec is not None and node.spec.execution == "process")
+            or (node.spec.execution if node.spec else node.params.get("execution")) == "process"
         )
         if policy:
             statement = layout.fit(

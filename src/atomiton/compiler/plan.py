@@ -43,8 +43,8 @@ class Plan:
 def is_blocking(node: Node) -> bool:
     """Whether the node should leave the scheduling thread (I/O, subprocess, CPU pool)."""
     if node.spec is None:
-        # A user's function runs inline unless its node says ``execution: thread``.
-        return node.params.get("execution") == "thread"
+        # A user's function runs inline unless its node says ``execution: thread``/``process``.
+        return node.params.get("execution") in ("thread", "process")
     return (
         node.spec.execution != "inline"
         or node.settings.timeout is not None

@@ -60,6 +60,49 @@ def check_function(module: str, name: str) -> Missing | None:
     return Missing(module_found=True, names=tuple(sorted(n for n in names if n != "*")))
 
 
+def process_problem(module: str, name: str) -> str | None:
+    """Why a worker process could not get ``module:name`` by importing it; None if it can.
+
+    A function crosses to a worker as a reference (its module and qualified name) that the worker
+    imports. ``__main__`` is a different module in the worker, and a lambda bound to a name is
+    pickled under its own name ``<lambda>``, which the worker cannot look up. Other problems (a
+    missing module or name) are ``check_function``'s; what only running the module can tell (a
+    factory's nested function) is caught when the call is sent.
+    """
+    if module == "__main__":
+        return "functions of __main__ are not importable by name in a worker process"
+    spec = find_module(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    path = Path(spec.origin)
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    if name in _lambda_names(str(path), stat.st_mtime_ns, stat.st_size):
+        return f"{name!r} is a lambda, which a worker cannot import by name"
+    return None
+
+
+@lru_cache(maxsize=256)
+def _lambda_names(path: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """Names whose last top-level assignment is a lambda (``mtime_ns``/``size`` key the cache)."""
+    try:
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
+    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+        return frozenset()
+    bound: dict[str, bool] = {}
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound[statement.name] = False
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            is_lambda = isinstance(statement.value, ast.Lambda)
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    bound[target.id] = is_lambda
+    return frozenset(n for n, is_lambda in bound.items() if is_lambda)
+
+
 def find_module(module: str) -> ModuleSpec | None:
     """The spec of ``module`` on ``search_path()``, without importing any part of it."""
     if module in sys.modules:

@@ -8,13 +8,19 @@ the node's events through the execution and leaves scheduling to ``scheduler.py`
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import random
+import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from .. import worker
 from ..errors import NodeError, RunTimeoutError
 from .context import NodeContext
 from .execution import describe
@@ -157,11 +163,46 @@ def _process_pool(ex: Execution) -> ProcessPoolExecutor:
             method = (
                 "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             )
+            cwd = os.getcwd()
             ex.process_pool = ProcessPoolExecutor(
                 max_workers=min(ex.limiter.total_tokens, multiprocessing.cpu_count() or 1),
                 mp_context=multiprocessing.get_context(method),
+                initializer=worker.start,
+                initargs=([p or cwd for p in sys.path], cwd),
             )
         return ex.process_pool
+
+
+def _pickled_call(
+    ex: Execution, i: int, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> bytes:
+    """The call as bytes for a worker; what cannot cross is a ``NodeError`` naming the value."""
+    try:
+        return pickle.dumps((fn, args, dict(kwargs)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        what = "the call"
+        # Find the culprit (the slow path, only on failure) so the message can name it.
+        parts: list[tuple[str, object]] = [("function " + _name_of(fn), fn)]
+        parts += [(f"argument {n}", a) for n, a in enumerate(args, 1)]
+        parts += [(f"input {name!r}", value) for name, value in kwargs.items()]
+        for label, part in parts:
+            try:
+                pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as part_exc:
+                what, exc = label, part_exc
+                break
+        raise ex.blame(
+            i,
+            f"cannot send the call to a worker process (execution: process): {what} is not "
+            f"picklable: {describe(exc)}; process nodes need module-level functions and "
+            "picklable values",
+        ) from exc
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return f"{module}:{name}" if module else str(name)
 
 
 def _call_in_process(
@@ -172,33 +213,79 @@ def _call_in_process(
     kwargs: Mapping[str, Any],
     timeout: float | None,
 ) -> T:
-    """Run the call in the run's process pool, after checking its data can cross over."""
-    try:
-        pickle.dumps((fn, args, dict(kwargs)))
-    except Exception as exc:
-        info = ex.nodes[i]
-        raise NodeError(
-            f"cannot send the call to a worker process (execution: process): {describe(exc)}; "
-            "process nodes need module-level functions and picklable arguments",
-            node_id=info.id,
-            node_type=info.type,
-            source=ex.blueprint.where(info),
-            line=info.line,
-            column=info.column,
-        ) from exc
-    future = _process_pool(ex).submit(fn, *args, **kwargs)
-    # Poll in short steps so that a cancelled run stops waiting promptly.
-    remaining = timeout
+    """Run the call in the run's process pool, after checking its data can cross over.
+
+    A worker cannot be stopped from outside but by ending its process, and a process pool whose
+    worker ends is broken for every call in it. So a timed-out call ends the whole pool (the run
+    makes a new one on demand) and the calls that were in it are sent again to the new pool.
+    """
+    payload = _pickled_call(ex, i, fn, args, kwargs)
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        step = 0.05 if remaining is None else min(0.05, remaining)
-        wait((future,), timeout=step)
-        if future.done():
-            return future.result()
-        if remaining is not None:
-            remaining -= step
-            if remaining <= 0:
-                future.cancel()
+        pool = _process_pool(ex)
+        try:
+            future = pool.submit(worker.call, payload)
+        except (BrokenProcessPool, RuntimeError) as exc:
+            if pool in _ENDED:  # another node's timeout ended it: use the next pool
+                continue
+            _drop_pool(ex, pool)
+            raise WorkerDiedError("the run's process pool is broken") from exc
+        # Poll in short steps so that a cancelled run stops waiting promptly.
+        while not future.done():
+            step = 0.05 if deadline is None else min(0.05, max(0.0, deadline - time.monotonic()))
+            wait((future,), timeout=step)
+            if future.done():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                _end_pool(ex, pool)
                 raise NodeTimeoutError(f"timed out after {timeout:g}s")
-        if ex.cancelled:
-            future.cancel()
-            ex.checkpoint()
+            if ex.cancelled:
+                future.cancel()
+                ex.checkpoint()
+        try:
+            result = future.result()
+        except BrokenProcessPool as exc:
+            ex.checkpoint()  # the run was cancelled: that is what ended the workers
+            if pool in _ENDED:
+                continue  # another node's timeout ended the pool: this call was not at fault
+            # A worker died (killed, out of memory, a crash in native code): every call in the
+            # pool fails with it, and a retry gets a new pool.
+            _drop_pool(ex, pool)
+            raise WorkerDiedError(
+                "a worker process of the run ended abruptly while this call was in its pool "
+                "(killed, out of memory, or a crash in native code)"
+            ) from exc
+        except worker.ResultNotPicklable as exc:
+            raise ex.blame(
+                i,
+                f"the result cannot be sent back from the worker process (execution: process): "
+                f"{exc}; return picklable values",
+            ) from None
+        return cast(T, pickle.loads(result))
+
+
+class WorkerDiedError(RuntimeError):
+    """The worker process running (or due to run) a call ended before the call did."""
+
+
+# Pools ended on purpose because a call in them timed out: their other calls are sent again.
+_ENDED: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+
+
+def _drop_pool(ex: Execution, pool: ProcessPoolExecutor) -> None:
+    """Stop using ``pool`` in this run; the next call makes a new one."""
+    with ex._lock:
+        if ex.process_pool is pool:
+            ex.process_pool = None
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_pool(ex: Execution, pool: ProcessPoolExecutor) -> None:
+    """End ``pool``'s workers now (a call in it timed out); the run makes a new pool on demand."""
+    _ENDED.add(pool)
+    with ex._lock:
+        if ex.process_pool is pool:
+            ex.process_pool = None
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
