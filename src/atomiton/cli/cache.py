@@ -1,10 +1,10 @@
-"""Where atomiton keeps its caches: ``.atomiton/cache/`` in the project, or ``$ATOMITON_CACHE_DIR``.
+"""Where atomiton keeps its caches: one folder per kind (``run``, ``mypy``, ...) under one root.
 
-The project is the nearest folder, from the current directory up, that holds a ``pyproject.toml``
-or is the top of a repository (``.git``, ``.hg``); the current directory when there is none. So
-every subfolder of a project shares one cache, and two checkouts never share one. What goes in
-the cache, and how it stays correct, is up to each user of the folder (``check`` keeps mypy's
-incremental cache in ``check/``).
+The root is ``.atomiton/cache/`` in the project (the folder of the nearest ``pyproject.toml``,
+``.git`` or ``.hg`` at or above the current directory), so every subfolder of a project shares one
+cache and two checkouts never share one; outside any project ``$XDG_CACHE_HOME/atomiton``, else
+``~/.cache/atomiton``. ``ATOMITON_CACHE_DIR`` overrides all of them. A project cache folder gets a
+``.gitignore`` of ``*`` when created, so that it never ends up in a commit.
 """
 
 from __future__ import annotations
@@ -13,25 +13,47 @@ import os
 from pathlib import Path
 from typing import Final
 
-ENV: Final = "ATOMITON_CACHE_DIR"
-FOLDER: Final = Path(".atomiton", "cache")
+ENV_OVERRIDE: Final = "ATOMITON_CACHE_DIR"
+PROJECT_FOLDER: Final = Path(".atomiton") / "cache"
 _MARKERS: Final = ("pyproject.toml", ".git", ".hg")
 
 
-def project_root(start: Path | None = None) -> Path:
-    """The folder of the nearest ``pyproject.toml``, ``.git`` or ``.hg`` at or above ``start``
-    (default: the current directory), else ``start`` itself."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
+def project_root(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the current one) that holds a
+    ``pyproject.toml``, ``.git`` or ``.hg``; None outside any project."""
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
         if any((folder / marker).exists() for marker in _MARKERS):
             return folder
-    return start
+    return None
 
 
 def cache_root(start: Path | None = None) -> Path:
-    """The cache folder: ``$ATOMITON_CACHE_DIR`` when set, else ``.atomiton/cache`` in the
-    project. Not created here: a command that writes nothing must not leave it behind."""
-    override = os.environ.get(ENV)
+    """The folder holding every kind of cache (not created here)."""
+    override = os.environ.get(ENV_OVERRIDE)
     if override:
-        return Path(override).expanduser().resolve()
-    return project_root(start) / FOLDER
+        return Path(override)
+    project = project_root(start)
+    if project is not None:
+        return project / PROJECT_FOLDER
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "atomiton"
+
+
+def cache_dir(kind: str, start: Path | None = None) -> Path:
+    """The folder of one kind of cache, created (with its ``.gitignore``) if missing.
+
+    Raises:
+        OSError: the folder cannot be created; callers treat a cache as optional.
+    """
+    root = cache_root(start)
+    folder = root / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = root / ".gitignore"
+    if not ignore.exists():
+        try:
+            ignore.write_text("# created by atomiton: caches are not source\n*\n")
+        except OSError:
+            pass  # a read-only root still caches if the folder exists
+    return folder

@@ -13,23 +13,29 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import IO, Any, Final, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 from pydantic import BaseModel
 
 from ..errors import AtomitonError, BlueprintError, CancelledError, NodeError
 from .inputs import build_inputs, parse_inputs_json
-from .params import compile_options, search_path_option
+from . import run_cache
+from .cache import cache_dir
+from .params import compile_options, effective_search_path, search_path_option
 from . import status
 from .outputs import outputs_data, print_outputs
 from .report import Reporter, stdout_console
 from .settings import project_settings
 from .watch import RunWatcher
+
+if TYPE_CHECKING:
+    from ..compiler.ir import Graph
 
 T = TypeVar("T")
 
@@ -164,9 +170,28 @@ def _open_events(target: str | None) -> IO[str] | None:
     return stream
 
 
-def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> ModuleType:
-    from ..compiler import compile_blueprint, load_module
+def _compile(
+    path: Path, search_path: tuple[Path, ...], reporter: Reporter, *, recompile: bool = False
+) -> ModuleType:
+    """The compiled module of ``path``: from the run cache when it is current, else compiled
+    (and the cache entry written). Warnings are reported either way, the same words."""
+    # python nodes import their functions from the working directory, as ``python -m`` would.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    folders = effective_search_path(search_path)
+    key = run_cache.entry_key(path, folders)
+    try:
+        folder: Path | None = cache_dir(run_cache.KIND)
+    except OSError:
+        folder = None  # no writable cache folder: compile every time
+    if folder is not None and not recompile:
+        entry = run_cache.read(folder, key)
+        if entry is not None:
+            reporter.diagnostics(entry.warnings, path=path)
+            return run_cache.module_from(entry)
+    from ..compiler import compile_blueprint, module_from_code
 
+    started = time.time_ns()
     try:
         compiled = compile_blueprint(path, options=compile_options(search_path))
     except BlueprintError as exc:
@@ -174,10 +199,48 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
         reporter.print_summary()
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR) from None
     reporter.diagnostics(compiled.warnings, path=path)
-    # python nodes import their functions from the working directory, as ``python -m`` would.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    return load_module(compiled)
+    name, file, code = module_from_code(compiled)
+    entry = run_cache.Entry(name, file, code, compiled.warnings)
+    if folder is not None:
+        files = (*compiled.files, *_function_sources(compiled.graph))
+        _store(folder, key, entry, files, started)
+    return run_cache.module_from(entry)
+
+
+def _function_sources(graph: Graph) -> list[Path]:
+    """The source files of the modules ``python`` nodes call: the compiler checked the function
+    is there, so an edit to one of them must compile again (to report it at its node)."""
+    from ..compiler.user_functions import find_module
+
+    found: list[Path] = []
+    pending = [graph]
+    while pending:
+        current = pending.pop()
+        for node in current.nodes:
+            pending.extend(node.bodies)
+            spec = find_module(node.function[0]) if node.function is not None else None
+            if spec is not None and spec.origin and Path(spec.origin).is_file():
+                found.append(Path(spec.origin).resolve())
+    return list(dict.fromkeys(found))
+
+
+# A file modified this close to the start of the compile (or after it) may have changed between
+# the compiler's read and the hash: the entry is not written then (the next run writes it).
+_SETTLE_NS: Final = 20_000_000
+
+
+def _store(
+    folder: Path, key: str, entry: run_cache.Entry, files: tuple[Path, ...], started: int
+) -> None:
+    hashes = run_cache.file_hashes(files)
+    if hashes is None or not files:
+        return
+    try:
+        if any(f.stat().st_mtime_ns >= started - _SETTLE_NS for f in files):
+            return
+        run_cache.write(folder, key, entry, hashes)
+    except OSError:
+        pass  # a full disk or read-only folder costs the next run a compile, nothing more
 
 
 @click.command("run", epilog=EPILOG)
@@ -227,6 +290,11 @@ def _compile(path: Path, search_path: tuple[Path, ...], reporter: Reporter) -> M
     help="Confine file nodes and program working directories to DIR (repeatable); "
     "paths outside, also through '..' or symbolic links, fail the node.",
 )
+@click.option(
+    "--recompile",
+    is_flag=True,
+    help="Compile the blueprint even if the run cache holds it unchanged (and refresh the cache).",
+)
 @search_path_option
 def run_command(
     file: Path,
@@ -238,6 +306,7 @@ def run_command(
     timeout: float | None,
     allow_paths: tuple[Path, ...],
     search_path: tuple[Path, ...],
+    recompile: bool,
 ) -> None:
     """Run a blueprint and print its outputs.
 
@@ -251,7 +320,7 @@ def run_command(
     reporter = Reporter()
     if concurrency is None:
         concurrency = project_settings().concurrency
-    module = _compile(file, search_path, reporter)
+    module = _compile(file, search_path, reporter, recompile=recompile)
     inputs = build_inputs(module.Inputs, input_values, parse_inputs_json(inputs_json))
     events = _open_events(events_to)
     token = CancelToken()

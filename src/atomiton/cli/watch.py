@@ -11,18 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from types import TracebackType
-from typing import IO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import IO, TYPE_CHECKING
 
 from ..runtime import (
     Event,
@@ -35,6 +24,10 @@ from ..runtime import (
 )
 from ..errors import CancelledError
 from .report import Reporter
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 class RunWatcher:
@@ -57,6 +50,16 @@ class RunWatcher:
 
     def __enter__(self) -> RunWatcher:
         if self.console.is_terminal:
+            # Imported here: a run whose stderr is not a terminal never draws a bar.
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}", markup=False),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from types import ModuleType
+from types import CodeType, ModuleType
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ __all__ = [
     "compile_blueprint",
     "load_graph",
     "load_module",
+    "module_from_code",
     "module_name_for",
 ]
 
@@ -44,6 +45,8 @@ class CompiledModule:
             and tracebacks back to the blueprint.
         warnings: diagnostics of warning severity (errors raise ``BlueprintError`` instead).
         graph: the checked, inlined graph the module was generated from.
+        files: every blueprint file the compilation read (resolved paths, the blueprint itself
+            first), so that a cache of the result can tell when it is stale.
     """
 
     module_name: str
@@ -52,15 +55,24 @@ class CompiledModule:
     line_map: tuple[tuple[int, Span], ...]
     warnings: tuple[Diagnostic, ...]
     graph: Graph
+    files: tuple[Path, ...] = ()
 
 
 def load_graph(path: str | Path, *, options: CompileOptions | None = None) -> Graph:
     """Read, resolve and check a blueprint; raise ``BlueprintError`` with every problem found."""
+    return _load_graph(path, options)[0]
+
+
+def _load_graph(path: str | Path, options: CompileOptions | None) -> tuple[Graph, tuple[Path, ...]]:
+    """``load_graph``, and the files the read session read (in the order they were read)."""
     options = options or CompileOptions()
     with resolve.read_session():
         document = resolve.load_document(Path(path), options)
         resolve.check_include_tree(document, options)
-        return build.build_graph(document, options)
+        graph = build.build_graph(document, options)
+        session = resolve._SESSION.get() or {}
+        files = tuple(dict.fromkeys(resolved for resolved, _ in session))
+    return graph, files
 
 
 def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None) -> CompiledModule:
@@ -77,7 +89,7 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
         BlueprintError: the blueprint has errors; ``.diagnostics`` lists all of them.
     """
     options = options or CompileOptions()
-    graph = load_graph(path, options=options)
+    graph, files = _load_graph(path, options)
     schedule = plan.plan_graph(graph)
     rendered = codegen.render_module(graph, schedule, options)
     # The emitter lays the module out as black would (see ``layout``); running black over the
@@ -91,7 +103,16 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
         line_map=line_map,
         warnings=graph.warnings,
         graph=graph,
+        files=files,
     )
+
+
+def module_from_code(compiled: CompiledModule) -> tuple[str, str, CodeType]:
+    """The module name, ``__file__`` and bytecode ``load_module`` gives ``compiled``."""
+    digest = hashlib.sha256(compiled.code.encode()).hexdigest()[:12]
+    name = f"atomiton_flow_{compiled.module_name}_{digest}"
+    file = f"<{compiled.source}>"
+    return name, file, compile(compiled.code, file, "exec")
 
 
 def load_module(compiled: CompiledModule) -> ModuleType:
