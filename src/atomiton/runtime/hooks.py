@@ -199,7 +199,11 @@ class HookSet:
         }
 
     def route(self, event_type: type[Event]) -> tuple[Hooks, ...]:
-        """The hooks that want ``event_type``, in order (``emit`` delivers to exactly these)."""
+        """The hooks that want ``event_type``, in order (``emit`` delivers to exactly these).
+
+        A type outside ``EVENT_TYPES`` (an event class of one's own) goes to every hook, as before
+        hooks could declare anything.
+        """
         return self._routes.get(event_type, self.hooks)
 
     def wants(self, event_type: type[Event]) -> bool:
