@@ -28,10 +28,12 @@ from .events import (
     Event,
     ExecutionProgress,
     Log,
+    NodeCompleted,
     NodeFailed,
     NodeProgress,
     NodeRetrying,
     NodeSkipped,
+    NodeStarted,
     node_completed_event,
     node_started_event,
 )
@@ -88,6 +90,8 @@ class Execution:
         "_concurrency",
         "_limiter",
         "_hooks",
+        "_to_started",
+        "_to_completed",
         "_observed",
         "_lock",
         "_stop",
@@ -159,10 +163,14 @@ class Execution:
         self._deadline = None if self.timeout is None else time.perf_counter() + self.timeout
         self._trace = TraceBuilder(len(self.nodes)) if trace else None
         self._observed = hooks is not None or trace
+        # Events no hook wants are never built (``HookSet.wants``); the per-node ones are asked
+        # once here, the rare ones where they happen.
+        self._to_started = () if hooks is None else hooks.route(NodeStarted)
+        self._to_completed = () if hooks is None else hooks.route(NodeCompleted)
         if self._observed:
             size = len(self.nodes)
             self._progress: ProgressTracker | None = (
-                ProgressTracker(blueprint.weights) if hooks is not None else None
+                ProgressTracker(blueprint.weights) if self.wants(ExecutionProgress) else None
             )
             self._status = bytearray(size)
             self._t_start = [0.0] * size
@@ -314,26 +322,55 @@ class Execution:
             CancelledError: the run was cancelled, or a sibling task failed.
             RunTimeoutError: the flow deadline passed.
         """
-        self.checkpoint()
+        if (
+            self._stop is not None
+            or self._paused
+            or self._deadline is not None
+            or current_scope() is not None
+        ):
+            self.checkpoint()
         if self._observed:
-            self.begin_attempt(i, 1)
+            # ``begin_attempt(i, 1)`` written out: this runs once per node of an observed run.
+            self._status[i] = _RUNNING
+            self._attempts[i] = 1
+            self._t_start[i] = time.perf_counter()
+            if self._trace is not None:
+                self._trace.started(i)
+                self._trace.attempt(i)
+            if self._to_started:
+                info = self.nodes[i]
+                # ``HookSet.emit`` written out, as for every node; acquire/release rather than
+                # ``with``, which costs twice as much on an RLock.
+                lock = self._lock
+                lock.acquire()
+                try:
+                    event = node_started_event(self.run_id, time.time(), info.id, info.type, i, 1)
+                    for hook in self._to_started:
+                        try:
+                            hook.on_event(event=event)
+                        except Exception as exc:  # a hook must never fail the run
+                            self._hooks.report(hook, event, exc)  # type: ignore[union-attr]
+                finally:
+                    lock.release()
 
     def begin_attempt(self, i: int, attempt: int) -> None:
         """Record and announce attempt ``attempt`` of node ``i`` (after ``checkpoint``)."""
         if not self._observed:
             return
-        with self._lock:
-            if attempt == 1:
-                self._status[i] = _RUNNING
-                self._t_start[i] = time.perf_counter()
-                if self._trace is not None:
-                    self._trace.started(i)
-            self._attempts[i] = attempt
+        # Node i's slots are written only by the thread running it, and the trace has its own
+        # lock: the run's lock is needed only to deliver one event at a time.
+        if attempt == 1:
+            self._status[i] = _RUNNING
+            self._t_start[i] = time.perf_counter()
             if self._trace is not None:
-                self._trace.attempt(i)
-            if self._hooks is not None:
-                info = self.nodes[i]
-                self._hooks.emit(
+                self._trace.started(i)
+        self._attempts[i] = attempt
+        if self._trace is not None:
+            self._trace.attempt(i)
+        if self._to_started:
+            info = self.nodes[i]
+            with self._lock:
+                self._hooks.emit(  # type: ignore[union-attr]
                     node_started_event(self.run_id, time.time(), info.id, info.type, i, attempt)
                 )
 
@@ -346,7 +383,33 @@ class Execution:
             RunTimeoutError: the flow deadline passed meanwhile.
         """
         if self._observed:
-            self._record_completed(i)
+            self._status[i] = _DONE
+            if self._trace is not None:
+                self._trace.ended(i, "completed")
+            if self._to_completed:
+                info = self.nodes[i]
+                duration = time.perf_counter() - self._t_start[i]
+                attempts = self._attempts[i] or 1
+                lock = self._lock
+                lock.acquire()
+                try:
+                    completed = node_completed_event(
+                        self.run_id, time.time(), info.id, info.type, i, duration, attempts
+                    )
+                    for hook in self._to_completed:
+                        try:
+                            hook.on_event(event=completed)
+                        except Exception as exc:  # a hook must never fail the run
+                            self._hooks.report(hook, completed, exc)  # type: ignore[union-attr]
+                    if self._progress is not None:
+                        percent = self._progress.finish_node(i)
+                        if percent is not None:
+                            self._emit_progress(percent)
+                finally:
+                    lock.release()
+            elif self._progress is not None:
+                with self._lock:
+                    self._emit_progress(self._progress.finish_node(i))
         if self._stop is not None:
             raise self.stop_error()
         if self._deadline is not None and time.perf_counter() >= self._deadline:
@@ -354,23 +417,6 @@ class Execution:
             # its result came too late, and the run must not report success.
             self.expire()
             raise self.stop_error()
-
-    def _record_completed(self, i: int) -> None:
-        with self._lock:
-            self._status[i] = _DONE
-            if self._trace is not None:
-                self._trace.ended(i, "completed")
-            if self._hooks is not None:
-                info = self.nodes[i]
-                duration = time.perf_counter() - self._t_start[i]
-                attempts = self._attempts[i] or 1
-                self._hooks.emit(
-                    node_completed_event(
-                        self.run_id, time.time(), info.id, info.type, i, duration, attempts
-                    )
-                )
-                if self._progress is not None:
-                    self._emit_progress(self._progress.finish_node(i))
 
     def node_skipped(self, i: int, reason: str = "") -> None:
         """Node ``i`` does not run (disabled, or its run stopped before it started)."""
@@ -380,9 +426,9 @@ class Execution:
             self._status[i] = _DONE
             if self._trace is not None:
                 self._trace.ended(i, "skipped")
-            if self._hooks is not None:
+            if self.wants(NodeSkipped):
                 info = self.nodes[i]
-                self._hooks.emit(
+                self._hooks.emit(  # type: ignore[union-attr]
                     NodeSkipped(
                         run_id=self.run_id,
                         timestamp=time.time(),
@@ -392,7 +438,7 @@ class Execution:
                         reason=reason or ("disabled" if not info.enabled else ""),
                     )
                 )
-                self._advance(i)
+            self._advance(i)
 
     def node_failed(self, i: int, exc: BaseException) -> NoReturn:
         """Node ``i`` raised ``exc``: report it and raise ``NodeError`` naming the node.
@@ -440,9 +486,9 @@ class Execution:
             self._status[i] = _DONE
             if self._trace is not None:
                 self._trace.ended(i, "failed")
-            if self._hooks is not None:
+            if self.wants(NodeFailed):
                 info = self.nodes[i]
-                self._hooks.emit(
+                self._hooks.emit(  # type: ignore[union-attr]
                     NodeFailed(
                         run_id=self.run_id,
                         timestamp=time.time(),
@@ -457,18 +503,18 @@ class Execution:
                         handled=handled,
                     )
                 )
-                if handled:
-                    self._advance(i)
+            if handled:
+                self._advance(i)
 
     def report_retry(
         self, i: int, attempt: int, delay: float, exc: BaseException, *, timed_out: bool
     ) -> None:
         """Emit ``NodeRetrying``: attempt ``attempt`` failed and another follows after ``delay``."""
-        if self._hooks is None:
+        if not self.wants(NodeRetrying):
             return
         info = self.nodes[i]
         with self._lock:
-            self._hooks.emit(
+            self._hooks.emit(  # type: ignore[union-attr]
                 NodeRetrying(
                     run_id=self.run_id,
                     timestamp=time.time(),
@@ -507,10 +553,16 @@ class Execution:
         if self._hooks is not None:
             context = NodeContext(
                 info.id,
-                on_progress=lambda done, total, message: self._node_progress(
-                    i, done, total, message
+                on_progress=(
+                    (lambda done, total, message: self._node_progress(i, done, total, message))
+                    if self._progress is not None or self.wants(NodeProgress)
+                    else None
                 ),
-                on_log=lambda message, level: self.log(message, level=level, node_id=info.id),
+                on_log=(
+                    (lambda message, level: self.log(message, level=level, node_id=info.id))
+                    if self.wants(Log)
+                    else None
+                ),
                 limiter=self.limiter,
                 on_cancel=self._context_cancelled,
                 leftover=self._leave,
@@ -597,6 +649,10 @@ class Execution:
         """The trace being recorded, or None."""
         return self._trace
 
+    def wants(self, event_type: type[Event]) -> bool:
+        """Whether a hook of the run wants ``event_type`` (else it is not worth building)."""
+        return self._hooks is not None and self._hooks.wants(event_type)
+
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to the hooks (one at a time per run)."""
         if self._hooks is not None:
@@ -604,8 +660,8 @@ class Execution:
                 self._hooks.emit(event)
 
     def log(self, message: str, *, level: str = "info", node_id: str | None = None) -> None:
-        """Emit a ``Log`` event (nothing is built without hooks)."""
-        if self._hooks is not None:
+        """Emit a ``Log`` event (nothing is built unless a hook wants logs)."""
+        if self.wants(Log):
             self.emit(
                 Log(
                     run_id=self.run_id,
@@ -620,9 +676,11 @@ class Execution:
         fraction = done / total if total else done
         info = self.nodes[i]
         with self._lock:
-            if self._hooks is None:
+            if not self.wants(NodeProgress):
+                if self._progress is not None:
+                    self._emit_progress(self._progress.node_fraction(i, fraction))
                 return
-            self._hooks.emit(
+            self._hooks.emit(  # type: ignore[union-attr]
                 NodeProgress(
                     run_id=self.run_id,
                     timestamp=time.time(),
@@ -641,8 +699,9 @@ class Execution:
             self._emit_progress(self._progress.finish_node(i))
 
     def _emit_progress(self, percent: float | None) -> None:
-        if percent is not None and self._hooks is not None:
-            self._hooks.emit(
+        # Only called with a tracker, which exists only when a hook wants progress.
+        if percent is not None:
+            self._hooks.emit(  # type: ignore[union-attr]
                 ExecutionProgress(
                     run_id=self.run_id,
                     timestamp=time.time(),

@@ -6,6 +6,11 @@ for those who prefer overriding; ``Subscriptions`` maps event types to plain cal
 wraps whatever it was given in a ``HookSet``: it calls every hook in order, and turns an exception
 raised by a hook into a ``Log`` event at level ``error`` instead of failing the run.
 
+A hook may declare the events it wants with an ``event_types`` attribute (event classes; a base
+class such as ``NodeEvent`` stands for its subclasses); ``BaseHooks`` declares the kinds whose
+``on_<kind>`` method a subclass overrides, ``Subscriptions`` the types it subscribed. A run builds
+only the events some hook wants, and gives each hook only those it wants.
+
 A hook that sets ``wants_trace = True`` makes the run record a trace, delivered on the final
 execution event. Hooks are called from the run's threads (scheduler and workers), one event at a
 time per run, so a hook shared by several concurrent runs must be thread-safe.
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import ClassVar, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from .events import (
     EVENT_TYPES,
@@ -52,11 +57,14 @@ HooksArg: TypeAlias = "Hooks | Iterable[Hooks] | None"
 class BaseHooks:
     """A hook that dispatches each event to a typed, keyword-only method per kind.
 
-    Subclass and override only the methods you need; the rest do nothing. ``on_event`` is still
-    the single entry point, so a subclass may also override it to see every event.
+    Subclass and override only the methods you need; the rest do nothing, and their events are
+    not even built (unless another hook of the run wants them). ``on_event`` is still the single
+    entry point, so a subclass may also override it to see every event; setting ``event_types``
+    declares the wanted types outright.
     """
 
     wants_trace: bool = False
+    event_types: ClassVar[tuple[type[Event], ...] | None] = None
 
     def on_event(self, *, event: Event) -> None:
         """Dispatch ``event`` to ``on_<kind>`` (``node.failed`` -> ``on_node_failed``)."""
@@ -102,6 +110,40 @@ class BaseHooks:
 
 
 _METHODS: dict[type[Event], str] = {cls: "on_" + cls.kind.replace(".", "_") for cls in EVENT_TYPES}
+_ALL: frozenset[type[Event]] = frozenset(EVENT_TYPES)
+
+
+def wanted_event_types(hook: object) -> frozenset[type[Event]]:
+    """The event types ``hook`` declares it wants (all of them when it declares nothing).
+
+    Raises:
+        TypeError: ``event_types`` is not an iterable of ``Event`` subclasses.
+    """
+    declared = getattr(hook, "event_types", None)
+    if declared is None:
+        if isinstance(hook, BaseHooks) and _dispatches(hook):
+            # The kinds whose on_<kind> method differs from BaseHooks' do-nothing default.
+            return frozenset(
+                cls
+                for cls, name in _METHODS.items()
+                if getattr(getattr(hook, name), "__func__", None) is not getattr(BaseHooks, name)
+            )
+        return _ALL
+    if isinstance(declared, type):
+        declared = (declared,)
+    try:
+        types = tuple(declared)
+    except TypeError:
+        raise TypeError(f"event_types must be event classes, got {declared!r}") from None
+    for item in types:
+        if not (isinstance(item, type) and issubclass(item, Event)):
+            raise TypeError(f"event_types must be event classes, got {item!r}")
+    return frozenset(cls for cls in EVENT_TYPES if issubclass(cls, types))
+
+
+def _dispatches(hook: BaseHooks) -> bool:
+    """Whether ``hook`` keeps BaseHooks' own ``on_event`` (so only on_<kind> methods matter)."""
+    return getattr(getattr(hook, "on_event", None), "__func__", None) is BaseHooks.on_event
 
 
 class Subscriptions:
@@ -110,6 +152,8 @@ class Subscriptions:
     Example::
 
         hooks = Subscriptions().on(NodeFailed, report).on(ExecutionProgress, bar.update)
+
+    A run reads the subscribed types when it starts: subscribe before passing it to a run.
     """
 
     def __init__(self, *, wants_trace: bool = False) -> None:
@@ -121,6 +165,11 @@ class Subscriptions:
         self._handlers.append((event_type, handler))  # type: ignore[arg-type]
         return self
 
+    @property
+    def event_types(self) -> tuple[type[Event], ...]:
+        """The subscribed types: a run builds no other event for this hook."""
+        return tuple(event_type for event_type, _ in self._handlers)
+
     def on_event(self, *, event: Event) -> None:
         """Call each subscribed handler whose type matches ``event``."""
         for event_type, handler in self._handlers:
@@ -129,14 +178,37 @@ class Subscriptions:
 
 
 class HookSet:
-    """The hooks of one run: fans each event out and isolates failures."""
+    """The hooks of one run: routes each event to the hooks that want it and isolates failures."""
 
-    __slots__ = ("hooks", "wants_trace", "run_id")
+    __slots__ = ("hooks", "wants_trace", "run_id", "_routes")
 
     def __init__(self, hooks: tuple[Hooks, ...], run_id: str) -> None:
+        """Read each hook's declared ``event_types`` once, for the whole run.
+
+        Raises:
+            TypeError: a hook's ``event_types`` is not made of event classes.
+        """
         self.hooks = hooks
         self.run_id = run_id
         self.wants_trace = any(getattr(h, "wants_trace", False) is True for h in hooks)
+        wanted = [wanted_event_types(hook) for hook in hooks]
+        # Per event type, the hooks to call in order: ``emit`` is one dict lookup per event.
+        self._routes: dict[type[Event], tuple[Hooks, ...]] = {
+            cls: tuple(hook for hook, types in zip(hooks, wanted) if cls in types)
+            for cls in EVENT_TYPES
+        }
+
+    def route(self, event_type: type[Event]) -> tuple[Hooks, ...]:
+        """The hooks that want ``event_type``, in order (``emit`` delivers to exactly these).
+
+        A type outside ``EVENT_TYPES`` (an event class of one's own) goes to every hook, as before
+        hooks could declare anything.
+        """
+        return self._routes.get(event_type, self.hooks)
+
+    def wants(self, event_type: type[Event]) -> bool:
+        """Whether any hook wants events of ``event_type`` (else the run need not build them)."""
+        return bool(self._routes.get(event_type, self.hooks))
 
     @classmethod
     def build(cls, hooks: HooksArg, run_id: str) -> HookSet | None:
@@ -156,14 +228,18 @@ class HookSet:
         return cls(items, run_id)  # type: ignore[arg-type]
 
     def emit(self, event: Event) -> None:
-        """Deliver ``event`` to every hook; a hook that raises is reported as a ``Log``."""
-        for hook in self.hooks:
+        """Deliver ``event`` to the hooks that want it; one that raises is reported as a ``Log``."""
+        for hook in self._routes.get(type(event), self.hooks):
             try:
                 hook.on_event(event=event)
             except Exception as exc:  # a hook must never fail the run
-                self._report(hook, event, exc)
+                self.report(hook, event, exc)
 
-    def _report(self, failed: Hooks, event: Event, exc: Exception) -> None:
+    def report(self, failed: Hooks, event: Event, exc: Exception) -> None:
+        """Tell the hooks that want logs that ``failed`` raised ``exc`` on ``event``."""
+        listeners = self._routes[Log]
+        if not listeners:
+            return
         log = Log(
             run_id=self.run_id,
             timestamp=time.time(),
@@ -171,7 +247,7 @@ class HookSet:
             level="error",
             node_id=getattr(event, "node_id", None),
         )
-        for hook in self.hooks:
+        for hook in listeners:
             try:
                 hook.on_event(event=log)
             except Exception:  # noqa: S110 - reporting a report's failure could loop forever

@@ -35,7 +35,20 @@ class ProgressTracker:
         Returns:
             The new percent when it rose, else None (a node finishing twice counts once).
         """
-        return self._credit_node(i, float(self._weights[i]))
+        credit = float(self._weights[i])
+        # The common case written out (this runs once per node): no whole percent crossed.
+        previous = self._credit[i]
+        if credit <= previous or self._total == 0:
+            return None
+        done = self._done + credit - previous
+        percent = 100.0 * done / self._total
+        if percent < 100.0 and int(percent) == int(self.percent):
+            self._done = done
+            self._credit[i] = credit
+            if percent > self.percent:
+                self.percent = percent
+            return None
+        return self._credit_node(i, credit)
 
     def node_fraction(self, i: int, fraction: float) -> float | None:
         """Node ``i`` reported ``fraction`` (0..1) of its work done; returns the percent if it rose.

@@ -237,6 +237,8 @@ class TraceRecorder:
     """
 
     wants_trace = True
+    # Only the final events carry the trace: a traced run builds no per-node event for this hook.
+    event_types = (ExecutionCompleted, ExecutionFailed, ExecutionCancelled)
 
     def __init__(self) -> None:
         self.trace: Trace | None = None
