@@ -176,3 +176,22 @@ def test_running_out_of_memory_is_never_exit_0(cli: Invoke, write: WriteBlueprin
     assert printing.stdout == ""
     assert in_node.exit_code == 3
     assert "node 'rows' (code) failed: MemoryError" in in_node.stderr
+
+
+def test_a_failing_node_is_named_by_the_path_the_user_gave(tmp_path: Path) -> None:
+    # Modules record sources relative to the blueprint's folder; the command line shows them
+    # from the current folder, so the position opens in an editor from where the user is.
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "fail.yaml").write_text(
+        "id: fail\n"
+        "nodes:\n"
+        "  - id: boom\n"
+        "    type: code\n"
+        "    parameters: {code: 'raise ValueError(\"bad\")'}\n"
+    )
+    result = run_atomiton(["run", "flows/fail.yaml"], cwd=tmp_path)
+    assert result.returncode == 3
+    assert "flows/fail.yaml:3:5: node 'boom' (code) failed: ValueError: bad" in result.stderr
+    inside = run_atomiton(["run", "fail.yaml"], cwd=flows)
+    assert "\nfail.yaml:3:5: node 'boom'" in "\n" + inside.stderr

@@ -30,7 +30,7 @@ from .cache import cache_dir
 from .params import compile_options, effective_search_path, search_path_option
 from . import status
 from .outputs import outputs_data, print_outputs
-from .report import Reporter, stdout_console
+from .report import Reporter, display_path, stdout_console
 from .settings import project_settings
 from .watch import RunWatcher
 
@@ -119,7 +119,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 def _report_failure(
-    exc: BaseException, reporter: Reporter, terminated_by: str | None = None
+    exc: BaseException, reporter: Reporter, terminated_by: str | None, blueprint: Path
 ) -> int:
     """Print why the run ended early and return the exit status.
 
@@ -136,13 +136,26 @@ def _report_failure(
         return status.INTERRUPTED
     for failure in failures:
         if isinstance(failure, NodeError):
-            reporter.info(str(failure))
+            reporter.info(_as_seen_from_here(failure, blueprint))
         elif isinstance(failure, AtomitonError):
             if not isinstance(failure, CancelledError):
                 reporter.error(str(failure))
         else:
             raise exc
     return status.RUN_FAILED
+
+
+def _as_seen_from_here(error: NodeError, blueprint: Path) -> str:
+    """The error with its file named from the current folder, as the user named the blueprint.
+
+    A module records its sources relative to the blueprint's own folder (so that it does not
+    depend on where it was compiled); on the command line the position should be clickable.
+    """
+    if not error.source or Path(error.source).is_absolute():
+        return str(error)
+    shown = display_path(blueprint.parent / error.source)
+    where = f"{shown}:{error.line}:{error.column}"
+    return f"{where}: node {error.node_id!r} ({error.node_type}) failed: {error.message}"
 
 
 def _print_outputs(outputs: BaseModel, as_json: bool, reporter: Reporter, to_stderr: bool) -> None:
@@ -351,7 +364,7 @@ def run_command(
             raise click.exceptions.Exit(code) from None
         except (AtomitonError, BaseExceptionGroup) as exc:
             by = None if terminated.signal is None else signal_name(terminated.signal)
-            code = _report_failure(exc, reporter, by)
+            code = _report_failure(exc, reporter, by, file)
             if code == status.INTERRUPTED and terminated.signal is not None:
                 code = 128 + terminated.signal
             watcher.report_skipped(reporter)
