@@ -276,6 +276,8 @@ def _own_layout(statement: str, line_length: int) -> str | None:
                 return None
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             return None
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Constant):
+            return None  # ``0 .real``, which black writes ``(0).real``
         elif isinstance(node, ast.Expr) and isinstance(node.value, (ast.Constant, ast.JoinedStr)):
             if not isinstance(node.value, ast.Constant) or isinstance(node.value.value, str):
                 return None  # a docstring, or a string black may treat as one
