@@ -222,6 +222,7 @@ class _ModuleBuilder:
         self.user_imports: dict[tuple[str, str], str] = {}
         self.constants: list[str] = []
         self.markers: dict[str, Span] = {}
+        self.paths: dict[str, str] = {}
         self.nodes = {n.id: n for n in graph.nodes}
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
         # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
@@ -355,10 +356,15 @@ class _ModuleBuilder:
 
         Diagnostics name files relative to the compile root (the current directory on the
         command line); a module must not depend on where it was compiled from, so its paths
-        are rebased onto the folder of the blueprint it was generated from.
+        are rebased onto the folder of the blueprint it was generated from. Every node names
+        its file, and resolving a path asks the file system, so each file is rebased once.
         """
-        main = self._absolute(self.graph.display)
-        return Path(os.path.relpath(self._absolute(display), main.parent)).as_posix()
+        rebased = self.paths.get(display)
+        if rebased is None:
+            main = self._absolute(self.graph.display)
+            rebased = Path(os.path.relpath(self._absolute(display), main.parent)).as_posix()
+            self.paths[display] = rebased
+        return rebased
 
     def _absolute(self, display: str) -> Path:
         path = Path(display)

@@ -82,8 +82,11 @@ def exploded(
     return f"{opening}\n{inner}\n{' ' * indent}{closing}{trailing}"
 
 
-# ``name = pkg.function(`` or ``pkg.Class(``: heads whose call black splits at its own bracket.
-_SIMPLE_HEAD = re.compile(r"^(?:[A-Za-z_][\w.]*(?:: Final)? = )?[A-Za-z_][\w.]*\($")
+# ``name = pkg.function(``, ``return pkg.Class(`` or a keyword argument's ``name=(``: heads
+# whose brackets black splits at, the value's own (invisible) parentheses left out.
+_SIMPLE_HEAD = re.compile(
+    r"^(?:(?:[A-Za-z_][\w.]*(?:: Final)? = |return )?[A-Za-z_][\w.]*|[A-Za-z_]\w*=)\($"
+)
 
 
 def _split_call(text: str, indent: int, suffix: str) -> str | None:
@@ -104,7 +107,8 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
     ):
         return None
     pad = " " * indent
-    if indent + 4 + str_width(body) <= LINE_LENGTH:
+    # A collection literal (``name=(``) that does not fit is always one element per line.
+    if not head.endswith("=(") and indent + 4 + str_width(body) <= LINE_LENGTH:
         return f"{head}\n{pad}    {body}\n{pad}){suffix}"
     # Black's next try: one argument per line, with the magic trailing comma it adds.
     parts = _top_level_parts(body)
