@@ -7,15 +7,18 @@ same; whole modules built from such bodies must be left unchanged by black.
 
 from __future__ import annotations
 
+import gc
 import keyword
 import warnings
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from atomiton.compiler import CompileOptions, compile_blueprint, layout
+from atomiton.errors import BlueprintError
 from atomiton.compiler.expressions import ExpressionError, normalize_body
 from atomiton.compiler.postprocess import format_code
 
@@ -52,7 +55,9 @@ def _compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(inner, bound).map(lambda t: f"({t[0]})[{t[1]}:]"),
         st.lists(inner, max_size=3).map(lambda items: f"[{', '.join(items)}]"),
         st.lists(inner, min_size=1, max_size=3).map(lambda items: f"({', '.join(items)},)"),
-        st.lists(pair, max_size=3).map(lambda ps: "{" + ", ".join(f"{k}: {v}" for k, v in ps) + "}"),
+        st.lists(pair, max_size=3).map(
+            lambda ps: "{" + ", ".join(f"{k}: {v}" for k, v in ps) + "}"
+        ),
         st.tuples(inner, names, inner).map(lambda t: f"[{t[0]} for {t[1]} in {t[2]} if {t[1]}]"),
         st.tuples(names, inner).map(lambda t: f"(lambda {t[0]}=1: {t[1]})"),
         st.tuples(inner, inner, inner).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"),
@@ -174,13 +179,6 @@ def test_what_black_must_decide_goes_to_black() -> None:
         )
 
 
-def test_text_unparse_would_not_write_goes_to_black() -> None:
-    """Only ``ast.unparse``'s own text is laid out by hand: its spacing is what is known."""
-    statement = "def _f(data: Any) -> Any:\n    return data+1"
-    assert layout._own_layout(statement, 84) is None
-    assert layout._black_function(statement, 84) == "def _f(data: Any) -> Any:\n    return data + 1"
-
-
 node_ids = st.from_regex(r"[a-z][a-z0-9_-]{20,70}", fullmatch=True)
 
 
@@ -213,3 +211,24 @@ def test_modules_of_random_code_are_black_stable(
         raise
     assert format_code(code) == code
 
+
+def test_compiling_pauses_the_collector_and_restores_it(tmp_path: Path) -> None:
+    """Compiling turns the cycle collector off for itself and leaves it as it was, errors
+    included (benchmarks/compile_speed.py measures what the pause saves)."""
+    good = tmp_path / "good.yaml"
+    good.write_text("id: good\nnodes:\n  - {id: a, type: code, parameters: {code: 'return 1'}}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nnodes:\n  - {id: a, type: code, parameters: {code: 'return ('}}\n")
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        compile_blueprint(good, options=CompileOptions(root=tmp_path))
+        assert gc.isenabled()
+        with pytest.raises(BlueprintError):
+            compile_blueprint(bad, options=CompileOptions(root=tmp_path))
+        assert gc.isenabled()
+        gc.disable()
+        compile_blueprint(good, options=CompileOptions(root=tmp_path))
+        assert not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -214,8 +214,10 @@ def _black_function(statement: str, line_length: int) -> str:
 
 # What black lays out differently from ``ast.unparse``, or what it is not worth predicting:
 # nested functions and classes (blank lines around them), ``**`` (hugged when its operands are
-# simple), ``match`` (rare), ``yield`` (black drops the parentheses ``unparse`` writes).
+# simple), ``match`` (rare), ``yield`` and ``:=`` (black drops some parentheses ``unparse``
+# writes around them).
 _BLACK_ONLY: Final = (
+    ast.NamedExpr,
     ast.FunctionDef,
     ast.AsyncFunctionDef,
     ast.ClassDef,
@@ -231,7 +233,8 @@ _BLOCKS: Final = ("body", "orelse", "finalbody")
 
 def _own_layout(statement: str, line_length: int) -> str | None:
     """A function re-emitted by ``ast.unparse`` laid out as black would, without black; None
-    when black must decide.
+    when black must decide. ``statement`` must be ``unparse``'s text (node code is: see
+    ``ir.CodeFunction``); checking that here would cost as much as the rest.
 
     ``unparse`` already spaces operators, commas and brackets the way black does and never
     writes a trailing comma, a comment or a blank line, so for code whose every line fits,
@@ -245,12 +248,7 @@ def _own_layout(statement: str, line_length: int) -> str | None:
         tree = ast.parse(statement)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    # What follows holds for ``unparse``'s own text only (its spacing, no comments).
-    if (
-        len(tree.body) != 1
-        or not isinstance(tree.body[0], ast.FunctionDef)
-        or ast.unparse(tree) != statement
-    ):
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
         return None
     function = tree.body[0]
     edits: list[tuple[int, int, int]] = []  # string literals: (line, start byte, end byte)
