@@ -120,7 +120,8 @@ def _function(name: str, args: list[str], body: str) -> str:
     return f"def {name}({head}) -> Any:\n{indented}"
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.slow  # black on every example
+@settings(max_examples=150, deadline=None)
 @given(
     body=bodies,
     name=st.from_regex(r"_[a-z][a-z0-9_]{0,70}", fullmatch=True),
@@ -182,8 +183,9 @@ def test_what_black_must_decide_goes_to_black() -> None:
 node_ids = st.from_regex(r"[a-z][a-z0-9_-]{20,70}", fullmatch=True)
 
 
+@pytest.mark.slow  # compiles a flow and runs black on it per example
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
 )
