@@ -2,9 +2,11 @@
 
 Black's cost grows faster than the module (a 1,000-node flow took over 10 s), so the emitter
 writes black's style directly: string literals with black's quotes, big collections exploded with
-magic trailing commas (which black keeps), and every statement that could come out longer than
-a line, or that holds Python from the blueprint, laid out by black on its own, at its own
-indentation, and cached. The golden tests check that black over the whole module changes nothing.
+magic trailing commas (which black keeps), calls too long for a line split as black splits them,
+and node code (re-emitted by ``ast.unparse``) given black's quotes and blank lines by hand. What
+remains, a statement whose layout the emitter cannot know cheaply, is laid out by black on its
+own, at its own indentation, and cached. The golden tests check that black over the whole module
+changes nothing; tests/compiler/test_emit_layout.py checks the hand layout against black.
 """
 
 from __future__ import annotations
