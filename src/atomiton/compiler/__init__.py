@@ -9,11 +9,14 @@ data to the next: ``source`` (YAML with positions), ``schema`` (the file as writ
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import sys
-from types import CodeType, ModuleType
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType, ModuleType
 
 from ..diagnostics import Diagnostic, Span
 from . import build, codegen, plan, postprocess, resolve
@@ -89,9 +92,10 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
         BlueprintError: the blueprint has errors; ``.diagnostics`` lists all of them.
     """
     options = options or CompileOptions()
-    graph, files = _load_graph(path, options)
-    schedule = plan.plan_graph(graph)
-    rendered = codegen.render_module(graph, schedule, options)
+    with _collector_paused():
+        graph, files = _load_graph(path, options)
+        schedule = plan.plan_graph(graph)
+        rendered = codegen.render_module(graph, schedule, options)
     # The emitter lays the module out as black would (see ``layout``); running black over the
     # whole module is only for checking that, and costs seconds on large flows.
     code = postprocess.format_code(rendered.code) if options.format else rendered.code
@@ -113,6 +117,24 @@ def module_from_code(compiled: CompiledModule) -> tuple[str, str, CodeType]:
     name = f"atomiton_flow_{compiled.module_name}_{digest}"
     file = f"<{compiled.source}>"
     return name, file, compile(compiled.code, file, "exec")
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector off while compiling, restored after.
+
+    Compiling allocates many objects that live until it ends (the graph, ASTs, laid-out text),
+    so each collection walks a heap that only grows: a fifth of the time of a 5,000-node flow,
+    more on larger ones. What compiling builds holds few cycles; the next collection after it
+    takes those.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_module(compiled: CompiledModule) -> ModuleType:

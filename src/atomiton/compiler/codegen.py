@@ -200,11 +200,26 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     verify.check_values(graph)
     builder = _ModuleBuilder(graph, plan, options.root or Path.cwd())
     view, markers = builder.build()
+    builder.check_code()
     if builder.errors:
         raise BlueprintError(builder.errors)
     code = _environment().get_template("module.py.j2").render(m=view)
     verify.check_module(code, markers, graph)
     return RenderedModule(code, markers)
+
+
+@dataclass(frozen=True, slots=True)
+class _Code:
+    """One node's code function: laid out and ``placed`` as it stands in the module (only
+    indented, at module scope), or the ``problem`` that kept it from being laid out, or
+    ``too_deep`` to even be written."""
+
+    node: Node
+    function: CodeFunction
+    text: str
+    placed: str | None = None
+    problem: tuple[str, str] | None = None
+    too_deep: bool = False
 
 
 class _ModuleBuilder:
@@ -213,6 +228,7 @@ class _ModuleBuilder:
         self.plan = plan
         self.root = root
         self.errors: list[Diagnostic] = []
+        self.code: list[_Code] = []  # node code in order, for ``check_code``
         self.node_attr = Namer(reserved=STATE_RESERVED)
         self.input_field = Namer(fields=True)
         self.output_field = Namer(fields=True)
@@ -222,6 +238,7 @@ class _ModuleBuilder:
         self.user_imports: dict[tuple[str, str], str] = {}
         self.constants: list[str] = []
         self.markers: dict[str, Span] = {}
+        self.paths: dict[str, str] = {}
         self.nodes = {n.id: n for n in graph.nodes}
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
         # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
@@ -355,10 +372,15 @@ class _ModuleBuilder:
 
         Diagnostics name files relative to the compile root (the current directory on the
         command line); a module must not depend on where it was compiled from, so its paths
-        are rebased onto the folder of the blueprint it was generated from.
+        are rebased onto the folder of the blueprint it was generated from. Every node names
+        its file, and resolving a path asks the file system, so each file is rebased once.
         """
-        main = self._absolute(self.graph.display)
-        return Path(os.path.relpath(self._absolute(display), main.parent)).as_posix()
+        rebased = self.paths.get(display)
+        if rebased is None:
+            main = self._absolute(self.graph.display)
+            rebased = Path(os.path.relpath(self._absolute(display), main.parent)).as_posix()
+            self.paths[display] = rebased
+        return rebased
 
     def _absolute(self, display: str) -> Path:
         path = Path(display)
@@ -641,39 +663,64 @@ class _ModuleBuilder:
         return name
 
     def _code_function(self, node: Node, function: CodeFunction, indent: int) -> str | None:
-        """The node's code as a function laid out at ``indent``, or None after recording why
-        Python would not compile it, at the code's YAML position.
+        """The node's code as a function laid out at ``indent``, or None when it cannot be.
 
         ``ast`` accepts some code that only the compiler rejects (``break`` outside a loop,
         ``import *`` in a function, ``nonlocal`` with nothing to bind, an argument declared
         ``global``): that is E0302. The function is compiled as laid out, on its own at module
         scope, so ``nonlocal`` cannot reach the variables of the generated code around it
         either. Code that compiles as written but not laid out was taken past Python's limits
-        by black's brackets (E0703).
+        by black's brackets (E0703). Compiling waits for ``check_code``, which compiles every
+        node's code at once.
         """
         try:
             text = self._function(node, function)
         except RecursionError:
-            self._code_error(node, function, "E0703", "its expressions nest too deeply")
+            self.code.append(_Code(node, function, "", too_deep=True))
             return None
-        problem: tuple[str, str] | None
         try:
             laid = layout.fit(text, indent, force=True)
         except (RecursionError, ValueError) as exc:  # black's InvalidInput is a ValueError
-            laid, problem = None, (str(exc) or type(exc).__name__, "")
-        else:
-            # Compiled where it stands, indented; ``if`` blocks keep it at module scope.
-            blocks = "".join(f"{' ' * level}if True:\n" for level in range(0, indent, 4))
-            problem = verify.compile_problem(f"{blocks}{' ' * indent}{laid}")
-        if problem is None:
-            return laid
-        # Which it is: the code as written (E0302), or only as laid out (E0703).
-        written = verify.compile_problem(text)
-        if written is not None:
-            self._code_error(node, function, "E0302", *written)
-        else:
-            self._code_error(node, function, "E0703", problem[0])
-        return None
+            self.code.append(
+                _Code(node, function, text, problem=(str(exc) or type(exc).__name__, ""))
+            )
+            return None
+        # Compiled where it stands, indented; ``if`` blocks keep it at module scope.
+        blocks = "".join(f"{' ' * level}if True:\n" for level in range(0, indent, 4))
+        self.code.append(_Code(node, function, text, placed=f"{blocks}{' ' * indent}{laid}"))
+        return laid
+
+    def check_code(self) -> None:
+        """Record why Python would not compile node code, at the code's YAML position.
+
+        The functions are independent at module scope, so compiling them together fails
+        exactly when one of them does; only then is each compiled alone, to say which.
+        """
+        placed = [code.placed for code in self.code if code.placed is not None]
+        together_ok = verify.compile_problem("\n".join(placed)) is None
+        if together_ok and not any(code.problem or code.too_deep for code in self.code):
+            return
+        for code in self.code:
+            problem: tuple[str, str] | None
+            if code.too_deep:
+                self._code_error(
+                    code.node, code.function, "E0703", "its expressions nest too deeply"
+                )
+                continue
+            if code.problem is not None:
+                problem = code.problem
+            elif together_ok or code.placed is None:
+                continue
+            else:
+                problem = verify.compile_problem(code.placed)
+                if problem is None:
+                    continue
+            # Which it is: the code as written (E0302), or only as laid out (E0703).
+            written = verify.compile_problem(code.text)
+            if written is not None:
+                self._code_error(code.node, code.function, "E0302", *written)
+            else:
+                self._code_error(code.node, code.function, "E0703", problem[0])
 
     def _code_error(
         self, node: Node, function: CodeFunction, code: str, message: str, line: str = ""

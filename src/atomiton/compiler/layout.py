@@ -2,13 +2,16 @@
 
 Black's cost grows faster than the module (a 1,000-node flow took over 10 s), so the emitter
 writes black's style directly: string literals with black's quotes, big collections exploded with
-magic trailing commas (which black keeps), and every statement that could come out longer than
-a line, or that holds Python from the blueprint, laid out by black on its own, at its own
-indentation, and cached. The golden tests check that black over the whole module changes nothing.
+magic trailing commas (which black keeps), calls too long for a line split as black splits them,
+and node code (re-emitted by ``ast.unparse``) given black's quotes and blank lines by hand. What
+remains, a statement whose layout the emitter cannot know cheaply, is laid out by black on its
+own, at its own indentation, and cached. The golden tests check that black over the whole module
+changes nothing; tests/compiler/test_emit_layout.py checks the hand layout against black.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,7 +20,7 @@ from typing import Final
 
 import black
 from black.mode import TargetVersion
-from black.strings import normalize_string_quotes, str_width
+from black.strings import normalize_string_prefix, normalize_string_quotes, str_width
 
 LINE_LENGTH: Final = 88
 
@@ -81,8 +84,11 @@ def exploded(
     return f"{opening}\n{inner}\n{' ' * indent}{closing}{trailing}"
 
 
-# ``name = pkg.function(`` or ``pkg.Class(``: heads whose call black splits at its own bracket.
-_SIMPLE_HEAD = re.compile(r"^(?:[A-Za-z_][\w.]*(?:: Final)? = )?[A-Za-z_][\w.]*\($")
+# ``name = pkg.function(``, ``return pkg.Class(`` or a keyword argument's ``name=(``: heads
+# whose brackets black splits at, the value's own (invisible) parentheses left out.
+_SIMPLE_HEAD = re.compile(
+    r"^(?:(?:[A-Za-z_][\w.]*(?:: Final)? = |return )?[A-Za-z_][\w.]*|[A-Za-z_]\w*=)\($"
+)
 
 
 def _split_call(text: str, indent: int, suffix: str) -> str | None:
@@ -103,7 +109,8 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
     ):
         return None
     pad = " " * indent
-    if indent + 4 + str_width(body) <= LINE_LENGTH:
+    # A collection literal (``name=(``) that does not fit is always one element per line.
+    if not head.endswith("=(") and indent + 4 + str_width(body) <= LINE_LENGTH:
         return f"{head}\n{pad}    {body}\n{pad}){suffix}"
     # Black's next try: one argument per line, with the magic trailing comma it adds.
     parts = _top_level_parts(body)
@@ -190,6 +197,9 @@ def _black_function(statement: str, line_length: int) -> str:
     depends on its name, so the function is formatted under a placeholder name and renamed. A
     body of ``...`` alone is the exception (black may join it to the ``def`` line).
     """
+    own = _own_layout(statement, line_length)
+    if own is not None:
+        return own
     match = _CODE_DEF.match(statement)
     if (
         match is None
@@ -202,6 +212,104 @@ def _black_function(statement: str, line_length: int) -> str:
     if not laid.startswith(head):
         return _black(statement, line_length)
     return f"def {match[1]}{laid[len(head) - 1 :]}"
+
+
+# What black lays out differently from ``ast.unparse``, or what it is not worth predicting:
+# nested functions and classes (blank lines around them), ``**`` (hugged when its operands are
+# simple), ``match`` (rare), ``yield`` and ``:=`` (black drops some parentheses ``unparse``
+# writes around them).
+_BLACK_ONLY: Final = (
+    ast.NamedExpr,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Match,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Await,
+)
+_IMPORTS: Final = (ast.Import, ast.ImportFrom)
+# Statement lists of a compound statement (``handlers`` hold ``except`` clauses, not statements).
+_BLOCKS: Final = ("body", "orelse", "finalbody")
+
+
+def _own_layout(statement: str, line_length: int) -> str | None:
+    """A function re-emitted by ``ast.unparse`` laid out as black would, without black; None
+    when black must decide. ``statement`` must be ``unparse``'s text (node code is: see
+    ``ir.CodeFunction``); checking that here would cost as much as the rest.
+
+    ``unparse`` already spaces operators, commas and brackets the way black does and never
+    writes a trailing comma, a comment or a blank line, so for code whose every line fits,
+    black changes only what is done here: string literals get its quotes and prefixes, and an
+    import that ends a run of statements gets one blank line after it. Anything else black
+    would change (see ``_BLACK_ONLY``; slices of anything but names and literals, which black
+    spaces around the colon; exponents ``1e+20``; docstrings) is left to black. The property
+    test in tests/compiler/test_emit_layout.py checks this against black on random code.
+    """
+    try:
+        tree = ast.parse(statement)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    function = tree.body[0]
+    edits: list[tuple[int, int, int]] = []  # string literals: (line, start byte, end byte)
+    blank_before: list[int] = []
+    skip: set[int] = set()  # nodes inside a literal (an f-string's parts): laid out with it
+    for node in ast.walk(function):
+        if node is function:
+            pass
+        elif isinstance(node, _BLACK_ONLY):
+            return None
+        elif id(node) in skip:
+            continue
+        elif isinstance(node, ast.JoinedStr) or (
+            isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+        ):
+            skip.update(id(child) for child in ast.walk(node))
+            if node.end_lineno != node.lineno or node.end_col_offset is None:
+                return None
+            edits.append((node.lineno, node.col_offset, node.end_col_offset))
+        elif isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, (float, complex)) and "e" in repr(value):
+                return None
+        elif isinstance(node, ast.Slice):
+            bounds = (node.lower, node.upper, node.step)
+            if not all(bound is None or _simple_bound(bound) for bound in bounds):
+                return None
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            return None
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Constant):
+            return None  # ``0 .real``, which black writes ``(0).real``
+        elif isinstance(node, ast.Expr) and isinstance(node.value, (ast.Constant, ast.JoinedStr)):
+            if not isinstance(node.value, ast.Constant) or isinstance(node.value.value, str):
+                return None  # a docstring, or a string black may treat as one
+        for block in _BLOCKS:
+            statements = getattr(node, block, None)
+            if isinstance(statements, list):
+                for before, after in zip(statements, statements[1:]):
+                    if isinstance(before, _IMPORTS) and not isinstance(after, _IMPORTS):
+                        blank_before.append(after.lineno)
+    lines = statement.split("\n")
+    # Rightmost first, so that earlier offsets (UTF-8 bytes, as ``ast`` counts) stay valid.
+    for line_number, start, end in sorted(edits, reverse=True):
+        raw = lines[line_number - 1].encode()
+        literal = raw[start:end].decode()
+        normal = normalize_string_quotes(normalize_string_prefix(literal, BLACK_MODE))
+        lines[line_number - 1] = (raw[:start] + normal.encode() + raw[end:]).decode()
+    if any(str_width(line) > line_length for line in lines):
+        return None
+    for line_number in sorted(blank_before, reverse=True):
+        lines.insert(line_number - 1, "")
+    return "\n".join(lines)
+
+
+def _simple_bound(bound: ast.expr) -> bool:
+    """A slice bound black leaves unspaced: a name, a literal, or a negated one."""
+    if isinstance(bound, ast.UnaryOp) and isinstance(bound.op, ast.USub):
+        bound = bound.operand
+    return isinstance(bound, (ast.Name, ast.Constant))
 
 
 @lru_cache(maxsize=8192)
