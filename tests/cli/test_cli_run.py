@@ -212,7 +212,7 @@ def test_several_failures_are_each_reported() -> None:
     )
     reporter = Reporter()
     with reporter.console.capture() as captured:
-        code = _report_failure(group, reporter)
+        code = _report_failure(group, reporter, None, Path("f.yaml"))
 
     assert code == 3
     assert captured.get().splitlines() == [
