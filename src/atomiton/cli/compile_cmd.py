@@ -8,9 +8,6 @@ Written files get ordinary permissions: the replaced file's, or 0666 less the um
 
 from __future__ import annotations
 
-import os
-import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,34 +51,15 @@ class Output:
         return "fresh" if current == self.content else "stale"
 
 
-def file_mode(path: Path) -> int:
-    """The permissions a written file gets: the existing target's, else 0666 less the umask.
-
-    ``mkstemp`` creates its file 0600 (right for a temporary file, wrong for a module others
-    import or a build copies), so the mode is set before the rename.
-    """
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        pass
-    # The umask can only be read by setting it; set it straight back (compile is one thread).
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write_atomically(path: Path, content: bytes) -> None:
-    """Replace ``path`` with ``content`` in one step (temporary file beside it, then rename)."""
-    mode = file_mode(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``content`` in one step, with an ordinary file's permissions.
+
+    The file-system node's writer does it (one atomic writer in the project): a temporary file
+    beside the target, the target's mode (or 0666 less the umask), then a rename.
+    """
+    from ..nodes.file_system import atomic_write
+
+    atomic_write(path, content, create_directories=False, follow_symlinks=True)
 
 
 def _check(outputs: Sequence[Output], reporter: Reporter, quiet: bool) -> None:

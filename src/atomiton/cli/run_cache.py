@@ -23,7 +23,6 @@ import json
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,18 +157,9 @@ def write(
         "warnings": [_diagnostic_json(w) for w in entry.warnings],
     }
     header = json.dumps(manifest, ensure_ascii=True).encode() + b"\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(header)
-            stream.write(payload)
-        os.replace(temporary, folder / f"{key}{_SUFFIX}")
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    from ..nodes.file_system import atomic_write  # only on a miss: a hit stays lean
+
+    atomic_write(folder / f"{key}{_SUFFIX}", [header, payload], create_directories=False)
 
 
 def file_hashes(paths: Iterable[Path]) -> list[tuple[Path, str]] | None:

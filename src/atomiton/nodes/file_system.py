@@ -41,10 +41,23 @@ except ImportError:  # pragma: no cover - not POSIX: stale temporary files are l
 Operation = Literal["read", "write", "append", "list", "exists", "create", "delete", "copy", "move"]
 
 # Files made by mkstemp are 0600; a written file should get the mode an ordinary open() would
-# give it. The umask can only be read by setting it, so read it once, at import, before worker
-# threads that create files exist.
+# give it. Setting the umask is the portable way to read it, which races with threads creating
+# files, so that is done once, at import; Linux shows the current one in /proc (``current_umask``).
 _UMASK: Final = os.umask(0)
 os.umask(_UMASK)
+_STATUS: Final = Path("/proc/self/status")
+
+
+def current_umask() -> int:
+    """The process's umask now (Linux), else as it was when this module was imported."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK
+
 
 # Temporary files are named after their target (".<name>.atomiton-tmp-<slot>"), so the next
 # write to the same target can find the ones a killed process left behind.
@@ -276,7 +289,7 @@ def atomic_writer(
             try:
                 mode = target.stat().st_mode & 0o7777
             except FileNotFoundError:
-                mode = 0o666 & ~_UMASK
+                mode = 0o666 & ~current_umask()
             os.chmod(tmp, mode)
             if context is not None:
                 context.check()  # the last moment a cancellation can keep the old file
