@@ -12,7 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from atomiton.nodes import file_system
-from atomiton.nodes.file_system import Params, atomic_write, run
+from atomiton.nodes.file_system import Params, run
+from atomiton.runtime import files
+from atomiton.runtime.files import atomic_write
 from compiled import run_blueprint
 
 
@@ -155,7 +157,7 @@ def test_atomic_write_keeps_mode_and_honours_overwrite(tmp_path: Path) -> None:
     atomic_write(fresh, b"x", overwrite=False)
     assert fresh.read_bytes() == b"x"
     # A new file gets the ordinary umask mode, not mkstemp's private 0600.
-    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~file_system._UMASK
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~files._UMASK
 
 
 def test_write_refuses_to_overwrite(tmp_path: Path) -> None:

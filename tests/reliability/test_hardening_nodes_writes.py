@@ -23,6 +23,7 @@ from conftest import FlowFactory, ModFactory
 from atomiton import runtime as rt
 from atomiton.errors import CancelledError, NodeError
 from atomiton.nodes import file_system, spreadsheet
+from atomiton.runtime import files
 
 # A generator of text chunks that never ends on its own: only a cancel stops the write.
 SLOW_CHUNKS = """
@@ -233,7 +234,7 @@ def test_sigkill_leaves_the_old_file_and_the_next_write_removes_the_temporary(
 
 def test_cleanup_leaves_a_live_writers_temporary_alone(tmp_path: Path) -> None:
     target = tmp_path / "shared.txt"
-    with file_system.atomic_writer(target) as handle:
+    with files.atomic_writer(target) as handle:
         handle.write(b"first writer, still writing")
         assert temporaries(tmp_path) == [".shared.txt.atomiton-tmp-0"]
         # What killed writers left: of the same target (a slot and a random name) and another.
@@ -241,38 +242,38 @@ def test_cleanup_leaves_a_live_writers_temporary_alone(tmp_path: Path) -> None:
         dead.write_bytes(b"left by a killed process")
         unrelated = tmp_path / ".other.txt.atomiton-tmp-0"
         unrelated.write_bytes(b"another target's")
-        assert file_system.remove_stale_temporaries(target) == 1
+        assert files.remove_stale_temporaries(target) == 1
         assert not dead.exists() and unrelated.exists()
         # A second writer of the same target at the same time takes the next slot.
-        with file_system.atomic_writer(target) as second:
+        with files.atomic_writer(target) as second:
             second.write(b"second writer")
             assert ".shared.txt.atomiton-tmp-1" in temporaries(tmp_path)
         assert target.read_bytes() == b"second writer"
     assert target.read_bytes() == b"first writer, still writing"
     assert temporaries(tmp_path) == [unrelated.name]
-    file_system.atomic_write(tmp_path / "other.txt", b"x")
+    files.atomic_write(tmp_path / "other.txt", b"x")
     assert temporaries(tmp_path) == []
 
 
 def test_a_long_target_name_gets_a_temporary_name_that_fits(tmp_path: Path) -> None:
     target = tmp_path / ("n" * 250)
-    assert file_system.atomic_write(target, b"data") == 4
+    assert files.atomic_write(target, b"data") == 4
     assert target.read_bytes() == b"data"
-    stale = tmp_path / (file_system._temp_prefix(target.name) + "5")
+    stale = tmp_path / (files._temp_prefix(target.name) + "5")
     stale.write_bytes(b"left over")
-    file_system.atomic_write(target, b"again")
+    files.atomic_write(target, b"again")
     assert temporaries(tmp_path) == []
 
 
 def test_a_failed_write_keeps_the_target_and_frees_its_slot(tmp_path: Path) -> None:
     target = tmp_path / "f.txt"
-    file_system.atomic_write(target, b"x")
+    files.atomic_write(target, b"x")
     with pytest.raises(ValueError):
-        with file_system.atomic_writer(target) as handle:
+        with files.atomic_writer(target) as handle:
             handle.write(b"half")
             raise ValueError("the value could not be serialised")
     assert target.read_bytes() == b"x" and temporaries(tmp_path) == []
-    with file_system.atomic_writer(target) as handle:
+    with files.atomic_writer(target) as handle:
         assert temporaries(tmp_path) == [".f.txt.atomiton-tmp-0"]
         handle.write(b"y")
     assert target.read_bytes() == b"y"
@@ -293,7 +294,7 @@ def test_a_write_refuses_to_replace_a_symbolic_link(tmp_path: Path) -> None:
     real.write_text("real\n")
     link = tmp_path / "link.txt"
     link.symlink_to(real)
-    with pytest.raises(file_system.NotARegularFileError, match="followSymlinks"):
+    with pytest.raises(files.NotARegularFileError, match="followSymlinks"):
         write_node(link)
     assert link.is_symlink() and real.read_text() == "real\n"
     # Asked to: the file it points at is replaced and the link stays a link.
@@ -311,7 +312,7 @@ def test_copy_and_move_refuse_a_link_as_their_target(tmp_path: Path) -> None:
     link.symlink_to(real)
     for operation in ("copy", "move"):
         params = file_system.Params(operation=operation, path=str(source), target_path=str(link))
-        with pytest.raises(file_system.NotARegularFileError):
+        with pytest.raises(files.NotARegularFileError):
             file_system.run(params)
     assert link.is_symlink() and real.read_text() == "real\n" and source.exists()
 
@@ -319,9 +320,9 @@ def test_copy_and_move_refuse_a_link_as_their_target(tmp_path: Path) -> None:
 def test_a_write_refuses_a_fifo_and_a_device_unless_asked(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    with pytest.raises(file_system.NotARegularFileError, match="FIFO"):
+    with pytest.raises(files.NotARegularFileError, match="FIFO"):
         write_node(fifo)
-    with pytest.raises(file_system.NotARegularFileError, match="device"):
+    with pytest.raises(files.NotARegularFileError, match="device"):
         write_node(Path(os.devnull))
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
@@ -341,7 +342,7 @@ def test_spreadsheet_and_image_writes_refuse_a_link(tmp_path: Path) -> None:
     link = tmp_path / "link.csv"
     link.symlink_to(real)
     params = spreadsheet.Params(operation="write", path=str(link))
-    with pytest.raises(file_system.NotARegularFileError):
+    with pytest.raises(files.NotARegularFileError):
         spreadsheet.run(params, data=[{"a": 2}])
     assert real.read_text() == "a\n1\n"
     spreadsheet.run(params.model_copy(update={"follow_symlinks": True}), data=[{"a": 2}])
@@ -358,7 +359,7 @@ def test_spreadsheet_and_image_writes_refuse_a_link(tmp_path: Path) -> None:
     real_png.write_bytes(b"old")
     link_png = tmp_path / "link.png"
     link_png.symlink_to(real_png)
-    with pytest.raises(file_system.NotARegularFileError):
+    with pytest.raises(files.NotARegularFileError):
         image.run(image.Params(operation="convert", base_image=str(picture), output=str(link_png)))
     assert real_png.read_bytes() == b"old"
 

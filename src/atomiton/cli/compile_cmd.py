@@ -54,10 +54,10 @@ class Output:
 def write_atomically(path: Path, content: bytes) -> None:
     """Replace ``path`` with ``content`` in one step, with an ordinary file's permissions.
 
-    The file-system node's writer does it (one atomic writer in the project): a temporary file
+    ``runtime.files`` does it (the one atomic writer in the project): a temporary file
     beside the target, the target's mode (or 0666 less the umask), then a rename.
     """
-    from ..nodes.file_system import atomic_write
+    from ..runtime.files import atomic_write
 
     atomic_write(path, content, create_directories=False, follow_symlinks=True)
 

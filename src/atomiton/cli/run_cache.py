@@ -157,7 +157,7 @@ def write(
         "warnings": [_diagnostic_json(w) for w in entry.warnings],
     }
     header = json.dumps(manifest, ensure_ascii=True).encode() + b"\n"
-    from ..nodes.file_system import atomic_write  # only on a miss: a hit stays lean
+    from ..runtime.files import atomic_write  # only on a miss: a hit stays lean
 
     atomic_write(folder / f"{key}{_SUFFIX}", [header, payload], create_directories=False)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from pydantic import Field
 
 from ..runtime.confine import Roots, check_path
-from .file_system import atomic_writer, clean_up_on_sigterm
+from ..runtime.files import atomic_writer, clean_up_on_sigterm
 from .spec import NodeParams, NodeSpec, Port
 
 if TYPE_CHECKING:

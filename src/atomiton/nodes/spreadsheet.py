@@ -2,7 +2,7 @@
 
 It owns the table shape (header row, record keys, empty rows) and the three formats; CSV and TSV
 use the standard ``csv`` module, XLSX uses openpyxl (imported only when an XLSX file is touched).
-Writes go through ``file_system.atomic_writer``, and look at the cancel flag on every row and
+Writes go through ``runtime.files.atomic_writer``, and look at the cancel flag on every row and
 every write, so a cancelled run stops a long streamed write at once and keeps the old file. With
 ``stream: true`` rows are produced and consumed one at a time, so file size does not bound memory.
 """
@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, cast
 from pydantic import Field, field_validator
 
 from ..runtime.confine import check_path
-from .file_system import atomic_writer
+from ..runtime.files import atomic_writer
 from .spec import NodeParams, NodeSpec, Port
 
 if TYPE_CHECKING:

@@ -179,7 +179,7 @@ def _pickled_call(
     """The call as bytes for a worker; what cannot cross is a ``NodeError`` naming the value."""
     try:
         return pickle.dumps((fn, args, dict(kwargs)), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
+    except Exception:
         what = "the call"
         # Find the culprit (the slow path, only on failure) so the message can name it.
         parts: list[tuple[str, object]] = [("function " + _name_of(fn), fn)]
