@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from atomiton.cli.params import compile_options
 from atomiton.compiler import CompileOptions, compile_blueprint, load_graph
 from atomiton.compiler.ir import Constant, FromInput, FromNode, Graph
 from atomiton.diagnostics import Diagnostic
@@ -99,7 +100,10 @@ def test_search_path_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
         tmp_path, "flows/main.yaml", parent(include("totals", "add.yaml", extra=", value: 1"))
     )
     monkeypatch.setenv("ATOMITON_PATH", str(tmp_path / "shared"))
-    assert ids(load_graph(main, options=CompileOptions(root=tmp_path))) == ["totals.sum"]
+    monkeypatch.chdir(tmp_path)
+    # The command line reads the environment; the options' own defaults never do.
+    assert ids(load_graph(main, options=compile_options(()))) == ["totals.sum"]
+    assert errors(main, CompileOptions(root=tmp_path))[0].code == "E0501"
 
 
 def test_store_by_id_from_atomiton_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,7 +113,9 @@ def test_store_by_id_from_atomiton_home(tmp_path: Path, monkeypatch: pytest.Monk
     )
     monkeypatch.setenv("ATOMITON_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ATOMITON_PATH", raising=False)
-    assert ids(load_graph(main, options=CompileOptions(root=tmp_path))) == ["totals.sum"]
+    monkeypatch.chdir(tmp_path)
+    assert ids(load_graph(main, options=compile_options(()))) == ["totals.sum"]
+    assert errors(main, CompileOptions(root=tmp_path))[0].code == "E0501"
 
 
 def test_store_file_found_by_its_declared_id(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ turn them into ``CompileOptions`` the same way.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -61,7 +62,23 @@ def compile_options(search_path: Sequence[Path]) -> CompileOptions:
     Paths recorded in generated modules are relative to the current directory, so the same
     checkout builds the same bytes on every machine.
     """
-    from ..compiler.options import CompileOptions, env_search_path
+    from ..compiler.options import CompileOptions
 
     folders = effective_search_path(search_path)
-    return CompileOptions(root=Path.cwd(), search_path=(*folders, *env_search_path()))
+    return CompileOptions(
+        root=Path.cwd(),
+        search_path=(*folders, *environment_search_path()),
+        store=default_store(),
+    )
+
+
+def default_store() -> Path:
+    """The blueprint store searched for ``id:`` references: ``$ATOMITON_HOME/Blueprints``."""
+    home = os.environ.get("ATOMITON_HOME")
+    return Path(home) / "Blueprints" if home else Path.home() / "Atomiton" / "Blueprints"
+
+
+def environment_search_path() -> tuple[Path, ...]:
+    """Folders named by ``ATOMITON_PATH`` (``os.pathsep``-separated)."""
+    raw = os.environ.get("ATOMITON_PATH", "")
+    return tuple(Path(p) for p in raw.split(os.pathsep) if p)

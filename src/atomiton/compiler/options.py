@@ -1,22 +1,14 @@
-"""``CompileOptions``: every knob of a compilation in one frozen value (like black's ``Mode``)."""
+"""``CompileOptions``: every knob of a compilation in one frozen value (like black's ``Mode``).
+
+The options are a pure value: their defaults read neither the environment nor the home folder, so
+the same options compile the same bytes anywhere. The command line fills in ``$ATOMITON_PATH``
+and the blueprint store (``cli/params.py``).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-
-def default_store() -> Path:
-    """The blueprint store searched for ``id:`` references: ``$ATOMITON_HOME/Blueprints``."""
-    home = os.environ.get("ATOMITON_HOME")
-    return Path(home) / "Blueprints" if home else Path.home() / "Atomiton" / "Blueprints"
-
-
-def env_search_path() -> tuple[Path, ...]:
-    """Folders named by ``ATOMITON_PATH`` (``os.pathsep``-separated)."""
-    raw = os.environ.get("ATOMITON_PATH", "")
-    return tuple(Path(p) for p in raw.split(os.pathsep) if p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +51,8 @@ class CompileOptions:
         root: paths recorded in generated modules are relative to this folder (default: the
             current directory), so builds are reproducible across machines.
         search_path: folders searched for sub-blueprints after the including file's folder.
-        store: the blueprint store for references by ``id``.
+        store: the blueprint store searched first for references by ``id`` (then the search
+            path); None searches the search path only.
         check_edge_types: check every edge's types in the compiler. Only tests switch it off, to
             prove that mypy on the generated code catches the same mistakes.
         format: also run black over the whole generated module. The emitter already writes
@@ -69,8 +62,8 @@ class CompileOptions:
     """
 
     root: Path | None = None
-    search_path: tuple[Path, ...] = field(default_factory=env_search_path)
-    store: Path = field(default_factory=default_store)
+    search_path: tuple[Path, ...] = ()
+    store: Path | None = None
     check_edge_types: bool = True
     format: bool = False
     limits: Limits = Limits()

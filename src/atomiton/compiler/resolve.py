@@ -237,7 +237,7 @@ def _locate(node: NodeDef, parent: BlueprintDoc, options: CompileOptions) -> Pat
     if isinstance(reference, str) and reference:
         return _find_path(reference, parent.path.parent, options.search_path)
     if isinstance(by_id, str) and by_id:
-        return _find_id(by_id, (options.store, *options.search_path), options.limits)
+        return _find_id(by_id, _id_folders(options), options.limits)
     return None
 
 
@@ -288,7 +288,7 @@ def load_child(
     if found is None:
         places = [str(parent.path.parent or ".")] + [str(p) for p in options.search_path]
         if not isinstance(reference, str):
-            places = [str(options.store)] + [str(p) for p in options.search_path]
+            places = [str(p) for p in _id_folders(options)]
         sink.error(
             "E0501", span, ref=_shorten(label), node=node.id, hint=f"looked in {', '.join(places)}"
         )
@@ -322,6 +322,12 @@ def included_from(diagnostics: Iterable[Diagnostic], span: Span) -> list[Diagnos
     the way C compilers print ``In file included from``.
     """
     return [d.with_note(f"included from {span}") for d in diagnostics]
+
+
+def _id_folders(options: CompileOptions) -> tuple[Path, ...]:
+    """Where a reference by ``id`` is looked for: the store, then the search path."""
+    store = () if options.store is None else (options.store,)
+    return (*store, *options.search_path)
 
 
 def _find_path(reference: str, base: Path, search_path: tuple[Path, ...]) -> Path | None:
