@@ -67,16 +67,26 @@ class _Found:
     problems: dict[str, NodeProblem]
 
 
-@cache
-def _found() -> _Found:
+def builtin_sources(folder: Path, package: str = BUILTIN_PACKAGE) -> dict[str, NodeSource]:
+    """The node modules in ``folder`` (a package's files), by type name, without importing them.
+
+    A module is a node type when it assigns ``SPEC`` at its top level; private modules (``_x``)
+    and this package's own machinery are not.
+    """
     sources: dict[str, NodeSource] = {}
-    for file in sorted(Path(__file__).parent.glob("*.py")):
+    for file in sorted(folder.glob("*.py")):
         name = file.stem
         if name.startswith("_") or name in _NOT_NODES:
             continue
         if _DEFINES_SPEC.search(file.read_text(encoding="utf-8")):
             type_name = name.replace("_", "-")
-            sources[type_name] = NodeSource(type_name, f"{BUILTIN_PACKAGE}.{name}")
+            sources[type_name] = NodeSource(type_name, f"{package}.{name}")
+    return sources
+
+
+@cache
+def _found() -> _Found:
+    sources = builtin_sources(Path(__file__).parent)
     problems: dict[str, NodeProblem] = {}
     declared: dict[str, NodeSource] = {}
     for source in _entry_point_sources():
