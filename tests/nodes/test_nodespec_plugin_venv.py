@@ -60,6 +60,13 @@ def test_example_plugin_installs_lists_compiles_checks_and_runs(tmp_path: Path) 
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith("slugify "))
     assert "(package atomiton-slugify)" in line
+    described = _run(python, "-m", "atomiton", "nodes", "slugify", cwd=tmp_path)
+    assert described.returncode == 0, described.stderr
+    assert "maxLength" in described.stdout and "The title to turn into a slug." in described.stdout
+    # docs/nodes.md documents atomiton itself, whatever packages are installed.
+    page = _run(python, "-m", "atomiton.nodes.catalogue", cwd=tmp_path)
+    assert page.returncode == 0 and "## transform" in page.stdout
+    assert "slugify" not in page.stdout
 
     blueprint = str(source / "slug_titles.yaml")
     compiled = _run(python, "-m", "atomiton", "compile", blueprint, "-o", "flows", cwd=tmp_path)
