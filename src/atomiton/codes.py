@@ -56,6 +56,8 @@ CODES: Final[dict[str, str]] = {
     "E0222": "node {node!r}: module {module!r} has no function {name!r}",
     "E0223": "node {node!r} ({type}): required parameter {param!r} is neither set nor fed by an edge",
     "E0224": "node {node!r}: execution: process cannot send {function!r} to a worker: {problem}",
+    "E0240": "node {node!r}: {problem}",
+    "E0241": "node {node!r}: {problem}",
     # Templates and embedded Python.
     "E0301": "template {template!r}: {message}",
     "E0302": "node {node!r}: {param} is not valid Python: {message}",

@@ -1,10 +1,12 @@
 """``atomiton nodes``: the node types a blueprint can use, and the details of one.
 
-The list is printed from ``NODE_SUMMARIES``, kept here so that listing imports no node module (nor
-pydantic, which their specs need); a test checks it against ``atomiton.nodes.registry``, so a new
-or changed node type must be written down here too. The details of one type (parameters with
-their types, defaults and allowed values; ports) are written by ``atomiton.nodes.catalogue``,
-which the documentation uses too, so the two never disagree.
+The list is read from ``atomiton.nodes.registry`` without importing a node module (nor pydantic,
+which their specs need): the registry finds built-in node modules by their files and node
+packages by their entry points, and each type's summary is read from its source. Types from a
+node package are listed with the package's name; a package that cannot be used (a clashing type
+name, a module that fails to import) is reported as an error. The details of one type
+(parameters with their types, defaults and allowed values; ports) are written by
+``atomiton.nodes.catalogue``, which the documentation uses too, so the two never disagree.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from typing import Final
 
 import click
+
+from . import status
 
 EPILOG: Final = """\b
 Examples:
@@ -37,43 +41,16 @@ interface inputs and outputs are its ports; it is inlined at compile time.
 the function's real signature."""
 
 
-# type name -> the first line of its description (``registry_summaries()`` as of this release).
-NODE_SUMMARIES: Final[dict[str, str]] = {
-    "blueprint": "A sub-blueprint (by path, by id, or inline nodes/edges), inlined at compile time.",
-    "code": "A Python function body written in the blueprint, compiled into the module.",
-    "edit-fields": "Build or patch an object.",
-    "file-system": "Read, write, list, copy, move and delete files and folders; writes are atomic.",
-    "flow": "Same as 'blueprint'.",
-    "group": "Same as 'blueprint' (Atomiton's name for an inline sub-blueprint).",
-    "http-request": "Send an HTTP request with httpx and decode the response by its content type.",
-    "image": "Image operations (Pillow); CPU-bound, so it runs in a worker process.",
-    "loop": "Run a body once per item (or n times, or while a condition holds).",
-    "merge": "Fan-in: merge several arrays into one (append, by position, or by key).",
-    "parallel": "Run several branches at once on the same input.",
-    "python": "A user's own typed Python function, referenced as 'package.module:name'.",
-    "shell-command": "Run a program with an argument list (never a shell); a timeout kills its process group.",
-    "spreadsheet": "Read or write CSV, TSV and XLSX tables as records; can stream large files.",
-    "transform": "Array operations, with Python functions compiled into the module.",
-}
-
-
-def registry_summaries() -> dict[str, str]:
-    """Every type's one-line description, read from the node specs (imports every node module)."""
+def node_summaries() -> dict[str, str]:
+    """Every type's one-line description, its package named for a type from a node package."""
     from ..nodes import registry
 
-    return {name: _summary(name) for name in registry.type_names()}
-
-
-def _summary(type_name: str) -> str:
-    """The one-line description of ``type_name``, from its spec."""
-    from ..nodes import registry
-
-    spec = registry.get(type_name)
-    if spec is None:
-        return _BUILTIN_DESCRIPTIONS.get(type_name, "")
-    if spec.type != type_name:
-        return f"Alias of '{spec.type}'."
-    return spec.description.strip().splitlines()[0] if spec.description else ""
+    summaries = {name: _BUILTIN_DESCRIPTIONS[name] for name in registry.BUILTIN_TYPES}
+    for name in registry.sources():
+        package = registry.package_of(name)
+        text = registry.summary(name)
+        summaries[name] = f"{text} (package {package})" if package else text
+    return dict(sorted(summaries.items()))
 
 
 @click.command("nodes", epilog=EPILOG)
@@ -84,17 +61,28 @@ def nodes_command(type_name: str | None) -> None:
     Without TYPE, prints every node type a blueprint can use with a one-line description. With
     TYPE, prints its parameters (type, default, allowed values) and its input and output ports.
     """
-    names = sorted(NODE_SUMMARIES)
+    from ..nodes import registry
+
+    summaries = node_summaries()
+    names = list(summaries)
     if type_name is None:
         width = max(len(name) for name in names)
         for name in names:
-            click.echo(f"{name:<{width}}  {NODE_SUMMARIES[name]}".rstrip())
+            click.echo(f"{name:<{width}}  {summaries[name]}".rstrip())
+        problems = registry.problems()
+        for found in problems:
+            click.echo(f"error[{found.code}]: {found.message}", err=True)
+            click.echo(f"  hint: {found.hint}", err=True)
+        if problems:
+            raise click.exceptions.Exit(status.BLUEPRINT_ERROR)
         return
     from ..diagnostics import did_you_mean
-    from ..nodes import registry
     from .report import stdout_console
 
-    if type_name not in names:
+    problem = registry.problem(type_name)
+    if problem is not None:
+        raise click.ClickException(f"[{problem.code}] {problem.message}; {problem.hint}")
+    if type_name not in names and registry.get(type_name) is None:
         hint = did_you_mean(type_name, names)
         raise click.BadParameter(
             f"unknown node type {type_name!r}"

@@ -213,6 +213,16 @@ class _Builder:
             self._add_python(definition)
             return
         spec = registry.get(type_name)
+        unusable = registry.problem(type_name) if spec is None else None
+        if unusable is not None:  # a node package's type that clashes or fails to load
+            self.sink.error(
+                unusable.code,
+                definition.span,
+                node=definition.id,
+                problem=unusable.message,
+                hint=unusable.hint,
+            )
+            return
         if spec is None:
             self.sink.error(
                 "E0202",

@@ -32,6 +32,7 @@ from .. import __version__
 from ..codes import CODES
 from ..diagnostics import Diagnostic, Span
 from ..errors import BlueprintError
+from ..nodes.registry import BUILTIN_PACKAGE
 from ..nodes.spec import NodeSpec, snake_case
 from .ir import (
     MISSING,
@@ -234,7 +235,7 @@ class _ModuleBuilder:
         self.output_field = Namer(fields=True)
         self.uses_field = False
         self.constant = Namer()
-        self.modules: dict[str, str] = {}
+        self.modules: dict[tuple[str, str], str] = {}
         self.user_imports: dict[tuple[str, str], str] = {}
         self.constants: list[str] = []
         self.markers: dict[str, Span] = {}
@@ -296,8 +297,15 @@ class _ModuleBuilder:
         ]
         slot_names = ["inputs", *(name for name, _ in self._state_fields(graph.nodes))]
         imports = sorted(
-            layout.fit(f"from atomiton.nodes import {module} as {alias}", 0)
-            for module, alias in self.modules.items()
+            layout.fit(
+                (
+                    f"from {package} import {name} as {alias}"
+                    if package
+                    else f"import {name} as {alias}"
+                ),
+                0,
+            )
+            for (package, name), alias in self.modules.items()
         )
         user_imports = sorted(
             layout.fit(f"from {module} import {name} as {alias}", 0)
@@ -513,8 +521,12 @@ class _ModuleBuilder:
     # -- nodes -----------------------------------------------------------------------------------
 
     def _module(self, spec: NodeSpec) -> str:
-        module = spec.module.rsplit(".", 1)[-1]
-        return self.modules.setdefault(module, f"_{module}")
+        package, _, name = spec.module.rpartition(".")
+        # A node package's module is named in full, so it never shadows a built-in one.
+        alias = (
+            f"_{name}" if package == BUILTIN_PACKAGE else f"_ext_{spec.module.replace('.', '_')}"
+        )
+        return self.modules.setdefault((package, name), alias)
 
     def _node_view(self, index: int, node: Node) -> NodeView:
         where = f"{self._path(node.span.path)}:{node.span.line}:{node.span.column}"

@@ -39,11 +39,15 @@ _TYPE_NAMES: Final[dict[object, str]] = {
 
 
 def specs() -> list[NodeSpec]:
-    """Every registered node spec once (aliases folded), sorted by type name."""
+    """Every built-in node spec once (aliases folded), sorted by type name.
+
+    Types from installed node packages are left out: the page documents atomiton itself, the
+    same whichever packages the machine that writes it has installed.
+    """
     found: dict[str, NodeSpec] = {}
     for name in registry.type_names():
         spec = registry.get(name)
-        if spec is not None:
+        if spec is not None and registry.package_of(spec.type) is None:
             found.setdefault(spec.type, spec)
     return [found[name] for name in sorted(found)]
 

@@ -7,11 +7,11 @@ checks it and nothing is evaluated from text at run time); this module only call
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from pydantic import Field
 
-from .spec import CodeParam, NodeParams, NodeSpec, Port
+from .spec import Code, NodeParams, Port, node_spec
 
 
 class Params(NodeParams):
@@ -27,7 +27,12 @@ class Params(NodeParams):
     )
 
 
-def run(params: Params, *, data: Any = None, function: Callable[[Any], Any]) -> Any:
+def run(
+    params: Params,
+    *,
+    data: Annotated[Any, Port(description="The value the code reads as `data`.")] = None,
+    function: Annotated[Callable[[Any], Any], Code("code", kind="body", args=("data",))],
+) -> Any:
     """Call the compiled ``code`` with the input and return what it returns.
 
     Args:
@@ -45,14 +50,8 @@ def run(params: Params, *, data: Any = None, function: Callable[[Any], Any]) -> 
     return function(data)
 
 
-SPEC: Final = NodeSpec(
-    type="code",
-    module=__name__,
-    params=Params,
-    inputs=(Port("data", "any", description="The value the code reads as `data`."),),
-    outputs=(Port("result", "any", description="What the code returns."),),
+SPEC: Final = node_spec(
+    run,
     description="A Python function body written in the blueprint, compiled into the module.",
-    execution="inline",
-    weight=100,
-    code_params={"code": CodeParam(kwarg="function", kind="body", args=("data",), required=True)},
+    output=Port(description="What the code returns."),
 )

@@ -7,11 +7,11 @@ this module only sees plain values; it owns copying, dotted keys and ``keepOnlyS
 from __future__ import annotations
 
 import copy
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from pydantic import Field
 
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, node_spec
 
 
 class EditFieldsError(ValueError):
@@ -35,7 +35,13 @@ class Params(NodeParams):
     )
 
 
-def run(params: Params, *, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def run(
+    params: Params,
+    *,
+    data: Annotated[
+        dict[str, Any] | None, Port(description="The object to patch (optional).")
+    ] = None,
+) -> dict[str, Any]:
     """Return a new object: a copy of ``data`` (unless ``keepOnlySet``) with ``values`` set.
 
     Neither the input nor the parameters are modified: the objects on a dotted key's path are
@@ -86,13 +92,9 @@ def set_path(target: dict[str, Any], key: str, value: Any) -> None:
     node[last] = value
 
 
-SPEC: Final = NodeSpec(
-    type="edit-fields",
-    module=__name__,
-    params=Params,
-    inputs=(Port("data", "object", description="The object to patch (optional)."),),
-    outputs=(Port("result", "object", description="The new object."),),
+SPEC: Final = node_spec(
+    run,
     description="Build or patch an object.",
-    execution="inline",
+    output=Port(description="The new object."),
     weight=80,
 )

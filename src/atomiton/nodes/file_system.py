@@ -16,13 +16,13 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import Field, field_validator
 
 from ..runtime.confine import Roots, check_path, is_allowed
 from ..runtime.files import CHUNK_BYTES, atomic_write, atomic_writer, ensure_folder, writable_target
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, node_spec
 
 if TYPE_CHECKING:
     from ..runtime.context import NodeContext
@@ -110,17 +110,29 @@ class Output:
 
     # Any, not a union: the concrete type depends on `operation`, and generated code hands the
     # value on to ports typed by the blueprint.
-    result: Any
-    path: str
-    size: int
+    result: Annotated[
+        Any, Port(description="Content read, path written, listing, or existence flag.")
+    ]
+    path: Annotated[
+        str, Port(type="path", description="The path acted on (the target for copy and move).")
+    ]
+    size: Annotated[int, Port(description="Bytes in the resulting file; entry count for list.")]
 
 
 def run(
     params: Params,
     *,
-    content: object = None,
-    path: str | os.PathLike[str] | None = None,
-    target_path: str | os.PathLike[str] | None = None,
+    content: Annotated[
+        object, Port(description="Value to write or append (overrides the content parameter).")
+    ] = None,
+    path: Annotated[
+        str | os.PathLike[str] | None,
+        Port(description="File or folder to act on (overrides the path parameter)."),
+    ] = None,
+    target_path: Annotated[
+        str | os.PathLike[str] | None,
+        Port(description="Destination of copy and move (overrides targetPath)."),
+    ] = None,
     context: NodeContext | None = None,
 ) -> Output:
     """Perform one file-system operation.
@@ -406,34 +418,11 @@ def _needs(params: Params) -> tuple[str, ...]:
     return ("path", "targetPath") if params.operation in ("copy", "move") else ("path",)
 
 
-SPEC: Final = NodeSpec(
+SPEC: Final = node_spec(
+    run,
     needs=_needs,
     needs_decided_by=("operation",),
-    type="file-system",
-    module="atomiton.nodes.file_system",
-    params=Params,
-    inputs=(
-        Port(
-            "content",
-            "any",
-            description="Value to write or append (overrides the content parameter).",
-        ),
-        Port(
-            "path", "path", description="File or folder to act on (overrides the path parameter)."
-        ),
-        Port(
-            "targetPath", "path", description="Destination of copy and move (overrides targetPath)."
-        ),
-    ),
-    outputs=(
-        Port(
-            "result", "any", description="Content read, path written, listing, or existence flag."
-        ),
-        Port("path", "path", description="The path acted on (the target for copy and move)."),
-        Port("size", "integer", description="Bytes in the resulting file; entry count for list."),
-    ),
     description="Read, write, list, copy, move and delete files and folders; writes are atomic.",
     execution="thread",
     weight=200,
-    needs_context=True,
 )

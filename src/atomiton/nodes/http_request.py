@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from pydantic import Field, field_validator
 
 from ..errors import CancelledError
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, node_spec
 
 if TYPE_CHECKING:
     import httpx
@@ -173,21 +173,30 @@ class Output:
         duration: milliseconds from sending the request to having the whole body.
     """
 
-    result: Any  # JSON value, str or bytes: decided by the response, not the blueprint
-    status: int
-    headers: dict[str, str]
-    url: str
-    ok: bool
-    duration: float
+    # JSON value, str or bytes: decided by the response, not the blueprint.
+    result: Annotated[Any, Port(description="Decoded body: JSON value, text, or bytes.")]
+    status: Annotated[int, Port(description="HTTP status code.")]
+    headers: Annotated[dict[str, str], Port(description="Response headers, lower-case names.")]
+    url: Annotated[str, Port(description="Final URL after redirects.")]
+    ok: Annotated[bool, Port(description="True when the status is below 400.")]
+    duration: Annotated[float, Port(description="Milliseconds the request took.")]
 
 
 def run(
     params: Params,
     *,
-    url: str | None = None,
-    body: object = None,
-    headers: Mapping[str, str] | None = None,
-    query: Mapping[str, QueryValue] | None = None,
+    url: Annotated[str | None, Port(description="The URL (overrides the url parameter).")] = None,
+    body: Annotated[
+        object, Port(description="Request body (overrides the body parameter).")
+    ] = None,
+    headers: Annotated[
+        Mapping[str, str] | None,
+        Port(description="Request headers (replace the headers parameter)."),
+    ] = None,
+    query: Annotated[
+        Mapping[str, QueryValue] | None,
+        Port(description="Query parameters (replace the query parameter)."),
+    ] = None,
     context: NodeContext | None = None,
 ) -> Output:
     """Send one HTTP request and decode the response.
@@ -661,28 +670,11 @@ _TEXT_TYPES: Final = frozenset(
 )
 
 
-SPEC: Final = NodeSpec(
-    type="http-request",
-    module="atomiton.nodes.http_request",
-    params=Params,
-    inputs=(
-        Port("url", "string", description="The URL (overrides the url parameter)."),
-        Port("body", "any", description="Request body (overrides the body parameter)."),
-        Port("headers", "object", description="Request headers (replace the headers parameter)."),
-        Port("query", "object", description="Query parameters (replace the query parameter)."),
-    ),
-    outputs=(
-        Port("result", "any", description="Decoded body: JSON value, text, or bytes."),
-        Port("status", "integer", description="HTTP status code."),
-        Port("headers", "object", description="Response headers, lower-case names."),
-        Port("url", "string", description="Final URL after redirects."),
-        Port("ok", "boolean", description="True when the status is below 400."),
-        Port("duration", "number", description="Milliseconds the request took."),
-    ),
+SPEC: Final = node_spec(
+    run,
     description="Send an HTTP request with httpx and decode the response by its content type.",
     execution="thread",
     weight=500,
-    needs_context=True,
     requires=("httpx",),
     extra="http",
 )

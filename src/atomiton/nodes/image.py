@@ -14,13 +14,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import Field
 
 from ..runtime.confine import Roots, check_path
 from ..runtime.files import atomic_writer, clean_up_on_sigterm
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, node_spec
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -149,19 +149,28 @@ class Params(NodeParams):
 class Output:
     """What ``image`` produces: the written file and its properties."""
 
-    result: str
-    width: int
-    height: int
-    format: str
-    size: int
+    result: Annotated[str, Port(type="path", description="The written file.")]
+    width: Annotated[int, Port(description="Width of the result in pixels.")]
+    height: Annotated[int, Port(description="Height of the result in pixels.")]
+    format: Annotated[str, Port(description="png, jpeg or webp.")]
+    size: Annotated[int, Port(description="Size of the written file in bytes.")]
 
 
 def run(
     params: Params,
     *,
-    base_image: ImageSource | None = None,
-    overlay_image: ImageSource | None = None,
-    images: list[ImageSource] | None = None,
+    base_image: Annotated[
+        ImageSource | None,
+        Port(description="The image to work on: a path or the image's bytes."),
+    ] = None,
+    overlay_image: Annotated[
+        ImageSource | None,
+        Port(description="The second image of overlay, composite, blend and watermark."),
+    ] = None,
+    images: Annotated[
+        list[ImageSource] | None,
+        Port(description="Images (paths or bytes) for merge and composite."),
+    ] = None,
     context: NodeContext | None = None,
 ) -> Output:
     """Apply ``params.operation`` and write the result.
@@ -597,30 +606,10 @@ def _destination(params: Params) -> tuple[ImageFormat, Path]:
     return image_format, Path(name)
 
 
-SPEC: Final = NodeSpec(
-    type="image",
-    module=__name__,
-    params=Params,
-    inputs=(
-        Port("baseImage", "any", description="The image to work on: a path or the image's bytes."),
-        Port(
-            "overlayImage",
-            "any",
-            description="The second image of overlay, composite, blend and watermark.",
-        ),
-        Port("images", "array", description="Images (paths or bytes) for merge and composite."),
-    ),
-    outputs=(
-        Port("result", "path", description="The written file."),
-        Port("width", "integer", description="Width of the result in pixels."),
-        Port("height", "integer", description="Height of the result in pixels."),
-        Port("format", "string", description="png, jpeg or webp."),
-        Port("size", "integer", description="Size of the written file in bytes."),
-    ),
+SPEC: Final = node_spec(
+    run,
     description="Image operations (Pillow); CPU-bound, so it runs in a worker process.",
     execution="process",
-    weight=100,
-    needs_context=True,
     requires=("PIL",),
     extra="image",
 )

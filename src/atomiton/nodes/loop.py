@@ -10,14 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field
 
 from ..errors import CancelledError
 from ..runtime.context import NodeContext
 from ..runtime.execution import describe, message_of
-from .spec import CodeParam, NodeParams, NodeSpec, Port
+from .spec import Code, NodeParams, Port, Subflow, node_spec
 
 
 class LoopError(RuntimeError):
@@ -68,17 +68,22 @@ class Params(NodeParams):
 class Output:
     """What ``loop`` produces."""
 
-    results: list[Any]
-    iteration_count: int
-    errors: list[dict[str, Any]]
+    results: Annotated[list[Any], Port(description="Each iteration's result, in item order.")]
+    iteration_count: Annotated[int, Port(description="How many iterations ran.")]
+    errors: Annotated[
+        list[dict[str, Any]],
+        Port(description="Failed iterations under continueOnError: index, error, type."),
+    ]
 
 
 def run(
     params: Params,
     *,
-    array: list[Any] | None = None,
-    body: Callable[[Any], Any],
-    condition: Callable[[Any, Any], Any] | None = None,
+    array: Annotated[list[Any] | None, Port(description="The items of a forEach loop.")] = None,
+    body: Annotated[Callable[[Any], Any], Subflow("body")],
+    condition: Annotated[
+        Callable[[Any, Any], Any] | None, Code("condition", args=("iteration", "last_result"))
+    ] = None,
     context: NodeContext,
 ) -> Output:
     """Run ``body`` per iteration and collect the results in iteration order.
@@ -206,30 +211,12 @@ def _needs(params: Params) -> tuple[str, ...]:
     return {"forEach": ("array",), "times": ("count",), "while": ("condition",)}[params.loop_type]
 
 
-SPEC: Final = NodeSpec(
+SPEC: Final = node_spec(
+    run,
     needs=_needs,
     needs_decided_by=("loopType",),
-    type="loop",
-    module=__name__,
-    params=Params,
-    inputs=(Port("array", "array", description="The items of a forEach loop."),),
-    outputs=(
-        Port("results", "array", description="Each iteration's result, in item order."),
-        Port("iterationCount", "integer", description="How many iterations ran."),
-        Port(
-            "errors",
-            "array<object>",
-            description="Failed iterations under continueOnError: index, error, type.",
-        ),
-    ),
     description="Run a body once per item (or n times, or while a condition holds).",
     # The node waits for as long as its body runs (which may do I/O), so it gets a worker thread.
     execution="thread",
     weight=20,
-    code_params={
-        "condition": CodeParam(
-            kwarg="condition", kind="expression", args=("iteration", "last_result")
-        )
-    },
-    needs_context=True,
 )

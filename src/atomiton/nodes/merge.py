@@ -8,11 +8,11 @@ position, by key) and their errors; which edges feed the port is the compiler's 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, node_spec
 from .transform import lookup_path
 
 Mode = Literal["append", "byPosition", "byKey"]
@@ -76,7 +76,17 @@ class Params(NodeParams):
         return value
 
 
-def run(params: Params, *, data: list[list[Any]]) -> list[Any]:
+def run(
+    params: Params,
+    *,
+    data: Annotated[
+        list[list[Any]],
+        Port(
+            multiple=True,
+            description="The arrays to merge: one per incoming edge, in edge order.",
+        ),
+    ],
+) -> list[Any]:
     """Combine the arrays in ``data`` (one per incoming edge, in edge order).
 
     Args:
@@ -182,21 +192,9 @@ def _join(
             yield dict(row)
 
 
-SPEC: Final = NodeSpec(
-    type="merge",
-    module=__name__,
-    params=Params,
-    inputs=(
-        Port(
-            "data",
-            "array",
-            required=True,
-            multiple=True,
-            description="The arrays to merge: one per incoming edge, in edge order.",
-        ),
-    ),
-    outputs=(Port("result", "array", description="The merged array."),),
+SPEC: Final = node_spec(
+    run,
     description="Fan-in: merge several arrays into one (append, by position, or by key).",
-    execution="inline",
+    output=Port(description="The merged array."),
     weight=30,
 )

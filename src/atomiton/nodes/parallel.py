@@ -23,14 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field
 
 from ..errors import CancelledError
 from ..runtime.context import NodeContext
 from ..runtime.execution import describe
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, Subflow, node_spec
 
 # How long a parallel node waits for cancelled branch threads before it leaves them to the run.
 _END_GRACE: Final = 0.1
@@ -87,9 +87,9 @@ class Params(NodeParams):
 class Output:
     """What ``parallel`` produces."""
 
-    results: list[Any]
-    completed: int
-    failed: int
+    results: Annotated[list[Any], Port(description="The branches' results (see strategy).")]
+    completed: Annotated[int, Port(description="How many branches succeeded.")]
+    failed: Annotated[int, Port(description="How many branches failed or timed out.")]
 
 
 @dataclass(slots=True)
@@ -219,8 +219,8 @@ class _Run:
 def run(
     params: Params,
     *,
-    data: Any = None,
-    branches: Sequence[Callable[[Any], Any]],
+    data: Annotated[Any, Port(description="The value every branch receives.")] = None,
+    branches: Annotated[Sequence[Callable[[Any], Any]], Subflow("branch")],
     context: NodeContext,
 ) -> Output:
     """Run every branch on ``data`` under ``params.strategy``.
@@ -368,19 +368,9 @@ def _failure(prefix: str, failures: list[_Outcome]) -> ParallelError:
     return error
 
 
-SPEC: Final = NodeSpec(
-    type="parallel",
-    module=__name__,
-    params=Params,
-    inputs=(Port("data", "any", description="The value every branch receives."),),
-    outputs=(
-        Port("results", "array", description="The branches' results (see strategy)."),
-        Port("completed", "integer", description="How many branches succeeded."),
-        Port("failed", "integer", description="How many branches failed or timed out."),
-    ),
+SPEC: Final = node_spec(
+    run,
     description="Run several branches at once on the same input.",
     # The node waits for as long as its branches run, so it gets a worker thread of its own.
     execution="thread",
-    weight=100,
-    needs_context=True,
 )

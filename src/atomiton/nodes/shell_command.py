@@ -17,13 +17,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 from pydantic import Field, field_validator
 
 from ..errors import CancelledError
 from ..runtime.confine import check_path
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, node_spec
 
 if TYPE_CHECKING:
     from ..runtime.context import NodeContext
@@ -136,19 +136,24 @@ class Output:
         duration: milliseconds from start to the end of the process and its output.
     """
 
-    stdout: str
-    stderr: str
-    exit_code: int
-    success: bool
-    timed_out: bool
-    duration: float
+    stdout: Annotated[str, Port(description="Standard output.")]
+    stderr: Annotated[str, Port(description="Standard error.")]
+    exit_code: Annotated[int, Port(description="Exit code; negative when ended by a signal.")]
+    success: Annotated[bool, Port(description="Exit code 0 and no timeout.")]
+    timed_out: Annotated[bool, Port(description="Killed because it exceeded the timeout.")]
+    duration: Annotated[float, Port(description="Milliseconds the program ran.")]
 
 
 def run(
     params: Params,
     *,
-    stdin: str | bytes | None = None,
-    args: Sequence[str] | None = None,
+    stdin: Annotated[
+        str | bytes | None,
+        Port(description="Text or bytes for standard input (overrides the stdin parameter)."),
+    ] = None,
+    args: Annotated[
+        Sequence[str] | None, Port(description="Arguments (replace the args parameter).")
+    ] = None,
     context: NodeContext | None = None,
 ) -> Output:
     """Run ``params.program`` with its arguments and wait for it.
@@ -290,28 +295,8 @@ def _not_found(program: str, env: Mapping[str, str], cwd: str | None) -> str:
     return f"program {program!r} could not be started (its interpreter may be missing)"
 
 
-SPEC: Final = NodeSpec(
-    type="shell-command",
-    module="atomiton.nodes.shell_command",
-    params=Params,
-    inputs=(
-        Port(
-            "stdin",
-            "any",
-            description="Text or bytes for standard input (overrides the stdin parameter).",
-        ),
-        Port("args", "array<string>", description="Arguments (replace the args parameter)."),
-    ),
-    outputs=(
-        Port("stdout", "string", description="Standard output."),
-        Port("stderr", "string", description="Standard error."),
-        Port("exitCode", "integer", description="Exit code; negative when ended by a signal."),
-        Port("success", "boolean", description="Exit code 0 and no timeout."),
-        Port("timedOut", "boolean", description="Killed because it exceeded the timeout."),
-        Port("duration", "number", description="Milliseconds the program ran."),
-    ),
+SPEC: Final = node_spec(
+    run,
     description="Run a program with an argument list (never a shell); a timeout kills its process group.",
     execution="thread",
-    weight=100,
-    needs_context=True,
 )

@@ -18,13 +18,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, cast
+from typing import IO, TYPE_CHECKING, Annotated, Any, Final, Literal, cast
 
 from pydantic import Field, field_validator
 
 from ..runtime.confine import check_path
 from ..runtime.files import atomic_writer
-from .spec import NodeParams, NodeSpec, Port
+from .spec import NodeParams, Port, node_spec
 
 if TYPE_CHECKING:
     from ..runtime.context import NodeContext
@@ -128,18 +128,28 @@ class Output:
     """
 
     # Any: a list of dicts, or an iterator of them with stream: true (chosen in the blueprint).
-    records: Any
-    headers: list[str]
-    row_count: int | None
-    sheet_name: str | None
-    sheet_names: list[str]
+    records: Annotated[Any, Port(type="array<object>", description="One object per data row.")]
+    headers: Annotated[list[str], Port(description="Column names.")]
+    row_count: Annotated[
+        int | None, Port(description="Data rows read or written (null for a streaming read).")
+    ]
+    sheet_name: Annotated[
+        str | None, Port(description="The XLSX sheet read or written (null for CSV and TSV).")
+    ]
+    sheet_names: Annotated[list[str], Port(description="Every sheet of the XLSX workbook.")]
 
 
 def run(
     params: Params,
     *,
-    data: object = None,
-    path: str | os.PathLike[str] | None = None,
+    data: Annotated[
+        object,
+        Port(description="read: CSV/TSV text or XLSX bytes to parse; write: the rows to write."),
+    ] = None,
+    path: Annotated[
+        str | os.PathLike[str] | None,
+        Port(description="The file (overrides the path parameter)."),
+    ] = None,
     context: NodeContext | None = None,
 ) -> Output:
     """Read a table into records, or write records (or rows) to a file.
@@ -584,37 +594,8 @@ class _Counter(Iterator[Sequence[object]]):
         return row
 
 
-SPEC: Final = NodeSpec(
-    type="spreadsheet",
-    module="atomiton.nodes.spreadsheet",
-    params=Params,
-    inputs=(
-        Port(
-            "data",
-            "any",
-            description="read: CSV/TSV text or XLSX bytes to parse; write: the rows to write.",
-        ),
-        Port("path", "path", description="The file (overrides the path parameter)."),
-    ),
-    outputs=(
-        Port("records", "array<object>", description="One object per data row."),
-        Port("headers", "array<string>", description="Column names."),
-        # ``any``: these are null at times (a streamed read, a CSV), and the port vocabulary has no
-        # "integer or null"; a typed port would let the compiler accept what mypy then rejects.
-        Port(
-            "rowCount",
-            "integer?",
-            description="Data rows read or written (null for a streaming read).",
-        ),
-        Port(
-            "sheetName",
-            "string?",
-            description="The XLSX sheet read or written (null for CSV and TSV).",
-        ),
-        Port("sheetNames", "array<string>", description="Every sheet of the XLSX workbook."),
-    ),
+SPEC: Final = node_spec(
+    run,
     description="Read or write CSV, TSV and XLSX tables as records; can stream large files.",
     execution="thread",
-    weight=100,
-    needs_context=True,
 )

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Final, Literal, cast
+from typing import Annotated, Any, Final, Literal, cast
 
 from pydantic import Field
 
-from .spec import CodeParam, NodeParams, NodeSpec, Port
+from .spec import Code, NodeParams, Port, node_spec
 
 Operation = Literal[
     "map",
@@ -96,11 +96,18 @@ class Output:
         output_count: items (or groups) that came out, 1 for reduce; None for a lazy operation.
     """
 
-    result: Any
+    result: Annotated[
+        Any,
+        Port(
+            description="The transformed array (group: an object of arrays; reduce: the accumulator)."
+        ),
+    ]
     # Typed as the ports (integer), so that wiring a count stays checked for list inputs; a lazy
     # result sets both to None (see run), which a typed receiving port rejects at run time.
-    input_count: int
-    output_count: int
+    input_count: Annotated[int, Port(description="How many items came in.")]
+    output_count: Annotated[
+        int, Port(description="How many items (or groups) came out; 1 for reduce.")
+    ]
 
 
 def function_args(params: object) -> tuple[str, ...]:
@@ -110,7 +117,14 @@ def function_args(params: object) -> tuple[str, ...]:
     return ("item",)
 
 
-def run(params: Params, *, data: list[Any], function: Callable[..., Any] | None = None) -> Output:
+def run(
+    params: Params,
+    *,
+    data: Annotated[list[Any], Port(description="The array to transform.")],
+    function: Annotated[
+        Callable[..., Any] | None, Code("transform_function", args_for=function_args)
+    ] = None,
+) -> Output:
     """Apply ``params.operation`` to ``data``.
 
     Args:
@@ -388,30 +402,8 @@ _OPERATIONS: Final[dict[str, Callable[[Params, list[Any], _Fn], Any]]] = {
     "slice": _slice,
 }
 
-SPEC: Final = NodeSpec(
-    type="transform",
-    module=__name__,
-    params=Params,
-    inputs=(Port("data", "array", required=True, description="The array to transform."),),
-    outputs=(
-        Port(
-            "result",
-            "any",
-            description="The transformed array (group: an object of arrays; reduce: the accumulator).",
-        ),
-        Port("inputCount", "integer", description="How many items came in."),
-        Port(
-            "outputCount",
-            "integer",
-            description="How many items (or groups) came out; 1 for reduce.",
-        ),
-    ),
+SPEC: Final = node_spec(
+    run,
     description="Array operations, with Python functions compiled into the module.",
-    execution="inline",
     weight=50,
-    code_params={
-        "transform_function": CodeParam(
-            kwarg="function", kind="expression", args=("item",), args_for=function_args
-        )
-    },
 )
