@@ -231,27 +231,34 @@ def summary(type_name: str) -> str:
     """
     source = _found().sources.get(type_name)
     path = _module_file(source.module) if source is not None else None
-    if path is None:
+    if source is None or path is None:
         return ""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for statement in tree.body:
-        target = (
-            statement.target
-            if isinstance(statement, ast.AnnAssign)
-            else statement.targets[0] if isinstance(statement, ast.Assign) else None
-        )
-        value = statement.value if isinstance(statement, (ast.Assign, ast.AnnAssign)) else None
-        if (
-            isinstance(target, ast.Name)
-            and source is not None
-            and target.id == source.attribute
-            and isinstance(value, ast.Call)
-        ):
-            for keyword in value.keywords:
-                if keyword.arg == "description" and isinstance(keyword.value, ast.Constant):
-                    return str(keyword.value.value).strip().split("\n", 1)[0]
-    docstring = ast.get_docstring(tree) or ""
+    text = path.read_text(encoding="utf-8")
+    # Parsing only the spec's own statement keeps listing fast (a module is hundreds of lines).
+    found = re.search(rf"^{re.escape(source.attribute)}\b[^\n]*=", text, re.MULTILINE)
+    statement = _statement_at(text, found.start()) if found is not None else None
+    value = statement.value if isinstance(statement, (ast.Assign, ast.AnnAssign)) else None
+    if isinstance(value, ast.Call):
+        for keyword in value.keywords:
+            if keyword.arg == "description" and isinstance(keyword.value, ast.Constant):
+                return str(keyword.value.value).strip().split("\n", 1)[0]
+    docstring = ast.get_docstring(ast.parse(text)) or ""
     return docstring.strip().split("\n", 1)[0]
+
+
+def _statement_at(text: str, start: int) -> ast.stmt | None:
+    """The top-level statement that starts at ``start``: it ends before the next line that
+    starts a statement of its own (in column 0, not a closing bracket or a comment)."""
+    lines = text[start:].split("\n")
+    end = next(
+        (i for i, line in enumerate(lines[1:], 1) if line[:1] not in ("", " ", ")", "]", "#")),
+        len(lines),
+    )
+    try:
+        body = ast.parse("\n".join(lines[:end])).body
+    except SyntaxError:
+        return None
+    return body[0] if body else None
 
 
 def _module_file(module: str) -> Path | None:
