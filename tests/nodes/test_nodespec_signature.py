@@ -252,3 +252,12 @@ def test_entry_points_are_read_only_when_a_package_declares_nodes(tmp_path: Path
     plugin.mkdir()
     (plugin / "entry_points.txt").write_text("[atomiton.nodes]\nshout = shout_node\n")
     assert _metadata_probe(tmp_path) == "True False"  # the look itself imports nothing
+
+
+def test_every_builtin_module_holds_the_spec_of_its_files_type() -> None:
+    builtin = [name for name, source in registry.sources().items() if source.package is None]
+    assert len(builtin) >= 11
+    for name in builtin:
+        spec = registry.get(name)
+        assert spec is not None and spec.type == name
+        assert spec.module == registry.sources()[name].module

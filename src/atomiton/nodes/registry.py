@@ -163,14 +163,19 @@ def _clash(source: NodeSource, owner: str | None) -> NodeProblem:
 
 @cache
 def _load(type_name: str) -> NodeSpec | NodeProblem | None:
-    from .spec import NodeSpec
+    from .spec import NodeSpec, NodeSpecError
 
     source = _found().sources.get(type_name)
     if source is None:
         return _found().problems.get(type_name)
     if source.package is None:
         spec = getattr(importlib.import_module(source.module), source.attribute)
-        assert isinstance(spec, NodeSpec), f"{source.module}.{source.attribute}"
+        if not isinstance(spec, NodeSpec) or spec.type != type_name:
+            # atomiton's own mistake, found by its tests: a built-in's type is its file's name.
+            raise NodeSpecError(
+                f"{source.module}.{source.attribute} must be the NodeSpec of type {type_name!r} "
+                "(a built-in node's type is its module's name; keep an old name in aliases=)"
+            )
         return spec
     # A third-party module may fail in any way while it imports: that is its package's problem,
     # reported as such, never a crash of the compiler.
