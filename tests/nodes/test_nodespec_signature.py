@@ -261,3 +261,20 @@ def test_every_builtin_module_holds_the_spec_of_its_files_type() -> None:
         spec = registry.get(name)
         assert spec is not None and spec.type == name
         assert spec.module == registry.sources()[name].module
+
+
+def test_a_spec_written_by_hand_still_works() -> None:
+    from atomiton.nodes.spec import NodeSpec
+
+    spec = NodeSpec(
+        type="by-hand",
+        module=__name__,
+        params=Params,
+        inputs=(Port("data"),),
+        outputs=(Port("result", "string"),),
+        description="Written out.",
+    )
+    assert [(p.name, p.type) for p in (*spec.inputs, *spec.outputs)] == [
+        ("data", "any"),
+        ("result", "string"),
+    ]
