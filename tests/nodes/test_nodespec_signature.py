@@ -222,3 +222,59 @@ def test_asking_for_one_type_imports_only_its_module() -> None:
         ["atomiton.nodes.merge", "atomiton.nodes.registry", "atomiton.nodes.spec",
          "atomiton.nodes.transform"]
     )  # fmt: skip
+
+
+def _metadata_probe(site: Path) -> str:
+    # -S: no site-packages, so only the folders named here are on sys.path.
+    source = Path(registry.__file__).resolve().parents[2]
+    probe = (
+        "import sys\n"
+        "from atomiton.nodes import registry\n"
+        "print(registry._may_declare_nodes(), 'importlib.metadata' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(source), str(site)])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_entry_points_are_read_only_when_a_package_declares_nodes(tmp_path: Path) -> None:
+    other = tmp_path / "other-1.0.dist-info"
+    other.mkdir()
+    (other / "entry_points.txt").write_text("[console_scripts]\nother = other:main\n")
+    assert _metadata_probe(tmp_path) == "False False"
+    plugin = tmp_path / "plugin-1.0.dist-info"
+    plugin.mkdir()
+    (plugin / "entry_points.txt").write_text("[atomiton.nodes]\nshout = shout_node\n")
+    assert _metadata_probe(tmp_path) == "True False"  # the look itself imports nothing
+
+
+def test_every_builtin_module_holds_the_spec_of_its_files_type() -> None:
+    builtin = [name for name, source in registry.sources().items() if source.package is None]
+    assert len(builtin) >= 11
+    for name in builtin:
+        spec = registry.get(name)
+        assert spec is not None and spec.type == name
+        assert spec.module == registry.sources()[name].module
+
+
+def test_a_spec_written_by_hand_still_works() -> None:
+    from atomiton.nodes.spec import NodeSpec
+
+    spec = NodeSpec(
+        type="by-hand",
+        module=__name__,
+        params=Params,
+        inputs=(Port("data"),),
+        outputs=(Port("result", "string"),),
+        description="Written out.",
+    )
+    assert [(p.name, p.type) for p in (*spec.inputs, *spec.outputs)] == [
+        ("data", "any"),
+        ("result", "string"),
+    ]

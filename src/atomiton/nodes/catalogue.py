@@ -12,30 +12,16 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from pydantic_core import PydanticUndefined
 
 from . import registry
-from .spec import NodeSpec, Port
+from .spec import NodeSpec, Port, port_type
 
 REFRESH_COMMAND: Final = "python -m atomiton.nodes.catalogue > docs/nodes.md"
 # docs/ of a source checkout; the notes are documentation, not package data.
 NOTES_DIR: Final = Path(__file__).resolve().parents[3] / "docs" / "nodes"
-
-_TYPE_NAMES: Final[dict[object, str]] = {
-    str: "string",
-    int: "integer",
-    float: "number",
-    bool: "boolean",
-    bytes: "buffer",
-    dict: "object",
-    list: "array",
-    tuple: "array",
-    Any: "any",
-    object: "any",
-    Path: "path",
-}
 
 
 def specs() -> list[NodeSpec]:
@@ -159,7 +145,7 @@ def describe_type(annotation: object) -> tuple[str, list[str]]:
     if origin is Literal:
         values = [str(v) for v in arguments]
         kinds = {type(v) for v in arguments}
-        return (_TYPE_NAMES.get(kinds.pop(), "any") if len(kinds) == 1 else "any"), values
+        return (port_type(kinds.pop(), nullable=False) if len(kinds) == 1 else "any"), values
     if origin in (typing.Union, types.UnionType):
         parts = [a for a in arguments if a is not type(None)]
         described = [describe_type(a) for a in parts]
@@ -174,13 +160,7 @@ def describe_type(annotation: object) -> tuple[str, list[str]]:
         return ("array" if item == "any" else f"array<{item}>"), []
     if origin is dict:
         return "object", []
-    if isinstance(annotation, type) and annotation in _TYPE_NAMES:
-        return _TYPE_NAMES[annotation], []
-    if annotation is Any:
-        return "any", []
-    if isinstance(annotation, type) and issubclass(annotation, Path):
-        return "path", []
-    return "any", []
+    return port_type(annotation, nullable=False), []
 
 
 def describe_node(type_name: str) -> str:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import re
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -103,8 +105,37 @@ def _found() -> _Found:
     return _Found(sources, problems)
 
 
+def _may_declare_nodes() -> bool:
+    """Whether an installed distribution's ``entry_points.txt`` names the group at all.
+
+    A plain look at the metadata folders on ``sys.path``: importing ``importlib.metadata``
+    (email, zipfile, csv...) would double the time ``atomiton nodes`` takes when, as usual, no
+    node package is installed. A folder that cannot be read counts as "maybe".
+    """
+    marker = f"[{ENTRY_POINT_GROUP}]"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue  # a missing folder, or a zip archive: nothing installed there by pip
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                points = os.path.join(entry or ".", name, "entry_points.txt")
+                try:
+                    with open(points, encoding="utf-8") as file:
+                        if marker in file.read():
+                            return True
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    return True
+    return False
+
+
 def _entry_point_sources() -> list[NodeSource]:
-    from importlib.metadata import entry_points  # only when node types are looked up
+    if not _may_declare_nodes():
+        return []
+    from importlib.metadata import entry_points  # only when a package declares node types
 
     found = []
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
@@ -132,14 +163,19 @@ def _clash(source: NodeSource, owner: str | None) -> NodeProblem:
 
 @cache
 def _load(type_name: str) -> NodeSpec | NodeProblem | None:
-    from .spec import NodeSpec
+    from .spec import NodeSpec, NodeSpecError
 
     source = _found().sources.get(type_name)
     if source is None:
         return _found().problems.get(type_name)
     if source.package is None:
         spec = getattr(importlib.import_module(source.module), source.attribute)
-        assert isinstance(spec, NodeSpec), f"{source.module}.{source.attribute}"
+        if not isinstance(spec, NodeSpec) or spec.type != type_name:
+            # atomiton's own mistake, found by its tests: a built-in's type is its file's name.
+            raise NodeSpecError(
+                f"{source.module}.{source.attribute} must be the NodeSpec of type {type_name!r} "
+                "(a built-in node's type is its module's name; keep an old name in aliases=)"
+            )
         return spec
     # A third-party module may fail in any way while it imports: that is its package's problem,
     # reported as such, never a crash of the compiler.
@@ -231,27 +267,34 @@ def summary(type_name: str) -> str:
     """
     source = _found().sources.get(type_name)
     path = _module_file(source.module) if source is not None else None
-    if path is None:
+    if source is None or path is None:
         return ""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for statement in tree.body:
-        target = (
-            statement.target
-            if isinstance(statement, ast.AnnAssign)
-            else statement.targets[0] if isinstance(statement, ast.Assign) else None
-        )
-        value = statement.value if isinstance(statement, (ast.Assign, ast.AnnAssign)) else None
-        if (
-            isinstance(target, ast.Name)
-            and source is not None
-            and target.id == source.attribute
-            and isinstance(value, ast.Call)
-        ):
-            for keyword in value.keywords:
-                if keyword.arg == "description" and isinstance(keyword.value, ast.Constant):
-                    return str(keyword.value.value).strip().split("\n", 1)[0]
-    docstring = ast.get_docstring(tree) or ""
+    text = path.read_text(encoding="utf-8")
+    # Parsing only the spec's own statement keeps listing fast (a module is hundreds of lines).
+    found = re.search(rf"^{re.escape(source.attribute)}\b[^\n]*=", text, re.MULTILINE)
+    statement = _statement_at(text, found.start()) if found is not None else None
+    value = statement.value if isinstance(statement, (ast.Assign, ast.AnnAssign)) else None
+    if isinstance(value, ast.Call):
+        for keyword in value.keywords:
+            if keyword.arg == "description" and isinstance(keyword.value, ast.Constant):
+                return str(keyword.value.value).strip().split("\n", 1)[0]
+    docstring = ast.get_docstring(ast.parse(text)) or ""
     return docstring.strip().split("\n", 1)[0]
+
+
+def _statement_at(text: str, start: int) -> ast.stmt | None:
+    """The top-level statement that starts at ``start``: it ends before the next line that
+    starts a statement of its own (in column 0, not a closing bracket or a comment)."""
+    lines = text[start:].split("\n")
+    end = next(
+        (i for i, line in enumerate(lines[1:], 1) if line[:1] not in ("", " ", ")", "]", "#")),
+        len(lines),
+    )
+    try:
+        body = ast.parse("\n".join(lines[:end])).body
+    except SyntaxError:
+        return None
+    return body[0] if body else None
 
 
 def _module_file(module: str) -> Path | None:

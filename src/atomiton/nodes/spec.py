@@ -186,6 +186,14 @@ class NodeSpec:
     # Parameters that hold sub-blueprints (compiled into functions, not passed as values).
     subflows: tuple[SubflowParam, ...] = ()
 
+    def __post_init__(self) -> None:
+        # A spec written by hand (not by ``node_spec``) may leave a port's type out: ``any``.
+        for kind in ("inputs", "outputs"):
+            ports = getattr(self, kind)
+            if any(not port.type for port in ports):
+                typed = tuple(dataclasses.replace(p, type=p.type or "any") for p in ports)
+                object.__setattr__(self, kind, typed)
+
     def subflow(self, name: str) -> SubflowParam | None:
         """The sub-flow parameter called ``name`` (field or YAML name), if there is one."""
         return next((s for s in self.subflows if name in (s.name, s.yaml_name)), None)
