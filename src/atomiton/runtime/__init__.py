@@ -33,7 +33,6 @@ from .model import Blueprint as Blueprint
 from .model import NodeInfo as NodeInfo
 from .model import Task as Task
 from .policy import NodeTimeoutError as NodeTimeoutError
-from .queue import TaskQueue as TaskQueue
 from .runner import arun as arun
 from .runner import run as run
 from .signals import SignalCancel as SignalCancel
@@ -82,7 +81,6 @@ __all__ = [
     "SignalCancel",
     "Subscriptions",
     "Task",
-    "TaskQueue",
     "TemplateKeyError",
     "Trace",
     "TraceRecorder",
