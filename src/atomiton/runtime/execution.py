@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError
 from .confine import Roots
@@ -80,6 +80,12 @@ class Execution(RunState):
         "_lock",
     )
 
+    def __new__(cls, blueprint: Blueprint, **options: Any) -> Execution:
+        # An observed run is an ``_ObservedExecution``: its node boundaries are its report's.
+        observed = options.get("hooks") is not None or options.get("trace", False)
+        kind = _ObservedExecution if cls is Execution and observed else cls
+        return object.__new__(kind)
+
     def __init__(
         self,
         blueprint: Blueprint,
@@ -120,7 +126,10 @@ class Execution(RunState):
         # Helper threads of timed-out calls whose context was cancelled: joined briefly at the end.
         self.abandoned: list[threading.Thread] = []
         observed = hooks is not None or trace
-        self.report = RunReport(blueprint, self.run_id, hooks, trace) if observed else None
+        self.report = RunReport(self, hooks, trace) if observed else None
+        if self.report is not None:
+            setattr(self, "node_started", self.report.node_started)
+            setattr(self, "node_completed", self.report.node_completed)
         self.slow = self.slow or observed
 
     # -- node boundaries -------------------------------------------------------------------------
@@ -128,20 +137,15 @@ class Execution(RunState):
     def node_started(self, i: int) -> None:
         """Node ``i`` is about to run.
 
+        An observed run's instances replace this and ``node_completed`` with their
+        ``RunReport``'s, which do the same and report (one call per boundary, not two).
+
         Raises:
             CancelledError: the run was cancelled, or a sibling task failed.
             RunTimeoutError: the flow deadline passed.
         """
-        if (
-            self._stop is not None
-            or self._paused
-            or self._deadline is not None
-            or self._scope_cancelled
-        ):
+        if self.checks:
             self.checkpoint()
-        report = self.report
-        if report is not None:
-            report.started(i)
 
     def begin_attempt(self, i: int, attempt: int) -> None:
         """Record and announce attempt ``attempt`` of node ``i`` (after ``checkpoint``)."""
@@ -152,20 +156,11 @@ class Execution(RunState):
         """Node ``i`` finished: event, progress and trace.
 
         Raises:
-            CancelledError: the run was stopped while the node ran; its context was cancelled,
-                so what it returned cannot be trusted (a killed process "returns" too).
+            CancelledError: the run was stopped while the node ran (see ``after_node``).
             RunTimeoutError: the flow deadline passed meanwhile.
         """
-        report = self.report
-        if report is not None:
-            report.completed(i)
-        if self._stop is not None:
-            raise self.stop_error()
-        if self._deadline is not None and time.perf_counter() >= self._deadline:
-            # A node that ran past the deadline in this thread (nobody could interrupt it):
-            # its result came too late, and the run must not report success.
-            self.expire()
-            raise self.stop_error()
+        if self.checks:
+            self.after_node()
 
     def node_skipped(self, i: int, reason: str = "") -> None:
         """Node ``i`` does not run (disabled, or its run stopped before it started)."""
@@ -396,3 +391,13 @@ class Execution(RunState):
         deadline = time.perf_counter() + 1.0
         for thread in abandoned:
             thread.join(max(0.0, deadline - time.perf_counter()))
+
+
+class _ObservedExecution(Execution):
+    """An ``Execution`` with hooks or a trace (``Execution.__new__`` picks it).
+
+    Its ``node_started``/``node_completed`` are instance slots holding its ``RunReport``'s
+    methods, which check the run state and report in one call.
+    """
+
+    __slots__ = ("node_started", "node_completed")

@@ -4,7 +4,8 @@ It owns the per-node bookkeeping of an observed run (status, start time, attempt
 events some hook wants (``HookSet.wants``; the rest are never built) and delivering them one at
 a time per run. A run that is not observed (no hook, no trace) has no ``RunReport`` at all.
 When to report is ``Execution``'s decision (``execution.py``); whether the run may go on is
-``RunState``'s (``runstate.py``).
+``RunState``'s (``runstate.py``): the two per-node boundaries of an observed run are this
+class's ``node_started``/``node_completed``, which ask the run's ``checks`` flag first.
 
 Cost: the two events of every node are built and delivered here with the calls written out.
 Timestamps come from the monotonic clock read for durations anyway, offset to wall time once per
@@ -32,12 +33,13 @@ from .events import (
     node_completed_event,
     node_started_event,
 )
-from .model import Blueprint, NodeInfo
+from .model import NodeInfo
 from .progress import ProgressTracker
 from .runstate import describe
 from .trace import TraceBuilder
 
 if TYPE_CHECKING:
+    from .execution import Execution
     from .hooks import HookSet
 
 NOT_STARTED, RUNNING, DONE = 0, 1, 2
@@ -56,6 +58,7 @@ class RunReport:
     """Events, progress and trace of one observed run. Thread-safe."""
 
     __slots__ = (
+        "run",
         "blueprint",
         "nodes",
         "run_id",
@@ -71,18 +74,16 @@ class RunReport:
         "_wall",
     )
 
-    def __init__(
-        self, blueprint: Blueprint, run_id: str, hooks: HookSet | None, trace: bool
-    ) -> None:
+    def __init__(self, run: Execution, hooks: HookSet | None, trace: bool) -> None:
         """Args:
-        blueprint: the compiled blueprint.
-        run_id: the id events carry.
+        run: the run reported on (its blueprint, id, and the checks of its node boundaries).
         hooks: the run's hooks (None: only a trace is recorded).
         trace: record a trace (``TraceBuilder``).
         """
-        self.blueprint = blueprint
+        self.run = run
+        blueprint = self.blueprint = run.blueprint
         self.nodes = blueprint.nodes
-        self.run_id = run_id
+        self.run_id = run.run_id
         self.hooks = hooks
         size = len(self.nodes)
         self.trace = TraceBuilder(size) if trace else None
@@ -111,8 +112,11 @@ class RunReport:
 
     # -- the two events of every node ------------------------------------------------------------
 
-    def started(self, i: int) -> None:
-        """Node ``i`` is about to run its one attempt."""
+    def node_started(self, i: int) -> None:
+        """``Execution.node_started`` of an observed run: checkpoint, then report the start."""
+        run = self.run
+        if run.checks:
+            run.checkpoint()
         t = time.perf_counter()
         # Node i's slots are written only by the thread running it, and the trace has its own
         # lock: the run's lock is needed only to deliver one event at a time.
@@ -138,43 +142,45 @@ class RunReport:
                 if lock is not None:
                     lock.release()
 
-    def completed(self, i: int) -> None:
-        """Node ``i`` finished: event, progress and trace."""
+    def node_completed(self, i: int) -> None:
+        """``Execution.node_completed`` of an observed run: report, then ``after_node``."""
         self.status[i] = DONE
         if self.trace is not None:
             self.trace.ended(i, "completed")
         hooks = self.to_completed
         progress = self.progress
-        if not hooks and progress is None:
-            return
-        lock = self.lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            if hooks:
-                info = self.nodes[i]
-                t = time.perf_counter()
-                event = node_completed_event(
-                    self.run_id,
-                    self._wall + t,
-                    info.id,
-                    info.type,
-                    i,
-                    t - self.t_start[i],
-                    self.attempts[i] or 1,
-                )
-                for hook in hooks:
-                    try:
-                        hook.on_event(event=event)
-                    except Exception as exc:  # a hook must never fail the run
-                        self.hooks.report(hook, event, exc)  # type: ignore[union-attr]
-            if progress is not None:
-                percent = progress.finish_node(i)
-                if percent is not None:
-                    self._emit_progress(percent)
-        finally:
+        if hooks or progress is not None:
+            lock = self.lock
             if lock is not None:
-                lock.release()
+                lock.acquire()
+            try:
+                if hooks:
+                    info = self.nodes[i]
+                    t = time.perf_counter()
+                    event = node_completed_event(
+                        self.run_id,
+                        self._wall + t,
+                        info.id,
+                        info.type,
+                        i,
+                        t - self.t_start[i],
+                        self.attempts[i] or 1,
+                    )
+                    for hook in hooks:
+                        try:
+                            hook.on_event(event=event)
+                        except Exception as exc:  # a hook must never fail the run
+                            self.hooks.report(hook, event, exc)  # type: ignore[union-attr]
+                if progress is not None:
+                    percent = progress.finish_node(i)
+                    if percent is not None:
+                        self._emit_progress(percent)
+            finally:
+                if lock is not None:
+                    lock.release()
+        run = self.run
+        if run.checks:
+            run.after_node()
 
     # -- the rarer node events -------------------------------------------------------------------
 

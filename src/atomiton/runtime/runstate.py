@@ -34,6 +34,7 @@ class RunState:
 
     __slots__ = (
         "slow",
+        "checks",
         "run_id",
         "timeout",
         "_concurrency",
@@ -45,7 +46,6 @@ class RunState:
         "_paused",
         "_resume",
         "_deadline",
-        "_scope_cancelled",
         "_contexts",
     )
 
@@ -67,13 +67,13 @@ class RunState:
         self._resume: threading.Event | None = None
         self.timeout = timeout
         self._deadline = None if timeout is None else time.perf_counter() + timeout
-        # Set once a node context (or a sub-work scope under one) was cancelled: from then on
-        # each node boundary asks whether its own scope is one of them.
-        self._scope_cancelled = False
         # Weak: a node called inline never releases its context, and a loop of file nodes must
         # not keep one per iteration; a running node holds its own, so it is cancelled still.
         self._contexts: weakref.WeakSet[NodeContext] = weakref.WeakSet()
-        self.slow = self._deadline is not None
+        # Whether a node boundary must call ``checkpoint``/``after_node`` (else nothing could
+        # stop it there): one flag to read instead of four.
+        self.checks = self._deadline is not None
+        self.slow = self.checks
 
     # -- the limit -------------------------------------------------------------------------------
 
@@ -116,6 +116,7 @@ class RunState:
                 return False
             self._stop = message
             self._stop_kind = kind
+            self.checks = True
             self.slow = True
             contexts, self._contexts = list(self._contexts), weakref.WeakSet()
         wake, resume = self._signals()
@@ -176,6 +177,7 @@ class RunState:
         with self._state_lock:
             self._paused = True
             resume.clear()
+            self.checks = True
             self.slow = True
 
     def resume(self) -> None:
@@ -208,16 +210,6 @@ class RunState:
 
     # -- checkpoints -----------------------------------------------------------------------------
 
-    @property
-    def must_check(self) -> bool:
-        """Whether a node boundary must call ``checkpoint`` (else nothing could stop it there)."""
-        return (
-            self._stop is not None
-            or self._paused
-            or self._deadline is not None
-            or self._scope_cancelled
-        )
-
     def checkpoint(self) -> None:
         """Raise if the run stopped or this thread's sub-work scope was cancelled; wait while
         paused; enforce the flow deadline."""
@@ -231,6 +223,19 @@ class RunState:
                 self._signals()[1].wait(0.25)
             if self._stop is not None:
                 raise self.stop_error()
+        if self._deadline is not None and time.perf_counter() >= self._deadline:
+            self.expire()
+            raise self.stop_error()
+
+    def after_node(self) -> None:
+        """Raise if the run stopped while a node ran, or the flow deadline passed meanwhile.
+
+        A stopped run cancelled the node's context, so what it returned cannot be trusted (a
+        killed process "returns" too); a node that ran past the deadline in its thread (nobody
+        could interrupt it) came too late, and the run must not report success.
+        """
+        if self._stop is not None:
+            raise self.stop_error()
         if self._deadline is not None and time.perf_counter() >= self._deadline:
             self.expire()
             raise self.stop_error()
@@ -259,7 +264,7 @@ class RunState:
     def context_cancelled(self) -> None:
         """A node context of the run was cancelled: sub-work under it must notice at its next
         node boundary (``checkpoint``)."""
-        self._scope_cancelled = True
+        self.checks = True  # from now on each boundary asks whether its own scope is cancelled
         self.slow = True
 
 
