@@ -43,24 +43,32 @@ def test_thread_executor_runs_tasks_after_their_dependencies() -> None:
     ex = rt.Execution(blueprint(), concurrency=2)
     order: list[str] = []
     where: dict[str, str] = {}
+    ident: dict[str, int] = {}
     lock = threading.Lock()
+    fast_done = threading.Event()
 
-    def task(name: str, pause: float = 0.0) -> None:
-        time.sleep(pause)
+    def task(name: str) -> None:
+        if name == "slow":
+            # Runs at the same time as "fast", on another worker: it can wait for it.
+            assert fast_done.wait(10)
         with lock:
             order.append(name)
             where[name] = threading.current_thread().name
+            ident[name] = threading.get_ident()
+        if name == "fast":
+            fast_done.set()
 
     executor = ThreadExecutor(ex)
     # ``after`` may name a task submitted later.
     last = executor.submit(partial(task, "last"), (1, 2), inline=True)
-    slow = executor.submit(partial(task, "slow", 0.05))
+    slow = executor.submit(partial(task, "slow"))
     fast = executor.submit(partial(task, "fast"))
     assert (last, slow, fast) == (0, 1, 2)
     executor.wait()
     assert order == ["fast", "slow", "last"]
     assert where["last"] == threading.current_thread().name  # inline: the waiting thread
     assert where["slow"].startswith("atomiton-run-") and where["fast"].startswith("atomiton-run-")
+    assert ident["slow"] != ident["fast"]
 
 
 def test_thread_executor_first_failure_stops_the_rest() -> None:

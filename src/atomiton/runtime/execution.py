@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError
 from .confine import Roots
@@ -77,14 +77,9 @@ class Execution(RunState):
         "_errors",
         "_resources",
         "_processes",
-        "_lock",
+        "_started",
+        "_completed",
     )
-
-    def __new__(cls, blueprint: Blueprint, **options: Any) -> Execution:
-        # An observed run is an ``_ObservedExecution``: its node boundaries are its report's.
-        observed = options.get("hooks") is not None or options.get("trace", False)
-        kind = _ObservedExecution if cls is Execution and observed else cls
-        return object.__new__(kind)
 
     def __init__(
         self,
@@ -110,10 +105,11 @@ class Execution(RunState):
             allowed_paths: the folders file nodes may touch (``confine``); None: anywhere.
             resources: the run's shared objects (default: an empty registry, made on first use).
         """
-        super().__init__(
-            run_id=run_id,
-            concurrency=concurrency or blueprint.concurrency or DEFAULT_CONCURRENCY,
-            timeout=timeout if timeout is not None else blueprint.timeout,
+        RunState.__init__(
+            self,
+            run_id,
+            concurrency or blueprint.concurrency or DEFAULT_CONCURRENCY,
+            timeout if timeout is not None else blueprint.timeout,
         )
         self.blueprint = blueprint
         self.nodes = blueprint.nodes
@@ -122,15 +118,16 @@ class Execution(RunState):
         self._resources = resources
         self._processes: ProcessExecutor | None = None
         self._errors: dict[int, BaseException] = {}
-        self._lock = threading.Lock()
         # Helper threads of timed-out calls whose context was cancelled: joined briefly at the end.
         self.abandoned: list[threading.Thread] = []
-        observed = hooks is not None or trace
-        self.report = RunReport(self, hooks, trace) if observed else None
-        if self.report is not None:
-            setattr(self, "node_started", self.report.node_started)
-            setattr(self, "node_completed", self.report.node_completed)
-        self.slow = self.slow or observed
+        self.report: RunReport | None = None
+        if hooks is not None or trace:
+            report = self.report = RunReport(self, hooks, trace)
+            # Same layout, so the class can change: its boundaries are the report's methods.
+            self._started: Callable[[int], None] = report.node_started
+            self._completed: Callable[[int], None] = report.node_completed
+            self.__class__ = _ObservedExecution
+            self.slow = True
 
     # -- node boundaries -------------------------------------------------------------------------
 
@@ -310,7 +307,7 @@ class Execution(RunState):
         """The run's process executor (``execution: process`` calls), made on first use."""
         processes = self._processes
         if processes is None:
-            with self._lock:
+            with self._state_lock:
                 if self._processes is None:
                     self._processes = ProcessExecutor(self._process_workers)
                 processes = self._processes
@@ -363,7 +360,7 @@ class Execution(RunState):
         """The objects the run's nodes share (``RunResources``), closed by ``close``."""
         resources = self._resources
         if resources is None:
-            with self._lock:
+            with self._state_lock:
                 if self._resources is None:
                     self._resources = RunResources()
                 resources = self._resources
@@ -394,10 +391,14 @@ class Execution(RunState):
 
 
 class _ObservedExecution(Execution):
-    """An ``Execution`` with hooks or a trace (``Execution.__new__`` picks it).
+    """An ``Execution`` with hooks or a trace (``Execution.__init__`` makes it one).
 
-    Its ``node_started``/``node_completed`` are instance slots holding its ``RunReport``'s
-    methods, which check the run state and report in one call.
+    Its ``node_started``/``node_completed`` read the instance's ``_started``/``_completed``
+    slots: its ``RunReport``'s methods, which check the run state and report in one call.
     """
 
-    __slots__ = ("node_started", "node_completed")
+    __slots__ = ()
+
+    # The slots' own descriptors under the boundaries' names (a plain attribute load).
+    node_started = vars(Execution)["_started"]
+    node_completed = vars(Execution)["_completed"]

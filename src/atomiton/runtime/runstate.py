@@ -49,7 +49,7 @@ class RunState:
         "_contexts",
     )
 
-    def __init__(self, *, run_id: str | None, concurrency: int, timeout: float | None) -> None:
+    def __init__(self, run_id: str | None, concurrency: int, timeout: float | None) -> None:
         """Args:
         run_id: the run's id (default: a fresh one).
         concurrency: the thread limit.
