@@ -26,6 +26,7 @@ import time
 LOCK = threading.Lock()
 RUNNING = [0]
 PEAK = [0]
+TARGET = [0]  # how many nodes should overlap: each waits (a while) until that many did
 STARTED: list[int] = []
 BEFORE: set[threading.Thread] = set()
 
@@ -35,7 +36,11 @@ def nap(data: int) -> int:
         RUNNING[0] += 1
         PEAK[0] = max(PEAK[0], RUNNING[0])
         STARTED.append(len(set(threading.enumerate()) - BEFORE))
-    time.sleep(0.03)
+    # Wait until the expected number overlapped, so a busy machine cannot hide parallelism.
+    give_up = time.monotonic() + 2.0
+    while PEAK[0] < TARGET[0] and time.monotonic() < give_up:
+        time.sleep(0.002)
+    time.sleep(0.01)
     with LOCK:
         STARTED.append(len(set(threading.enumerate()) - BEFORE))
         RUNNING[0] -= 1
@@ -76,6 +81,7 @@ def branches(sampler: str, count: int, extra: str = "") -> str:
 def run_sampled(module: ModuleType, sampler: ModuleType, concurrency: int) -> object:
     # Threads alive before the run (the test runner's own) are not the run's.
     sampler.BEFORE.update(threading.enumerate())
+    sampler.TARGET[0] = concurrency
     return module.run(module.Inputs(), concurrency=concurrency)
 
 
