@@ -21,7 +21,7 @@ from atomiton.runtime.events import EVENT_TYPES
 from atomiton.runtime.hooks import HookSet, wanted_event_types
 
 # What builds each event: the keyword constructors of the classes, and the positional factories
-# execution.py uses for the two events of every node. Replacing one with ``_explode`` proves it
+# reporting.py uses for the two events of every node. Replacing one with ``_explode`` proves it
 # unused.
 FACTORIES = {"NodeStarted": "node_started_event", "NodeCompleted": "node_completed_event"}
 PER_NODE_BUILDERS = (
@@ -43,7 +43,7 @@ def _explode(*args: object, **kwargs: object) -> None:
 def _forbid(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
     for name in names:
         if name in FACTORIES:
-            monkeypatch.setattr(f"atomiton.runtime.execution.{FACTORIES[name]}", _explode)
+            monkeypatch.setattr(f"atomiton.runtime.reporting.{FACTORIES[name]}", _explode)
         monkeypatch.setattr(getattr(rt, name), "__init__", _explode)
 
 

@@ -161,7 +161,7 @@ def test_no_hooks_builds_no_events(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("an event was built")
 
     for name in ("node_started_event", "node_completed_event", "ExecutionProgress"):
-        monkeypatch.setattr(f"atomiton.runtime.execution.{name}", explode)
+        monkeypatch.setattr(f"atomiton.runtime.reporting.{name}", explode)
     assert rt_flows.run().total == EXPECTED_TOTAL
 
 

@@ -1,6 +1,17 @@
 """What generated modules import at run time: stdlib and pydantic only, never the compiler.
 
-``docs/generated-module.md`` is the contract between generated code and this package.
+``docs/generated-module.md`` is the contract between generated code and this package. Its parts:
+
+* ``runner.py``: ``run``/``arun`` start a run, attach its controls, emit the run's own events.
+* ``execution.py``: ``Execution``, what generated code calls around each node; a
+  ``RunState`` (``runstate.py``: stop, pause, deadline, the thread limit) that reports through a
+  ``RunReport`` (``reporting.py``: events, progress, trace) and holds the run's resources
+  (``resources.py``) until it closes.
+* ``executors/``: where work runs, behind one ``Executor`` interface: the run's tasks on
+  threads (``ThreadExecutor``), ``execution: process`` calls in the run's process pool.
+* ``policy.py``: retries, node timeouts and ``on_error`` of one call; ``context.py``: what a
+  running node may ask (cancellation, progress, sub-work under the same thread limit).
+* ``events.py``/``hooks.py``: what hooks receive and how it reaches them.
 """
 
 from .confine import AllowPaths as AllowPaths
@@ -33,7 +44,6 @@ from .model import Blueprint as Blueprint
 from .model import NodeInfo as NodeInfo
 from .model import Task as Task
 from .policy import NodeTimeoutError as NodeTimeoutError
-from .queue import TaskQueue as TaskQueue
 from .runner import arun as arun
 from .runner import run as run
 from .signals import SignalCancel as SignalCancel
@@ -82,7 +92,6 @@ __all__ = [
     "SignalCancel",
     "Subscriptions",
     "Task",
-    "TaskQueue",
     "TemplateKeyError",
     "Trace",
     "TraceRecorder",

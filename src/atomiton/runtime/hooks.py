@@ -38,7 +38,7 @@ from .events import (
     NodeSkipped,
     NodeStarted,
 )
-from .execution import describe
+from .runstate import describe
 
 E = TypeVar("E", bound=Event)
 

@@ -1,8 +1,8 @@
 """``CapacityLimiter``: how many things may run at once, as an object passed around (trio's idea)
 rather than a global, and changeable while work runs.
 
-It only counts tokens and tells listeners when more become available; the scheduler
-(``scheduler.py``) and the task queue (``queue.py``) decide what to start with them.
+It only counts tokens and tells listeners when more become available; the ``ThreadExecutor``
+(``executors/threads.py``) and a node's sub-work (``NodeContext``) decide what to start with them.
 """
 
 from __future__ import annotations

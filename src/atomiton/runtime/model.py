@@ -1,7 +1,7 @@
 """The plain data a generated module hands to the runtime: ``Blueprint``, ``NodeInfo`` and ``Task``.
 
 These are frozen descriptions written once per module at import time; nothing here runs anything.
-Scheduling lives in ``scheduler.py``, per-node policy in ``execution.py`` and ``policy.py``.
+Scheduling lives in ``executors/``, per-node policy in ``execution.py`` and ``policy.py``.
 """
 
 from __future__ import annotations

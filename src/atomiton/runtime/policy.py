@@ -2,28 +2,28 @@
 process execution.
 
 ``Execution.call`` delegates here. A node's policy comes from its ``NodeInfo``; this module emits
-the node's events through the execution and leaves scheduling to ``scheduler.py``.
+the node's events through the execution's public methods, sends process calls to the run's
+``ProcessExecutor`` (``executors/process.py``, which owns the pool) and leaves scheduling to the
+``ThreadExecutor``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import pickle
 import random
-import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import wait
+from functools import partial
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .. import worker
 from ..errors import NodeError, RunTimeoutError
 from .context import NodeContext
-from .execution import describe
+from .executors.process import WorkerDiedError as WorkerDiedError
+from .runstate import describe
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -156,23 +156,6 @@ def _call_with_timeout(
     return cast(T, outcome.value)
 
 
-def _process_pool(ex: Execution) -> ProcessPoolExecutor:
-    with ex._lock:
-        if ex.process_pool is None:
-            # forkserver (spawn elsewhere): forking a process that runs threads can deadlock it.
-            method = (
-                "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            )
-            cwd = os.getcwd()
-            ex.process_pool = ProcessPoolExecutor(
-                max_workers=min(ex.limiter.total_tokens, multiprocessing.cpu_count() or 1),
-                mp_context=multiprocessing.get_context(method),
-                initializer=worker.start,
-                initargs=([p or cwd for p in sys.path], cwd),
-            )
-        return ex.process_pool
-
-
 def _pickled_call(
     ex: Execution, i: int, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> bytes:
@@ -213,23 +196,17 @@ def _call_in_process(
     kwargs: Mapping[str, Any],
     timeout: float | None,
 ) -> T:
-    """Run the call in the run's process pool, after checking its data can cross over.
+    """Run the call through the run's ``ProcessExecutor``, after checking its data can cross.
 
     A worker cannot be stopped from outside but by ending its process, and a process pool whose
     worker ends is broken for every call in it. So a timed-out call ends the whole pool (the run
     makes a new one on demand) and the calls that were in it are sent again to the new pool.
     """
-    payload = _pickled_call(ex, i, fn, args, kwargs)
+    call = partial(worker.call, _pickled_call(ex, i, fn, args, kwargs))
     deadline = None if timeout is None else time.monotonic() + timeout
+    processes = ex.processes
     while True:
-        pool = _process_pool(ex)
-        try:
-            future = pool.submit(worker.call, payload)
-        except (BrokenProcessPool, RuntimeError) as exc:
-            if pool in _ENDED:  # another node's timeout ended it: use the next pool
-                continue
-            _drop_pool(ex, pool)
-            raise WorkerDiedError("the run's process pool is broken") from exc
+        future = processes.submit(call)
         # Poll in short steps so that a cancelled run stops waiting promptly.
         while not future.done():
             step = 0.05 if deadline is None else min(0.05, max(0.0, deadline - time.monotonic()))
@@ -237,7 +214,7 @@ def _call_in_process(
             if future.done():
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                _end_pool(ex, pool)
+                processes.end(future)
                 raise NodeTimeoutError(f"timed out after {timeout:g}s")
             if ex.cancelled:
                 future.cancel()
@@ -246,11 +223,11 @@ def _call_in_process(
             result = future.result()
         except BrokenProcessPool as exc:
             ex.checkpoint()  # the run was cancelled: that is what ended the workers
-            if pool in _ENDED:
+            if processes.was_ended(future):
                 continue  # another node's timeout ended the pool: this call was not at fault
             # A worker died (killed, out of memory, a crash in native code): every call in the
             # pool fails with it, and a retry gets a new pool.
-            _drop_pool(ex, pool)
+            processes.drop(future)
             raise WorkerDiedError(
                 "a worker process of the run ended abruptly while this call was in its pool "
                 "(killed, out of memory, or a crash in native code)"
@@ -262,30 +239,3 @@ def _call_in_process(
                 f"{exc}; return picklable values",
             ) from None
         return cast(T, pickle.loads(result))
-
-
-class WorkerDiedError(RuntimeError):
-    """The worker process running (or due to run) a call ended before the call did."""
-
-
-# Pools ended on purpose because a call in them timed out: their other calls are sent again.
-_ENDED: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
-
-
-def _drop_pool(ex: Execution, pool: ProcessPoolExecutor) -> None:
-    """Stop using ``pool`` in this run; the next call makes a new one."""
-    with ex._lock:
-        if ex.process_pool is pool:
-            ex.process_pool = None
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _end_pool(ex: Execution, pool: ProcessPoolExecutor) -> None:
-    """End ``pool``'s workers now (a call in it timed out); the run makes a new pool on demand."""
-    _ENDED.add(pool)
-    with ex._lock:
-        if ex.process_pool is pool:
-            ex.process_pool = None
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)

@@ -18,7 +18,7 @@ REPORT_INTERVAL: Final = 0.02
 class ProgressTracker:
     """Weighted progress in percent; not thread-safe (the execution holds its lock)."""
 
-    __slots__ = ("_weights", "_total", "_done", "_credit", "percent", "_reported_at")
+    __slots__ = ("_weights", "_total", "_done", "_credit", "percent", "_reported_at", "_next")
 
     def __init__(self, weights: Sequence[int]) -> None:
         """``weights``: each node's weight, never negative (``Blueprint.weights``)."""
@@ -28,6 +28,8 @@ class ProgressTracker:
         self._credit = [0.0] * len(weights)
         self.percent = 0.0
         self._reported_at = -REPORT_INTERVAL
+        self._next = 0.0
+        self._aim()
 
     def finish_node(self, i: int) -> float | None:
         """Node ``i`` finished: count all of its weight.
@@ -35,20 +37,18 @@ class ProgressTracker:
         Returns:
             The new percent when it rose, else None (a node finishing twice counts once).
         """
-        credit = float(self._weights[i])
-        # The common case written out (this runs once per node): no whole percent crossed.
+        credit = self._weights[i]
+        # The common case written out (this runs once per node): no whole percent crossed, so
+        # nothing to report; ``percent`` catches up at the next crossing.
         previous = self._credit[i]
         if credit <= previous or self._total == 0:
             return None
         done = self._done + credit - previous
-        percent = 100.0 * done / self._total
-        if percent < 100.0 and int(percent) == int(self.percent):
+        if done < self._next:
             self._done = done
             self._credit[i] = credit
-            if percent > self.percent:
-                self.percent = percent
             return None
-        return self._credit_node(i, credit)
+        return self._credit_node(i, float(credit))
 
     def node_fraction(self, i: int, fraction: float) -> float | None:
         """Node ``i`` reported ``fraction`` (0..1) of its work done; returns the percent if it rose.
@@ -63,6 +63,7 @@ class ProgressTracker:
         if self.percent == 100.0:
             return None
         self.percent = 100.0
+        self._aim()
         return 100.0
 
     def _credit_node(self, i: int, credit: float) -> float | None:
@@ -82,6 +83,7 @@ class ProgressTracker:
         # nodes would otherwise say one per node).
         crossed = int(percent) > int(self.percent)
         self.percent = percent
+        self._aim()
         if not crossed:
             return None
         now = time.perf_counter()
@@ -89,3 +91,9 @@ class ProgressTracker:
             return None
         self._reported_at = now
         return percent
+
+    def _aim(self) -> None:
+        """Set the done weight at which the next whole percent is crossed (or 100 reached)."""
+        self._next = (
+            float("inf") if self.percent >= 100.0 else (int(self.percent) + 1) * self._total / 100
+        )

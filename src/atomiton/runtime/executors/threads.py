@@ -1,14 +1,17 @@
-"""``TaskRun``: one call of ``Execution.run_tasks`` - tasks started as their dependencies finish.
+"""``ThreadExecutor``: the run's tasks, started as their dependencies finish, on worker threads.
 
-Structured like a trio nursery: the call returns only when every task it started has finished;
-the first failure stops the run (running tasks stop at their next node boundary, nothing new
-starts); several failures surface as an ``ExceptionGroup``.
+The one dependency scheduler of the runtime: ``Execution.run_tasks`` submits a flow's tasks here
+(and any later backend implements the same ``Executor`` interface). Structured like a trio
+nursery: ``wait`` returns only when every task it started has finished; the first failure stops
+the run (running tasks stop at their next node boundary, nothing new starts); several failures
+surface as an ``ExceptionGroup``.
 
-Where work runs: ``inline`` tasks in the calling thread (the scheduler), ``thread`` tasks on
-worker threads that belong to this call alone and are joined before it returns, under the
-execution's ``CapacityLimiter``. A worker that finishes a task takes the next ready thread task
-itself, keeping its token, so a chain of thread tasks never goes back through the scheduler, and
-no thread ever sits parked waiting for a dependency.
+Where work runs: ``inline`` tasks in the waiting thread, the others on worker threads that belong
+to this executor alone and are joined before ``wait`` returns, each holding a token of the run's
+``CapacityLimiter``. A worker that finishes a task takes the next ready one itself, keeping its
+token, so a chain of thread tasks never goes back through the waiting thread, and no thread ever
+sits parked waiting for a dependency. The waiting thread also watches the flow deadline.
+What a task does, and what its nodes report, is the execution's business.
 """
 
 from __future__ import annotations
@@ -17,27 +20,23 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
-
-from .execution import message_of
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .execution import Execution
-    from .model import Task
-
-S = TypeVar("S")
+    from ..execution import Execution
 
 _IDLE = -1
 
 
-class TaskRun(Generic[S]):
-    """The scheduling state of one ``run_tasks`` call."""
+class ThreadExecutor:
+    """The scheduling state of one set of tasks (one ``run_tasks`` call). Not reusable."""
 
     __slots__ = (
         "ex",
-        "tasks",
-        "state",
+        "fns",
+        "after",
+        "inline",
         "lock",
         "waiting",
         "dependants",
@@ -55,25 +54,16 @@ class TaskRun(Generic[S]):
         "trace_local",
     )
 
-    def __init__(self, ex: Execution, tasks: Sequence[Task[S]], state: S) -> None:
+    def __init__(self, ex: Execution) -> None:
         self.ex = ex
-        self.tasks = tasks
-        self.state = state
+        self.fns: list[Callable[[], object]] = []
+        self.after: list[tuple[int, ...]] = []
+        self.inline: list[bool] = []
         self.lock = threading.Lock()
-        self.waiting = [len(task.after) for task in tasks]
-        self.dependants: list[list[int]] = [[] for _ in tasks]
-        for k, task in enumerate(tasks):
-            for d in task.after:
-                if not 0 <= d < len(tasks) or d == k:
-                    raise ValueError(
-                        f"task {k} waits for task {d}, which is not another task of the flow"
-                    )
-                self.dependants[d].append(k)
+        self.waiting: list[int] = []
+        self.dependants: list[list[int]] = []
         self.ready_inline: deque[int] = deque()
         self.ready_thread: deque[int] = deque()
-        for k, count in enumerate(self.waiting):
-            if count == 0:
-                self._push(k)
         self.active = 0  # tasks started and not finished
         self.started = 0
         self.stopped = False
@@ -83,23 +73,41 @@ class TaskRun(Generic[S]):
         self.work_q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self.wake_q: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self.limiter = ex.limiter
-        builder = ex.trace_builder
-        if builder is not None:
-            builder.task_after = tuple(task.after for task in tasks)
-            self.trace_local: threading.local | None = builder.local
-        else:
-            self.trace_local = None
+        self.trace_local: threading.local | None = None
 
-    def _push(self, k: int) -> None:
-        if self.tasks[k].mode == "inline":
-            self.ready_inline.append(k)
-        else:
-            self.ready_thread.append(k)
+    # -- the Executor interface ------------------------------------------------------------------
 
-    # -- the scheduler (calling thread) ----------------------------------------------------------
+    def submit(
+        self, fn: Callable[[], object], after: Sequence[int] = (), *, inline: bool = False
+    ) -> int:
+        """Add task ``fn``, to run once the tasks numbered ``after`` finished; return its number.
 
-    def run(self) -> None:
-        """Run every task; raise the failure(s) or the run's stop reason."""
+        ``after`` may name tasks submitted later (they are checked by ``wait``). ``inline``: run
+        it in the thread that calls ``wait`` (cheap in-memory work) instead of on a worker.
+        """
+        self.fns.append(fn)
+        self.after.append(tuple(after))
+        self.inline.append(inline)
+        return len(self.fns) - 1
+
+    def cancel(self, reason: str) -> None:
+        """Start no more tasks and stop the run (running tasks stop at their next boundary)."""
+        with self.lock:
+            self.stopped = True
+        self.ex.cancel(reason)
+        self.wake_q.put(True)
+
+    def wait(self) -> None:
+        """Run every task; return once all started ones finished.
+
+        Raises:
+            NodeError: one task failed (what it raised).
+            ExceptionGroup: several tasks failed.
+            CancelledError: the run was cancelled.
+            RunTimeoutError: the flow deadline passed.
+            ValueError: a task waits for a task that does not exist.
+        """
+        self._prepare()
         remove_listener = self.limiter.on_capacity(self._capacity_grew)
         try:
             with self.lock:
@@ -131,8 +139,35 @@ class TaskRun(Generic[S]):
             self._shutdown()
         self._raise()
 
+    # -- the waiting thread ----------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        count = len(self.fns)
+        self.waiting = [len(after) for after in self.after]
+        self.dependants = [[] for _ in range(count)]
+        for k, after in enumerate(self.after):
+            for d in after:
+                if not 0 <= d < count or d == k:
+                    raise ValueError(
+                        f"task {k} waits for task {d}, which is not another task of the flow"
+                    )
+                self.dependants[d].append(k)
+        for k, pending in enumerate(self.waiting):
+            if pending == 0:
+                self._push(k)
+        builder = self.ex.trace_builder
+        if builder is not None:
+            builder.task_after = tuple(self.after)
+            self.trace_local = builder.local
+
+    def _push(self, k: int) -> None:
+        if self.inline[k]:
+            self.ready_inline.append(k)
+        else:
+            self.ready_thread.append(k)
+
     def _wait(self) -> None:
-        deadline = self.ex._deadline
+        deadline = self.ex.deadline
         if deadline is None or self.ex.cancelled:
             self.wake_q.get()
             return
@@ -165,21 +200,21 @@ class TaskRun(Generic[S]):
             raise real[0]
         if real:
             raise BaseExceptionGroup(f"{len(real)} tasks of the flow failed", real)
-        if self.failures or self.started < len(self.tasks):
+        if self.failures or self.started < len(self.fns):
             if ex.cancelled:
                 raise ex.stop_error()
             if self.failures:
                 raise self.failures[0]
             raise RuntimeError("some tasks never became ready: their dependencies form a cycle")
 
-    # -- shared by the scheduler and the workers -------------------------------------------------
+    # -- shared by the waiting thread and the workers --------------------------------------------
 
     def _run_one(self, k: int) -> BaseException | None:
         try:
             if self.trace_local is not None:
                 self.trace_local.task = k
-            self.tasks[k].fn(self.ex, self.state)
-        except BaseException as exc:  # the scheduler decides what a failure means
+            self.fns[k]()
+        except BaseException as exc:  # the executor decides what a failure means
             return exc
         return None
 
@@ -218,7 +253,7 @@ class TaskRun(Generic[S]):
         if first_failure:
             assert exc is not None
             # Outside the lock: stopping cancels node contexts, whose callbacks may block briefly.
-            self.ex.stop("failure", f"cancelled because another task failed: {message_of(exc)}")
+            self.ex.stop_for_failure(exc)
         if wake:
             self.wake_q.put(True)
         self._spawn(spawn)
