@@ -127,7 +127,10 @@ class RunStore:
         rows = self._query("SELECT id FROM runs WHERE id GLOB ? LIMIT 6", (pattern,))
         if len(rows) > 1:
             shown = ", ".join(str(row[0]) for row in rows[:5])
-            raise AmbiguousRunId(f"run id {run_id!r} is ambiguous: it starts {shown}, ...")
+            more = ", ..." if len(rows) > 5 else ""
+            raise AmbiguousRunId(
+                f"run id {run_id!r} is ambiguous: several runs start with it ({shown}{more})"
+            )
         return str(rows[0][0]) if rows else None
 
     def get_run(self, run_id: str) -> RunDetail | None:
