@@ -26,7 +26,10 @@ from .values import decode
 # A running run whose heartbeat is older than this is taken for dead (its process may live on
 # another host, or its pid may have been reused).
 LEASE: Final = 30.0
-HEARTBEAT: Final = 5.0  # how often a recorder refreshes the heartbeat of its running runs
+HEARTBEAT: Final = 5.0
+INTERRUPTED_NODE: Final = (
+    "interrupted: the process running it ended before the node did"  # how often a recorder refreshes the heartbeat of its running runs
+)
 
 _SUMMARY_COLUMNS: Final = "id, blueprint_id, name, version, status, started, ended, error"
 
@@ -251,6 +254,10 @@ def settle_dead_runs(conn: sqlite3.Connection, *, now: float | None = None) -> i
             conn.executemany(
                 "UPDATE nodes SET state = 'skipped' WHERE run_id = ? AND state = 'pending'",
                 [(run_id,) for run_id in dead],
+            )
+            conn.executemany(
+                "UPDATE nodes SET state = 'failed', error = ? WHERE run_id = ? AND state = 'running'",
+                [(INTERRUPTED_NODE, run_id) for run_id in dead],
             )
             conn.execute("COMMIT")
         except BaseException:
