@@ -118,9 +118,7 @@ def runs_command(
         return
     rows = [("ID", "BLUEPRINT", "STATUS", "STARTED", "DURATION")]
     for run in runs:
-        rows.append(
-            (run.id, run.name or run.blueprint_id, run.status, _when(run.started), _took(run))
-        )
+        rows.append((run.id, run.blueprint_id, run.status, _when(run.started), _took(run)))
     click.echo(_table(rows))
 
 
