@@ -151,3 +151,34 @@ def test_a_running_run_whose_heartbeat_stopped_is_interrupted(tmp_path: Path) ->
             "stale": "interrupted",
             "fresh": "running",
         }
+
+
+ABANDONED = textwrap.dedent("""\
+    import sys, threading, time
+    sys.path.insert(0, sys.argv[1])
+    import flowmod
+    from atomiton.store import RunRecorder
+    recorder = RunRecorder(sys.argv[2])
+    run = lambda: flowmod.run(flowmod.Inputs(delay=60.0), hooks=recorder)
+    threading.Thread(target=run, daemon=True).start()
+    time.sleep(0.5)
+    sys.exit("the program ends while its run goes on")
+""")
+
+
+def test_a_program_that_ends_during_a_run_exits_and_records_it_interrupted(
+    workdir: Path, slow_flow: object
+) -> None:
+    _module_file(workdir, workdir / "slow.yaml")
+    db = workdir / "h.db"
+    started = time.monotonic()
+    process = subprocess.run(
+        [sys.executable, "-c", ABANDONED, str(workdir), str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 1 and "ends while its run goes on" in process.stderr
+    assert time.monotonic() - started < 30  # the writer did not wait for the 60 s node
+    with RunStore.open(db) as store:
+        assert [r.status for r in store.list_runs()] == ["interrupted"]

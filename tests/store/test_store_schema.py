@@ -30,7 +30,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_runs(tmp_path: Path) -> 
         "INSERT INTO runs (id, blueprint_id, name, status, started, ended)"
         " VALUES ('01old', 'legacy', 'Legacy', 'completed', 100.0, 102.5)"
     )
-    old.execute("INSERT INTO events VALUES ('01old', 1, '{\"event\": \"execution.started\"}')")
+    old.execute("INSERT INTO events VALUES ('01old', 1, 1, '[{\"event\": \"execution.started\"}]')")
     old.close()
 
     with RunStore.open(path) as store:

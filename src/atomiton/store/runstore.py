@@ -158,7 +158,9 @@ class RunStore:
             " error_type, source, line, col FROM nodes WHERE run_id = ? ORDER BY idx",
             (full,),
         )
-        count = self._query("SELECT count(*) FROM events WHERE run_id = ?", (full,))[0][0]
+        count = self._query(
+            "SELECT coalesce(sum(last - seq + 1), 0) FROM events WHERE run_id = ?", (full,)
+        )[0][0]
         return RunDetail(
             summary=_summary(row[:8]),
             source=row[8],
@@ -182,14 +184,15 @@ class RunStore:
         follower can ask again for what came after the last one it saw.
         """
         rows = self._query(
-            "SELECT seq, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq",
+            "SELECT seq, data FROM events WHERE run_id = ? AND last > ? ORDER BY seq",
             (run_id, after),
         )
         found: list[dict[str, object]] = []
-        for seq, data in rows:
-            event = cast(dict[str, object], json.loads(data))
-            event["seq"] = seq
-            found.append(event)
+        for first, data in rows:
+            for seq, event in enumerate(cast(list[dict[str, object]], json.loads(data)), first):
+                if seq > after:
+                    event["seq"] = seq
+                    found.append(event)
         return found
 
     def blob(self, sha256: str) -> bytes | None:

@@ -48,7 +48,8 @@ def default_db_path(start: Path | None = None) -> Path:
 
 # Each step moves the schema from version i to i + 1; never edit a released step, append one.
 MIGRATIONS: Final[tuple[str, ...]] = (
-    # 1: runs, their nodes and their event stream.
+    # 1: runs, their nodes and their event stream (a row holds the events seq..last of one
+    # written batch as a JSON array: one row per batch, not per event, keeps recording cheap).
     """
     CREATE TABLE runs (
         id TEXT PRIMARY KEY,
@@ -92,6 +93,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE TABLE events (
         run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
         seq INTEGER NOT NULL,
+        last INTEGER NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID;
