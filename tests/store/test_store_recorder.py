@@ -217,3 +217,15 @@ def test_the_writer_leaves_when_idle_and_comes_back(tmp_path: Path, two_nodes: M
     recorder.close()
     with RunStore.open(tmp_path / "h.db") as store:
         assert [r.status for r in store.list_runs()] == ["completed", "completed"]
+
+
+def test_a_recorder_that_breaks_loses_records_but_never_hangs(
+    tmp_path: Path, two_nodes: ModuleType
+) -> None:
+    recorder = RunRecorder(tmp_path / "h.db", inputs={"n": 1}, value_cap=None)  # type: ignore[arg-type]
+    outputs = two_nodes.run(two_nodes.Inputs(n=1), hooks=recorder)
+    assert recorder.flush(timeout=30)
+    recorder.close()
+    assert outputs.total == 3
+    assert recorder.error is not None and "recording stopped: TypeError" in str(recorder.error)
+    assert _no_writer_left()

@@ -95,3 +95,13 @@ def test_recorded_outputs_with_bytes_can_be_read_back(tmp_path: Path, two_nodes:
         assert isinstance(run.inputs, dict) and isinstance(run.outputs, dict)
         assert store.blob(run.inputs["payload"]["sha256"]) == b"raw bytes"
         assert store.blob(run.outputs["image"]["sha256"]) == b"\x89PNG..."
+
+
+class Hostile(dict):  # type: ignore[type-arg]
+    def items(self):  # type: ignore[no-untyped-def, override]
+        raise RuntimeError("cannot be read")
+
+
+def test_a_value_that_fails_to_convert_is_marked_and_the_rest_kept() -> None:
+    data = json.loads(encode({"bad": Hostile(a=1), "good": [1, 2]}).text)
+    assert data["bad"][MARKER] == "unstorable" and data["good"] == [1, 2]

@@ -229,6 +229,11 @@ class RunRecorder:
 
     # -- the writer thread --------------------------------------------------------------------
 
+    def _lost(self, error: StoreError) -> None:
+        """Keep the first reason records were lost (later ones are mostly its consequences)."""
+        if self.error is None:
+            self.error = error
+
     def _start_writer(self) -> None:
         with self._guard:
             if self._writer is not None:
@@ -239,6 +244,18 @@ class RunRecorder:
             self._writer.start()
 
     def _work(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug here must lose records, never hang a flush or a run
+            self._lost(StoreError(f"recording stopped: {type(exc).__name__}: {exc}"))
+            with self._guard:
+                self._writer = None
+            while self._pending:
+                item = self._pending.popleft()
+                if isinstance(item, threading.Event):
+                    item.set()
+
+    def _loop(self) -> None:
         idle_since = time.monotonic()
         beat = time.monotonic()
         main = threading.main_thread()
@@ -278,9 +295,9 @@ class RunRecorder:
                 self._conn = connect(self.db_path)
                 settle_dead_runs(self._conn)
             except StoreError as exc:
-                self.error = exc
+                self._lost(exc)
             except sqlite3.Error as exc:
-                self.error = StoreError(f"cannot use the run history {self.db_path}: {exc}")
+                self._lost(StoreError(f"cannot use the run history {self.db_path}: {exc}"))
         return self._conn
 
     def _write_batch(self) -> None:
@@ -288,32 +305,35 @@ class RunRecorder:
         pending = self._pending
         while pending and len(batch) < 20_000:
             batch.append(pending.popleft())
-        conn = self._connection()
         waiting = [item for item in batch if isinstance(item, threading.Event)]
-        if conn is None:
+        try:
+            conn = self._connection()
+            if conn is not None:
+                self._write(conn, batch)
+        finally:  # whatever happened, a flush waiting for this batch is answered
             for done in waiting:
                 done.set()
-            return
+
+    def _write(self, conn: sqlite3.Connection, batch: list[object]) -> None:
         writes = _Writes()
-        for item in batch:
-            if isinstance(item, Event):
-                self._note(item, writes)
-            elif isinstance(item, _Outputs):
-                encoded = self._encode(item.value)
-                writes.outputs.append((item.run_id, encoded))
         try:
+            for item in batch:
+                if isinstance(item, Event):
+                    self._note(item, writes)
+                elif isinstance(item, _Outputs):
+                    writes.outputs.append((item.run_id, self._encode(item.value)))
             conn.execute("BEGIN IMMEDIATE")
             writes.apply(conn, self._runs, time.time())
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self.error = StoreError(f"cannot write the run history {self.db_path}: {exc}")
+            self._lost(StoreError(f"cannot write the run history {self.db_path}: {exc}"))
         finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             for run_id in writes.ended:
                 self._runs.pop(run_id, None)
-            for done in waiting:
-                done.set()
 
     def _encode(self, value: object) -> Encoded:
         return encode(value, inline_limit=self.inline_limit, cap=self.value_cap)
@@ -410,7 +430,7 @@ class RunRecorder:
                 [(time.time(), run_id) for run_id in self._runs],
             )
         except sqlite3.Error as exc:
-            self.error = StoreError(f"cannot write the run history {self.db_path}: {exc}")
+            self._lost(StoreError(f"cannot write the run history {self.db_path}: {exc}"))
 
     def _abandon(self, status: RunStatus) -> None:
         """End the record of every run still going on (the program is leaving without them)."""
@@ -429,7 +449,7 @@ class RunRecorder:
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                self.error = StoreError(f"cannot write the run history {self.db_path}: {exc}")
+                self._lost(StoreError(f"cannot write the run history {self.db_path}: {exc}"))
         self._runs.clear()
 
 

@@ -95,7 +95,12 @@ def _storable(value: object, blobs: list[Blob], cap: int) -> object:
         _measure(value, cap)
     except _TooLarge:
         return _omitted(value)
-    return _convert(value, blobs)
+    try:
+        return _convert(value, blobs)
+    except RecursionError:
+        return {MARKER: "unstorable", "type": type(value).__name__, "repr": "<too deep>"}
+    except Exception:  # a container of one's own that fails to iterate: still record the rest
+        return {MARKER: "unstorable", "type": type(value).__name__, "repr": _short_repr(value)}
 
 
 def _convert(value: object, blobs: list[Blob]) -> object:
