@@ -49,6 +49,9 @@ COMMANDS: Final[dict[str, LazyCommand]] = {
     "schema": LazyCommand(
         "schema_cmd", "schema_command", "Print the JSON Schema of the blueprint format."
     ),
+    "serve": LazyCommand(
+        "serve_cmd", "serve_command", "Serve the JSON-RPC protocol and the live web view of runs."
+    ),
 }
 
 EPILOG: Final = """\b
