@@ -67,10 +67,9 @@ def create_app(settings: ServeSettings) -> Starlette:
         await websocket.accept()
         await serve_websocket(websocket, state.server.board, state.dispatcher)
 
-    return Starlette(
-        routes=[Route("/", page), WebSocketRoute("/rpc", rpc)],
-        lifespan=lifespan,
-    )
+    app = Starlette(routes=[Route("/", page), WebSocketRoute("/rpc", rpc)], lifespan=lifespan)
+    app.state.atomiton = state
+    return app
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -129,15 +128,26 @@ def serve(settings: ServeSettings, sock: socket.socket) -> None:
     """Run the app on ``sock`` until SIGTERM or Ctrl-C."""
     import uvicorn
 
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Cancel the runs while the clients are still connected, so they see them end.
+            state: _State = app.state.atomiton
+            if hasattr(state, "server"):
+                await state.server.board.shut_down(SHUTDOWN_GRACE)
+                await state.server.board.drain(1.0)
+            await super().shutdown(sockets)
+
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level="warning",
         ws="websockets-sansio" if _has_sansio() else "websockets",
         ws_max_size=16 * 1024 * 1024,
         lifespan="on",
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE) + 5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
 
 
 def _has_sansio() -> bool:

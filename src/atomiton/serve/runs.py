@@ -235,6 +235,12 @@ class RunBoard:
             print(f"cancelling {len(pending)} run(s)", file=sys.stderr, flush=True)
             await asyncio.to_thread(self.wait_all, grace)
 
+    async def drain(self, timeout: float) -> None:
+        """Give the sessions up to ``timeout`` seconds to send what they have queued."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(s.outbox.qsize() for s in self.sessions):
+            await asyncio.sleep(0.01)
+
     # --- events to sessions (on the loop's thread) ---------------------------------------
 
     def attach(self, session: Session) -> None:

@@ -10,6 +10,7 @@ cancelled). Needs no extra library: only the methods (``methods.py``) and the fr
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import threading
@@ -40,9 +41,17 @@ async def serve_stdio(settings: ServeSettings, stdin: IO[bytes], stdout: IO[byte
     lines: asyncio.Queue[bytes] = asyncio.Queue()
 
     def read() -> None:
-        # A thread, not the loop: a pipe's readline blocks, and stdin may be any file.
-        for line in iter(stdin.readline, b""):
-            loop.call_soon_threadsafe(lines.put_nowait, line)
+        # A thread, not the loop: stdin may be any file. Raw reads of the descriptor, because a
+        # thread blocked inside a buffered reader at exit makes the interpreter abort.
+        fd = stdin.fileno()
+        pending = b""
+        while chunk := os.read(fd, 1 << 16):
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                loop.call_soon_threadsafe(lines.put_nowait, line + b"\n")
+        if pending:
+            loop.call_soon_threadsafe(lines.put_nowait, pending)
         loop.call_soon_threadsafe(lines.put_nowait, b"")
 
     threading.Thread(target=read, name="atomiton-serve-stdin", daemon=True).start()
