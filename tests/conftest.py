@@ -25,3 +25,5 @@ def _own_cache_folder(
 ) -> None:
     """Each test gets its own atomiton cache folder (never the user's, never another test's)."""
     monkeypatch.setenv("ATOMITON_CACHE_DIR", str(tmp_path_factory.mktemp("atomiton-cache")))
+    # ... and its own run history: ``atomiton run`` records into $ATOMITON_HOME/history.db.
+    monkeypatch.setenv("ATOMITON_HOME", str(tmp_path_factory.mktemp("atomiton-home")))

@@ -49,6 +49,11 @@ COMMANDS: Final[dict[str, LazyCommand]] = {
     "schema": LazyCommand(
         "schema_cmd", "schema_command", "Print the JSON Schema of the blueprint format."
     ),
+    "runs": LazyCommand(
+        "runs_cmd",
+        "runs_command",
+        "List recorded runs, or show one run, its events, or clean up old ones.",
+    ),
     "serve": LazyCommand(
         "serve_cmd", "serve_command", "Serve the JSON-RPC protocol and the live web view of runs."
     ),

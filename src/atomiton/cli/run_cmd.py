@@ -36,6 +36,7 @@ from .watch import RunWatcher
 
 if TYPE_CHECKING:
     from ..compiler.ir import Graph
+    from ..store import RunRecorder
 
 T = TypeVar("T")
 
@@ -256,6 +257,32 @@ def _store(
         pass  # a full disk or read-only folder costs the next run a compile, nothing more
 
 
+def _recorder(
+    record: bool, db: Path | None, blueprint: object, inputs: BaseModel, file: Path
+) -> RunRecorder | None:
+    """The hook that records the run in the history (``--no-record``: none)."""
+    if not record:
+        return None
+    from ..runtime import Blueprint
+    from ..store import RunRecorder
+
+    assert isinstance(blueprint, Blueprint)
+    return RunRecorder(db, blueprint=blueprint, inputs=inputs, path=file)
+
+
+@contextmanager
+def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]:
+    """Write the run's record however the run ends; a history that cannot be written is a
+    warning, never a failed run."""
+    try:
+        yield
+    finally:
+        if recorder is not None:
+            recorder.close()
+            if recorder.error is not None:
+                reporter.warning(f"the run was not recorded: {recorder.error}")
+
+
 @click.command("run", epilog=EPILOG)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -308,6 +335,18 @@ def _store(
     is_flag=True,
     help="Compile the blueprint even if the run cache holds it unchanged (and refresh the cache).",
 )
+@click.option(
+    "--record/--no-record",
+    default=True,
+    help="Record the run in the run history (default: on; see 'atomiton runs').",
+)
+@click.option(
+    "--db",
+    metavar="PATH",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The run history to record into (default: .atomiton/history.db of the project, "
+    "or $ATOMITON_HOME/history.db).",
+)
 @search_path_option
 def run_command(
     file: Path,
@@ -320,6 +359,8 @@ def run_command(
     allow_paths: tuple[Path, ...],
     search_path: tuple[Path, ...],
     recompile: bool,
+    record: bool = True,
+    db: Path | None = None,
 ) -> None:
     """Run a blueprint and print its outputs.
 
@@ -339,11 +380,12 @@ def run_command(
     token = CancelToken()
     blueprint = module.BLUEPRINT
     watcher = RunWatcher(blueprint.name or blueprint.id, console=reporter.console, events=events)
+    recorder = _recorder(record, db, blueprint, inputs, file)
 
     def body() -> BaseModel:
         outputs: BaseModel = module.run(
             inputs,
-            hooks=watcher,
+            hooks=watcher if recorder is None else (watcher, recorder),
             concurrency=concurrency,
             timeout=timeout,
             cancel=token,
@@ -353,11 +395,16 @@ def run_command(
 
     # Only the main thread may set signal handlers (an embedding caller may run us elsewhere).
     in_main = threading.current_thread() is threading.main_thread()
-    with cancel_on_signals() if in_main else nullcontext(SignalCancel()) as terminated:
+    with (
+        _closing(recorder, reporter),
+        cancel_on_signals() if in_main else nullcontext(SignalCancel()) as terminated,
+    ):
         try:
             with _sigint_cancels(token.cancel) as pressed, watcher:
                 # A second SIGTERM/SIGHUP, like a second Ctrl-C, stops waiting for the wind-down.
                 outputs = _run_in_worker(body, give_up=lambda: terminated.count >= 2)
+            if recorder is not None and recorder.run_ids:
+                recorder.record_outputs(recorder.run_ids[-1], outputs)
         except _Interrupted:
             reporter.error("interrupted again; not waiting for running nodes to stop")
             code = status.INTERRUPTED if terminated.signal is None else 128 + terminated.signal

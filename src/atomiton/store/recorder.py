@@ -1,0 +1,539 @@
+"""Recording runs: ``RunRecorder``, the hook that writes a run's record into the history, and
+``run_recorded``, which runs a compiled module with one and records its inputs and outputs too.
+
+The hook does almost nothing on the run's threads: it appends each event to a deque. A writer
+thread of the recorder drains the deque every ``flush_interval`` seconds (and at once when a run
+ends) and writes each batch in one transaction: the run's row, its nodes' states and its event
+stream as JSON lines (the shape ``atomiton run --events`` writes). While a run goes on the writer
+also refreshes the run's heartbeat, so that a process killed outright leaves a run that the next
+opening of the store marks ``interrupted`` (``runstore.settle_dead_runs``).
+
+The writer is not a daemon: the interpreter waits for it at exit, and it leaves as soon as the
+main thread has ended and the deque is drained, so nothing an ended run reported is lost. It also
+leaves after ``linger`` idle seconds, and starts again with the next event. A recorder that
+cannot open its database never fails a run: it drops the events and keeps the error in ``error``.
+
+Hooks see events, not values: per-node inputs and outputs are not recorded (the run's own inputs
+and outputs are, through ``inputs=`` and ``record_outputs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Final
+
+from .. import __version__
+from ..runtime.events import (
+    Event,
+    ExecutionCancelled,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    NodeCompleted,
+    NodeEvent,
+    NodeFailed,
+    NodeRetrying,
+    NodeSkipped,
+    NodeStarted,
+    event_to_dict,
+)
+from ..runtime.execution import active_runs
+from ..runtime.model import Blueprint
+from .records import NodeState, RunStatus
+from .runstore import HEARTBEAT, RunStore, settle_dead_runs
+from .schema import StoreError, connect, default_db_path
+from .values import INLINE_LIMIT, VALUE_CAP, Encoded, encode
+
+_ENDS: Final = (ExecutionCompleted, ExecutionFailed, ExecutionCancelled)
+_UNSET: Final[Any] = object()
+
+
+@dataclass
+class _Node:
+    """A node's row while its run is recorded (the ``nodes`` table's columns, in order)."""
+
+    index: int
+    type: str
+    state: NodeState = "pending"
+    started: float | None = None
+    ended: float | None = None
+    duration: float | None = None
+    attempts: int = 0
+    error: str | None = None
+    error_type: str | None = None
+    source: str = ""
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
+class _Run:
+    """What the writer knows of one run it records."""
+
+    run_id: str
+    blueprint: Blueprint | None
+    seq: int = 0
+    status: RunStatus = "running"
+    ended: float | None = None
+    error: str | None = None
+    error_type: str | None = None
+    error_node: str | None = None
+    nodes: dict[str, _Node] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Outputs:
+    run_id: str
+    value: object
+
+
+class RunRecorder:
+    """A hook that records every run it sees into the run history at ``db``.
+
+    Args:
+        db: the database file, or an open ``RunStore`` (its file is used); None: the project's
+            default (``schema.default_db_path``).
+        blueprint: the module's ``BLUEPRINT``; without it the recorder finds the blueprint of
+            each run among the running flows and loaded modules.
+        inputs: the run's inputs, recorded with every run this recorder sees (meant for a
+            recorder made for one run, as ``atomiton run`` and ``run_recorded`` do).
+        path: the blueprint file the run comes from, to show errors at ``file:line:col``.
+        inline_limit: values whose JSON is longer go to a blob.
+        value_cap: values larger than this are not stored (a marker with type and size).
+        flush_interval: the most seconds an event waits before it is written.
+        linger: idle seconds before the writer thread leaves (it starts again when needed).
+
+    Use it as a context manager (or call ``close``) to wait until everything is written.
+    """
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | RunStore | None = None,
+        *,
+        blueprint: Blueprint | None = None,
+        inputs: object = _UNSET,
+        path: str | os.PathLike[str] | None = None,
+        inline_limit: int = INLINE_LIMIT,
+        value_cap: int = VALUE_CAP,
+        flush_interval: float = 0.05,
+        linger: float = 1.0,
+    ) -> None:
+        if isinstance(db, RunStore):
+            self.db_path = db.path
+        else:
+            self.db_path = Path(db) if db is not None else default_db_path()
+        self.blueprint = blueprint
+        self.inputs = inputs
+        self.source_path = None if path is None else str(Path(path).absolute())
+        self.inline_limit = inline_limit
+        self.value_cap = value_cap
+        self.flush_interval = flush_interval
+        self.linger = linger
+        self.run_ids: list[str] = []  # every run seen, in the order they started
+        self.error: StoreError | None = None  # why records were lost, if they were
+        self._pending: deque[object] = deque()
+        self._guard = threading.Lock()
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._runs: dict[str, _Run] = {}  # writer thread only
+        self._host = socket.gethostname()
+        self._closing = False
+
+    # -- the hook, on the run's threads -------------------------------------------------------
+
+    def on_event(self, *, event: Event) -> None:
+        """Queue one event of a run for the writer (the ``Hooks`` protocol)."""
+        self._pending.append(event)
+        if type(event) is ExecutionStarted:
+            self.run_ids.append(event.run_id)
+            self._wake.set()
+        elif type(event) in _ENDS:
+            self._wake.set()
+        if self._writer is None:
+            self._start_writer()
+
+    def record_outputs(self, run_id: str, outputs: object) -> None:
+        """Record the outputs of run ``run_id`` (a pydantic model or any value)."""
+        self._pending.append(_Outputs(run_id, outputs))
+        self._wake.set()
+        if self._writer is None:
+            self._start_writer()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every event queued so far is written; False if ``timeout`` ran out."""
+        done = threading.Event()
+        self._pending.append(done)
+        self._wake.set()
+        if self._writer is None:
+            self._start_writer()
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        """Write everything queued, stop the writer and close the database connection."""
+        self.flush()
+        with self._guard:
+            writer = self._writer
+        if writer is not None:
+            self._closing = True
+            self._wake.set()
+            writer.join()
+        self._closing = False
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the writer thread --------------------------------------------------------------------
+
+    def _start_writer(self) -> None:
+        with self._guard:
+            if self._writer is not None:
+                return
+            self._writer = threading.Thread(
+                target=self._work, name="atomiton-recorder", daemon=False
+            )
+            self._writer.start()
+
+    def _work(self) -> None:
+        idle_since = time.monotonic()
+        beat = time.monotonic()
+        main = threading.main_thread()
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            if self._pending:
+                self._write_batch()
+                idle_since = time.monotonic()
+            now = time.monotonic()
+            if self._runs and now - beat >= HEARTBEAT:
+                beat = now
+                self._heartbeat()
+            if self._pending:
+                continue
+            leaving = self._closing or not main.is_alive()
+            if leaving and self._runs:
+                # Closed, or the program ended, while a run went on (in a daemon thread, say):
+                # its record ends here rather than stay ``running``.
+                self._abandon("interrupted")
+            if self._runs:
+                continue
+            if leaving or now - idle_since >= self.linger:
+                with self._guard:
+                    if self._pending:
+                        continue  # an event arrived after the check above: not idle after all
+                    self._writer = None
+                # An event queued between that check and this thread's leaving saw a writer
+                # and started none: start one for it.
+                if self._pending and not self._closing:
+                    self._start_writer()
+                return
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._conn is None and self.error is None:
+            try:
+                self._conn = connect(self.db_path)
+                settle_dead_runs(self._conn)
+            except StoreError as exc:
+                self.error = exc
+            except sqlite3.Error as exc:
+                self.error = StoreError(f"cannot use the run history {self.db_path}: {exc}")
+        return self._conn
+
+    def _write_batch(self) -> None:
+        batch: list[object] = []
+        pending = self._pending
+        while pending and len(batch) < 20_000:
+            batch.append(pending.popleft())
+        conn = self._connection()
+        waiting = [item for item in batch if isinstance(item, threading.Event)]
+        if conn is None:
+            for done in waiting:
+                done.set()
+            return
+        writes = _Writes()
+        for item in batch:
+            if isinstance(item, Event):
+                self._note(item, writes)
+            elif isinstance(item, _Outputs):
+                encoded = self._encode(item.value)
+                writes.outputs.append((item.run_id, encoded))
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            writes.apply(conn, self._runs, time.time())
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.error = StoreError(f"cannot write the run history {self.db_path}: {exc}")
+        finally:
+            for run_id in writes.ended:
+                self._runs.pop(run_id, None)
+            for done in waiting:
+                done.set()
+
+    def _encode(self, value: object) -> Encoded:
+        return encode(value, inline_limit=self.inline_limit, cap=self.value_cap)
+
+    def _note(self, event: Event, writes: _Writes) -> None:
+        """Fold one event into the run's state and the batch's writes."""
+        run = self._runs.get(event.run_id)
+        if run is None:
+            run = self._begin(event, writes)
+        run.seq += 1
+        data = json.dumps(event_to_dict(event), ensure_ascii=False, default=str)
+        writes.events.append((event.run_id, run.seq, data))
+        if isinstance(event, NodeEvent):
+            node = run.nodes.get(event.node_id)
+            if node is None:
+                node = run.nodes[event.node_id] = _Node(event.index, event.node_type)
+            _apply_node_event(node, event)
+            run.dirty.add(event.node_id)
+            writes.touched.add(event.run_id)
+        elif isinstance(event, _ENDS):
+            run.ended = event.timestamp
+            if isinstance(event, ExecutionCompleted):
+                run.status = "completed"
+            elif isinstance(event, ExecutionCancelled):
+                run.status, run.error = "cancelled", event.reason
+            else:
+                run.status, run.error = "failed", event.error
+                run.error_type, run.error_node = event.error_type, event.node_id
+            writes.touched.add(event.run_id)
+            writes.ended.append(event.run_id)
+
+    def _begin(self, event: Event, writes: _Writes) -> _Run:
+        """Start the record of a run: its row, and its nodes as pending."""
+        blueprint = self._find_blueprint(event)
+        run = self._runs[event.run_id] = _Run(event.run_id, blueprint)
+        if blueprint is not None:
+            for index, info in enumerate(blueprint.nodes):
+                run.nodes[info.id] = _Node(
+                    index,
+                    info.type,
+                    state="pending" if info.enabled else "skipped",
+                    source=blueprint.where(info),
+                    line=info.line,
+                    column=info.column,
+                )
+            run.dirty.update(run.nodes)
+        inputs = None if self.inputs is _UNSET else self._encode(self.inputs)
+        blueprint_id = getattr(event, "blueprint_id", "") or ""
+        writes.started.append(
+            (
+                event.run_id,
+                blueprint.id if blueprint is not None else blueprint_id,
+                blueprint.name if blueprint is not None else getattr(event, "name", ""),
+                blueprint.version if blueprint is not None else "",
+                blueprint.source if blueprint is not None else "",
+                blueprint.sha256 if blueprint is not None else "",
+                self.source_path,
+                __version__,
+                event.timestamp,
+                inputs,
+                os.getpid(),
+                self._host,
+            )
+        )
+        return run
+
+    def _find_blueprint(self, event: Event) -> Blueprint | None:
+        """The blueprint of ``event``'s run: the one given, a running flow's, a loaded module's."""
+        blueprint_id = getattr(event, "blueprint_id", None)
+        given = self.blueprint
+        if given is not None and given.id == blueprint_id:
+            return given
+        for execution in active_runs():
+            if execution.run_id == event.run_id:
+                return execution.blueprint
+        name = getattr(event, "name", None)
+        for module in list(sys.modules.values()):
+            found = getattr(module, "__dict__", {}).get("BLUEPRINT")
+            if isinstance(found, Blueprint) and found.id == blueprint_id and found.name == name:
+                return found
+        return None
+
+    def _heartbeat(self) -> None:
+        conn = self._connection()
+        if conn is None:
+            return
+        try:
+            conn.executemany(
+                "UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'",
+                [(time.time(), run_id) for run_id in self._runs],
+            )
+        except sqlite3.Error as exc:
+            self.error = StoreError(f"cannot write the run history {self.db_path}: {exc}")
+
+    def _abandon(self, status: RunStatus) -> None:
+        """End the record of every run still going on (the program is leaving without them)."""
+        writes = _Writes()
+        for run in self._runs.values():
+            run.status, run.ended = status, time.time()
+            writes.touched.add(run.run_id)
+            writes.ended.append(run.run_id)
+        conn = self._connection()
+        if conn is not None:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                writes.apply(conn, self._runs, time.time())
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self.error = StoreError(f"cannot write the run history {self.db_path}: {exc}")
+        self._runs.clear()
+
+
+_RUN_COLUMNS: Final = (
+    "id, blueprint_id, name, version, source, sha256, path, atomiton_version, started, inputs,"
+    " pid, host, status, heartbeat"
+)
+
+
+@dataclass
+class _Writes:
+    """The rows one batch writes, gathered before the transaction so that it stays short."""
+
+    started: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[str, int, str]] = field(default_factory=list)
+    outputs: list[tuple[str, Encoded]] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+    ended: list[str] = field(default_factory=list)
+
+    def apply(self, conn: sqlite3.Connection, runs: dict[str, _Run], now: float) -> None:
+        for row in self.started:
+            *fields, inputs = row[:10]
+            text = None if inputs is None else inputs.text
+            conn.execute(
+                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                (*fields, text, *row[10:], now),
+            )
+            if inputs is not None:
+                _store_blobs(conn, row[0], inputs)
+        conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", self.events)
+        for run_id in self.touched | {row[0] for row in self.started}:
+            run = runs.get(run_id)
+            if run is None:
+                continue
+            conn.executemany(
+                "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_node_row(run_id, node_id, run.nodes[node_id]) for node_id in run.dirty],
+            )
+            run.dirty.clear()
+            conn.execute(
+                "UPDATE runs SET status = ?, ended = ?, error = ?, error_type = ?,"
+                " error_node = ?, heartbeat = ? WHERE id = ?",
+                (run.status, run.ended, run.error, run.error_type, run.error_node, now, run_id),
+            )
+        for run_id, encoded in self.outputs:
+            conn.execute("UPDATE runs SET outputs = ? WHERE id = ?", (encoded.text, run_id))
+            _store_blobs(conn, run_id, encoded)
+
+
+def _store_blobs(conn: sqlite3.Connection, run_id: str, encoded: Encoded) -> None:
+    for blob in encoded.blobs:
+        conn.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, kind, size, data) VALUES (?, ?, ?, ?)",
+            (blob.sha256, blob.kind, len(blob.data), blob.data),
+        )
+        conn.execute("INSERT OR IGNORE INTO run_blobs VALUES (?, ?)", (run_id, blob.sha256))
+
+
+def _node_row(run_id: str, node_id: str, node: _Node) -> tuple[object, ...]:
+    return (
+        run_id,
+        node_id,
+        node.index,
+        node.type,
+        node.state,
+        node.started,
+        node.ended,
+        node.duration,
+        node.attempts,
+        node.error,
+        node.error_type,
+        node.source,
+        node.line,
+        node.column,
+    )
+
+
+def _apply_node_event(node: _Node, event: NodeEvent) -> None:
+    if isinstance(event, NodeStarted):
+        node.state = "running"
+        node.attempts = max(node.attempts, event.attempt)
+        if node.started is None or event.attempt == 1:
+            node.started = event.timestamp
+            node.ended = node.duration = None
+    elif isinstance(event, NodeCompleted):
+        node.state, node.ended = "done", event.timestamp
+        node.duration, node.attempts = event.duration, event.attempts
+        node.error = node.error_type = None
+    elif isinstance(event, NodeFailed):
+        node.state, node.ended = "failed", event.timestamp
+        node.duration, node.attempts = event.duration, event.attempts
+        node.error, node.error_type = event.error, event.error_type
+    elif isinstance(event, NodeRetrying):
+        node.attempts = max(node.attempts, event.attempt)
+    elif isinstance(event, NodeSkipped):
+        node.state, node.ended = "skipped", event.timestamp
+        if event.reason:
+            node.error = event.reason
+
+
+def run_recorded(
+    module: ModuleType,
+    inputs: object = None,
+    *,
+    db: str | os.PathLike[str] | RunStore | None = None,
+    hooks: object = None,
+    **options: Any,
+) -> Any:
+    """Run a compiled flow module with a ``RunRecorder``, recording its inputs and outputs too.
+
+    ``options`` are ``run``'s own (``concurrency``, ``timeout``, ``cancel``, ...); ``hooks``
+    are called besides the recorder. Returns the flow's outputs; the record is written before
+    this returns, whether the run succeeded or not.
+    """
+    run: Callable[..., Any] = module.run
+    recorder = RunRecorder(db, blueprint=module.BLUEPRINT, inputs=inputs)
+    extra: list[object] = []
+    if hooks is not None:
+        extra = [hooks] if hasattr(hooks, "on_event") else list(_items(hooks))
+    try:
+        outputs = run(inputs, hooks=[recorder, *extra], **options)
+        if recorder.run_ids:
+            recorder.record_outputs(recorder.run_ids[-1], outputs)
+        return outputs
+    finally:
+        recorder.close()
+
+
+def _items(hooks: object) -> Iterable[object]:
+    if isinstance(hooks, Iterable):
+        return hooks
+    raise TypeError(f"hooks must be a hook or an iterable of hooks, got {hooks!r}")
