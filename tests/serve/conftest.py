@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,10 @@ class Served:
     url: str
     process: subprocess.Popen[bytes]
     folder: Path
+    log: Path
+
+    def stderr(self) -> str:
+        return self.log.read_text()
 
     @property
     def rpc(self) -> str:
@@ -66,21 +71,28 @@ def write_flows(folder: Path, delay: float = 1.0) -> None:
 
 
 def start_server(folder: Path, *args: str) -> Served:
-    """Start ``atomiton serve --port 0`` in ``folder``; return once it printed its address."""
+    """Start ``atomiton serve --port 0`` in ``folder``; return once it printed its address.
+
+    Its stderr goes to a file (a pipe nobody reads could fill up and stall the server).
+    """
     env = {**os.environ, "ATOMITON_HOME": str(folder / "home"), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "atomiton", "serve", "--port", "0",
-         "--blueprints", str(folder / "blueprints"), *args],
-        cwd=folder,
-        env=env,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    line = process.stderr.readline().decode()
-    if "serving on" not in line:
-        process.kill()
-        raise AssertionError(f"the server did not start: {line}{process.stderr.read().decode()}")
-    return Served(line.split("serving on ", 1)[1].strip(), process, folder)
+    log = folder / f"server-{len(list(folder.glob('server-*.log')))}.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "atomiton", "serve", "--port", "0",
+             "--blueprints", str(folder / "blueprints"), *args],
+            cwd=folder,
+            env=env,
+            stderr=stderr,
+        )
+    deadline = time.monotonic() + 60
+    while "serving on" not in (text := log.read_text()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the server did not start: {text}")
+        time.sleep(0.05)
+    line = next(line for line in text.splitlines() if "serving on" in line)
+    return Served(line.split("serving on ", 1)[1].strip(), process, folder, log)
 
 
 def stop_server(served: Served) -> int:
@@ -91,8 +103,7 @@ def stop_server(served: Served) -> int:
     finally:
         if served.process.poll() is None:
             served.process.kill()
-        assert served.process.stderr is not None
-        served.process.stderr.close()
+            served.process.wait()
 
 
 @pytest.fixture

@@ -37,8 +37,10 @@ def exchange(ws: object, text: str) -> object:
         ('{"jsonrpc": "2.0", "id": 1, "method": "run", "params": [1]}', -32602),
         ('{"jsonrpc": "2.0", "id": 1, "method": "runs.list", "params": {"last": "x"}}', -32602),
         ('{"jsonrpc": "2.0", "id": 1, "method": "cancel", "params": {"runId": "nope"}}', -32004),
-        ('{"jsonrpc": "2.0", "id": 1, "method": "blueprints.get", "params": {"name": "../x.yaml"}}',
-         -32602),
+        (
+            '{"jsonrpc": "2.0", "id": 1, "method": "blueprints.get", "params": {"name": "../x.yaml"}}',
+            -32602,
+        ),
     ],
 )
 def test_a_malformed_message_gets_an_error_and_the_connection_stays(
@@ -75,7 +77,11 @@ def test_a_run_streams_every_event_in_order_and_ends_recorded(server: Served) ->
     assert all(e["run_id"] == run_id for e in events)
     assert kinds.index("node.started") < kinds.index("node.completed")
     assert detail.run.status == "completed"
-    assert {n.id: n.state for n in detail.nodes} == {"first": "done", "middle": "done", "last": "done"}
+    assert {n.id: n.state for n in detail.nodes} == {
+        "first": "done",
+        "middle": "done",
+        "last": "done",
+    }
     assert detail.events == len(events)
 
 
@@ -110,7 +116,9 @@ def test_cancel_pause_and_resume(server: Served) -> None:
         paused = client.run("fails.yaml")
         client.pause(paused)
         time.sleep(0.8)  # 'start' sleeps 0.3 s: 'boom' would have started by now
-        started = [e.get("node_id") for e in client.received(paused) if e["event"] == "node.started"]
+        started = [
+            e.get("node_id") for e in client.received(paused) if e["event"] == "node.started"
+        ]
         assert "boom" not in started
         client.resume(paused)
         detail = client.wait(paused)
@@ -121,9 +129,7 @@ def test_cancel_pause_and_resume(server: Served) -> None:
 
 
 def test_run_refuses_bad_blueprints_and_inputs_with_positions(server: Served) -> None:
-    (server.folder / "broken.yaml").write_text(
-        "id: broken\nnodes:\n  - {id: a, type: transfrom}\n"
-    )
+    (server.folder / "broken.yaml").write_text("id: broken\nnodes:\n  - {id: a, type: transfrom}\n")
     with Client.connect(server.rpc) as client:
         with pytest.raises(RpcCallError) as refused:
             client.run("broken.yaml")
@@ -184,8 +190,17 @@ def test_a_token_guards_the_socket_and_the_page(server_factory: ServerFactory) -
 
 def test_another_host_needs_a_token(flows: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "atomiton", "serve", "--host", "0.0.0.0", "--port", "0",
-         "--no-record"],
+        [
+            sys.executable,
+            "-m",
+            "atomiton",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--no-record",
+        ],
         cwd=flows,
         stderr=subprocess.PIPE,
         env={**os.environ, "ATOMITON_SERVE_TOKEN": ""},
@@ -196,9 +211,7 @@ def test_another_host_needs_a_token(flows: Path) -> None:
         address = process.stderr.readline().decode()
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        assert process.stderr is not None
-        process.stderr.close()
+        process.communicate(timeout=30)
     token = warning.rsplit("token ", 1)[1].strip()
     assert len(token) >= 20
     assert address.strip().endswith(f"?token={token}")

@@ -35,7 +35,9 @@ def test_stdio_serves_runs_and_answers_garbage_with_errors(flows: Path) -> None:
     )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(b"this is not json\n")
-    process.stdin.write(b'{"jsonrpc": "2.0", "id": 1, "method": "run", "params": {"path": "steps.yaml"}}\n')
+    process.stdin.write(
+        b'{"jsonrpc": "2.0", "id": 1, "method": "run", "params": {"path": "steps.yaml"}}\n'
+    )
     process.stdin.flush()
     first = json.loads(process.stdout.readline())
     assert first["error"]["code"] == -32700
@@ -64,9 +66,7 @@ def test_the_typed_client_spawns_a_stdio_server(flows: Path) -> None:
 
 
 def test_sigterm_cancels_the_runs_of_a_stdio_server(flows: Path) -> None:
-    (flows / "long.yaml").write_text(
-        LONG
-    )
+    (flows / "long.yaml").write_text(LONG)
     with Client.spawn(["--no-record"], cwd=str(flows)) as client:
         run_id = client.run("long.yaml")
         time.sleep(0.3)
@@ -80,9 +80,7 @@ def test_sigterm_cancels_the_runs_of_a_stdio_server(flows: Path) -> None:
 
 
 def test_sigterm_cancels_the_runs_of_a_websocket_server(server: Served) -> None:
-    (server.folder / "long.yaml").write_text(
-        LONG
-    )
+    (server.folder / "long.yaml").write_text(LONG)
     with Client.connect(server.rpc) as client:
         run_id = client.run("long.yaml")
         time.sleep(0.3)
@@ -90,5 +88,6 @@ def test_sigterm_cancels_the_runs_of_a_websocket_server(server: Served) -> None:
         server.process.send_signal(signal.SIGTERM)
         kinds = [e["event"] for e in client.events(run_id)]
     assert kinds[-1] == "execution.cancelled"
-    assert server.process.wait(timeout=30) in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+    code = server.process.wait(timeout=30)
+    assert code in (0, -signal.SIGTERM), server.stderr()
     assert time.monotonic() - started < 20

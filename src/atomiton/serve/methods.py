@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ..diagnostics import Diagnostic
 from ..errors import BlueprintError
@@ -54,6 +54,8 @@ from .protocol import (
 from .rpc import Handler, RpcError, Session
 from .runs import RunBoard, compile_graph
 from .view import build_view, fold_events, graph_positions, node_states
+
+T = TypeVar("T")
 
 BLUEPRINT_SUFFIXES: Final = (".yaml", ".yml")
 
@@ -201,18 +203,20 @@ class Server:
 
     async def runs_list(self, session: Session, params: RunsListParams) -> Message:
         past = await asyncio.to_thread(
-            history.list_runs, self.db, blueprint=None, status=None, last=None
+            _history,
+            history.list_runs,
+            self.db,
+            blueprint=params.blueprint,
+            status=params.status,
+            last=params.last,
         )
-        live = [run.summary() for run in list(self.board.runs.values())]
         merged: dict[str, RunSummaryItem] = {item.runId: item for item in past}
-        merged.update({item.runId: item for item in live})
-        runs = [
-            item
-            for item in merged.values()
-            if (params.blueprint is None or params.blueprint == item.blueprint)
-            and (params.status is None or params.status == item.status)
-        ]
-        runs.sort(key=lambda item: (item.started or 0.0, item.runId), reverse=True)
+        for run in list(self.board.runs.values()):
+            item = run.summary()
+            wanted_blueprint = params.blueprint in (None, item.blueprint, run.blueprint_id)
+            if wanted_blueprint and params.status in (None, item.status):
+                merged[item.runId] = item  # this server's view of its own run is the live one
+        runs = sorted(merged.values(), key=lambda i: (i.started or 0.0, i.runId), reverse=True)
         return RunsList(runs=runs[: params.last] if params.last else runs)
 
     async def runs_get(self, session: Session, params: RunRef) -> Message:
@@ -251,7 +255,7 @@ class Server:
             with live.lock:
                 events = list(live.events)
             return live.summary(), events, live.graph, live.outputs
-        found = history.get_run(self.db, run_id)
+        found = _history(history.get_run, self.db, run_id)
         if found is None:
             raise RpcError(NOT_FOUND, f"no run {run_id!r} on this server or in the history")
         summary, events = found
@@ -344,6 +348,16 @@ class Server:
             raise RpcError(INVALID_PARAMS, "view.get needs a runId or a path")
         graph = compile_graph(_existing_file(params.path))
         return build_view(graph, [], None)
+
+
+def _history(read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A read of the run history, its failures (a newer schema, an ambiguous id) as errors."""
+    from ..store import StoreError
+
+    try:
+        return read(*args, **kwargs)
+    except StoreError as exc:
+        raise RpcError(NOT_FOUND, f"the run history cannot answer: {exc}") from None
 
 
 def _existing_file(name: str) -> Path:

@@ -66,6 +66,10 @@ class LiveRun:
     thread: threading.Thread | None = None
 
     @property
+    def blueprint_id(self) -> str:
+        return str(self.module.BLUEPRINT.id)
+
+    @property
     def blueprint_name(self) -> str:
         blueprint = self.module.BLUEPRINT
         return str(blueprint.name or blueprint.id)
@@ -152,13 +156,14 @@ class RunBoard:
             raise RpcError(RUN_REFUSED, "the inputs do not fit the flow", problems) from None
         run = LiveRun(path=path, module=module, graph=graph, control=RunControl())
         hooks: list[object] = [_BoardHook(self, run)]
-        recorder = history.recorder(self.db) if self.record else None
+        recorder = history.recorder(self.db, module.BLUEPRINT, model, path) if self.record else None
         if recorder is not None:
             hooks.append(recorder)
 
         def body() -> None:
+            outputs: BaseModel | None = None
             try:
-                outputs: BaseModel = module.run(
+                outputs = module.run(
                     model,
                     hooks=hooks,
                     concurrency=concurrency,
@@ -171,10 +176,12 @@ class RunBoard:
             except Exception as exc:  # the run's own report (execution.failed) says the rest
                 run.error = f"{type(exc).__name__}: {exc}"
             finally:
-                history.close(recorder)
-                run.finished.set()
-                run.first_event.set()
-                self.post(self._finished, run)
+                try:
+                    history.finish(recorder, outputs)
+                finally:
+                    run.finished.set()
+                    run.first_event.set()
+                    self.post(self._finished, run)
 
         run.thread = threading.Thread(target=body, name=f"atomiton-serve-{path.stem}", daemon=True)
         run.thread.start()
