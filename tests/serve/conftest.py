@@ -79,8 +79,17 @@ def start_server(folder: Path, *args: str) -> Served:
     log = folder / f"server-{len(list(folder.glob('server-*.log')))}.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "atomiton", "serve", "--port", "0",
-             "--blueprints", str(folder / "blueprints"), *args],
+            [
+                sys.executable,
+                "-m",
+                "atomiton",
+                "serve",
+                "--port",
+                "0",
+                "--blueprints",
+                str(folder / "blueprints"),
+                *args,
+            ],
             cwd=folder,
             env=env,
             stderr=stderr,

@@ -32,7 +32,9 @@ def test_runs_are_recorded_and_read_back_by_a_later_server(
         assert {r.id: r.status for r in store.list_runs()} == {done: "completed", failed: "failed"}
     listed = subprocess.run(
         [sys.executable, "-m", "atomiton", "runs", "--db", str(db), "--json"],
-        capture_output=True, text=True, cwd=flows,
+        capture_output=True,
+        text=True,
+        cwd=flows,
     )
     assert done in listed.stdout and failed in listed.stdout
 

@@ -63,8 +63,16 @@ EVENTS = [
     _event("node.retrying", 101.5, node_id="c", node_type="code", attempt=1, delay=0.1, error="x"),
     _event("node.completed", 101.2, node_id="b", node_type="code", duration=0.2),
     _event("node.started", 101.6, node_id="c", node_type="code", attempt=2),
-    _event("node.failed", 103.0, node_id="c", node_type="code", error="boom", error_type="E",
-           duration=2.0, attempts=2),
+    _event(
+        "node.failed",
+        103.0,
+        node_id="c",
+        node_type="code",
+        error="boom",
+        error_type="E",
+        duration=2.0,
+        attempts=2,
+    ),
     _event("node.skipped", 103.0, node_id="d", node_type="code", reason="run failed"),
     _event("execution.failed", 103.1, error="boom", error_type="E", duration=3.1),
 ]
@@ -95,6 +103,6 @@ def test_the_page_inlines_its_assets_and_escapes_embedded_data() -> None:
 
 def test_docs_protocol_md_is_generated_from_the_models() -> None:
     written = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
-    assert written == render_markdown(), (
-        "docs/protocol.md is stale: run `python -m atomiton.serve.protocol`"
-    )
+    assert (
+        written == render_markdown()
+    ), "docs/protocol.md is stale: run `python -m atomiton.serve.protocol`"

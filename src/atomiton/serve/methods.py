@@ -52,7 +52,7 @@ from .protocol import (
     ViewParams,
 )
 from .rpc import Handler, RpcError, Session
-from .runs import RunBoard, compile_graph
+from .runs import RunBoard, compile_graph, graph_or_none
 from .view import build_view, fold_events, graph_positions, node_states
 
 T = TypeVar("T")
@@ -259,7 +259,7 @@ class Server:
         if found is None:
             raise RpcError(NOT_FOUND, f"no run {run_id!r} on this server or in the history")
         summary, events = found
-        graph = _graph_or_none(summary.source) if with_graph else None
+        graph = graph_or_none(summary.source) if with_graph else None
         return summary, events, graph, None
 
     # --- nodes and blueprints ------------------------------------------------------------
@@ -369,13 +369,3 @@ def _existing_file(name: str) -> Path:
 
 def _paths(names: list[str]) -> tuple[Path, ...]:
     return tuple(Path(name) for name in names)
-
-
-def _graph_or_none(source: str | None) -> Any:
-    """The graph of a recorded run's blueprint if its file still compiles, else None."""
-    if not source or not Path(source).is_file():
-        return None
-    try:
-        return compile_graph(Path(source))
-    except RpcError:
-        return None

@@ -342,6 +342,16 @@ def compile_graph(path: Path, search_path: tuple[Path, ...] = ()) -> Graph:
         raise _refused(exc) from None
 
 
+def graph_or_none(source: str | None) -> Graph | None:
+    """The graph of a recorded run's blueprint if its file is still there and compiles."""
+    if not source or not Path(source).is_file():
+        return None
+    try:
+        return compile_graph(Path(source))
+    except RpcError:
+        return None
+
+
 def _refused(exc: BlueprintError) -> RpcError:
     from .methods import diagnostic_items
 

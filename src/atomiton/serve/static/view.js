@@ -89,7 +89,7 @@
     if (!bars.length) { svg.setAttribute("height", 0); return; }
     const rows = [...new Set(bars.map((b) => b.node))];
     const end = Math.max(...bars.map((b) => b.end), 1e-3);
-    const left = 190, width = 720, rowH = 18;
+    const left = 190, width = 560, rowH = 18;
     const critical = new Set(v.criticalPath || []);
     svg.setAttribute("width", left + width + 60);
     svg.setAttribute("height", rows.length * rowH + 24);
@@ -119,7 +119,7 @@
       pos.className = "pos";
       pos.textContent = (f.position || "?") + ": ";
       li.appendChild(pos);
-      li.appendChild(document.createTextNode(`${f.node}: ${f.errorType} ${f.error}`));
+      li.appendChild(document.createTextNode(`${f.node}: ${f.error}`));
       list.appendChild(li);
     }
   }
@@ -132,7 +132,7 @@
     const fields = [["id", id], ["type", n.type], ["state", stateOf.get(id) || n.state],
       ["position", n.position || ""]];
     const failure = (view.failures || []).find((f) => f.node === id);
-    if (failure) fields.push(["error", `${failure.errorType}: ${failure.error}`]);
+    if (failure) fields.push(["error", failure.error]);
     const bars = (view.timeline || []).filter((b) => b.node === id);
     bars.forEach((b) => fields.push([`attempt ${b.attempt}`,
       `${b.outcome}, ${(b.end - b.start).toFixed(3)} s from ${b.start.toFixed(3)} s`]));
