@@ -72,6 +72,8 @@ class AsyncClient:
         self._arrived = asyncio.Event()
         self._closed = False
         self._reader: asyncio.Task[None] | None = None
+        # (run id, seq) of every event that did not arrive next in its run's order
+        self.out_of_order: list[tuple[str, int]] = []
 
     # --- connecting ----------------------------------------------------------------------
 
@@ -157,7 +159,11 @@ class AsyncClient:
         for message in payload if isinstance(payload, list) else [payload]:
             if message.get("method") == "run.event":
                 params = message["params"]
-                self._events.setdefault(params["runId"], []).append(params["event"])
+                got = self._events.setdefault(params["runId"], [])
+                if params["seq"] != len(got) + 1:
+                    # The server numbers each run's events from 1: a gap or repeat is its bug.
+                    self.out_of_order.append((params["runId"], params["seq"]))
+                got.append(params["event"])
                 self._arrived.set()
                 continue
             future = self._waiting.pop(message.get("id"), None)

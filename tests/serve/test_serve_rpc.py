@@ -215,3 +215,20 @@ def test_another_host_needs_a_token(flows: Path) -> None:
     token = warning.rsplit("token ", 1)[1].strip()
     assert len(token) >= 20
     assert address.strip().endswith(f"?token={token}")
+
+
+def test_runs_of_a_new_blueprint_started_at_once_all_start(server: Served) -> None:
+    import asyncio
+
+    from atomiton.client import AsyncClient
+
+    (server.folder / "fresh.yaml").write_text(
+        "id: fresh\nnodes:\n  - {id: a, type: code, parameters: {code: 'return 1'}}\n"
+    )
+
+    async def scenario() -> list[str]:
+        async with await AsyncClient.connect(server.rpc) as client:
+            run_ids = await asyncio.gather(*(client.run("fresh.yaml") for _ in range(6)))
+            return [(await client.wait(run_id)).run.status for run_id in run_ids]
+
+    assert asyncio.run(scenario()) == ["completed"] * 6

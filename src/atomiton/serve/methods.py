@@ -52,7 +52,7 @@ from .protocol import (
     ViewParams,
 )
 from .rpc import Handler, RpcError, Session
-from .runs import RunBoard, compile_graph, graph_or_none
+from .runs import COMPILE_LOCK, RunBoard, compile_graph, graph_or_none
 from .view import build_view, fold_events, graph_positions, node_states
 
 T = TypeVar("T")
@@ -132,7 +132,10 @@ class Server:
 
         path = _existing_file(params.path)
         try:
-            compiled = compile_blueprint(path, options=compile_options(_paths(params.searchPath)))
+            with COMPILE_LOCK:
+                compiled = compile_blueprint(
+                    path, options=compile_options(_paths(params.searchPath))
+                )
         except BlueprintError as exc:
             return CompileResult(ok=False, diagnostics=diagnostic_items(exc.diagnostics))
         return CompileResult(
@@ -153,7 +156,8 @@ class Server:
         path = _existing_file(params.path)
         search_path = _paths(params.searchPath)
         try:
-            compiled = compile_blueprint(path, options=compile_options(search_path))
+            with COMPILE_LOCK:
+                compiled = compile_blueprint(path, options=compile_options(search_path))
         except BlueprintError as exc:
             return CheckResult(ok=False, diagnostics=diagnostic_items(exc.diagnostics))
         found = list(compiled.warnings)
