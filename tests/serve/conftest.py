@@ -24,6 +24,9 @@ pytest.importorskip("uvicorn", reason="the serve extra is part of the dev extra"
 SLOW = """\
 id: steps
 name: Steps
+interface:
+  outputs:
+    - {id: total, dataType: integer}
 nodes:
   - {id: first, type: code, parameters: {code: "return 1"}}
   - {id: middle, type: code, parameters: {code: "import time\\ntime.sleep(DELAY)\\nreturn data + 1"}}
@@ -31,6 +34,7 @@ nodes:
 edges:
   - {source: first, target: middle}
   - {source: middle, target: last}
+  - {source: last, target: output, targetHandle: total}
 """
 
 FAILS = """\

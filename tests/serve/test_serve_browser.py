@@ -96,6 +96,9 @@ def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
     page.wait_for_selector("#timeline rect.bar")
     assert page.locator("#timeline rect.bar").count() == 3
     assert page.locator(f'#run-list li[data-run-id="{run_id}"]').count() == 1
+    node(page, "last").click()
+    details = page.locator("#detail-body").inner_text()
+    assert "output total" in details and "20" in details
 
     # A run started from the page itself fails; the failure shows where the node is written.
     page.fill("#run-path", "fails.yaml")

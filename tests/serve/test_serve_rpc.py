@@ -83,6 +83,7 @@ def test_a_run_streams_every_event_in_order_and_ends_recorded(server: Served) ->
         "last": "done",
     }
     assert detail.events == len(events)
+    assert detail.outputs == {"total": 20}
 
 
 def test_a_late_subscriber_gets_the_events_so_far_then_the_live_ones(server: Served) -> None:

@@ -7,11 +7,13 @@ server started where no run was ever recorded lists only its own runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from ..compiler.ir import Graph
 from ..runtime.model import Blueprint
 from ..store import RunRecorder, RunStore, RunSummary, default_db_path
 from .protocol import RunSummaryItem
@@ -48,8 +50,19 @@ def list_runs(
     return [summary_item(item) for item in found]
 
 
-def get_run(db: Path | None, run_id: str) -> tuple[RunSummaryItem, list[dict[str, Any]]] | None:
-    """A past run's summary and its events in order, or None when the history lacks it."""
+@dataclass
+class FoundRun:
+    """A run of the server or of the history, as the methods and the report need it."""
+
+    summary: RunSummaryItem
+    events: list[dict[str, Any]]
+    graph: Graph | None = None
+    inputs: object = None
+    outputs: object = None
+
+
+def get_run(db: Path | None, run_id: str) -> FoundRun | None:
+    """A past run (summary, events in order, inputs, outputs), or None if the history lacks it."""
     path = _existing(db)
     if path is None:
         return None
@@ -58,7 +71,12 @@ def get_run(db: Path | None, run_id: str) -> tuple[RunSummaryItem, list[dict[str
         if detail is None:
             return None
         events = runs.events(detail.id)
-    return summary_item(detail.summary, detail.path), [strip_seq(e) for e in events]
+    return FoundRun(
+        summary_item(detail.summary, detail.path),
+        [strip_seq(e) for e in events],
+        inputs=detail.inputs,
+        outputs=detail.outputs,
+    )
 
 
 def summary_item(summary: RunSummary, source: str | None = None) -> RunSummaryItem:

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar
 from ..diagnostics import Diagnostic
 from ..errors import BlueprintError
 from . import history
+from .history import FoundRun
 from .protocol import (
     INVALID_PARAMS,
     NOT_FOUND,
@@ -224,33 +225,30 @@ class Server:
         return RunsList(runs=runs[: params.last] if params.last else runs)
 
     async def runs_get(self, session: Session, params: RunRef) -> Message:
-        summary, events, _graph, outputs = await asyncio.to_thread(self._find_run, params.runId)
-        fold = fold_events(events)
-        positions = graph_positions(_graph) if _graph is not None else {}
-        listed = [(n.id, n.type) for n in _graph.nodes] if _graph is not None else []
+        found = await asyncio.to_thread(self._find_run, params.runId)
+        fold = fold_events(found.events)
+        graph = found.graph
+        positions = graph_positions(graph) if graph is not None else {}
+        listed = [(n.id, n.type) for n in graph.nodes] if graph is not None else []
         return RunDetailItem(
-            run=summary,
+            run=found.summary,
             nodes=node_states(fold, listed, positions),
-            events=len(events),
+            events=len(found.events),
             progress=fold.progress,
-            outputs=outputs,
+            outputs=found.outputs if isinstance(found.outputs, dict) else None,
         )
 
     async def runs_events(self, session: Session, params: EventsParams) -> Message:
-        _summary, events, _graph, _outputs = await asyncio.to_thread(
-            self._find_run, params.runId, False
-        )
+        found = await asyncio.to_thread(self._find_run, params.runId, False)
         numbered = [
             {"seq": seq, "event": event}
-            for seq, event in enumerate(events, start=1)
+            for seq, event in enumerate(found.events, start=1)
             if seq > params.after
         ]
         return EventsResult(events=numbered)
 
-    def _find_run(
-        self, run_id: str, with_graph: bool = True
-    ) -> tuple[RunSummaryItem, list[dict[str, Any]], Any, dict[str, Any] | None]:
-        """A run of this server, else of the history: summary, events, graph, outputs."""
+    def _find_run(self, run_id: str, with_graph: bool = True) -> FoundRun:
+        """A run of this server, else of the history."""
         try:
             live = self.board.get(run_id)
         except RpcError:
@@ -258,13 +256,13 @@ class Server:
         if live is not None:
             with live.lock:
                 events = list(live.events)
-            return live.summary(), events, live.graph, live.outputs
+            return FoundRun(live.summary(), events, live.graph, live.inputs, live.outputs)
         found = _history(history.get_run, self.db, run_id)
         if found is None:
             raise RpcError(NOT_FOUND, f"no run {run_id!r} on this server or in the history")
-        summary, events = found
-        graph = graph_or_none(summary.source) if with_graph else None
-        return summary, events, graph, None
+        if with_graph:
+            found.graph = graph_or_none(found.summary.source)
+        return found
 
     # --- nodes and blueprints ------------------------------------------------------------
 
@@ -346,8 +344,10 @@ class Server:
 
     def _view(self, params: ViewParams) -> ViewModel:
         if params.runId is not None:
-            summary, events, graph, _outputs = self._find_run(params.runId)
-            return build_view(graph, events, summary)
+            found = self._find_run(params.runId)
+            return build_view(
+                found.graph, found.events, found.summary, inputs=found.inputs, outputs=found.outputs
+            )
         if params.path is None:
             raise RpcError(INVALID_PARAMS, "view.get needs a runId or a path")
         graph = compile_graph(_existing_file(params.path))

@@ -258,7 +258,8 @@ class ViewParams(Message):
 
 
 class ViewNode(Message):
-    """A node placed on the graph (top-left corner, in pixels) with its state."""
+    """A node placed on the graph (top-left corner, in pixels) with its state; ``produces``
+    names the flow outputs its value becomes."""
 
     id: str
     type: str
@@ -268,6 +269,7 @@ class ViewNode(Message):
     group: str | None = None
     position: str | None = None
     state: str = "pending"
+    produces: list[str] = Field(default_factory=list)
 
 
 class ViewEdge(Message):
@@ -308,7 +310,8 @@ class FailureItem(Message):
 
 
 class ViewModel(Message):
-    """Everything the page draws: laid-out graph, node states, timeline and failures."""
+    """Everything the page draws: laid-out graph, node states, timeline, failures, and the
+    run's inputs and outputs when known."""
 
     title: str
     width: float
@@ -321,6 +324,8 @@ class ViewModel(Message):
     timeline: list[TimelineBar] = Field(default_factory=list)
     criticalPath: list[str] = Field(default_factory=list)
     failures: list[FailureItem] = Field(default_factory=list)
+    inputs: Any = None
+    outputs: Any = None
 
 
 # --- the method table ----------------------------------------------------------------------

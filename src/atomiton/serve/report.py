@@ -30,5 +30,8 @@ def report_html(run_id: str, *, db: Path | None = None) -> str:
     found = get_run(db, run_id)
     if found is None:
         raise ReportError(f"no run {run_id!r} in the run history")
-    summary, events = found
-    return render_page(build_view(graph_or_none(summary.source), events, summary))
+    graph = graph_or_none(found.summary.source)
+    view = build_view(
+        graph, found.events, found.summary, inputs=found.inputs, outputs=found.outputs
+    )
+    return render_page(view)

@@ -63,8 +63,11 @@ class LiveRun:
     started: float = 0.0
     ended: float | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    inputs: dict[str, Any] | None = None
     outputs: dict[str, Any] | None = None
     error: str | None = None
+    # The final event (number, JSON), held back until the run's thread has finished.
+    final: tuple[int, dict[str, Any]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     first_event: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -115,8 +118,12 @@ class _BoardHook:
             if final is not None:
                 run.status = final
                 run.ended = event.timestamp
-            # Scheduled under the lock, so the loop sends a run's events in the order numbered.
-            self.board.post(self.board.deliver, run, seq, data)
+                # Sent once the outputs are kept and the history written (see ``start``), so a
+                # client that sees the run end can read all of it at once.
+                run.final = (seq, data)
+            else:
+                # Scheduled under the lock, so the loop sends a run's events in order.
+                self.board.post(self.board.deliver, run, seq, data)
         if seq == 1:
             self.board.register(run)
             run.first_event.set()
@@ -160,6 +167,7 @@ class RunBoard:
             ]
             raise RpcError(RUN_REFUSED, "the inputs do not fit the flow", problems) from None
         run = LiveRun(path=path, module=module, graph=graph, control=RunControl())
+        run.inputs = model.model_dump(mode="json")
         hooks: list[object] = [_BoardHook(self, run)]
         recorder = history.recorder(self.db, module.BLUEPRINT, model, path) if self.record else None
         if recorder is not None:
@@ -186,6 +194,8 @@ class RunBoard:
                 finally:
                     run.finished.set()
                     run.first_event.set()
+                    if run.final is not None:
+                        self.post(self.deliver, run, *run.final)
                     self.post(self._finished, run)
 
         run.thread = threading.Thread(target=body, name=f"atomiton-serve-{path.stem}", daemon=True)
@@ -274,6 +284,8 @@ class RunBoard:
         for run in runs:
             with run.lock:
                 backlog = list(run.events)
+            if run.final is not None and not run.finished.is_set():
+                backlog.pop()  # the final event goes out when the run's thread is done
             self._replay(session, run, backlog)
         return [run.run_id for run in runs]
 

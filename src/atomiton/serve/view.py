@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..compiler.ir import Graph
+from ..compiler.ir import FromNode, Graph
 from .layout import edges_of, group_of, lay_out
 from .protocol import (
     FailureItem,
@@ -196,6 +196,8 @@ def build_view(
     run: RunSummaryItem | None,
     *,
     title: str = "",
+    inputs: object = None,
+    outputs: object = None,
 ) -> ViewModel:
     """The page's whole picture of a blueprint (and of a run of it, given its events).
 
@@ -203,11 +205,15 @@ def build_view(
     events, laid out in one column each by first appearance, with no edges.
     """
     fold = fold_events(events)
+    produces: dict[str, list[str]] = {}
     if graph is not None:
         listed = [(node.id, node.type) for node in graph.nodes]
         edges = [(s, t, port) for s, t, port in edges_of(graph)]
         positions = graph_positions(graph)
         title = title or graph.name or graph.id
+        for output in graph.outputs:
+            if isinstance(output.binding, FromNode):
+                produces.setdefault(output.binding.node, []).append(output.port.name)
     else:
         listed = [(node.id, node.type) for node in fold.nodes.values()]
         edges, positions = [], {}
@@ -227,6 +233,7 @@ def build_view(
             group=p.group,
             position=positions.get(p.id),
             state=states[p.id].state,
+            produces=produces.get(p.id, []),
         )
         for p in layout.nodes
     ]
@@ -254,4 +261,6 @@ def build_view(
         timeline=fold.bars,
         criticalPath=critical_path(fold, [(s, t) for s, t, _ in edges]) if fold.ended else [],
         failures=failures,
+        inputs=inputs,
+        outputs=outputs,
     )

@@ -131,11 +131,17 @@
     const n = view.nodes.find((x) => x.id === id) || {};
     const fields = [["id", id], ["type", n.type], ["state", stateOf.get(id) || n.state],
       ["position", n.position || ""]];
+    for (const name of n.produces || []) {
+      const value = view.outputs && name in view.outputs ? JSON.stringify(view.outputs[name]) : "(not yet)";
+      fields.push([`output ${name}`, value]);
+    }
     const failure = (view.failures || []).find((f) => f.node === id);
     if (failure) fields.push(["error", failure.error]);
     const bars = (view.timeline || []).filter((b) => b.node === id);
     bars.forEach((b) => fields.push([`attempt ${b.attempt}`,
       `${b.outcome}, ${(b.end - b.start).toFixed(3)} s from ${b.start.toFixed(3)} s`]));
+    if (view.inputs !== null && view.inputs !== undefined)
+      fields.push(["run inputs", JSON.stringify(view.inputs)]);
     const dl = document.createElement("dl");
     for (const [k, v] of fields) {
       const dt = document.createElement("dt"); dt.textContent = k; dl.appendChild(dt);
