@@ -180,7 +180,7 @@ def events_command(ctx: click.Context, run_id: str, after: int, db: Path | None)
 def report_command(ctx: click.Context, run_id: str, output: Path, db: Path | None) -> None:
     """Write one run as a self-contained HTML page: graph, states, timeline, failures."""
     from ..runtime.files import atomic_write
-    from ..serve.report import ReportError, report_html
+    from ..serve.page import ReportError, report_html
     from ..store import StoreError, default_db_path
 
     where = db or ctx.obj["db"]
