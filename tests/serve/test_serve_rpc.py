@@ -233,3 +233,17 @@ def test_runs_of_a_new_blueprint_started_at_once_all_start(server: Served) -> No
             return [(await client.wait(run_id)).run.status for run_id in run_ids]
 
     assert asyncio.run(scenario()) == ["completed"] * 6
+
+
+def test_inputs_that_do_not_fit_are_refused_with_each_problem(shared_server: Served) -> None:
+    (shared_server.folder / "typed.yaml").write_text(
+        "id: typed\ninterface:\n  inputs:\n    - {id: count, dataType: integer}\n"
+        "nodes:\n  - {id: a, type: code, parameters: {code: 'return inputs.count'}}\n"
+    )
+    with Client.connect(shared_server.rpc) as client:
+        with pytest.raises(RpcCallError) as refused:
+            client.run("typed.yaml", inputs={"count": "many"})
+        assert refused.value.code == -32001
+        assert refused.value.data[0]["loc"] == "count"  # type: ignore[index]
+        run_id = client.run("typed.yaml", inputs={"count": 3})
+        assert client.wait(run_id).run.status == "completed"

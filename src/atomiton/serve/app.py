@@ -86,8 +86,11 @@ async def serve_websocket(websocket: WebSocket, board: RunBoard, dispatcher: Dis
     board.attach(session)
 
     async def writer() -> None:
-        while (text := await session.outbox.get()) is not None:
-            await websocket.send_text(text)
+        try:
+            while (text := await session.outbox.get()) is not None:
+                await websocket.send_text(text)
+        except Exception:  # the client went away mid-send; the reader sees the disconnect
+            session.close()
 
     sending = asyncio.create_task(writer())
     working: set[asyncio.Task[None]] = set()

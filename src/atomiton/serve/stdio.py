@@ -57,9 +57,12 @@ async def serve_stdio(settings: ServeSettings, stdin: IO[bytes], stdout: IO[byte
     threading.Thread(target=read, name="atomiton-serve-stdin", daemon=True).start()
 
     async def writer() -> None:
-        while (text := await session.outbox.get()) is not None:
-            stdout.write(text.encode("utf-8") + b"\n")
-            stdout.flush()
+        try:
+            while (text := await session.outbox.get()) is not None:
+                stdout.write(text.encode("utf-8") + b"\n")
+                stdout.flush()
+        except OSError:  # the client closed our stdout: nobody is listening any more
+            session.close()
 
     sending = asyncio.create_task(writer())
     working: set[asyncio.Task[None]] = set()
