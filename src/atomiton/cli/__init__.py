@@ -54,6 +54,9 @@ COMMANDS: Final[dict[str, LazyCommand]] = {
         "runs_command",
         "List recorded runs, or show one run, its events, or clean up old ones.",
     ),
+    "serve": LazyCommand(
+        "serve_cmd", "serve_command", "Serve the JSON-RPC protocol and the live web view of runs."
+    ),
 }
 
 EPILOG: Final = """\b

@@ -27,6 +27,7 @@ Examples:
   atomiton runs --blueprint hello-world --status failed --last 5
   atomiton runs show 01a2f3              # one run: nodes, timing, errors (an id prefix will do)
   atomiton runs events 01a2f3 > run.jsonl
+  atomiton runs report 01a2f3 -o report.html   # one self-contained page to attach to CI
   atomiton runs gc --keep 100            # or --older-than 30d
 
 \b
@@ -161,6 +162,37 @@ def events_command(ctx: click.Context, run_id: str, after: int, db: Path | None)
     for event in events:
         event.pop("seq", None)
         click.echo(json.dumps(event, ensure_ascii=False, default=str))
+
+
+@runs_command.command("report", epilog=EPILOG)
+@click.argument("run_id", metavar="ID")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write.",
+)
+@db_option
+@click.pass_context
+def report_command(ctx: click.Context, run_id: str, output: Path, db: Path | None) -> None:
+    """Write one run as a self-contained HTML page: graph, states, timeline, failures."""
+    from ..runtime.files import atomic_write
+    from ..serve.page import ReportError, report_html
+    from ..store import StoreError, default_db_path
+
+    where = db or ctx.obj["db"]
+    if not (where or default_db_path()).exists():
+        _fail(f"no run {run_id!r}: nothing is recorded yet")
+    try:
+        page = report_html(run_id, db=where)
+    except (ReportError, StoreError) as exc:
+        _fail(str(exc))
+    try:
+        atomic_write(output, page.encode("utf-8"))
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}", exit_status.USAGE_ERROR)
+    click.echo(f"wrote {output}", err=True)
 
 
 @runs_command.command("gc", epilog=EPILOG)
