@@ -188,3 +188,18 @@ def test_a_package_that_fails_to_import_is_reported_not_raised(tmp_path: Path) -
     assert checked.returncode == 1
     assert "b.yaml:3:" in checked.stderr and "error[E0241]" in checked.stderr
     assert "Traceback" not in checked.stderr
+
+
+def test_an_entry_point_whose_spec_is_for_another_type_is_reported(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _package(site, "mixed-nodes", "mixed", {"shout": "mixed"}, SHOUT.replace("{type}", "yell"))
+    _package(site, "odd-nodes", "odd", {"odd": "odd:NOT_A_SPEC"}, "NOT_A_SPEC = 42\n")
+    listed = _atomiton(site, "nodes", cwd=tmp_path)
+    assert listed.returncode == 1
+    assert "its spec is for type 'yell'" in listed.stderr
+    assert "odd:NOT_A_SPEC" in listed.stderr or "odd.NOT_A_SPEC is not a NodeSpec" in listed.stderr
+    assert listed.stderr.count("error[E0241]") == 2
+    described = _atomiton(site, "nodes", "shout", cwd=tmp_path)
+    assert described.returncode == 1 and "E0241" in described.stderr
+    assert "Traceback" not in described.stderr

@@ -185,6 +185,9 @@ def _load(type_name: str) -> NodeSpec | NodeProblem | None:
         return _unloadable(source, f"{type(exc).__name__}: {exc}")
     if not isinstance(spec, NodeSpec):
         return _unloadable(source, f"{source.module}.{source.attribute} is not a NodeSpec")
+    if not all(part.isidentifier() for part in spec.module.split(".")):
+        # Generated modules import it by this name, so it must be a plain dotted name.
+        return _unloadable(source, f"its spec names module {spec.module!r}, not an importable name")
     if spec.type != type_name:
         return _unloadable(
             source, f"its spec is for type {spec.type!r} (give node_spec type={type_name!r})"

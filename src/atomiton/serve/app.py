@@ -140,6 +140,13 @@ def serve(settings: ServeSettings, sock: socket.socket) -> None:
             if hasattr(state, "server"):
                 await state.server.board.shut_down(SHUTDOWN_GRACE)
                 await state.server.board.drain(1.0)
+            # A client that closed its socket a moment ago is still listed until its
+            # connection_lost runs; asking it to shut down then raises in uvicorn's sans-io
+            # WebSocket protocol ("connection is closing"). Those need nothing more.
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None and transport.is_closing():
+                    self.server_state.connections.discard(connection)
             await super().shutdown(sockets)
 
     config = uvicorn.Config(
