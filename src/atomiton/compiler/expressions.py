@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT = re.compile(
@@ -137,18 +137,39 @@ def code_depth(tree: ast.AST) -> int:
     return deepest
 
 
-def normalize_expression(source: str) -> str:
-    """Check that ``source`` is one Python expression and return it re-emitted by ``ast``."""
+@dataclass(frozen=True, slots=True)
+class NodeCode:
+    """Python code from a node, parsed once: its normalised text, its tree (of that text) and
+    the flow inputs it reads."""
+
+    source: str
+    tree: ast.Module | ast.Expression
+    # Names read as ``inputs.<name>`` / ``variables.<name>``, in order of first use, and whether
+    # ``inputs`` is also used bare (passed around whole).
+    reads: tuple[str, ...]
+    reads_whole: bool
+
+
+def parse_node_code(source: str, kind: Literal["expression", "body"]) -> NodeCode:
+    """Parse node code once: check it, normalise it and find what it reads.
+
+    Raises:
+        CodeLimitError: the code is too long or too deeply nested.
+        ExpressionError: it is not one expression (``kind="expression"``) or a function body.
+    """
+    tree = _body_tree(source) if kind == "body" else _expression_tree(source)
+    normalized = ast.unparse(tree) if isinstance(tree, ast.Module) else ast.unparse(tree.body)
+    names, bare = _reads_of(tree)
+    return NodeCode(normalized, tree, tuple(names), bare)
+
+
+def _expression_tree(source: str) -> ast.Expression:
     tree = _parse_code(source.strip(), "eval")
     assert isinstance(tree, ast.Expression)
-    return ast.unparse(tree.body)
+    return tree
 
 
-def normalize_body(source: str) -> str:
-    """Check that ``source`` is a Python function body and return it re-emitted by ``ast``.
-
-    A body that is a single expression is turned into ``return <expression>``.
-    """
+def _body_tree(source: str) -> ast.Module:
     tree = _parse_code(_dedent(source), "exec")
     assert isinstance(tree, ast.Module)
     if not tree.body:
@@ -158,8 +179,20 @@ def normalize_body(source: str) -> str:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
             raise ExpressionError("'yield' and 'await' are not allowed in node code")
-    module = ast.Module(body=tree.body, type_ignores=[])
-    return ast.unparse(ast.fix_missing_locations(module))
+    return ast.fix_missing_locations(ast.Module(body=tree.body, type_ignores=[]))
+
+
+def normalize_expression(source: str) -> str:
+    """Check that ``source`` is one Python expression and return it re-emitted by ``ast``."""
+    return parse_node_code(source, "expression").source
+
+
+def normalize_body(source: str) -> str:
+    """Check that ``source`` is a Python function body and return it re-emitted by ``ast``.
+
+    A body that is a single expression is turned into ``return <expression>``.
+    """
+    return parse_node_code(source, "body").source
 
 
 def _dedent(source: str) -> str:
@@ -182,7 +215,10 @@ def input_reads(source: str) -> tuple[list[str], bool]:
     Returns the names in order of first use, and whether ``inputs`` is also used bare (passed
     around whole), which an included blueprint's code cannot do.
     """
-    tree = ast.parse(source)
+    return _reads_of(ast.parse(source))
+
+
+def _reads_of(tree: ast.AST) -> tuple[list[str], bool]:
     names: list[str] = []
     attribute_roots: set[int] = set()
     for node in ast.walk(tree):

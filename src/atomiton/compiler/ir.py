@@ -7,6 +7,7 @@ node bound to where its value comes from.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,9 @@ class CodeFunction:
     reads: tuple[tuple[str, Binding], ...] = ()
     # Where the code is written (its parameter's value), for errors found when it is compiled.
     span: Span | None = None
+    # The parsed ``source`` (``ast.Module`` of a body, ``ast.Expression`` of an expression), for
+    # later stages to use instead of parsing the text again; not part of the value's identity.
+    tree: ast.AST | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

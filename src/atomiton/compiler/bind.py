@@ -1,0 +1,686 @@
+"""Binding: one resolved document -> its nodes, ports, edges and parameters on the IR.
+
+``bind_document`` looks node types up in the registry (or takes a sub-blueprint's ports from its
+built graph), maps YAML parameter keys to each type's fields, binds every edge to the port it
+feeds and every template and code read to where its value comes from (``parameters`` does the
+parameters, their templates and node code), and reports what cannot be bound. The result is a
+``BoundDoc``: plain data that ``validate`` checks without changing and ``finish_nodes`` and
+``graph_outputs`` turn into the graph's ``Node``s and ``Output``s. Which files are included is
+``resolve``'s to find; splicing sub-blueprints in is ``inline``'s.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from pydantic import BaseModel
+
+from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean, one_of
+from ..nodes import registry
+from ..nodes.spec import NodeSpec, snake_case
+from . import user_functions
+from .ir import (
+    Binding,
+    BlueprintDoc,
+    CodeFunction,
+    EdgeDef,
+    FromInput,
+    FromNode,
+    Graph,
+    Node,
+    NodeDef,
+    Output,
+    PortDef,
+)
+from .options import CompileOptions
+from .reads import bindings_of
+from .resolve import GROUP, IncludeChain, ResolvedDoc, is_group
+from .types import ANY, fits, of_value, parse_type
+
+_FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
+# Handles that mean "the primary port" unless the node has a port or parameter of that name.
+_GENERIC_HANDLES = frozenset({"input", "output", "default", ""})
+# How many distinct unknown node ids get a "did you mean" hint.
+_MAX_NODE_HINTS = 50
+# Stands for "some input" of a node whose edge named no port it has.
+ANY_PORT = "\x00any"
+# The port a node with ``onError: branch`` sends its error to.
+ERROR_PORT = "error"
+# The input a loop body or parallel branch receives when it declares none.
+ITEM = "item"
+# Parameters that hold sub-blueprints: compiled into functions, not passed as values.
+_SUBFLOW_PARAMS = frozenset({"body", "branches"})
+
+
+def is_subflow_param(definition: NodeDef, name: str) -> bool:
+    """Whether parameter ``name`` of a node holds a sub-flow (a loop's body, parallel branches)
+    rather than a value."""
+    return bool(definition.subflows) and name in _SUBFLOW_PARAMS
+
+
+@dataclass(slots=True)
+class Ports:
+    """The ports of one node as binding sees them (name -> vocabulary type)."""
+
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+    multiple: frozenset[str] = frozenset()
+    required: frozenset[str] = frozenset()
+
+    @property
+    def primary_input(self) -> str | None:
+        return next(iter(self.inputs), None)
+
+    @property
+    def primary_output(self) -> str | None:
+        return next(iter(self.outputs), None)
+
+
+@dataclass(slots=True)
+class BoundNode:
+    """A node with its type, ports, parameters and inputs bound (filled in by ``bind``)."""
+
+    definition: NodeDef
+    spec: NodeSpec | None
+    ports: Ports
+    # Field name -> value; leaves may be ``Template``s once ``parameters`` has bound them.
+    params: dict[str, object]
+    inputs: dict[str, list[tuple[Binding, EdgeDef]]] = field(default_factory=dict)
+    function: tuple[str, str] | None = None
+    child: Graph | None = None
+    bodies: list[Graph] = field(default_factory=list)
+    # Parameters whose value is only known at run time: fed by an edge, or a template
+    # (``templated``, the subset whose rendered type ``validate`` checks).
+    dynamic: set[str] = field(default_factory=set)
+    templated: set[str] = field(default_factory=set)
+    # The parameter model validated from the values known now; None when it failed or the node
+    # has no model (python and group nodes).
+    validated: BaseModel | None = None
+    code: tuple[CodeFunction, ...] = ()
+
+    def final_params(self) -> dict[str, object]:
+        """Parameter values as the graph's ``Node`` holds them: sub-flows left out (they become
+        bodies), and an edge feeding a parameter wins over the value written."""
+        params = {
+            name: value
+            for name, value in self.params.items()
+            if not is_subflow_param(self.definition, name)
+        }
+        for port, bindings in self.inputs.items():
+            if port not in self.ports.inputs:
+                params[port] = bindings[0][0]
+        return params
+
+
+@dataclass(slots=True)
+class BoundDoc:
+    """One document bound: the stage's result, read (never changed) by ``validate``."""
+
+    doc: BlueprintDoc
+    chain: IncludeChain
+    # Whether the document is a loop body or branch given the item as its first input.
+    item_input: bool
+    interface: dict[str, PortDef]
+    nodes: dict[str, BoundNode] = field(default_factory=dict)
+    # Interface output name -> what feeds it, with the edge that says so.
+    outputs: dict[str, list[tuple[Binding, EdgeDef]]] = field(default_factory=dict)
+    # (node, port) pairs fed by an edge whose source was already reported as wrong: the port is
+    # wired, so "required input has no edge" would only repeat the first error.
+    fed_by_broken_edge: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A sub-blueprint of a node, built: its graph (None when it could not be built), and the
+    diagnostics that belong to the including document, in the order found."""
+
+    graph: Graph | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def item_document(doc: BlueprintDoc, outer_inputs: tuple[PortDef, ...] | None) -> BlueprintDoc:
+    """A loop body or parallel branch without declared inputs takes one: the item, which every
+    ``input.<name>`` edge then reads. Like code in the flow, it also sees the flow's own inputs
+    in templates (``{{ inputs.size }}``)."""
+    if outer_inputs is None or doc.inputs:
+        return doc
+    outer = tuple(p for p in outer_inputs if p.name != ITEM)
+    return replace(doc, inputs=(PortDef(ITEM, "any", doc.span, None), *outer))
+
+
+def bind_document(
+    resolved: ResolvedDoc,
+    children: Mapping[tuple[int, int], Child],
+    options: CompileOptions,
+    sink: DiagnosticSink,
+    *,
+    outer_inputs: tuple[PortDef, ...] | None = None,
+) -> BoundDoc:
+    """Bind ``resolved.doc``'s nodes and edges, given its sub-blueprints already built.
+
+    Args:
+        resolved: the document and its include chain.
+        children: each group node's and each loop body's or branch's graph, keyed as
+            ``resolved.includes`` is; bodies already carry their id prefix.
+        options: compilation settings.
+        sink: receives every problem found, the children's included.
+        outer_inputs: the including flow's inputs, for a loop body or parallel branch.
+    """
+    doc = item_document(resolved.doc, outer_inputs)
+    bound = BoundDoc(
+        doc,
+        resolved.chain,
+        item_input=doc is not resolved.doc,
+        interface={p.name: p for p in doc.inputs},
+    )
+    binder = _Binder(bound, children, sink)
+    sink.extend(doc.deferred)
+    for position, definition in enumerate(doc.nodes):
+        binder.add_node(position, definition)
+    bound.outputs = binder.bind_edges()
+    if bound.item_input and not any(edge.source == "input" for edge in doc.edges):
+        binder.feed_item_to_entry_nodes()
+    return bound
+
+
+class _Binder:
+    def __init__(
+        self, bound: BoundDoc, children: Mapping[tuple[int, int], Child], sink: DiagnosticSink
+    ) -> None:
+        self.bound = bound
+        self.children = children
+        self.sink = sink
+        self.declared_ids = frozenset(n.id for n in bound.doc.nodes)
+        self.node_hints: dict[str, str | None] = {}
+
+    # -- nodes ---------------------------------------------------------------------------------
+
+    def add_node(self, position: int, definition: NodeDef) -> None:
+        nodes = self.bound.nodes
+        if definition.id in nodes:
+            first = nodes[definition.id].definition.span
+            self.sink.error(
+                "E0201", definition.span, id=definition.id, first=f"{first.line}:{first.column}"
+            )
+            return
+        if definition.id in ("input", "output"):
+            self.sink.error(
+                "E0211",
+                definition.span,
+                what="node id",
+                id=definition.id,
+                hint="'input' and 'output' stand for the blueprint's own interface",
+            )
+            return
+        type_name = definition.type
+        if is_group(definition):
+            self._add_group(definition, self.children.get((position, GROUP), Child(None)))
+            return
+        if type_name == "python":
+            self._add_python(definition)
+            return
+        spec = registry.get(type_name)
+        if spec is None:
+            self.sink.error(
+                "E0202",
+                definition.span,
+                type=type_name,
+                node=definition.id,
+                hint=did_you_mean(type_name, registry.type_names())
+                or "run 'atomiton nodes' to list the types",
+            )
+            return
+        for module in spec.requires:
+            if importlib.util.find_spec(module) is None:
+                self.sink.error(
+                    "E0215",
+                    definition.span,
+                    type=type_name,
+                    module=module,
+                    hint=(
+                        f"pip install 'atomiton[{spec.extra}]'"
+                        if spec.extra
+                        else f"pip install {module}"
+                    ),
+                )
+        ports = Ports(
+            inputs={p.name: p.type for p in spec.inputs},
+            outputs={p.name: p.type for p in spec.outputs},
+            multiple=frozenset(p.name for p in spec.inputs if p.multiple),
+            required=frozenset(p.name for p in spec.inputs if p.required),
+        )
+        _add_error_port(definition, ports)
+        for declared, have, direction in (
+            (definition.declared_inputs, ports.inputs, "input"),
+            (definition.declared_outputs, ports.outputs, "output"),
+        ):
+            for port in declared:
+                if port.name not in have and snake_case(port.name) not in {
+                    snake_case(h) for h in have
+                }:
+                    self.sink.error(
+                        "E0214",
+                        port.span,
+                        node=definition.id,
+                        type=type_name,
+                        port=port.name,
+                        direction=direction,
+                        hint=f"its {direction}s are {one_of(have)}",
+                    )
+        params = self._param_keys(definition, spec)
+        nodes[definition.id] = BoundNode(definition, spec, ports, params)
+        for index in range(len(definition.subflows)):
+            # A loop's body, a parallel node's branches: built by the pipeline, prefixed.
+            child = self.children.get((position, index), Child(None))
+            self.sink.extend(child.diagnostics)
+            if child.graph is not None:
+                nodes[definition.id].bodies.append(child.graph)
+
+    def _param_keys(self, definition: NodeDef, spec: NodeSpec) -> dict[str, object]:
+        """YAML keys -> the model's field names; unknown keys are diagnostics."""
+        by_alias = {(f.alias or name): name for name, f in spec.params.model_fields.items()}
+        params: dict[str, object] = {}
+        for key, value in definition.params.items():
+            name = by_alias.get(key) or (key if key in spec.params.model_fields else None)
+            if name is None:
+                self.sink.error(
+                    "E0210",
+                    definition.param_spans.get(key, definition.span),
+                    node=definition.id,
+                    type=definition.type,
+                    param=key,
+                    hint=did_you_mean(key, list(by_alias)),
+                )
+                continue
+            params[name] = value
+        return params
+
+    def _add_python(self, definition: NodeDef) -> None:
+        reference = definition.params.get("function")
+        span = definition.param_spans.get("function", definition.span)
+        function = None
+        if not isinstance(reference, str) or not _FUNCTION_REF.match(reference):
+            self.sink.error(
+                "E0216",
+                span,
+                node=definition.id,
+                value=reference,
+                hint="for example 'mypkg.cleaning:normalize'",
+            )
+        else:
+            module, _, name = reference.partition(":")
+            function = (module, name)
+        execution = definition.params.get("execution", "inline")
+        if execution not in ("inline", "thread", "process"):
+            self.sink.error(
+                "E0209",
+                definition.param_spans.get("execution", definition.span),
+                node=definition.id,
+                type="python",
+                param="execution",
+                message="expected 'inline', 'thread' or 'process'",
+            )
+        # A process worker's problem with the reference is the more precise diagnostic.
+        if function is not None and not (
+            execution == "process" and self._check_process_function(definition, span, *function)
+        ):
+            self._check_function(definition, span, *function)
+        for key in definition.params:
+            if key not in ("function", "execution"):
+                self.sink.error(
+                    "E0210",
+                    definition.param_spans.get(key, definition.span),
+                    node=definition.id,
+                    type="python",
+                    param=key,
+                    hint="a python node's arguments come from its input ports",
+                )
+        inputs = {p.name: p.type for p in definition.declared_inputs} or {"data": "any"}
+        outputs = {p.name: p.type for p in definition.declared_outputs} or {"result": "any"}
+        multiple = frozenset(p.name for p in definition.declared_inputs if p.multiple)
+        ports = Ports(inputs, outputs, multiple=multiple, required=frozenset(inputs))
+        _add_error_port(definition, ports)
+        params: dict[str, object] = (
+            {"execution": execution} if execution in ("thread", "process") else {}
+        )
+        self.bound.nodes[definition.id] = BoundNode(
+            definition, None, ports, params, function=function
+        )
+
+    def _check_function(self, definition: NodeDef, span: Span, module: str, name: str) -> None:
+        """The module must be importable from here and define the function (user_functions)."""
+        missing = user_functions.check_function(module, name)
+        if missing is None:
+            return
+        if not missing.module_found:
+            top = module.split(".")[0]
+            self.sink.error(
+                "E0221",
+                span,
+                node=definition.id,
+                module=module,
+                function=f"{module}:{name}",
+                hint=f"modules are imported from the current folder, then sys.path: run from the "
+                f"folder that holds {top!r}, or install it",
+            )
+            return
+        self.sink.error(
+            "E0222",
+            span,
+            node=definition.id,
+            module=module,
+            name=name,
+            hint=did_you_mean(name, missing.names)
+            or "define it at the top level of the module (def, class or assignment)",
+        )
+
+    def _check_process_function(
+        self, definition: NodeDef, span: Span, module: str, name: str
+    ) -> bool:
+        """``execution: process`` sends the function to a worker by name: the worker imports
+        ``module`` and looks ``name`` up, so both must mean the same thing there.
+
+        Returns whether a diagnostic was reported.
+        """
+        problem = user_functions.process_problem(module, name)
+        if problem is None:
+            return False
+        self.sink.error(
+            "E0224",
+            definition.param_spans.get("execution", span),
+            node=definition.id,
+            function=f"{module}:{name}",
+            problem=problem,
+            hint="define the function with 'def' at the top level of an importable module, "
+            "or use 'execution: thread'",
+        )
+        return True
+
+    def _add_group(self, definition: NodeDef, built: Child) -> None:
+        self.sink.extend(built.diagnostics)
+        child = built.graph
+        if child is None:
+            return
+        ports = Ports(
+            inputs={p.name: p.type for p in child.inputs},
+            outputs={o.port.name: o.port.type for o in child.outputs},
+            required=frozenset(p.name for p in child.inputs if p.required),
+        )
+        params: dict[str, object] = {}
+        for key, value in definition.params.items():
+            if key in ("path", "id", "blueprintId", "nodes", "edges"):
+                continue
+            if key not in ports.inputs:
+                self.sink.error(
+                    "E0210",
+                    definition.param_spans.get(key, definition.span),
+                    node=definition.id,
+                    type=definition.type,
+                    param=key,
+                    hint=did_you_mean(key, list(ports.inputs))
+                    or f"the sub-blueprint's inputs are {one_of(ports.inputs)}",
+                )
+                continue
+            wanted = parse_type(ports.inputs[key]) or ANY
+            if not isinstance(value, str) or "{{" not in value:
+                if value is not None and not fits(of_value(value), wanted):
+                    self.sink.error(
+                        "E0209",
+                        definition.param_spans.get(key, definition.span),
+                        node=definition.id,
+                        type=definition.type,
+                        param=key,
+                        message=f"the sub-blueprint's input is {wanted}, found {of_value(value)}",
+                    )
+            params[key] = value
+        self.bound.nodes[definition.id] = BoundNode(definition, None, ports, params, child=child)
+
+    # -- edges ---------------------------------------------------------------------------------
+
+    def bind_edges(self) -> dict[str, list[tuple[Binding, EdgeDef]]]:
+        outputs: dict[str, list[tuple[Binding, EdgeDef]]] = {}
+        declared_outputs = {p.name for p in self.bound.doc.outputs}
+        for edge in self.bound.doc.edges:
+            source = self._edge_source(edge)
+            if edge.target == "output":
+                name = (
+                    edge.target_port
+                    or (edge.source_port if edge.source != "input" else None)
+                    or edge.source
+                )
+                if declared_outputs and name not in declared_outputs:
+                    self.sink.error("E0212", edge.span, edge=edge.id, direction="output", name=name)
+                    continue
+                if source is not None:
+                    outputs.setdefault(name, []).append((source, edge))
+                continue
+            target = self._endpoint(edge, edge.target)
+            if target is None:
+                continue
+            port = edge.target_port or target.ports.primary_input
+            if port is None:
+                self.sink.error(
+                    "E0203", edge.span, edge=edge.id, port="input", node=edge.target, valid="none"
+                )
+                continue
+            named = input_name(target, port)
+            if named is None and port in _GENERIC_HANDLES:
+                named = target.ports.primary_input  # Atomiton's generic handle: the primary port
+            port = named
+            if port is None:
+                # A port that is also a parameter (``path``, ``url``) is named once.
+                valid = list(dict.fromkeys([*target.ports.inputs, *param_names(target)]))
+                self.sink.error(
+                    "E0203",
+                    edge.span,
+                    edge=edge.id,
+                    port=edge.target_port,
+                    node=edge.target,
+                    valid=one_of(valid),
+                    hint=did_you_mean(edge.target_port or "", valid),
+                )
+                # It meant to feed some input; which one is the E0203's to say, not E0208's.
+                self.bound.fed_by_broken_edge.add((edge.target, ANY_PORT))
+                continue
+            if source is not None:
+                target.inputs.setdefault(port, []).append((source, edge))
+            else:
+                self.bound.fed_by_broken_edge.add((edge.target, port))
+        return outputs
+
+    def _endpoint(self, edge: EdgeDef, node_id: str) -> BoundNode | None:
+        """The node at one end of ``edge``; an id no node has is reported (E0205).
+
+        A node that is declared but was dropped for an error of its own gives None silently:
+        that error is already reported.
+        """
+        pending = self.bound.nodes.get(node_id)
+        if pending is None and node_id not in self.declared_ids:
+            self.sink.error(
+                "E0205", edge.span, edge=edge.id, node=node_id, hint=self._node_hint(node_id)
+            )
+        return pending
+
+    def _node_hint(self, name: str) -> str | None:
+        """ "Did you mean" for an unknown node id, for the first few only.
+
+        Each hint compares against every node; a file with thousands of broken edges would
+        otherwise take minutes to report.
+        """
+        if len(self.node_hints) >= _MAX_NODE_HINTS and name not in self.node_hints:
+            return None
+        if name not in self.node_hints:
+            self.node_hints[name] = did_you_mean(name, list(self.bound.nodes))
+        return self.node_hints[name]
+
+    def feed_item_to_entry_nodes(self) -> None:
+        """A body that wires no ``input`` edge gets its item in every node nothing else feeds."""
+        for pending in self.bound.nodes.values():
+            primary = pending.ports.primary_input
+            if pending.inputs or primary is None:
+                continue
+            span = pending.definition.span
+            edge = EdgeDef(
+                f"input->{pending.definition.id}",
+                "input",
+                ITEM,
+                pending.definition.id,
+                primary,
+                span,
+            )
+            pending.inputs[primary] = [(FromInput(ITEM), edge)]
+
+    def _edge_source(self, edge: EdgeDef) -> Binding | None:
+        if edge.source == "input":
+            name = edge.source_port
+            if self.bound.item_input:
+                return FromInput(ITEM)
+            if name is None or name not in self.bound.interface:
+                self.sink.error(
+                    "E0212",
+                    edge.span,
+                    edge=edge.id,
+                    direction="input",
+                    name=name or "",
+                    hint=did_you_mean(name or "", list(self.bound.interface))
+                    or "declare it under interface.inputs",
+                )
+                return None
+            return FromInput(name)
+        source = self._endpoint(edge, edge.source)
+        if source is None:
+            return None
+        port = edge.source_port or source.ports.primary_output
+        if port is not None and port not in source.ports.outputs:
+            match = next(
+                (p for p in source.ports.outputs if snake_case(p) == snake_case(port)), None
+            )
+            port = match if match is not None else port
+        if port in _GENERIC_HANDLES and port not in source.ports.outputs:
+            port = source.ports.primary_output
+        if port is None or port not in source.ports.outputs:
+            valid = list(source.ports.outputs)
+            self.sink.error(
+                "E0204",
+                edge.span,
+                edge=edge.id,
+                port=edge.source_port,
+                node=edge.source,
+                valid=one_of(valid),
+                hint=did_you_mean(edge.source_port or "", valid),
+            )
+            return None
+        return FromNode(edge.source, port)
+
+
+def input_name(target: BoundNode, port: str) -> str | None:
+    """The port (or parameter field) an edge's target handle names."""
+    if port in target.ports.inputs:
+        return port
+    for name in target.ports.inputs:
+        if snake_case(name) == snake_case(port):
+            return name
+    if target.spec is not None:
+        fields = target.spec.params.model_fields
+        for name, info in fields.items():
+            if port in (name, info.alias):
+                return name
+    return None
+
+
+def param_names(target: BoundNode) -> list[str]:
+    """The YAML names of a node's parameters."""
+    if target.spec is None:
+        return []
+    return [(info.alias or name) for name, info in target.spec.params.model_fields.items()]
+
+
+def binding_type(bound: BoundDoc, binding: Binding) -> str:
+    """The vocabulary type of the value ``binding`` reads."""
+    if isinstance(binding, FromNode):
+        return bound.nodes[binding.node].ports.outputs.get(binding.port, "any")
+    if isinstance(binding, FromInput):
+        return bound.interface[binding.name].type
+    return "any"
+
+
+def finish_nodes(bound: BoundDoc) -> list[Node]:
+    """The graph's nodes, in file order, from a document bound without errors."""
+    nodes = []
+    for node_id, pending in bound.nodes.items():
+        definition = pending.definition
+        inputs: dict[str, Binding | tuple[Binding, ...]] = {}
+        for port, bindings in pending.inputs.items():
+            if port in pending.ports.inputs:
+                values = tuple(b for b, _ in bindings)
+                inputs[port] = values if port in pending.ports.multiple else values[0]
+        outputs = tuple(
+            PortDef(name, type_, definition.span) for name, type_ in pending.ports.outputs.items()
+        )
+        nodes.append(
+            Node(
+                id=node_id,
+                type=definition.type,
+                span=definition.span,
+                name=definition.name,
+                settings=definition.settings,
+                spec=pending.spec,
+                params=pending.final_params(),
+                inputs=inputs,
+                code=pending.code,
+                function=pending.function,
+                function_span=(
+                    definition.param_spans.get("function") if pending.function else None
+                ),
+                outputs=outputs,
+                included_from=bound.chain.spans,
+                bodies=tuple(pending.bodies),
+            )
+        )
+    return nodes
+
+
+def graph_outputs(bound: BoundDoc, order: list[Node], sink: DiagnosticSink) -> tuple[Output, ...]:
+    """The blueprint's interface outputs, the one place they are decided: the declared ones
+    with what feeds each; else one per output edge; else each sink node's primary output."""
+    result = []
+    outputs = bound.outputs
+    if bound.doc.outputs:
+        for port in bound.doc.outputs:
+            bindings = outputs.get(port.name, [])
+            if not bindings:
+                sink.error("E0217", port.span, name=port.name)
+                continue
+            if len(bindings) > 1:
+                sink.error("E0213", bindings[1][1].span, name=port.name, count=len(bindings))
+            result.append(Output(port, bindings[0][0]))
+        return tuple(result)
+    for name, bindings in outputs.items():
+        if len(bindings) > 1:
+            sink.error("E0213", bindings[1][1].span, name=name, count=len(bindings))
+        binding = bindings[0][0]
+        result.append(
+            Output(PortDef(name, binding_type(bound, binding), bindings[0][1].span), binding)
+        )
+    if outputs:
+        return tuple(result)
+    # No interface and no output edges: one output per sink node, its primary output.
+    consumed = {b.node for n in order for b in bindings_of(n) if isinstance(b, FromNode)}
+    for node in order:
+        pending = bound.nodes[node.id]
+        primary = pending.ports.primary_output
+        if node.id not in consumed and primary is not None:
+            binding = FromNode(node.id, primary)
+            result.append(
+                Output(PortDef(node.id, pending.ports.outputs[primary], node.span), binding)
+            )
+    return tuple(result)
+
+
+def _add_error_port(definition: NodeDef, ports: Ports) -> None:
+    """A node with ``onError: branch`` sends its error out of an extra ``error`` port."""
+    if definition.settings.on_error == "branch" and ERROR_PORT not in ports.outputs:
+        ports.outputs[ERROR_PORT] = "object"
