@@ -22,6 +22,7 @@ from types import CodeType, ModuleType
 
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from . import bind, codegen, inline, parameters, plan, postprocess, resolve, validate
+from .bound import Child, item_document
 from .ir import Graph, PortDef
 from .reads import mark_skipped
 from .naming import module_name_for
@@ -31,6 +32,7 @@ __all__ = [
     "CompileOptions",
     "CompiledModule",
     "Limits",
+    "build_graph",
     "compile_blueprint",
     "load_graph",
     "load_module",
@@ -73,11 +75,20 @@ def _load_graph(path: str | Path, options: CompileOptions | None) -> tuple[Graph
     """``load_graph``, and the files the compilation read (in the order they were read)."""
     options = options or CompileOptions()
     tree = resolve.resolve_tree(Path(path), options)
+    return build_graph(tree, options), tree.files
+
+
+def build_graph(tree: resolve.IncludeTree, options: CompileOptions) -> Graph:
+    """The checked, inlined graph of a resolved include tree (no file is read here).
+
+    Raises:
+        BlueprintError: the blueprint or a file it includes has errors; all of them are listed.
+    """
     sink = DiagnosticSink()
     graph = _graph(tree.root, options, sink)
     sink.raise_if_errors()
     assert graph is not None
-    return graph, tree.files
+    return graph
 
 
 def _graph(
@@ -89,7 +100,7 @@ def _graph(
     """One document through bind, validate and inline, its sub-blueprints first; None when it
     has errors that leave no graph to include (all of them are in ``sink``)."""
     # A loop body or branch sees the flow's inputs, the item first (as ``bind`` gives them).
-    inputs = bind.item_document(resolved.doc, outer_inputs).inputs
+    inputs = item_document(resolved.doc, outer_inputs).inputs
     children = {
         key: _child(include, resolved, inputs, options)
         for key, include in resolved.includes.items()
@@ -132,11 +143,11 @@ def _child(
     parent: resolve.ResolvedDoc,
     parent_inputs: tuple[PortDef, ...],
     options: CompileOptions,
-) -> bind.Child:
+) -> Child:
     """A sub-blueprint built for the document that includes it: its problems carry an
     ``included from`` note unless it is written inline in the same file."""
     if include.tree is None:
-        return bind.Child(None, include.diagnostics)
+        return Child(None, include.diagnostics)
     child_sink = DiagnosticSink()
     outer = parent_inputs if include.is_subflow else None
     graph = _graph(include.tree, options, child_sink, outer)
@@ -147,7 +158,7 @@ def _child(
         found = resolve.included_from(child_sink.items, include.node.span)
     if graph is not None and include.is_subflow:
         graph = inline.prefixed(graph, inline.body_prefix(include.node, include.index))
-    return bind.Child(graph, (*include.diagnostics, *found))
+    return Child(graph, (*include.diagnostics, *found))
 
 
 def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None) -> CompiledModule:

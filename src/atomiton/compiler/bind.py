@@ -12,143 +12,35 @@ parameters, their templates and node code), and reports what cannot be bound. Th
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 
-from pydantic import BaseModel
-
-from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean, one_of
+from ..diagnostics import DiagnosticSink, did_you_mean, one_of
 from ..nodes import registry
 from ..nodes.spec import NodeSpec, snake_case
-from . import user_functions
-from .ir import (
-    Binding,
-    BlueprintDoc,
-    CodeFunction,
-    EdgeDef,
-    FromInput,
-    FromNode,
-    Graph,
-    Node,
-    NodeDef,
-    Output,
-    PortDef,
+from .bound import (
+    ANY_PORT,
+    ITEM,
+    BoundDoc,
+    BoundNode,
+    Child,
+    Ports,
+    add_error_port,
+    binding_type,
+    input_name,
+    item_document,
+    param_names,
 )
+from .ir import Binding, EdgeDef, FromInput, FromNode, Node, NodeDef, Output, PortDef
 from .options import CompileOptions
+from .python_nodes import bind_python_node
 from .reads import bindings_of
-from .resolve import GROUP, IncludeChain, ResolvedDoc, is_group
+from .resolve import GROUP, ResolvedDoc, is_group
 from .types import ANY, fits, of_value, parse_type
 
-_FUNCTION_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 # Handles that mean "the primary port" unless the node has a port or parameter of that name.
 _GENERIC_HANDLES = frozenset({"input", "output", "default", ""})
 # How many distinct unknown node ids get a "did you mean" hint.
 _MAX_NODE_HINTS = 50
-# Stands for "some input" of a node whose edge named no port it has.
-ANY_PORT = "\x00any"
-# The port a node with ``onError: branch`` sends its error to.
-ERROR_PORT = "error"
-# The input a loop body or parallel branch receives when it declares none.
-ITEM = "item"
-# Parameters that hold sub-blueprints: compiled into functions, not passed as values.
-_SUBFLOW_PARAMS = frozenset({"body", "branches"})
-
-
-def is_subflow_param(definition: NodeDef, name: str) -> bool:
-    """Whether parameter ``name`` of a node holds a sub-flow (a loop's body, parallel branches)
-    rather than a value."""
-    return bool(definition.subflows) and name in _SUBFLOW_PARAMS
-
-
-@dataclass(slots=True)
-class Ports:
-    """The ports of one node as binding sees them (name -> vocabulary type)."""
-
-    inputs: dict[str, str]
-    outputs: dict[str, str]
-    multiple: frozenset[str] = frozenset()
-    required: frozenset[str] = frozenset()
-
-    @property
-    def primary_input(self) -> str | None:
-        return next(iter(self.inputs), None)
-
-    @property
-    def primary_output(self) -> str | None:
-        return next(iter(self.outputs), None)
-
-
-@dataclass(slots=True)
-class BoundNode:
-    """A node with its type, ports, parameters and inputs bound (filled in by ``bind``)."""
-
-    definition: NodeDef
-    spec: NodeSpec | None
-    ports: Ports
-    # Field name -> value; leaves may be ``Template``s once ``parameters`` has bound them.
-    params: dict[str, object]
-    inputs: dict[str, list[tuple[Binding, EdgeDef]]] = field(default_factory=dict)
-    function: tuple[str, str] | None = None
-    child: Graph | None = None
-    bodies: list[Graph] = field(default_factory=list)
-    # Parameters whose value is only known at run time: fed by an edge, or a template
-    # (``templated``, the subset whose rendered type ``validate`` checks).
-    dynamic: set[str] = field(default_factory=set)
-    templated: set[str] = field(default_factory=set)
-    # The parameter model validated from the values known now; None when it failed or the node
-    # has no model (python and group nodes).
-    validated: BaseModel | None = None
-    code: tuple[CodeFunction, ...] = ()
-
-    def final_params(self) -> dict[str, object]:
-        """Parameter values as the graph's ``Node`` holds them: sub-flows left out (they become
-        bodies), and an edge feeding a parameter wins over the value written."""
-        params = {
-            name: value
-            for name, value in self.params.items()
-            if not is_subflow_param(self.definition, name)
-        }
-        for port, bindings in self.inputs.items():
-            if port not in self.ports.inputs:
-                params[port] = bindings[0][0]
-        return params
-
-
-@dataclass(slots=True)
-class BoundDoc:
-    """One document bound: the stage's result, read (never changed) by ``validate``."""
-
-    doc: BlueprintDoc
-    chain: IncludeChain
-    # Whether the document is a loop body or branch given the item as its first input.
-    item_input: bool
-    interface: dict[str, PortDef]
-    nodes: dict[str, BoundNode] = field(default_factory=dict)
-    # Interface output name -> what feeds it, with the edge that says so.
-    outputs: dict[str, list[tuple[Binding, EdgeDef]]] = field(default_factory=dict)
-    # (node, port) pairs fed by an edge whose source was already reported as wrong: the port is
-    # wired, so "required input has no edge" would only repeat the first error.
-    fed_by_broken_edge: set[tuple[str, str]] = field(default_factory=set)
-
-
-@dataclass(frozen=True, slots=True)
-class Child:
-    """A sub-blueprint of a node, built: its graph (None when it could not be built), and the
-    diagnostics that belong to the including document, in the order found."""
-
-    graph: Graph | None
-    diagnostics: tuple[Diagnostic, ...] = ()
-
-
-def item_document(doc: BlueprintDoc, outer_inputs: tuple[PortDef, ...] | None) -> BlueprintDoc:
-    """A loop body or parallel branch without declared inputs takes one: the item, which every
-    ``input.<name>`` edge then reads. Like code in the flow, it also sees the flow's own inputs
-    in templates (``{{ inputs.size }}``)."""
-    if outer_inputs is None or doc.inputs:
-        return doc
-    outer = tuple(p for p in outer_inputs if p.name != ITEM)
-    return replace(doc, inputs=(PortDef(ITEM, "any", doc.span, None), *outer))
 
 
 def bind_document(
@@ -220,7 +112,7 @@ class _Binder:
             self._add_group(definition, self.children.get((position, GROUP), Child(None)))
             return
         if type_name == "python":
-            self._add_python(definition)
+            self.bound.nodes[definition.id] = bind_python_node(definition, self.sink)
             return
         spec = registry.get(type_name)
         if spec is None:
@@ -252,7 +144,7 @@ class _Binder:
             multiple=frozenset(p.name for p in spec.inputs if p.multiple),
             required=frozenset(p.name for p in spec.inputs if p.required),
         )
-        _add_error_port(definition, ports)
+        add_error_port(definition, ports)
         for declared, have, direction in (
             (definition.declared_inputs, ports.inputs, "input"),
             (definition.declared_outputs, ports.outputs, "output"),
@@ -297,107 +189,6 @@ class _Binder:
                 continue
             params[name] = value
         return params
-
-    def _add_python(self, definition: NodeDef) -> None:
-        reference = definition.params.get("function")
-        span = definition.param_spans.get("function", definition.span)
-        function = None
-        if not isinstance(reference, str) or not _FUNCTION_REF.match(reference):
-            self.sink.error(
-                "E0216",
-                span,
-                node=definition.id,
-                value=reference,
-                hint="for example 'mypkg.cleaning:normalize'",
-            )
-        else:
-            module, _, name = reference.partition(":")
-            function = (module, name)
-        execution = definition.params.get("execution", "inline")
-        if execution not in ("inline", "thread", "process"):
-            self.sink.error(
-                "E0209",
-                definition.param_spans.get("execution", definition.span),
-                node=definition.id,
-                type="python",
-                param="execution",
-                message="expected 'inline', 'thread' or 'process'",
-            )
-        # A process worker's problem with the reference is the more precise diagnostic.
-        if function is not None and not (
-            execution == "process" and self._check_process_function(definition, span, *function)
-        ):
-            self._check_function(definition, span, *function)
-        for key in definition.params:
-            if key not in ("function", "execution"):
-                self.sink.error(
-                    "E0210",
-                    definition.param_spans.get(key, definition.span),
-                    node=definition.id,
-                    type="python",
-                    param=key,
-                    hint="a python node's arguments come from its input ports",
-                )
-        inputs = {p.name: p.type for p in definition.declared_inputs} or {"data": "any"}
-        outputs = {p.name: p.type for p in definition.declared_outputs} or {"result": "any"}
-        multiple = frozenset(p.name for p in definition.declared_inputs if p.multiple)
-        ports = Ports(inputs, outputs, multiple=multiple, required=frozenset(inputs))
-        _add_error_port(definition, ports)
-        params: dict[str, object] = (
-            {"execution": execution} if execution in ("thread", "process") else {}
-        )
-        self.bound.nodes[definition.id] = BoundNode(
-            definition, None, ports, params, function=function
-        )
-
-    def _check_function(self, definition: NodeDef, span: Span, module: str, name: str) -> None:
-        """The module must be importable from here and define the function (user_functions)."""
-        missing = user_functions.check_function(module, name)
-        if missing is None:
-            return
-        if not missing.module_found:
-            top = module.split(".")[0]
-            self.sink.error(
-                "E0221",
-                span,
-                node=definition.id,
-                module=module,
-                function=f"{module}:{name}",
-                hint=f"modules are imported from the current folder, then sys.path: run from the "
-                f"folder that holds {top!r}, or install it",
-            )
-            return
-        self.sink.error(
-            "E0222",
-            span,
-            node=definition.id,
-            module=module,
-            name=name,
-            hint=did_you_mean(name, missing.names)
-            or "define it at the top level of the module (def, class or assignment)",
-        )
-
-    def _check_process_function(
-        self, definition: NodeDef, span: Span, module: str, name: str
-    ) -> bool:
-        """``execution: process`` sends the function to a worker by name: the worker imports
-        ``module`` and looks ``name`` up, so both must mean the same thing there.
-
-        Returns whether a diagnostic was reported.
-        """
-        problem = user_functions.process_problem(module, name)
-        if problem is None:
-            return False
-        self.sink.error(
-            "E0224",
-            definition.param_spans.get("execution", span),
-            node=definition.id,
-            function=f"{module}:{name}",
-            problem=problem,
-            hint="define the function with 'def' at the top level of an importable module, "
-            "or use 'execution: thread'",
-        )
-        return True
 
     def _add_group(self, definition: NodeDef, built: Child) -> None:
         self.sink.extend(built.diagnostics)
@@ -576,37 +367,6 @@ class _Binder:
         return FromNode(edge.source, port)
 
 
-def input_name(target: BoundNode, port: str) -> str | None:
-    """The port (or parameter field) an edge's target handle names."""
-    if port in target.ports.inputs:
-        return port
-    for name in target.ports.inputs:
-        if snake_case(name) == snake_case(port):
-            return name
-    if target.spec is not None:
-        fields = target.spec.params.model_fields
-        for name, info in fields.items():
-            if port in (name, info.alias):
-                return name
-    return None
-
-
-def param_names(target: BoundNode) -> list[str]:
-    """The YAML names of a node's parameters."""
-    if target.spec is None:
-        return []
-    return [(info.alias or name) for name, info in target.spec.params.model_fields.items()]
-
-
-def binding_type(bound: BoundDoc, binding: Binding) -> str:
-    """The vocabulary type of the value ``binding`` reads."""
-    if isinstance(binding, FromNode):
-        return bound.nodes[binding.node].ports.outputs.get(binding.port, "any")
-    if isinstance(binding, FromInput):
-        return bound.interface[binding.name].type
-    return "any"
-
-
 def finish_nodes(bound: BoundDoc) -> list[Node]:
     """The graph's nodes, in file order, from a document bound without errors."""
     nodes = []
@@ -678,9 +438,3 @@ def graph_outputs(bound: BoundDoc, order: list[Node], sink: DiagnosticSink) -> t
                 Output(PortDef(node.id, pending.ports.outputs[primary], node.span), binding)
             )
     return tuple(result)
-
-
-def _add_error_port(definition: NodeDef, ports: Ports) -> None:
-    """A node with ``onError: branch`` sends its error out of an extra ``error`` port."""
-    if definition.settings.on_error == "branch" and ERROR_PORT not in ports.outputs:
-        ports.outputs[ERROR_PORT] = "object"

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from ..diagnostics import DiagnosticSink, Span, did_you_mean, one_of
-from .bind import BoundDoc, BoundNode, input_name, is_subflow_param
+from .bound import BoundDoc, BoundNode, input_name, is_subflow_param
 from .expressions import (
     CodeLimitError,
     ExpressionError,

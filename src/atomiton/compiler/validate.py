@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ..diagnostics import Diagnostic, DiagnosticSink, one_of
 from ..nodes.spec import snake_case
-from .bind import ANY_PORT, BoundDoc, BoundNode, binding_type, input_name
+from .bound import ANY_PORT, BoundDoc, BoundNode, binding_type, input_name
 from .ir import Binding, EdgeDef, FromInput, FromNode, Node, Template, TemplateExpr
 from .options import CompileOptions
 from .parameters import yaml_key
