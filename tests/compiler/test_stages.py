@@ -15,6 +15,13 @@ from atomiton.cli import discover
 from atomiton.compiler import CompileOptions, build_graph, load_graph, resolve, validate
 from atomiton.compiler.bind import bind_document
 from atomiton.compiler.bound import Child
+from atomiton.compiler.expressions import (
+    MAX_CODE_DEPTH,
+    CodeLimitError,
+    ExpressionError,
+    code_depth,
+    parse_node_code,
+)
 from atomiton.compiler.parameters import bind_params
 from atomiton.diagnostics import DiagnosticSink
 from atomiton.errors import BlueprintError
@@ -252,3 +259,43 @@ def test_one_list_of_suffixes_and_one_display_path(tmp_path: Path) -> None:
     assert [p.name for p in tree.files] == ["root.yaml", "child.flow.yaml"]
     assert tree.root.includes[0, resolve.GROUP].tree is not None
     assert Child(None).diagnostics == ()
+
+
+DEEP_SHAPES = [
+    lambda n: "-" * n + "x",
+    lambda n: "not " * (n // 4) + "x",
+    lambda n: "x" + "()" * (n // 2),
+    lambda n: "x" + ".a" * (n // 2),
+    lambda n: "[" * (n // 2) + "*x" + "]" * (n // 2),
+    lambda n: "*" + "-" * (n - 3) + "x,",
+]
+
+
+@pytest.mark.parametrize("shape", range(len(DEEP_SHAPES)))
+def test_short_code_skips_the_walk_only_where_it_cannot_be_too_deep(shape: int) -> None:
+    checked = 0
+    for length in range(MAX_CODE_DEPTH - 12, MAX_CODE_DEPTH + 8):
+        text = DEEP_SHAPES[shape](length)
+        for kind, mode in (("body", "exec"), ("expression", "eval")):
+            try:
+                depth = code_depth(ast.parse(text, mode=mode))
+            except (SyntaxError, RecursionError):
+                continue
+            try:
+                parse_node_code(text, kind)  # type: ignore[arg-type]
+            except CodeLimitError:
+                assert depth > MAX_CODE_DEPTH, (kind, text)
+            else:
+                assert depth <= MAX_CODE_DEPTH, (kind, text)
+            checked += 1
+    assert checked
+
+
+def test_reads_are_found_whatever_the_spelling() -> None:
+    # The parser normalises identifiers (NFKC): this is ``inputs.size``.
+    parsed = parse_node_code("return \uff49nputs.size", "body")
+    assert parsed.reads == ("size",)
+    assert parse_node_code("return data", "body").reads == ()
+    assert parse_node_code("inputs", "expression").reads_whole
+    with pytest.raises(ExpressionError, match="yield"):
+        parse_node_code("yield 1", "body")

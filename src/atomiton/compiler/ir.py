@@ -124,7 +124,7 @@ class BlueprintDoc:
     concurrency: int | None = None
     timeout: float | None = None
     # Errors of the file that leave it whole (a default that does not fit its type, a bad
-    # setting): the graph builder reports them with its own, so neither hides the other.
+    # setting): ``bind`` reports them with its own, so neither hides the other.
     deferred: tuple[Diagnostic, ...] = ()
 
 
