@@ -22,7 +22,7 @@ from types import CodeType, ModuleType
 
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from . import bind, codegen, inline, parameters, plan, postprocess, resolve, validate
-from .bound import Child, item_document
+from .bound import Child, body_prefix, item_document
 from .ir import Graph, PortDef
 from .reads import mark_skipped
 from .naming import module_name_for
@@ -157,7 +157,7 @@ def _child(
     else:
         found = resolve.included_from(child_sink.items, include.node.span)
     if graph is not None and include.is_subflow:
-        graph = inline.prefixed(graph, inline.body_prefix(include.node, include.index))
+        graph = inline.prefixed(graph, body_prefix(include.node, include.index))
     return Child(graph, (*include.diagnostics, *found))
 
 

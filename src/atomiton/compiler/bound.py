@@ -33,7 +33,8 @@ ANY_PORT = "\x00any"
 ERROR_PORT = "error"
 # The input a loop body or parallel branch receives when it declares none.
 ITEM = "item"
-# Parameters that hold sub-blueprints: compiled into functions, not passed as values.
+# Parameters that hold sub-blueprints: compiled into functions, not passed as values. This
+# and ``body_prefix`` are where binding and inlining learn which node types run sub-flows.
 _SUBFLOW_PARAMS = frozenset({"body", "branches"})
 
 
@@ -41,6 +42,13 @@ def is_subflow_param(definition: NodeDef, name: str) -> bool:
     """Whether parameter ``name`` of a node holds a sub-flow (a loop's body, parallel branches)
     rather than a value."""
     return bool(definition.subflows) and name in _SUBFLOW_PARAMS
+
+
+def body_prefix(definition: NodeDef, index: int) -> str:
+    """The prefix of the node ids of a node's ``index``-th sub-flow: a loop has one body, a
+    parallel node numbered branches (``each.body.``, ``fan.branch1.``)."""
+    label = "body" if definition.type == "loop" else f"branch{index}"
+    return f"{definition.id}.{label}."
 
 
 @dataclass(slots=True)

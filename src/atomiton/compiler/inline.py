@@ -24,20 +24,12 @@ from .ir import (
     FromTemplate,
     Graph,
     Node,
-    NodeDef,
     Output,
     Template,
     TemplateExpr,
 )
 
 _BindingMap = Callable[[Binding], Binding]
-
-
-def body_prefix(definition: NodeDef, index: int) -> str:
-    """The prefix of the node ids of a node's ``index``-th sub-flow: a loop has one body, a
-    parallel node numbered branches (``each.body.``, ``fan.branch1.``)."""
-    label = "body" if definition.type == "loop" else f"branch{index}"
-    return f"{definition.id}.{label}."
 
 
 def inline_children(graph: Graph, children: Mapping[str, Graph], sink: DiagnosticSink) -> Graph:
