@@ -288,13 +288,14 @@ def _check_tree_size(doc: BlueprintDoc, reader: _Reader) -> None:
     limit = reader.options.limits.max_nodes
     counter = _TreeCounter(reader)
     total = 0
+    # Resolving the path touches the file system: once, not once per node.
+    open_files = frozenset({_key(doc.path)})
     for node in doc.nodes:
-        size = counter.node(node, doc, frozenset({_key(doc.path)}), 0)
+        size = counter.node(node, doc, open_files, 0)
         total += size
         if total > limit:
             whole = total + sum(
-                counter.node(n, doc, frozenset({_key(doc.path)}), 0)
-                for n in doc.nodes[doc.nodes.index(node) + 1 :]
+                counter.node(n, doc, open_files, 0) for n in doc.nodes[doc.nodes.index(node) + 1 :]
             )
             sink = DiagnosticSink()
             sink.error(
