@@ -3,7 +3,7 @@
 Not a test: prints a table, the time per node, the growth exponent between sizes, and whether
 1,000 nodes compile under 0.5 s and 10,000 under 5 s. ``compile`` is ``compile_blueprint`` end
 to end, as ``atomiton compile`` calls it (the median of the repeats); the stages are also timed
-apart (load+resolve+build, plan, render with layout) so that a slow stage is named, not guessed.
+apart (resolve+bind+validate+inline, plan, render with layout) so that a slow stage is named, not guessed.
 The floor is Python's own ``compile()`` of the generated module (what importing that much code
 costs anyway); the last column is what running black over the whole module would add, which
 compiling does not do. Machines differ and other work slows a run: compare ``x floor``.
@@ -28,13 +28,12 @@ from typing import Final, TypeVar
 
 from atomiton.compiler import (
     CompileOptions,
-    build,
     codegen,
     compile_blueprint,
     layout,
+    load_graph,
     plan,
     postprocess,
-    resolve,
 )
 
 GOALS: Final = {1000: 0.5, 10000: 5.0}  # seconds to compile that many nodes
@@ -119,9 +118,7 @@ def measure(
     for _ in range(repeat):
         layout_cache_clear()
         compiled, t_compile = timed(lambda: compile_blueprint(path, options=options))
-        graph, t_build = timed(
-            lambda: build.build_graph(resolve.load_document(path, options), options)
-        )
+        graph, t_build = timed(lambda: load_graph(path, options=options))
         schedule, t_plan = timed(lambda: plan.plan_graph(graph))
         # Render lays the module out as black would (compiler/layout.py); black over the whole
         # module is not part of compiling, only timed here to show what that saves.

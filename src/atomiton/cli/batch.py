@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..blueprint_paths import display_path
 from ..errors import BlueprintError
 from .discover import find_blueprints
-from .report import Reporter, display_path
+from .report import Reporter
 from .settings import project_settings
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 import click
 
+from ..blueprint_paths import display_path
 from . import status
 from .batch import collect_blueprints, compile_all
 from .params import (
@@ -23,7 +24,7 @@ from .params import (
     effective_search_path,
     search_path_option,
 )
-from .report import Reporter, display_path, plural
+from .report import Reporter, plural
 from .settings import project_settings
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
-BLUEPRINT_SUFFIXES: Final = (".yaml", ".yml")
+from ..blueprint_paths import BLUEPRINT_SUFFIXES
 
 
 def is_blueprint_file(path: Path) -> bool:

@@ -9,7 +9,6 @@ keeps one diagnostic per line.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
@@ -17,6 +16,7 @@ from typing import IO
 from rich.console import Console
 from rich.text import Text
 
+from ..blueprint_paths import display_path
 from ..diagnostics import Diagnostic, Severity
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow"}
@@ -30,15 +30,6 @@ def stderr_console() -> Console:
 def stdout_console() -> Console:
     """A console on the current ``sys.stdout``, same settings as ``stderr_console``."""
     return Console(soft_wrap=True, highlight=False, emoji=False)
-
-
-def display_path(path: Path | str) -> str:
-    """``path`` relative to the current directory when it lies below it, else as given."""
-    path = Path(path)
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return os.fspath(path)
 
 
 def plural(count: int, word: str) -> str:

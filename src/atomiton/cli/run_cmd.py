@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 import click
 from pydantic import BaseModel
 
+from ..blueprint_paths import display_path
 from ..errors import AtomitonError, BlueprintError, CancelledError, NodeError
 from .inputs import build_inputs, parse_inputs_json
 from . import run_cache
@@ -30,7 +31,7 @@ from .cache import cache_dir
 from .params import compile_options, effective_search_path, search_path_option
 from . import status
 from .outputs import outputs_data, print_outputs
-from .report import Reporter, display_path, stdout_console
+from .report import Reporter, stdout_console
 from .settings import project_settings
 from .watch import RunWatcher
 

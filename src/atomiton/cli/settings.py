@@ -19,9 +19,10 @@ from typing import Final
 
 import click
 
+from ..blueprint_paths import display_path
 from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
 from . import status
-from .report import Reporter, display_path
+from .report import Reporter
 
 FILE_NAME: Final = "pyproject.toml"
 TABLE: Final = "[tool.atomiton]"

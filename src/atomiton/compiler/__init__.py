@@ -1,10 +1,12 @@
 """The compiler: blueprint YAML -> checked graph -> plan -> one typed Python module.
 
 ``compile_blueprint`` is a thin public function over named stages, each a module that hands plain
-data to the next: ``source`` (YAML with positions), ``schema`` (the file as written), ``resolve``
-(sub-blueprints inlined), ``build`` (the checked graph), ``plan`` (tasks), ``codegen`` with
-``layout`` (template render, in black's style) and ``postprocess`` (the line map back to YAML);
-``typecheck`` runs mypy on the result for ``atomiton check``.
+data to the next: ``resolve`` (the include tree, every file read once through ``source`` and
+``schema``), then for each document, innermost first, ``bind`` (with ``parameters``: types,
+ports, edges, templates, code), ``validate`` (read-only checks) and ``inline`` (sub-blueprints
+spliced in with prefixed ids); then ``plan`` (tasks), ``codegen`` with ``layout`` (the module, in
+black's style) and ``postprocess`` (the line map back to YAML). ``typecheck`` runs mypy on the
+result for ``atomiton check``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import hashlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import CodeType, ModuleType
 
-from ..diagnostics import Diagnostic, Span
-from . import build, codegen, plan, postprocess, resolve
-from .ir import Graph
+from ..diagnostics import Diagnostic, DiagnosticSink, Span
+from . import bind, codegen, inline, parameters, plan, postprocess, resolve, validate
+from .bound import Child, body_prefix, item_document
+from .ir import Graph, PortDef
+from .reads import mark_skipped
 from .naming import module_name_for
 from .options import CompileOptions, Limits
 
@@ -28,6 +32,7 @@ __all__ = [
     "CompileOptions",
     "CompiledModule",
     "Limits",
+    "build_graph",
     "compile_blueprint",
     "load_graph",
     "load_module",
@@ -67,15 +72,93 @@ def load_graph(path: str | Path, *, options: CompileOptions | None = None) -> Gr
 
 
 def _load_graph(path: str | Path, options: CompileOptions | None) -> tuple[Graph, tuple[Path, ...]]:
-    """``load_graph``, and the files the read session read (in the order they were read)."""
+    """``load_graph``, and the files the compilation read (in the order they were read)."""
     options = options or CompileOptions()
-    with resolve.read_session():
-        document = resolve.load_document(Path(path), options)
-        resolve.check_include_tree(document, options)
-        graph = build.build_graph(document, options)
-        session = resolve._SESSION.get() or {}
-        files = tuple(dict.fromkeys(resolved for resolved, _ in session))
-    return graph, files
+    tree = resolve.resolve_tree(Path(path), options)
+    return build_graph(tree, options), tree.files
+
+
+def build_graph(tree: resolve.IncludeTree, options: CompileOptions) -> Graph:
+    """The checked, inlined graph of a resolved include tree (no file is read here).
+
+    Raises:
+        BlueprintError: the blueprint or a file it includes has errors; all of them are listed.
+    """
+    sink = DiagnosticSink()
+    graph = _graph(tree.root, options, sink)
+    sink.raise_if_errors()
+    assert graph is not None
+    return graph
+
+
+def _graph(
+    resolved: resolve.ResolvedDoc,
+    options: CompileOptions,
+    sink: DiagnosticSink,
+    outer_inputs: tuple[PortDef, ...] | None = None,
+) -> Graph | None:
+    """One document through bind, validate and inline, its sub-blueprints first; None when it
+    has errors that leave no graph to include (all of them are in ``sink``)."""
+    # A loop body or branch sees the flow's inputs, the item first (as ``bind`` gives them).
+    inputs = item_document(resolved.doc, outer_inputs).inputs
+    children = {
+        key: _child(include, resolved, inputs, options)
+        for key, include in resolved.includes.items()
+    }
+    bound = bind.bind_document(resolved, children, options, sink, outer_inputs=outer_inputs)
+    parameters.bind_params(bound, sink)
+    sink.extend(validate.check_bound(bound, options))
+    failed = sink.has_errors
+    # Code is checked either way, so a mis-typed edge and a syntax error in the same node are
+    # reported together; errors in code alone still leave a graph for the including flow.
+    parameters.bind_code(bound, sink)
+    if failed:
+        return None
+    order, cycle = validate.sort_nodes(bind.finish_nodes(bound))
+    sink.extend(cycle)
+    if order is None:
+        return None
+    doc = bound.doc
+    graph = Graph(
+        id=doc.id,
+        name=doc.name,
+        version=doc.version,
+        description=doc.description,
+        display=doc.display,
+        sha256=doc.sha256,
+        metadata=doc.metadata,
+        inputs=doc.inputs,
+        outputs=bind.graph_outputs(bound, order, sink),
+        nodes=tuple(order),
+        concurrency=doc.concurrency,
+        timeout=doc.timeout,
+    )
+    groups = {node_id: node.child for node_id, node in bound.nodes.items() if node.child}
+    graph = mark_skipped(inline.inline_children(graph, groups, sink), sink)
+    return replace(graph, warnings=tuple(d for d in sink.items if not d.is_error))
+
+
+def _child(
+    include: resolve.Include,
+    parent: resolve.ResolvedDoc,
+    parent_inputs: tuple[PortDef, ...],
+    options: CompileOptions,
+) -> Child:
+    """A sub-blueprint built for the document that includes it: its problems carry an
+    ``included from`` note unless it is written inline in the same file."""
+    if include.tree is None:
+        return Child(None, include.diagnostics)
+    child_sink = DiagnosticSink()
+    outer = parent_inputs if include.is_subflow else None
+    graph = _graph(include.tree, options, child_sink, outer)
+    child = include.tree.doc
+    if child.path == parent.doc.path and child.display == parent.doc.display:
+        found = child_sink.items
+    else:
+        found = resolve.included_from(child_sink.items, include.node.span)
+    if graph is not None and include.is_subflow:
+        graph = inline.prefixed(graph, body_prefix(include.node, include.index))
+    return Child(graph, (*include.diagnostics, *found))
 
 
 def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None) -> CompiledModule:

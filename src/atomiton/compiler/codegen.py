@@ -49,7 +49,7 @@ from .ir import (
     TemplateExpr,
 )
 from . import layout, verify
-from .build import ERROR_PORT
+from .bound import ERROR_PORT
 from .reads import bindings_of
 from .expressions import substitute_reads
 from .naming import STATE_RESERVED, Namer, identifier, is_safe_identifier

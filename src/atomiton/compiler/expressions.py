@@ -1,7 +1,7 @@
 """The two kinds of code a blueprint may hold: ``{{ templates }}`` and Python functions.
 
 Templates are parsed here into a root name and a path (the grammar is deliberately small: dotted
-names, ``[0]`` and ``['key']``); binding the root to a value is the graph builder's job. Python
+names, ``[0]`` and ``['key']``); binding the root to a value is ``parameters``' job. Python
 source is parsed with ``ast`` and re-emitted with ``ast.unparse``, so what reaches the generated
 module is exactly one well-formed expression or function body, never raw text.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
-from typing import Final
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT = re.compile(
@@ -23,6 +24,10 @@ _FILTER = re.compile(r"\s*\|\s*(?P<name>[A-Za-z_]\w*)\s*")
 # runtime function of the same name.
 FILTERS: Final = ("shquote",)
 
+
+_MODES: Final = {"expression": "eval", "body": "exec"}
+# Words whose presence in node code makes the tree worth walking (``_needs_scan``).
+_SCANNED_WORDS: Final = ("inputs", "variables", "yield", "await")
 
 # Limits on code written in a blueprint. Real node code is far below both; beyond them the
 # parser, the code generator, mypy and CPython's own compiler recurse per level and would crash
@@ -109,39 +114,115 @@ def parse_expr(source: str) -> ParsedExpr:
 
 
 def _parse_code(source: str, mode: str) -> ast.AST:
-    """``ast.parse`` within the limits: a syntax error or a limit is an ``ExpressionError``."""
+    """``ast.parse`` within the length limit: a syntax error is an ``ExpressionError``."""
     if len(source) > MAX_CODE_CHARS:
         raise CodeLimitError(f"{len(source):,} characters; the limit is {MAX_CODE_CHARS:,}")
     try:
-        tree = ast.parse(source, mode=mode)
+        return ast.parse(source, mode=mode)
     except SyntaxError as exc:
         if "too many nested" in exc.msg:
             raise CodeLimitError(f"{exc.msg}; the limit is {MAX_CODE_DEPTH} levels") from None
         raise ExpressionError(_syntax_message(exc)) from None
     except (RecursionError, MemoryError):
         raise CodeLimitError(f"nested beyond the limit of {MAX_CODE_DEPTH} levels") from None
-    depth = code_depth(tree)
-    if depth > MAX_CODE_DEPTH:
-        raise CodeLimitError(f"nested {depth} levels deep; the limit is {MAX_CODE_DEPTH}")
-    return tree
 
 
 def code_depth(tree: ast.AST) -> int:
     """How deeply ``tree`` nests, counted without recursion (``1+1+1`` is two levels)."""
-    deepest = 0
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return deepest
+    return _scan(tree).depth
+
+
+@dataclass(slots=True)
+class _Scan:
+    """What one walk over node code finds."""
+
+    depth: int = 0
+    suspends: bool = False  # ``yield``, ``yield from`` or ``await`` somewhere
+    reads: list[str] = field(default_factory=list)
+    reads_whole: bool = False
+
+
+def _needs_scan(text: str) -> bool:
+    """Whether walking the tree of ``text`` can find anything: most node code is a short line
+    that names no input and cannot nest past the limit (each level of an expression or a
+    statement takes at least one character of source, plus three for module, statement and
+    context), and a tree walk in Python costs more than parsing it did. Identifiers outside
+    ASCII are normalised by the parser (``ｉnputs`` is ``inputs``), so such text is walked."""
+    return (
+        len(text) > MAX_CODE_DEPTH - 4
+        or not text.isascii()
+        or any(word in text for word in _SCANNED_WORDS)
+    )
+
+
+def _scan(tree: ast.AST) -> _Scan:
+    """Depth, suspension points and input reads of ``tree`` in one breadth-first walk (the
+    order ``ast.walk`` visits in, so reads come in the order of first use it gives)."""
+    found = _Scan()
+    attribute_roots: set[int] = set()
+    queue: deque[tuple[ast.AST, int]] = deque([(tree, 1)])
+    while queue:
+        node, depth = queue.popleft()
+        if depth > found.depth:
+            found.depth = depth
+        if isinstance(node, ast.Attribute):
+            value = node.value
+            if isinstance(value, ast.Name) and value.id in INPUT_NAMES:
+                attribute_roots.add(id(value))
+                if node.attr not in found.reads:
+                    found.reads.append(node.attr)
+        elif isinstance(node, ast.Name):
+            if node.id in INPUT_NAMES and id(node) not in attribute_roots:
+                found.reads_whole = True
+        elif isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+            found.suspends = True
+        queue.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NodeCode:
+    """Python code from a node, parsed once: its normalised text, its tree (of that text) and
+    the flow inputs it reads."""
+
+    source: str
+    tree: ast.Module | ast.Expression
+    # Names read as ``inputs.<name>`` / ``variables.<name>``, in order of first use, and whether
+    # ``inputs`` is also used bare (passed around whole).
+    reads: tuple[str, ...]
+    reads_whole: bool
+
+
+def parse_node_code(source: str, kind: Literal["expression", "body"]) -> NodeCode:
+    """Parse node code once and walk it once: check it, normalise it, find what it reads.
+
+    A body that is a single expression is turned into ``return <expression>``.
+
+    Raises:
+        CodeLimitError: the code is too long or too deeply nested.
+        ExpressionError: it is not one expression (``kind="expression"``) or a function body.
+    """
+    text = source.strip() if kind == "expression" else _dedent(source)
+    tree = _parse_code(text, _MODES[kind])
+    scan = _scan(tree) if _needs_scan(text) else _Scan()
+    if scan.depth > MAX_CODE_DEPTH:
+        raise CodeLimitError(f"nested {scan.depth} levels deep; the limit is {MAX_CODE_DEPTH}")
+    if isinstance(tree, ast.Expression):
+        return NodeCode(ast.unparse(tree.body), tree, tuple(scan.reads), scan.reads_whole)
+    assert isinstance(tree, ast.Module)
+    if not tree.body:
+        raise ExpressionError("the code is empty")
+    if scan.suspends:
+        raise ExpressionError("'yield' and 'await' are not allowed in node code")
+    first = tree.body[0]
+    if len(tree.body) == 1 and isinstance(first, ast.Expr):
+        tree.body[0] = ast.copy_location(ast.Return(first.value), first)
+    return NodeCode(ast.unparse(tree), tree, tuple(scan.reads), scan.reads_whole)
 
 
 def normalize_expression(source: str) -> str:
     """Check that ``source`` is one Python expression and return it re-emitted by ``ast``."""
-    tree = _parse_code(source.strip(), "eval")
-    assert isinstance(tree, ast.Expression)
-    return ast.unparse(tree.body)
+    return parse_node_code(source, "expression").source
 
 
 def normalize_body(source: str) -> str:
@@ -149,17 +230,7 @@ def normalize_body(source: str) -> str:
 
     A body that is a single expression is turned into ``return <expression>``.
     """
-    tree = _parse_code(_dedent(source), "exec")
-    assert isinstance(tree, ast.Module)
-    if not tree.body:
-        raise ExpressionError("the code is empty")
-    if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
-        tree.body[0] = ast.Return(tree.body[0].value)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
-            raise ExpressionError("'yield' and 'await' are not allowed in node code")
-    module = ast.Module(body=tree.body, type_ignores=[])
-    return ast.unparse(ast.fix_missing_locations(module))
+    return parse_node_code(source, "body").source
 
 
 def _dedent(source: str) -> str:
@@ -182,23 +253,8 @@ def input_reads(source: str) -> tuple[list[str], bool]:
     Returns the names in order of first use, and whether ``inputs`` is also used bare (passed
     around whole), which an included blueprint's code cannot do.
     """
-    tree = ast.parse(source)
-    names: list[str] = []
-    attribute_roots: set[int] = set()
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in INPUT_NAMES
-        ):
-            attribute_roots.add(id(node.value))
-            if node.attr not in names:
-                names.append(node.attr)
-    bare = any(
-        isinstance(node, ast.Name) and node.id in INPUT_NAMES and id(node) not in attribute_roots
-        for node in ast.walk(tree)
-    )
-    return names, bare
+    scan = _scan(ast.parse(source))
+    return scan.reads, scan.reads_whole
 
 
 def substitute_reads(source: str, replacements: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ node bound to where its value comes from.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +124,7 @@ class BlueprintDoc:
     concurrency: int | None = None
     timeout: float | None = None
     # Errors of the file that leave it whole (a default that does not fit its type, a bad
-    # setting): the graph builder reports them with its own, so neither hides the other.
+    # setting): ``bind`` reports them with its own, so neither hides the other.
     deferred: tuple[Diagnostic, ...] = ()
 
 
@@ -194,6 +195,9 @@ class CodeFunction:
     reads: tuple[tuple[str, Binding], ...] = ()
     # Where the code is written (its parameter's value), for errors found when it is compiled.
     span: Span | None = None
+    # The parsed ``source`` (``ast.Module`` of a body, ``ast.Expression`` of an expression), for
+    # later stages to use instead of parsing the text again; not part of the value's identity.
+    tree: ast.AST | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from typing import Final
 
 from pydantic import BaseModel
 
+from ..blueprint_paths import blueprint_stem
+
 _NOT_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -205,12 +207,6 @@ def module_name_for(path: Path, blueprint_id: str | None = None) -> str:
     A stem that names a library module gets ``SHADOW_SUFFIX`` (``json.yaml`` -> ``json_flow``),
     so no generated module hides the library it or anything else imports.
     """
-    stem = path.name
-    for suffix in (".yaml", ".yml"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-    for suffix in (".flow", ".blueprint"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
+    stem = blueprint_stem(path.name)
     name = identifier(stem or blueprint_id or "flow", reserved=frozenset())
     return f"{name}{SHADOW_SUFFIX}" if name in SHADOWED_MODULES else name

@@ -1,7 +1,8 @@
 """What each node of a graph reads, and what follows from it: dependencies, a stable
 topological order, and which nodes a disabled node takes down with it.
 
-Plain functions over ``ir`` data, shared by the graph builder, the planner and code generation.
+Plain functions over ``ir`` data, shared by ``validate`` (the one sort), ``bind``, the planner and
+code generation.
 """
 
 from __future__ import annotations

@@ -1,58 +1,47 @@
-"""Sub-blueprints: finding them, catching include cycles, and inlining them into the parent.
+"""The include tree: every blueprint file a compilation needs, read once, before anything binds.
 
-A node of type ``blueprint``/``group`` names another file by ``path`` (relative to the including
-file, then the search path), a blueprint by ``id`` in the store, or holds inline ``nodes``. Its
-graph is built on its own (by ``build``), then spliced into the parent here: child ids get the
-node's id as a prefix (``totals.sum``) and the child's interface bindings are replaced by what
-feeds the node. Problems found inside an included file carry one ``included from`` note per level.
+``resolve_tree`` reads the blueprint, counts the nodes its whole include tree inlines to (E0012
+before anything large is built), then follows every sub-blueprint reference (a group node's
+``path``, ``id`` or inline ``nodes``; a loop body or parallel branch) relative to the including
+file, then the search path, then the store by id. Each file is read and validated once, however
+often it is included; cycles (E0502), too-deep chains (E0013) and missing files are found here
+and recorded with the reference, for ``bind`` to report where the reference is bound. What the
+files mean (node types, ports, edges) is left to ``bind``; splicing children in, to ``inline``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..blueprint_paths import BLUEPRINT_KINDS, BLUEPRINT_SUFFIXES, display_path
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
-from .ir import (
-    MISSING,
-    Binding,
-    BlueprintDoc,
-    CodeFunction,
-    Constant,
-    FromInput,
-    FromNode,
-    FromTemplate,
-    Graph,
-    Node,
-    NodeDef,
-    Output,
-    Template,
-    TemplateExpr,
-)
+from .ir import BlueprintDoc, NodeDef
 from .naming import module_name_for
 from .options import CompileOptions, Limits
 from .schema import parse_document
 from .source import SourceFile, parse_source, read_source
 
-_BindingMap = Callable[[Binding], Binding]
-_SUFFIXES = (".yaml", ".yml", ".flow.yaml", ".blueprint.yaml")
+# What a reference without a suffix may be completed with, in the order tried.
+_REFERENCE_SUFFIXES = (*BLUEPRINT_SUFFIXES, *(f"{kind}.yaml" for kind in BLUEPRINT_KINDS))
 # A top-level ``id:`` line, read without parsing the whole file when a store is searched by id.
 _TOP_LEVEL_ID = re.compile(r"""^id:[ \t]*(["']?)(?P<id>[^"'#\s]+)\1[ \t]*(?:#.*)?$""", re.MULTILINE)
-# Node types that name a sub-blueprint (``build`` inlines the same ones).
+# Node types that name a sub-blueprint.
 _GROUP_TYPES = frozenset({"blueprint", "group", "flow"})
 # Longest reference shown in a message: a path too long for the OS can be thousands of bytes.
 _SHOWN = 80
+# Which sub-blueprint of a node an include is: ``GROUP`` for a group node's own, else the index
+# of a loop body or parallel branch in ``NodeDef.subflows``.
+GROUP = -1
 
 _Parsed = tuple[BlueprintDoc | None, tuple[Diagnostic, ...]]
-# The files read by the compilation in progress, by (resolved path, display name): the check of
-# the include tree and the build that follows it read each file once, however often included.
-_SESSION: ContextVar[dict[tuple[Path, str], _Parsed] | None] = ContextVar(
-    "atomiton_read_session", default=None
-)
+
+
+def is_group(definition: NodeDef) -> bool:
+    """Whether a node stands for a sub-blueprint that is inlined in its place."""
+    return definition.type in _GROUP_TYPES or definition.inline is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +63,45 @@ class IncludeChain:
         return IncludeChain(files, labels, (node.span, *self.spans))
 
 
+@dataclass(frozen=True, slots=True)
+class Include:
+    """One sub-blueprint reference of a document, followed.
+
+    ``diagnostics`` are what finding and reading it reported, for the including document (a
+    problem inside the included file already carries its ``included from`` note); ``tree`` is
+    None when it could not be had.
+    """
+
+    node: NodeDef
+    index: int  # ``GROUP`` or the subflow's index
+    tree: ResolvedDoc | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def is_subflow(self) -> bool:
+        return self.index != GROUP
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedDoc:
+    """A document with each of its sub-blueprint references followed, to any depth.
+
+    ``includes`` is keyed by (position of the node in ``doc.nodes``, ``GROUP`` or subflow index).
+    """
+
+    doc: BlueprintDoc
+    chain: IncludeChain
+    includes: Mapping[tuple[int, int], Include]
+
+
+@dataclass(frozen=True, slots=True)
+class IncludeTree:
+    """The result of the stage: the root document resolved, and every file read, root first."""
+
+    root: ResolvedDoc
+    files: tuple[Path, ...]
+
+
 def _key(path: Path) -> Path:
     try:
         return path.resolve()
@@ -81,48 +109,147 @@ def _key(path: Path) -> Path:
         return path.absolute()
 
 
-def display_path(path: Path, options: CompileOptions) -> str:
-    """How a file is named in diagnostics and generated modules: relative to the root."""
-    root = options.root or Path.cwd()
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except (ValueError, OSError, RuntimeError):
-        return path.as_posix()
+def resolve_tree(path: Path, options: CompileOptions) -> IncludeTree:
+    """Read the blueprint at ``path`` and every file it includes, each once.
 
-
-@contextmanager
-def read_session() -> Iterator[None]:
-    """Within this block each blueprint file is read and validated once, however often it is
-    included (``load_graph`` wraps a compilation in it)."""
-    token = _SESSION.set({})
-    try:
-        yield
-    finally:
-        _SESSION.reset(token)
-
-
-def load_document(path: Path, options: CompileOptions) -> BlueprintDoc:
-    """Read and validate the blueprint at ``path``; raise ``BlueprintError`` on any problem."""
+    Raises:
+        BlueprintError: the blueprint itself cannot be read or validated, or its include tree
+            inlines to more than ``Limits.max_nodes`` nodes.
+    """
+    reader = _Reader(options)
     sink = DiagnosticSink()
-    doc = _read(path, display_path(path, options), sink, options.limits)
+    doc = reader.read(path, sink)
     sink.raise_if_errors()
     assert doc is not None
-    return doc
+    _check_tree_size(doc, reader)
+    root = reader.resolve(doc, IncludeChain.root(doc))
+    return IncludeTree(root, tuple(dict.fromkeys(resolved for resolved, _ in reader.files)))
 
 
-def _read(path: Path, display: str, sink: DiagnosticSink, limits: Limits) -> BlueprintDoc | None:
-    session = _SESSION.get()
-    key = (_key(path), display)
-    if session is not None and key in session:
-        doc, diagnostics = session[key]
+class _Reader:
+    """Reads files for one compilation, each once, and follows references between them."""
+
+    def __init__(self, options: CompileOptions) -> None:
+        self.options = options
+        # Keyed by (resolved path, display name), in the order first read.
+        self.files: dict[tuple[Path, str], _Parsed] = {}
+
+    def read(self, path: Path, sink: DiagnosticSink) -> BlueprintDoc | None:
+        """The validated document at ``path``; its problems go to ``sink`` on every call."""
+        display = display_path(path, self.options.root)
+        key = (_key(path), display)
+        if key not in self.files:
+            own = DiagnosticSink()
+            self.files[key] = (_parse(path, display, own, self.options.limits), tuple(own.items))
+        doc, diagnostics = self.files[key]
         sink.extend(diagnostics)
         return doc
-    own = DiagnosticSink()
-    doc = _parse(path, display, own, limits)
-    if session is not None:
-        session[key] = (doc, tuple(own.items))
-    sink.extend(own.items)
-    return doc
+
+    def resolve(self, doc: BlueprintDoc, chain: IncludeChain) -> ResolvedDoc:
+        """``doc`` with every group node's and every loop body's or branch's file followed."""
+        includes: dict[tuple[int, int], Include] = {}
+        for position, node in enumerate(doc.nodes):
+            if is_group(node):
+                includes[position, GROUP] = self._follow(node, GROUP, node, doc, chain)
+                continue
+            for index, (subflow, span) in enumerate(node.subflows):
+                if isinstance(subflow, str):
+                    reference = NodeDef(
+                        node.id,
+                        "blueprint",
+                        span,
+                        params={"path": subflow},
+                        param_spans={"path": span},
+                    )
+                    includes[position, index] = self._follow(node, index, reference, doc, chain)
+                else:
+                    # Written inline: no file to find, and its depth is the YAML's.
+                    tree = self.resolve(subflow, chain.enter(node, subflow))
+                    includes[position, index] = Include(node, index, tree)
+        return ResolvedDoc(doc, chain, includes)
+
+    def _follow(
+        self,
+        node: NodeDef,
+        index: int,
+        reference: NodeDef,
+        parent: BlueprintDoc,
+        chain: IncludeChain,
+    ) -> Include:
+        sink = DiagnosticSink()
+        child = self._load_child(reference, parent, chain, sink)
+        tree = None if child is None else self.resolve(child, chain.enter(node, child))
+        return Include(node, index, tree, tuple(sink.items))
+
+    def _load_child(
+        self, node: NodeDef, parent: BlueprintDoc, chain: IncludeChain, sink: DiagnosticSink
+    ) -> BlueprintDoc | None:
+        """The blueprint a group node refers to, or None after reporting why it can't be had."""
+        options = self.options
+        limit = options.limits.max_include_depth
+        if len(chain.spans) >= limit:
+            sink.error(
+                "E0013",
+                node.span,
+                limit=limit,
+                hint=f"the limit is Limits.max_include_depth = {limit}; the chain starts at "
+                f"{' -> '.join(chain.labels[:3])}{' -> ...' if len(chain.labels) > 3 else ''}; "
+                "flatten it, or raise the limit in CompileOptions",
+            )
+            return None
+        if node.inline is not None:
+            return node.inline
+        reference = node.params.get("path")
+        by_id = node.params.get("id", node.params.get("blueprintId"))
+        span = node.param_spans.get("path") or node.param_spans.get("id") or node.span
+        if isinstance(reference, str) and reference:
+            label = reference
+        elif isinstance(by_id, str) and by_id:
+            label = f"id {by_id}"
+        else:
+            sink.error("E0503", node.span, node=node.id)
+            return None
+        try:
+            found = _locate(node, parent, options)
+        except (OSError, ValueError) as exc:
+            reason = "it contains a NUL character" if isinstance(exc, ValueError) else exc.strerror
+            sink.error(
+                "E0011",
+                span,
+                node=node.id,
+                reason=f"{_shorten(label)}: {reason or exc}",
+                hint="give the path of an existing blueprint file; each name in it must be short "
+                "enough for the file system (usually 255 bytes)",
+            )
+            return None
+        if found is None:
+            places = [str(parent.path.parent or ".")] + [str(p) for p in options.search_path]
+            if not isinstance(reference, str):
+                places = [str(p) for p in _id_folders(options)]
+            sink.error(
+                "E0501",
+                span,
+                ref=_shorten(label),
+                node=node.id,
+                hint=f"looked in {', '.join(places)}",
+            )
+            return None
+        key = _key(found)
+        if key in chain.files:
+            start = chain.files.index(key)
+            loop = [*chain.labels[start:], display_path(found, options.root)]
+            sink.error(
+                "E0502",
+                span,
+                chain=" -> ".join(loop),
+                hint="a blueprint cannot contain itself; move the shared nodes into a third file",
+            )
+            return None
+        # Problems reading the child are in the child's file: they get the "included from" note.
+        child_sink = DiagnosticSink()
+        doc = self.read(found, child_sink)
+        sink.extend(included_from(child_sink.items, node.span))
+        return doc
 
 
 def _parse(path: Path, display: str, sink: DiagnosticSink, limits: Limits) -> BlueprintDoc | None:
@@ -148,25 +275,27 @@ def _too_many_nodes(source: SourceFile, sink: DiagnosticSink, limits: Limits) ->
     return True
 
 
-def check_include_tree(doc: BlueprintDoc, options: CompileOptions) -> None:
+def _check_tree_size(doc: BlueprintDoc, reader: _Reader) -> None:
     """Count the nodes ``doc`` has once every sub-blueprint is inlined, each inclusion counted,
     and raise ``BlueprintError`` (E0012) past ``Limits.max_nodes``.
 
     A file included ten times, which includes its child ten times, and so on six levels down,
     makes a million nodes from a few small files; counting first, with each file's total
-    remembered, turns that into a diagnostic before anything is built. Problems in the files
-    (not found, cycles, bad YAML) are left to the build, which reports them where they are.
+    remembered, turns that into a diagnostic before anything is followed or built. Problems in
+    the files (not found, cycles, bad YAML) are left to ``_Reader.resolve``, which records them
+    with their reference.
     """
-    limit = options.limits.max_nodes
-    counter = _TreeCounter(options)
+    limit = reader.options.limits.max_nodes
+    counter = _TreeCounter(reader)
     total = 0
+    # Resolving the path touches the file system: once, not once per node.
+    open_files = frozenset({_key(doc.path)})
     for node in doc.nodes:
-        size = counter.node(node, doc, frozenset({_key(doc.path)}), 0)
+        size = counter.node(node, doc, open_files, 0)
         total += size
         if total > limit:
             whole = total + sum(
-                counter.node(n, doc, frozenset({_key(doc.path)}), 0)
-                for n in doc.nodes[doc.nodes.index(node) + 1 :]
+                counter.node(n, doc, open_files, 0) for n in doc.nodes[doc.nodes.index(node) + 1 :]
             )
             sink = DiagnosticSink()
             sink.error(
@@ -184,8 +313,9 @@ def check_include_tree(doc: BlueprintDoc, options: CompileOptions) -> None:
 class _TreeCounter:
     """Nodes per node and per file once inlined; each file's total is computed once."""
 
-    def __init__(self, options: CompileOptions) -> None:
-        self.options = options
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.options = reader.options
         self.files: dict[Path, int] = {}
 
     def node(
@@ -222,9 +352,7 @@ class _TreeCounter:
         if key in open_files:
             return 0  # a cycle: the build reports it
         if key not in self.files:
-            child = _read(
-                found, display_path(found, self.options), DiagnosticSink(), self.options.limits
-            )
+            child = self.reader.read(found, DiagnosticSink())
             self.files[key] = 0 if child is None else self.doc(child, open_files | {key}, depth + 1)
         return self.files[key]
 
@@ -239,76 +367,6 @@ def _locate(node: NodeDef, parent: BlueprintDoc, options: CompileOptions) -> Pat
     if isinstance(by_id, str) and by_id:
         return _find_id(by_id, _id_folders(options), options.limits)
     return None
-
-
-def load_child(
-    node: NodeDef,
-    parent: BlueprintDoc,
-    options: CompileOptions,
-    chain: IncludeChain,
-    sink: DiagnosticSink,
-) -> BlueprintDoc | None:
-    """The blueprint a group node refers to, or None after reporting why it can't be had."""
-    limit = options.limits.max_include_depth
-    if len(chain.spans) >= limit:
-        sink.error(
-            "E0013",
-            node.span,
-            limit=limit,
-            hint=f"the limit is Limits.max_include_depth = {limit}; the chain starts at "
-            f"{' -> '.join(chain.labels[:3])}{' -> ...' if len(chain.labels) > 3 else ''}; "
-            "flatten it, or raise the limit in CompileOptions",
-        )
-        return None
-    if node.inline is not None:
-        return node.inline
-    reference = node.params.get("path")
-    by_id = node.params.get("id", node.params.get("blueprintId"))
-    span = node.param_spans.get("path") or node.param_spans.get("id") or node.span
-    if isinstance(reference, str) and reference:
-        label = reference
-    elif isinstance(by_id, str) and by_id:
-        label = f"id {by_id}"
-    else:
-        sink.error("E0503", node.span, node=node.id)
-        return None
-    try:
-        found = _locate(node, parent, options)
-    except (OSError, ValueError) as exc:
-        reason = "it contains a NUL character" if isinstance(exc, ValueError) else exc.strerror
-        sink.error(
-            "E0011",
-            span,
-            node=node.id,
-            reason=f"{_shorten(label)}: {reason or exc}",
-            hint="give the path of an existing blueprint file; each name in it must be short "
-            "enough for the file system (usually 255 bytes)",
-        )
-        return None
-    if found is None:
-        places = [str(parent.path.parent or ".")] + [str(p) for p in options.search_path]
-        if not isinstance(reference, str):
-            places = [str(p) for p in _id_folders(options)]
-        sink.error(
-            "E0501", span, ref=_shorten(label), node=node.id, hint=f"looked in {', '.join(places)}"
-        )
-        return None
-    key = _key(found)
-    if key in chain.files:
-        start = chain.files.index(key)
-        loop = [*chain.labels[start:], display_path(found, options)]
-        sink.error(
-            "E0502",
-            span,
-            chain=" -> ".join(loop),
-            hint="a blueprint cannot contain itself; move the shared nodes into a third file",
-        )
-        return None
-    # Problems reading the child are in the child's file: they get the "included from" note.
-    child_sink = DiagnosticSink()
-    doc = _read(found, display_path(found, options), child_sink, options.limits)
-    sink.extend(included_from(child_sink.items, node.span))
-    return doc
 
 
 def _shorten(text: str) -> str:
@@ -338,7 +396,7 @@ def _find_path(reference: str, base: Path, search_path: tuple[Path, ...]) -> Pat
         path = folder / candidate
         if path.is_file():
             return path
-        for suffix in _SUFFIXES:
+        for suffix in _REFERENCE_SUFFIXES:
             with_suffix = folder / f"{reference}{suffix}"
             try:
                 if with_suffix.is_file():
@@ -357,7 +415,7 @@ def _find_id(blueprint_id: str, folders: tuple[Path, ...], limits: Limits) -> Pa
     if "/" in blueprint_id or "\\" in blueprint_id or blueprint_id.startswith("."):
         return None
     for folder in folders:
-        for suffix in _SUFFIXES:
+        for suffix in _REFERENCE_SUFFIXES:
             path = folder / f"{blueprint_id}{suffix}"
             if path.is_file():
                 return path
@@ -369,7 +427,7 @@ def _find_id(blueprint_id: str, folders: tuple[Path, ...], limits: Limits) -> Pa
             continue  # an unreadable store folder holds nothing we can use
         for path in entries:
             if (
-                path.name.endswith(_SUFFIXES)
+                path.name.endswith(BLUEPRINT_SUFFIXES)
                 and path.is_file()
                 and _declared_id(path, limits) == blueprint_id
             ):
@@ -395,230 +453,3 @@ def _declared_id(path: Path, limits: Limits) -> str | None:
     data = source.data if source is not None else None
     found = data.get("id") if isinstance(data, dict) else None
     return found if isinstance(found, str) else None
-
-
-def inline_children(graph: Graph, children: Mapping[str, Graph], sink: DiagnosticSink) -> Graph:
-    """Replace each group node of ``graph`` by its child's nodes, prefixed with the node's id.
-
-    A loop body inside a child that reads one of the child's inputs fed by a node's output is
-    reported to ``sink`` (a body function reaches the flow's inputs, not other nodes' results).
-    """
-    if not children:
-        return graph
-    outputs_of: dict[str, dict[str, Binding]] = {}
-    nodes: list[Node] = []
-    for node in graph.nodes:
-        child = children.get(node.id)
-        if child is None:
-            nodes.append(node)
-            continue
-        prefix = f"{node.id}."
-        feeds: dict[str, Binding] = {}
-        for port in child.inputs:
-            bound = node.inputs.get(port.name)
-            if isinstance(bound, tuple):
-                bound = bound[0]
-            if bound is not None:
-                feeds[port.name] = bound
-            elif port.name in node.params:
-                value = node.params[port.name]
-                if isinstance(value, Template):
-                    feeds[port.name] = FromTemplate(value)
-                elif isinstance(value, (FromNode, FromInput, Constant, FromTemplate)):
-                    feeds[port.name] = value
-                else:
-                    feeds[port.name] = Constant(value)
-            elif port.default is not MISSING:
-                feeds[port.name] = Constant(port.default)
-        rename = _Renamer(prefix, feeds, node.span, sink=sink)
-        nodes.extend(rename.node(n) for n in child.nodes)
-        outputs_of[node.id] = {o.port.name: rename.binding(o.binding) for o in child.outputs}
-    substitute = _Substitute(outputs_of)
-    return replace(
-        graph,
-        nodes=tuple(substitute.node(n) for n in nodes),
-        outputs=tuple(Output(o.port, substitute.binding(o.binding)) for o in graph.outputs),
-    )
-
-
-class _Renamer:
-    """Moves a child's node into the parent: prefixed ids, interface inputs replaced."""
-
-    def __init__(
-        self,
-        prefix: str,
-        feeds: Mapping[str, Binding],
-        span: Span,
-        *,
-        keep_inputs: bool = False,
-        item: str | None = None,
-        blocked: frozenset[str] = frozenset(),
-        sink: DiagnosticSink | None = None,
-    ) -> None:
-        self.prefix = prefix
-        self.feeds = feeds
-        self.span = span
-        # Inside a loop body or parallel branch the item is the body's own, and so is every
-        # input no feed replaces: only ids move.
-        self.keep_inputs = keep_inputs
-        self.item = item
-        # What a body may read of the blueprint's inputs once it is inlined: values its
-        # function can reach (the flow's own inputs, constants). A body reads no node outside.
-        self.body_feeds = {name: feed for name, feed in feeds.items() if _reachable_in_body(feed)}
-        self.body_blocked = frozenset(feeds) - frozenset(self.body_feeds) | blocked
-        # Inputs a body reads that it cannot reach, and where to report them.
-        self.blocked = blocked
-        self.sink = sink
-        self.current: Node | None = None
-        self.reported: set[tuple[str, str]] = set()
-
-    def binding(self, binding: Binding) -> Binding:
-        if isinstance(binding, FromNode):
-            return FromNode(self.prefix + binding.node, binding.port)
-        if isinstance(binding, FromInput):
-            if self.keep_inputs:
-                if binding.name == self.item:
-                    return binding
-                current = self.current
-                if binding.name in self.blocked and self.sink is not None and current is not None:
-                    if (current.id, binding.name) not in self.reported:
-                        self.reported.add((current.id, binding.name))
-                        found = self.sink.error(
-                            "E0305", current.span, node=self.prefix + current.id, name=binding.name
-                        )
-                        self.sink.items[-1] = found.with_note(f"included from {self.span}")
-                return self.feeds.get(binding.name, binding)
-            return self.feeds.get(binding.name, Constant(None))
-        if isinstance(binding, FromTemplate):
-            return FromTemplate(_map_template(binding.template, self.binding))
-        return binding
-
-    def node(self, node: Node) -> Node:
-        self.current = node
-        return replace(
-            node,
-            id=self.prefix + node.id,
-            inputs=_map_inputs(node.inputs, self.binding),
-            params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
-            code=_map_code(node.code, self.binding),
-            # Nested bodies move with their node, so that two loops of the same name in sibling
-            # branches (or in two inlined copies of a sub-blueprint) keep distinct node ids.
-            bodies=tuple(
-                _prefix_body(
-                    body, self.prefix, self.body_feeds, self.body_blocked, self.sink, self.span
-                )
-                for body in node.bodies
-            ),
-        )
-
-
-def _reachable_in_body(feed: Binding) -> bool:
-    """Whether a body function can compute ``feed``: no node result outside the body in it."""
-    if isinstance(feed, (FromInput, Constant)):
-        return True
-    if isinstance(feed, FromTemplate):
-        return all(
-            isinstance(part, str) or isinstance(part.root, str) or _reachable_in_body(part.root)
-            for part in feed.template.parts
-        )
-    return False
-
-
-def _prefix_body(
-    body: Graph,
-    prefix: str,
-    feeds: Mapping[str, Binding],
-    blocked: frozenset[str] = frozenset(),
-    sink: DiagnosticSink | None = None,
-    origin: Span | None = None,
-) -> Graph:
-    """A loop body or parallel branch with its node ids (and reads of them) prefixed, and the
-    enclosing blueprint's inputs it reads replaced by ``feeds`` where they are given.
-
-    ``origin`` is the node that included the blueprint, for diagnostics.
-    """
-    item = body.inputs[0].name if body.inputs else None
-    span = origin if origin is not None else Span(body.display)
-    rename = _Renamer(prefix, feeds, span, keep_inputs=True, item=item, blocked=blocked, sink=sink)
-    return replace(
-        body,
-        nodes=tuple(rename.node(n) for n in body.nodes),
-        outputs=tuple(Output(o.port, rename.binding(o.binding)) for o in body.outputs),
-    )
-
-
-class _Substitute:
-    """Points the parent's reads of a group node's outputs at the child's inner values."""
-
-    def __init__(self, outputs_of: Mapping[str, Mapping[str, Binding]]) -> None:
-        self.outputs_of = outputs_of
-
-    def binding(self, binding: Binding) -> Binding:
-        # A group's output may pass another group's output through (its input, fed by that
-        # group): follow the chain to a real node.
-        while isinstance(binding, FromNode) and binding.node in self.outputs_of:
-            binding = self.outputs_of[binding.node].get(binding.port, Constant(None))
-        if isinstance(binding, FromTemplate):
-            return FromTemplate(_map_template(binding.template, self.binding))
-        return binding
-
-    def node(self, node: Node) -> Node:
-        return replace(
-            node,
-            inputs=_map_inputs(node.inputs, self.binding),
-            params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
-            code=_map_code(node.code, self.binding),
-        )
-
-
-def _map_inputs(
-    inputs: Mapping[str, Binding | tuple[Binding, ...]], fn: _BindingMap
-) -> dict[str, Binding | tuple[Binding, ...]]:
-    return {
-        port: tuple(fn(b) for b in value) if isinstance(value, tuple) else fn(value)
-        for port, value in inputs.items()
-    }
-
-
-def _map_code(code: tuple[CodeFunction, ...], fn: _BindingMap) -> tuple[CodeFunction, ...]:
-    return tuple(
-        (
-            replace(function, reads=tuple((name, fn(binding)) for name, binding in function.reads))
-            if function.reads
-            else function
-        )
-        for function in code
-    )
-
-
-def _map_template(template: Template, fn: _BindingMap) -> Template:
-    parts: list[str | TemplateExpr] = []
-    for part in template.parts:
-        if isinstance(part, TemplateExpr) and not isinstance(part.root, str):
-            part = replace(part, root=fn(part.root))
-        parts.append(part)
-    return Template(tuple(parts))
-
-
-def _map_value(value: object, fn: _BindingMap) -> object:
-    if isinstance(value, (FromNode, FromInput, Constant, FromTemplate)):
-        return fn(value)
-    if isinstance(value, Template):
-        return _map_template(value, fn)
-    if isinstance(value, dict):
-        return {k: _map_value(v, fn) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_map_value(v, fn) for v in value]
-    return value
-
-
-def prefixed(graph: Graph, prefix: str) -> Graph:
-    """``graph`` with every node id (and every read of a node) prefixed, e.g. ``loop.body.``."""
-    rename = _Renamer(
-        prefix, {p.name: FromInput(p.name) for p in graph.inputs}, Span(graph.display)
-    )
-    return replace(
-        graph,
-        nodes=tuple(rename.node(n) for n in graph.nodes),
-        outputs=tuple(Output(o.port, rename.binding(o.binding)) for o in graph.outputs),
-    )

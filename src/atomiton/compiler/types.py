@@ -4,7 +4,7 @@ Vocabulary: Atomiton's dataType names (string, number, integer, boolean, array, 
 or binary, path, any) plus element types ``array<T>`` and nullable types ``T?`` (``T | None``). The rules here are the ones mypy applies
 to the generated module's annotations, so that a blueprint the compiler accepts also passes
 ``mypy --strict``; docs/types.md explains them to blueprint authors. This module decides types
-only: the builder walks the edges and reports mismatches.
+only: ``validate`` walks the edges and reports mismatches.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ name is then looked up in the module's source with ``ast``. User code is never e
 compiler, except a module that has no Python source (a compiled extension), which can only be
 inspected by importing it. What a module defines only at run time (a module ``__getattr__``,
 ``from x import *``) cannot be judged here and is accepted; mypy judges it in ``atomiton check``.
-The graph builder turns the answers into diagnostics.
+``python_nodes`` turns the answers into diagnostics.
 """
 
 from __future__ import annotations
