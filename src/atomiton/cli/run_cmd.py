@@ -137,6 +137,8 @@ def _report_failure(
     for failure in failures:
         if isinstance(failure, NodeError):
             reporter.info(_as_seen_from_here(failure, blueprint))
+            for note in getattr(failure, "__notes__", ()):  # where the failing statement is
+                reporter.info(f"  {note}")
         elif isinstance(failure, AtomitonError):
             if not isinstance(failure, CancelledError):
                 reporter.error(str(failure))

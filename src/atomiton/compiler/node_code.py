@@ -247,7 +247,8 @@ def _code_lines(source: str, kind: str, laid: str, prologue: int) -> list[int | 
         if kind == "body":
             written: list[ast.stmt] = ast.parse(textwrap.dedent(source).strip("\n")).body
         else:
-            written = [ast.Expr(ast.parse(source.strip(), mode="eval").body, lineno=1)]
+            expression = ast.parse(source.strip(), mode="eval").body
+            written = [ast.Expr(expression, lineno=expression.lineno)]
         generated = ast.parse(laid).body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None

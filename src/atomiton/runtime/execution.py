@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Literal, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError, RunTimeoutError
+from . import debug
 from .confine import Roots
 from .context import NodeContext, current_scope
 from .events import (
@@ -458,8 +459,8 @@ class Execution:
         raise self.node_error_for(i, exc) from exc
 
     def node_error_for(self, i: int, exc: BaseException) -> NodeError:
-        """The ``NodeError`` that blames node ``i`` for ``exc``."""
-        return self.blame(i, describe(exc))
+        """The ``NodeError`` that blames node ``i`` for ``exc``, at the failing statement."""
+        return debug.locate(self.blame(i, describe(exc)), exc, i)
 
     def blame(self, i: int, message: str) -> NodeError:
         """A ``NodeError`` naming node ``i`` and its place in the blueprint."""
