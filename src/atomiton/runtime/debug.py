@@ -159,13 +159,14 @@ def _shown(filename: str) -> str:
 def locate(error: NodeError, exc: BaseException, index: int) -> NodeError:
     """``error`` (blaming node ``index`` for ``exc``) moved to the failing statement when the
     traceback shows it, with a note saying where; ``error`` itself otherwise."""
+    included: tuple[str, ...] = ()
     try:
         if error.node_type == "python":
             found = function_line(exc)
             if found is None:
                 return error
             statement = f"{_shown(found[0])}:{found[1]}"
-            where, line, column, included = error.source, error.line, error.column, ()
+            where, line, column = error.source, error.line, error.column
             what = "the function of"
         else:
             place = statement_place(exc, index)
