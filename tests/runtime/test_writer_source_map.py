@@ -215,7 +215,7 @@ def test_a_plain_traceback_and_the_cli_show_the_yaml_line(tmp_path: Path) -> Non
         timeout=120,
     )
     assert "flow.yaml:33:9: node 'calc' (code) failed" in cli.stderr
-    assert "failing statement: flow.yaml:33:9" in cli.stderr
+    assert "the node is at flow.yaml:26:5" in cli.stderr
 
 
 def test_the_stored_map_decodes_to_the_writers_map(tmp_path: Path) -> None:

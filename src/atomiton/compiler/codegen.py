@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
-from ..diagnostics import Span
 from ..errors import BlueprintError
 from ..nodes.spec import NodeSpec, snake_case
 from .ir import (
@@ -443,10 +442,8 @@ class _ModuleBuilder:
         bodies = [
             f"lambda item: {self._body(node, body)}(ex, inputs, item)" for body in node.bodies
         ]
-        if node.type == "loop" and bodies:
-            args.append(f"body={bodies[0]}")
-        elif bodies:
-            args.append(f"branches=[{', '.join(bodies)}]")
+        if bodies:
+            args.append(_subflow_argument(node, bodies))
         if spec.needs_context:
             args.append(f"context=ex.context({self._index(node)})")
         return f"{module}.run", args
@@ -585,3 +582,14 @@ def _reads_inputs(nodes: list[NodeView]) -> bool:
         for node in nodes
         for text in (node.statement, *(function.text for function in node.functions))
     )
+
+
+def _subflow_argument(node: Node, bodies: list[str]) -> str:
+    """The keyword that hands a node its sub-blueprints: a loop's one body, else branches.
+
+    The one place codegen tells node types apart by name (until a node's sub-flow parameters
+    are a parameter kind of its spec).
+    """
+    if node.type == "loop":
+        return f"body={bodies[0]}"
+    return f"branches=[{', '.join(bodies)}]"
