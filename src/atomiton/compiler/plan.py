@@ -81,24 +81,8 @@ class Plan:
     by_id: Mapping[str, Node] = field(default_factory=dict)
 
     def conditions(self, binding: Binding) -> tuple[Condition, ...]:
-        """What must hold for ``binding``'s value to exist (empty: it always does).
-
-        Its node ran (if a branch upstream may skip it) and, if the node branches on error,
-        took the way this port stands for. Checking that the node ran, rather than repeating
-        every condition above it, keeps each test short however long a chain of branches is.
-        """
-        if not isinstance(binding, FromNode):
-            return ()
-        node = self.by_id[binding.node]
-        found: list[Condition] = []
-        if self.nodes[node.id].guard:
-            found.append(Condition(node.id, "ran"))
-        if node.settings.on_error == "branch":
-            kind: Literal["failed", "succeeded"] = (
-                "failed" if binding.port == ERROR_PORT else "succeeded"
-            )
-            found.append(Condition(node.id, kind))
-        return tuple(found)
+        """What must hold for ``binding``'s value to exist (empty: it always does)."""
+        return _conditions(binding, self.nodes, self.by_id)
 
     def may_be_none(self, binding: Binding) -> bool:
         """Whether ``binding``'s value may be None: skipped by a branch, or failed and let go."""
@@ -130,22 +114,44 @@ def takes_policy_path(node: Node) -> bool:
     )
 
 
-def _decide(graph: Graph, plan: Plan) -> None:
-    """Fill ``plan``'s node decisions for ``graph`` and its bodies (nodes in order)."""
-    decisions = plan.nodes
-    assert isinstance(decisions, dict) and isinstance(plan.by_id, dict)
+def _conditions(
+    binding: Binding, decisions: Mapping[str, NodeDecision], by_id: Mapping[str, Node]
+) -> tuple[Condition, ...]:
+    """What must hold for ``binding``'s value to exist.
+
+    Its node ran (if a branch upstream may skip it) and, if the node branches on error, took
+    the way this port stands for. Checking that the node ran, rather than repeating every
+    condition above it, keeps each test short however long a chain of branches is.
+    """
+    if not isinstance(binding, FromNode):
+        return ()
+    node = by_id[binding.node]
+    found: list[Condition] = []
+    if decisions[node.id].guard:
+        found.append(Condition(node.id, "ran"))
+    if node.settings.on_error == "branch":
+        kind: Literal["failed", "succeeded"] = (
+            "failed" if binding.port == ERROR_PORT else "succeeded"
+        )
+        found.append(Condition(node.id, kind))
+    return tuple(found)
+
+
+def _decide(graph: Graph, decisions: dict[str, NodeDecision], by_id: dict[str, Node]) -> None:
+    """Decide how each node of ``graph`` and of its bodies runs (nodes in order)."""
     scope = {n.id for n in graph.nodes}
     for node in graph.nodes:
-        plan.by_id[node.id] = node
+        by_id[node.id] = node
         guard: list[Condition] = []
         for binding in bindings_of(node):
             if isinstance(binding, FromNode) and binding.node in scope:
-                guard.extend(c for c in plan.conditions(binding) if c not in guard)
+                conditions = _conditions(binding, decisions, by_id)
+                guard.extend(c for c in conditions if c not in guard)
         decisions[node.id] = NodeDecision(
             takes_policy_path(node), tuple(guard), node.settings.on_error == "continue"
         )
         for body in node.bodies:
-            _decide(body, plan)
+            _decide(body, decisions, by_id)
 
 
 def plan_graph(graph: Graph) -> Plan:
@@ -220,6 +226,7 @@ def plan_graph(graph: Graph) -> Plan:
         PlannedTask(tuple(nodes), tuple(sorted(task_after[t] - {t})), modes[t])
         for t, nodes in enumerate(members)
     )
-    plan = Plan(tasks, tuple(task_of), {}, {})
-    _decide(graph, plan)
-    return plan
+    decisions: dict[str, NodeDecision] = {}
+    by_id: dict[str, Node] = {}
+    _decide(graph, decisions, by_id)
+    return Plan(tasks, tuple(task_of), decisions, by_id)
