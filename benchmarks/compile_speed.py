@@ -123,10 +123,9 @@ def measure(
         # Render lays the module out as black would (compiler/layout.py); black over the whole
         # module is not part of compiling, only timed here to show what that saves.
         layout_cache_clear()
-        rendered, t_render = timed(lambda: codegen.render_module(graph, schedule, options))
-        _, t_map = timed(lambda: postprocess.map_lines(rendered, rendered.code))
+        _, t_render = timed(lambda: codegen.render_module(graph, schedule, options))
+        # The source map is recorded while rendering (compiler/writer.py): no stage of its own.
         stages = {"compile": t_compile, "build": t_build, "plan": t_plan, "render": t_render}
-        stages["map"] = t_map
         # Floor: what Python itself takes to turn the same module into bytecode, a cost any
         # producer of this much code pays at import.
         _, stages["floor"] = timed(lambda: compile(compiled.code, str(path), "exec"))

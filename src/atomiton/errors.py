@@ -35,8 +35,15 @@ class NodeError(AtomitonError):
         node_id: the node's id, with its sub-blueprint path (``totals.sum``).
         node_type: the node's type name (``transform``).
         source: the blueprint file the node was written in.
-        line: 1-based line of the node in ``source``.
-        column: 1-based column of the node in ``source``.
+        line: 1-based line of the failure in ``source``: the failing statement of the node's
+            ``code:`` when the traceback shows it, else the node's own line.
+        column: 1-based column of the failure in ``source`` (as ``line``).
+        node_line: 1-based line of the node itself in ``source``.
+        node_column: 1-based column of the node itself in ``source``.
+        statement: where the failing statement is when it is known: ``file:line:column`` in
+            the blueprint for node code, ``file:line`` of a ``python`` node's function; else "".
+        included_from: where ``source`` was included from (``file:line:column``), innermost
+            first; empty for a node of the blueprint itself.
     """
 
     def __init__(
@@ -48,6 +55,10 @@ class NodeError(AtomitonError):
         source: str = "",
         line: int = 0,
         column: int = 0,
+        node_line: int | None = None,
+        node_column: int | None = None,
+        statement: str = "",
+        included_from: tuple[str, ...] = (),
     ) -> None:
         self.message = message
         self.node_id = node_id
@@ -55,6 +66,10 @@ class NodeError(AtomitonError):
         self.source = source
         self.line = line
         self.column = column
+        self.node_line = line if node_line is None else node_line
+        self.node_column = column if node_column is None else node_column
+        self.statement = statement
+        self.included_from = included_from
         where = f"{source}:{line}:{column}: " if source else ""
         super().__init__(f"{where}node {node_id!r} ({node_type}) failed: {message}")
 

@@ -154,7 +154,7 @@ def test_an_error_is_reported_again_when_answered_from_the_cache(
     assert second.rechecked == frozenset()
     assert [d.format() for d in second.diagnostics] == [d.format() for d in first.diagnostics]
     assert [d.code for d in second.diagnostics] == ["E0601"]
-    assert second.diagnostics[0].span is not None and second.diagnostics[0].span.line == 18
+    assert second.diagnostics[0].span is not None and second.diagnostics[0].span.line == 20
 
 
 def test_an_edit_to_the_blueprint_is_caught_by_the_next_check(workdir: Path, cache: Path) -> None:
@@ -236,7 +236,7 @@ def test_an_unusable_cache_folder_is_skipped_with_a_note(
     result = CliRunner().invoke(main, ["check", "ten.yaml"], catch_exceptions=False)
 
     assert result.exit_code == 1
-    assert "ten.yaml:18:5: error[E0601]" in result.stderr
+    assert "ten.yaml:20:24: error[E0601]" in result.stderr
     assert "cannot be used" in result.stderr and "checked without it" in result.stderr
 
 
@@ -279,7 +279,7 @@ def test_a_check_waits_for_one_holding_the_cache(workdir: Path, cache: Path) -> 
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 1, stderr
     found = [json.loads(line) for line in stdout.splitlines()]
-    assert [(f["line"], f["code"]) for f in found] == [(18, "E0601")]
+    assert [(f["line"], f["code"]) for f in found] == [(20, "E0601")]
     assert stderr.strip().endswith("found 1 error in 1 file")
 
 
@@ -307,7 +307,7 @@ def test_concurrent_checks_on_one_cache_each_get_their_own_answer(
             assert process.returncode == 1, stderr
             found = [json.loads(line) for line in stdout.splitlines()]
             assert [(f["path"], f["line"], f["code"]) for f in found] == [
-                (f"c{index}/ten.yaml", 18, "E0601")
+                (f"c{index}/ten.yaml", 20, "E0601")
             ]
         else:
             assert process.returncode == 0, stderr

@@ -139,6 +139,6 @@ def test_check_reports_mypy_findings_at_yaml_positions(cli: Invoke, write: Write
     result = cli("check", "good.yaml", "typo.yaml")
 
     assert result.exit_code == 1
-    assert "typo.yaml:5:5: error[E0601]:" in result.stderr
+    assert "typo.yaml:9:9: error[E0601]:" in result.stderr  # the code line, not the node
     assert "good.yaml" not in result.stderr
     assert result.stderr.rstrip().endswith("in 1 file")

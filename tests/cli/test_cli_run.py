@@ -100,7 +100,9 @@ def test_failing_node_exits_3_naming_the_node(cli: Invoke, write: WriteBlueprint
     result = cli("run", "fail.yaml")
 
     assert result.exit_code == 3
-    assert "fail.yaml:6:5: node 'explode' (code) failed:" in result.stderr
+    # At the failing line of the node's code, and the node's own place after it.
+    assert "fail.yaml:10:9: node 'explode' (code) failed:" in result.stderr
+    assert "the node is at fail.yaml:6:5" in result.stderr
     assert "no hi" in result.stderr
     assert "Traceback" not in result.output
 

@@ -192,6 +192,7 @@ def test_a_failing_node_is_named_by_the_path_the_user_gave(tmp_path: Path) -> No
     )
     result = run_atomiton(["run", "flows/fail.yaml"], cwd=tmp_path)
     assert result.returncode == 3
-    assert "flows/fail.yaml:3:5: node 'boom' (code) failed: ValueError: bad" in result.stderr
+    assert "flows/fail.yaml:5:24: node 'boom' (code) failed: ValueError: bad" in result.stderr
+    assert "the node is at flows/fail.yaml:3:5" in result.stderr
     inside = run_atomiton(["run", "fail.yaml"], cwd=flows)
-    assert "\nfail.yaml:3:5: node 'boom'" in "\n" + inside.stderr
+    assert "\nfail.yaml:5:24: node 'boom'" in "\n" + inside.stderr

@@ -29,6 +29,7 @@ from atomiton.compiler.verify import MAX_VALUE_DEPTH, check_module
 from atomiton.compiler.ir import Graph
 from atomiton.compiler.naming import MODEL_RESERVED, field_name, module_name_for
 from atomiton.compiler.typecheck import check_types
+from atomiton.compiler.writer import Origin
 from atomiton.diagnostics import Span
 from atomiton.errors import BlueprintError
 
@@ -296,14 +297,14 @@ def test_a_module_that_does_not_compile_is_reported_at_its_node() -> None:
     marker = "# broken: code (flows/g.yaml:7:5)"
     code = f"x = 1\n\n\ndef _task_0() -> None:\n    {marker}\n    break\n"
     with pytest.raises(BlueprintError) as raised:
-        check_module(code, {marker: Span("flows/g.yaml", 7, 5)}, graph)
+        check_module(code, ((5, Origin(Span("flows/g.yaml", 7, 5))),), graph)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.code == "E0702"
     assert diagnostic.span == Span("flows/g.yaml", 7, 5)
     assert "'break' outside loop (generated line 6)" in diagnostic.message
     # A line before any node falls back to the blueprint itself.
     with pytest.raises(BlueprintError) as raised:
-        check_module("def (:\n", {}, graph)
+        check_module("def (:\n", (), graph)
     assert raised.value.diagnostics[0].span == Span("flows/g.yaml", 1, 1)
 
 
@@ -318,7 +319,7 @@ def test_a_name_read_on_import_but_never_defined_is_reported() -> None:
         "    return undefined_in_a_function_is_for_mypy\n"
     )
     with pytest.raises(BlueprintError) as raised:
-        check_module(code, {}, graph)
+        check_module(code, (), graph)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.code == "E0702"
     assert "'Field' read on import but never defined" in diagnostic.message

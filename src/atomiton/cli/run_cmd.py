@@ -157,7 +157,19 @@ def _as_seen_from_here(error: NodeError, blueprint: Path) -> str:
         return str(error)
     shown = display_path(blueprint.parent / error.source)
     where = f"{shown}:{error.line}:{error.column}"
-    return f"{where}: node {error.node_id!r} ({error.node_type}) failed: {error.message}"
+    text = f"{where}: node {error.node_id!r} ({error.node_type}) failed: {error.message}"
+    if not error.statement:
+        return text
+    # The failing statement (in the node's code, or a python node's function file): say where
+    # the node itself is, and where its file was included from, from the current folder too.
+    if error.node_type == "python":
+        text += f"\n  failing statement: {error.statement}, in the function of this node"
+    else:
+        text += f"\n  the node is at {shown}:{error.node_line}:{error.node_column}"
+    for place in error.included_from:
+        path, line, column = place.rsplit(":", 2)
+        text += f"\n  included from {display_path(blueprint.parent / path)}:{line}:{column}"
+    return text
 
 
 def _print_outputs(outputs: BaseModel, as_json: bool, reporter: Reporter, to_stderr: bool) -> None:

@@ -272,7 +272,7 @@ def _describe(run: RunDetail) -> str:
 
 def _position(run: RunDetail, source: str) -> str:
     """A node's file as seen from here: sources are relative to the blueprint's folder."""
-    from .report import display_path
+    from ..blueprint_paths import display_path
 
     if run.path is None or not source or Path(source).is_absolute():
         return source

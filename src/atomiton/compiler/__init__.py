@@ -4,9 +4,10 @@
 data to the next: ``resolve`` (the include tree, every file read once through ``source`` and
 ``schema``), then for each document, innermost first, ``bind`` (with ``parameters``: types,
 ports, edges, templates, code), ``validate`` (read-only checks) and ``inline`` (sub-blueprints
-spliced in with prefixed ids); then ``plan`` (tasks), ``codegen`` with ``layout`` (the module, in
-black's style) and ``postprocess`` (the line map back to YAML). ``typecheck`` runs mypy on the
-result for ``atomiton check``.
+spliced in with prefixed ids); then ``plan`` (tasks, guards, the policy path) and ``codegen``
+with ``node_code``, ``layout`` and ``module_text``, written through ``writer``, which records the
+source map as it writes (``postprocess`` is black over the whole module, for checking).
+``typecheck`` runs mypy on the result for ``atomiton check``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .ir import Graph, PortDef
 from .reads import mark_skipped
 from .naming import module_name_for
 from .options import CompileOptions, Limits
+from .writer import LineMap
 
 __all__ = [
     "CompileOptions",
@@ -49,8 +51,9 @@ class CompiledModule:
         module_name: the Python module name (from the blueprint's file stem).
         source: the blueprint file.
         code: the generated module, black-formatted; byte-identical for identical input.
-        line_map: (generated line, YAML span) pairs, sorted by line, for mapping mypy findings
-            and tracebacks back to the blueprint.
+        line_map: (first generated line of a run, its ``Origin`` or None), sorted by line, as
+            the writer recorded it: mypy findings and tracebacks are mapped back through it
+            (the module keeps the same map as ``_SOURCE_MAP``).
         warnings: diagnostics of warning severity (errors raise ``BlueprintError`` instead).
         graph: the checked, inlined graph the module was generated from.
         files: every blueprint file the compilation read (resolved paths, the blueprint itself
@@ -60,7 +63,7 @@ class CompiledModule:
     module_name: str
     source: Path
     code: str
-    line_map: tuple[tuple[int, Span], ...]
+    line_map: LineMap
     warnings: tuple[Diagnostic, ...]
     graph: Graph
     files: tuple[Path, ...] = ()
@@ -182,7 +185,7 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
     # The emitter lays the module out as black would (see ``layout``); running black over the
     # whole module is only for checking that, and costs seconds on large flows.
     code = postprocess.format_code(rendered.code) if options.format else rendered.code
-    line_map = postprocess.map_lines(rendered, code)
+    line_map = rendered.line_map
     return CompiledModule(
         module_name=module_name_for(Path(path), graph.id),
         source=Path(path),

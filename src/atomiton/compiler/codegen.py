@@ -1,43 +1,31 @@
-"""IR -> view models -> jinja2 render. Python decides every name, type and expression here;
-the templates only loop and print.
+"""IR + plan -> the generated module's text and its source map. Python decides every name, type
+and expression here; ``module_text`` writes them in their place through a ``CodeWriter`` that
+records, line by line, the blueprint position each line stands for.
 
-Everything that comes from YAML enters the module through ``literal()`` (``repr`` of plain data),
-through ``naming`` (validated identifiers) or as Python re-emitted by ``ast`` (node code).
-The module is compiled (``compile()``, not run) and its import-time names checked before it is
-handed back, so what Python would reject on import is reported, at the YAML position it came
-from, instead of written.
+Everything that comes from YAML enters the module through ``literals`` (``repr`` of plain
+data), through ``naming`` (validated identifiers) or as Python re-emitted by ``ast`` (node code,
+see ``node_code``). How nodes run (policy path, guards, what may be None) is the plan's
+decision; a node's result type is its ``NodeSpec``'s output ports. The module is compiled
+(``compile()``, not run) and its import-time names checked before it is handed back, so what
+Python would reject on import is reported, at the YAML position it came from, instead of written.
 """
 
 from __future__ import annotations
 
-import ast
-import builtins
-import importlib
-import inspect
-import math
 import os
 import posixpath
 import re
-import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import jinja2
 
 from .. import __version__
-from ..codes import CODES
-from ..diagnostics import Diagnostic, Span
 from ..errors import BlueprintError
 from ..nodes.registry import BUILTIN_PACKAGE
 from ..nodes.spec import NodeSpec, snake_case
 from .ir import (
     MISSING,
     Binding,
-    CodeFunction,
     Constant,
     FromInput,
     FromNode,
@@ -50,144 +38,28 @@ from .ir import (
 )
 from . import layout, verify
 from .bound import ERROR_PORT
-from .reads import bindings_of
-from .expressions import substitute_reads
-from .naming import STATE_RESERVED, Namer, identifier, is_safe_identifier
+from .literals import docstring_text, comment_text, is_immutable, is_static, literal
+from .module_text import BodyView, ModuleView, NodeView, TaskView, write_module, write_source_map
+from .naming import STATE_RESERVED, Namer, identifier
+from .node_code import NodeCode
 from .options import CompileOptions
-from .plan import Plan
+from .plan import Condition, Plan
 from .types import ANY, parse_type, python_type
+from .writer import CodeWriter, LineMap, Origin, encode
 
 
 @dataclass(frozen=True, slots=True)
 class RenderedModule:
-    """The module's text before formatting, and the node comments that mark YAML positions."""
+    """The module's text, and where each run of its lines comes from in the blueprint."""
 
     code: str
-    markers: dict[str, Span]
+    line_map: LineMap
 
-
-@dataclass(slots=True)
-class NodeView:
-    """One node's block: its marker comment, code functions and the laid-out call."""
-
-    index: int
-    comment: str
-    functions: list[str]
-    statement: str
-    policy: bool
-    skipped: bool
-    # ``onError: branch`` upstream: the node runs only when this holds, else it is skipped.
-    guard: str | None = None
-    # Statements after the call (a branch node records its error).
-    after: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class TaskView:
-    name: str
-    nodes: list[NodeView]
-    # A long task is written as parts called one after another (see ``_NODES_PER_FUNCTION``).
-    parts: list[str] = field(default_factory=list)
-
-    @property
-    def reads_inputs(self) -> bool:
-        """Whether any of the task's code reads the flow's inputs (else no ``inputs`` local)."""
-        return any(
-            _READS_INPUTS.search(text)
-            for node in self.nodes
-            for text in (node.statement, *node.functions)
-        )
-
-
-_READS_INPUTS = re.compile(r"\binputs\b")
 
 # CPython compiles one huge function far more slowly than the same code in several (a 10,000-node
 # chain in one function took seconds to import), so a task's nodes are written in functions of
 # at most this many nodes.
 _NODES_PER_FUNCTION = 200
-
-
-@dataclass(slots=True)
-class BodyView:
-    """A loop body or parallel branch: a function running its nodes in order per item."""
-
-    name: str
-    state: str
-    slots: str
-    fields: list[str]
-    nodes: list[NodeView]
-    result: str
-
-
-@dataclass(slots=True)
-class ModuleView:
-    """Everything the template prints, each statement already laid out."""
-
-    docstring: str
-    imports: list[str]
-    user_imports: list[str]
-    blueprint: str
-    inputs: list[str]
-    outputs: list[str]
-    inputs_required: bool
-    inputs_value: str
-    state_slots: str
-    state: list[str]
-    constants: list[str]
-    bodies: list[BodyView]
-    tasks: list[TaskView]
-    tasks_tuple: str
-    outputs_return: str
-    # Whether a model field is written with ``Field(...)`` (decided when the field is, not by
-    # searching the laid-out text, which black may have wrapped anywhere).
-    uses_field: bool
-
-
-def literal(value: object) -> str:
-    """Python source for a plain YAML value; the only way YAML data enters a module."""
-    if isinstance(value, str):
-        return layout.string(value)
-    if value is None or isinstance(value, (bool, int, bytes)):
-        return repr(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return 'float("nan")'
-        if math.isinf(value):
-            return 'float("inf")' if value > 0 else 'float("-inf")'
-        return repr(value)
-    if isinstance(value, (datetime, date, time)):
-        return layout.string(value.isoformat())
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, (set, frozenset)):
-        return "[" + ", ".join(literal(v) for v in sorted(value, key=repr)) + "]"
-    raise TypeError(f"cannot put a {type(value).__name__} into a generated module")
-
-
-def comment_text(text: str) -> str:
-    """Text safe inside a ``#`` comment: no line breaks or control characters."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def docstring_text(text: str) -> str:
-    """Text safe inside a triple-quoted docstring."""
-    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in escaped)
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("atomiton", "templates"),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        keep_trailing_newline=True,
-    )
-    return environment
 
 
 def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> RenderedModule:
@@ -200,27 +72,24 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     """
     verify.check_values(graph)
     builder = _ModuleBuilder(graph, plan, options.root or Path.cwd())
-    view, markers = builder.build()
-    builder.check_code()
-    if builder.errors:
-        raise BlueprintError(builder.errors)
-    code = _environment().get_template("module.py.j2").render(m=view)
-    verify.check_module(code, markers, graph)
-    return RenderedModule(code, markers)
-
-
-@dataclass(frozen=True, slots=True)
-class _Code:
-    """One node's code function: laid out and ``placed`` as it stands in the module (only
-    indented, at module scope), or the ``problem`` that kept it from being laid out, or
-    ``too_deep`` to even be written."""
-
-    node: Node
-    function: CodeFunction
-    text: str
-    placed: str | None = None
-    problem: tuple[str, str] | None = None
-    too_deep: bool = False
+    view = builder.build()
+    builder.code.check()
+    if builder.code.errors:
+        raise BlueprintError(builder.code.errors)
+    out = CodeWriter()
+    write_module(view, out)
+    line_map = out.line_map()
+    files: dict[tuple[str, tuple[str, ...]], int] = {}
+    chunks = encode(line_map, files, builder.rebase)
+    table = [
+        literal(path) if not rest else f"({', '.join(literal(p) for p in (path, *rest))})"
+        for path, rest in files
+    ]
+    chunks = [literal(chunk) for chunk in chunks]
+    write_source_map(out, table, chunks)
+    code = out.text()
+    verify.check_module(code, line_map, graph)
+    return RenderedModule(code, out.line_map())
 
 
 class _ModuleBuilder:
@@ -228,8 +97,7 @@ class _ModuleBuilder:
         self.graph = graph
         self.plan = plan
         self.root = root
-        self.errors: list[Diagnostic] = []
-        self.code: list[_Code] = []  # node code in order, for ``check_code``
+        self.code = NodeCode(self._absolute)
         self.node_attr = Namer(reserved=STATE_RESERVED)
         self.input_field = Namer(fields=True)
         self.output_field = Namer(fields=True)
@@ -238,7 +106,6 @@ class _ModuleBuilder:
         self.modules: dict[tuple[str, str], str] = {}
         self.user_imports: dict[tuple[str, str], str] = {}
         self.constants: list[str] = []
-        self.markers: dict[str, Span] = {}
         self.paths: dict[str, str] = {}
         self.nodes = {n.id: n for n in graph.nodes}
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
@@ -248,23 +115,26 @@ class _ModuleBuilder:
         self.bodies: list[BodyView] = []
         self.body_namer = Namer()
         self.top_ids = frozenset(self.nodes)
-        self.guards: dict[str, tuple[str, ...]] = {}
         # How a read of an interface input is spelled in the scope being rendered.
         self.read_input: Callable[[str], str] = lambda name: f"inputs.{self.input_names[name]}"
 
-    def build(self) -> tuple[ModuleView, dict[str, Span]]:
+    def build(self) -> ModuleView:
         graph = self.graph
         for node in graph.nodes:
             self.node_attr(node.id)
-        self._compute_guards(graph.nodes)
         tasks = []
         for t, task in enumerate(self.plan.tasks):
             views = [self._node_view(i, graph.nodes[i]) for i in task.nodes]
             if len(views) <= _NODES_PER_FUNCTION:
-                tasks.append(TaskView(f"_task_{t}", views))
+                tasks.append(TaskView(f"_task_{t}", views, [], _reads_inputs(views)))
                 continue
             parts = [
-                TaskView(f"_task_{t}_part_{k + 1}", views[start : start + _NODES_PER_FUNCTION])
+                TaskView(
+                    f"_task_{t}_part_{k + 1}",
+                    chunk := views[start : start + _NODES_PER_FUNCTION],
+                    [],
+                    _reads_inputs(chunk),
+                )
                 for k, start in enumerate(range(0, len(views), _NODES_PER_FUNCTION))
             ]
             tasks.append(TaskView(f"_task_{t}", [], [part.name for part in parts]))
@@ -363,7 +233,6 @@ class _ModuleBuilder:
             inputs=[self._input_field(p) for p in graph.inputs],
             outputs=outputs,
             inputs_required=inputs_required,
-            inputs_value="inputs" if inputs_required else "Inputs() if inputs is None else inputs",
             state_slots=layout.exploded("__slots__ = (", [literal(n) for n in slot_names], ")", 4),
             state=state,
             constants=self.constants,
@@ -373,7 +242,7 @@ class _ModuleBuilder:
             outputs_return=layout.fit(f"return Outputs({output_values})", 4),
             uses_field=self.uses_field,
         )
-        return view, self.markers
+        return view
 
     def _path(self, display: str) -> str:
         """A path as the module records it: relative to the blueprint's own folder.
@@ -389,6 +258,10 @@ class _ModuleBuilder:
             rebased = Path(os.path.relpath(self._absolute(display), main.parent)).as_posix()
             self.paths[display] = rebased
         return rebased
+
+    def rebase(self, display: str) -> str:
+        """``display`` as the module records paths (see ``_path``)."""
+        return self._path(display)
 
     def _absolute(self, display: str) -> Path:
         path = Path(display)
@@ -417,10 +290,7 @@ class _ModuleBuilder:
         if isinstance(binding, Constant) and binding.value is None:
             return "Any"
         annotation = python_type(parse_type(port.type) or ANY)
-        may_be_none = self._binding_guard(binding) is not None or (
-            isinstance(binding, FromNode)
-            and self.nodes[binding.node].settings.on_error == "continue"
-        )
+        may_be_none = self.plan.may_be_none(binding)
         if annotation != "Any" and may_be_none and not annotation.endswith("| None"):
             annotation = f"{annotation} | None"  # skipped by a branch, or failed and let go
         return annotation
@@ -440,49 +310,34 @@ class _ModuleBuilder:
         return self.node_attr(f"{node.id}\x00error")
 
     def _binding_guard(self, binding: Binding) -> str | None:
-        """The condition under which a binding's value exists (None: always)."""
-        if isinstance(binding, FromNode):
-            return " and ".join(self._read_conditions(binding)) or None
-        return None
+        """The test under which a binding's value exists (None: always)."""
+        return self._test(self.plan.conditions(binding))
 
-    def _read_conditions(self, binding: FromNode) -> list[str]:
-        """What must hold for ``binding``'s value to exist.
+    def _test(self, conditions: tuple[Condition, ...]) -> str | None:
+        """``conditions`` spelled as one Python test in the current scope (None: none)."""
+        return " and ".join(self._condition(c) for c in conditions) or None
 
-        Its node ran (if a branch upstream may skip it: its result attribute is set then) and,
-        if the node branches on error, took the way this port stands for. Checking that the
-        node ran, rather than repeating every condition above it, keeps each test short however
-        long a chain of branching nodes is.
-        """
-        node = self.nodes[binding.node]
-        conditions = []
-        if node.id in self.guards:
-            conditions.append(f"hasattr(s, {literal(self._attr(node))})")
-        if node.settings.on_error == "branch":
-            conditions.append(self._branch_condition(node, binding.port))
-        return conditions
+    def _condition(self, condition: Condition) -> str:
+        node = self.plan.by_id[condition.node]
+        if condition.kind == "ran":  # its result attribute is set only when it ran
+            return f"hasattr(s, {literal(self._attr(node))})"
+        test = "is not None" if condition.kind == "failed" else "is None"
+        return f"s.{self._error_attr(node)} {test}"
 
     def _guarded_value(self, binding: Binding) -> str:
         guard = self._binding_guard(binding)
         value = self._value(binding)
         return f"{value} if {guard} else None" if guard else value
 
-    def _branch_condition(self, node: Node, port: str) -> str:
-        test = "is not None" if port == ERROR_PORT else "is None"
-        return f"s.{self._error_attr(node)} {test}"
-
-    def _compute_guards(self, nodes: tuple[Node, ...]) -> None:
-        """Which branch outcomes each node needs before it may run (nodes in order)."""
-        for node in nodes:
-            conditions: list[str] = []
-            for binding in bindings_of(node):
-                if isinstance(binding, FromNode) and binding.node in self.nodes:
-                    conditions.extend(self._read_conditions(binding))
-            if conditions:
-                self.guards[node.id] = tuple(_unique(conditions))
-
     def _state_annotation(self, node: Node) -> str:
+        """The type of the node's result: its one output port's, or (several ports) its
+        module's ``Output`` model, as every node type with several outputs returns."""
         if node.spec is not None:
-            return _return_annotation(node.spec.module, self._module(node.spec))
+            if len(node.spec.outputs) > 1:
+                return f"{self._module(node.spec)}.Output"
+            if not node.spec.outputs:
+                return "Any"
+            return python_type(parse_type(node.spec.outputs[0].type) or ANY)
         if len(node.outputs) == 1:
             return python_type(parse_type(node.outputs[0].type) or ANY)
         return "Any"
@@ -531,29 +386,24 @@ class _ModuleBuilder:
     def _node_view(self, index: int, node: Node) -> NodeView:
         where = f"{self._path(node.span.path)}:{node.span.line}:{node.span.column}"
         comment = comment_text(f"# {node.id}: {node.type} ({where})")
-        self.markers[comment] = node.span
+        origin = Origin(node.span, index, node.included_from)
         attr = self._attr(node)
-        guards = self.guards.get(node.id, ())
-        guard = " and ".join(guards) or None
+        decision = self.plan.nodes[node.id]
+        guard = self._test(decision.guard)
         extra = 4 if guard else 0  # a guarded block sits one level deeper
         functions = []
         for code in node.code:
-            laid = self._code_function(node, code, 4 + extra)
+            name = f"_{self._attr(node)}_{snake_case(code.param)}"
+            laid = self.code.function(node, code, name, self._value, origin, 4 + extra)
             if laid is not None:
                 functions.append(laid)
         if node.skipped:
-            return NodeView(index, comment, [], "", False, True)
+            return NodeView(index, origin, comment, [], "", False, True)
         if node.spec is not None:
             fn, args = self._spec_call(node, node.spec)
         else:
             fn, args = self._user_call(node)
-        policy = (
-            node.settings.retries > 0
-            or node.settings.timeout is not None
-            or node.settings.on_error != "fail"
-            or (node.spec.execution if node.spec else node.params.get("execution")) == "process"
-        )
-        if policy:
+        if decision.policy:
             statement = layout.fit(
                 f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 4 + extra
             )
@@ -569,7 +419,9 @@ class _ModuleBuilder:
             )
         if guard is not None:
             guard = layout.condition(guard, 4)
-        return NodeView(index, comment, functions, statement, policy, False, guard, after)
+        return NodeView(
+            index, origin, comment, functions, statement, decision.policy, False, guard, after
+        )
 
     def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:
         module = self._module(spec)
@@ -584,7 +436,7 @@ class _ModuleBuilder:
         # Only values nobody can change are built once for every run; a list or a mapping is
         # built again by each call, so what one run (or one loop item) does to it, for example
         # a reduce appending to its initial ``[]``, never reaches another.
-        if _is_static(node.params) and _is_immutable(node.params):
+        if is_static(node.params) and is_immutable(node.params):
             constant = f"_P_{self.constant(node.id).upper()}"
             self.constants.append(layout.fit(f"{constant}: Final = {params_expr}", 0))
             params_expr = constant
@@ -598,14 +450,12 @@ class _ModuleBuilder:
             else:
                 args.append(f"{port.attr}={self._value(bound)}")
         for function in node.code:
-            args.append(f"{function.kwarg}={self._function_name(node, function)}")
+            args.append(f"{function.kwarg}=_{self._attr(node)}_{snake_case(function.param)}")
         bodies = [
             f"lambda item: {self._body(node, body)}(ex, inputs, item)" for body in node.bodies
         ]
-        if node.type == "loop" and bodies:
-            args.append(f"body={bodies[0]}")
-        elif bodies:
-            args.append(f"branches=[{', '.join(bodies)}]")
+        if bodies:
+            args.append(_subflow_argument(node, bodies))
         if spec.needs_context:
             args.append(f"context=ex.context({self._index(node)})")
         return f"{module}.run", args
@@ -655,7 +505,6 @@ class _ModuleBuilder:
         self.read_input = read_input
         for node in body.nodes:
             self._attr(node)
-        self._compute_guards(body.nodes)
         try:
             nodes = [self._node_view(self._index(n), n) for n in body.nodes]
             kept = self._state_fields(body.nodes)
@@ -674,117 +523,6 @@ class _ModuleBuilder:
         self.bodies.append(BodyView(name, state, slots, fields, nodes, result))
         return name
 
-    def _code_function(self, node: Node, function: CodeFunction, indent: int) -> str | None:
-        """The node's code as a function laid out at ``indent``, or None when it cannot be.
-
-        ``ast`` accepts some code that only the compiler rejects (``break`` outside a loop,
-        ``import *`` in a function, ``nonlocal`` with nothing to bind, an argument declared
-        ``global``): that is E0302. The function is compiled as laid out, on its own at module
-        scope, so ``nonlocal`` cannot reach the variables of the generated code around it
-        either. Code that compiles as written but not laid out was taken past Python's limits
-        by black's brackets (E0703). Compiling waits for ``check_code``, which compiles every
-        node's code at once.
-        """
-        try:
-            text = self._function(node, function)
-        except RecursionError:
-            self.code.append(_Code(node, function, "", too_deep=True))
-            return None
-        try:
-            laid = layout.fit(text, indent, force=True)
-        except (RecursionError, ValueError) as exc:  # black's InvalidInput is a ValueError
-            self.code.append(
-                _Code(node, function, text, problem=(str(exc) or type(exc).__name__, ""))
-            )
-            return None
-        # Compiled where it stands, indented; ``if`` blocks keep it at module scope.
-        blocks = "".join(f"{' ' * level}if True:\n" for level in range(0, indent, 4))
-        self.code.append(_Code(node, function, text, placed=f"{blocks}{' ' * indent}{laid}"))
-        return laid
-
-    def check_code(self) -> None:
-        """Record why Python would not compile node code, at the code's YAML position.
-
-        The functions are independent at module scope, so compiling them together fails
-        exactly when one of them does; only then is each compiled alone, to say which.
-        """
-        placed = [code.placed for code in self.code if code.placed is not None]
-        together_ok = verify.compile_problem("\n".join(placed)) is None
-        if together_ok and not any(code.problem or code.too_deep for code in self.code):
-            return
-        for code in self.code:
-            problem: tuple[str, str] | None
-            if code.too_deep:
-                self._code_error(
-                    code.node, code.function, "E0703", "its expressions nest too deeply"
-                )
-                continue
-            if code.problem is not None:
-                problem = code.problem
-            elif together_ok or code.placed is None:
-                continue
-            else:
-                problem = verify.compile_problem(code.placed)
-                if problem is None:
-                    continue
-            # Which it is: the code as written (E0302), or only as laid out (E0703).
-            written = verify.compile_problem(code.text)
-            if written is not None:
-                self._code_error(code.node, code.function, "E0302", *written)
-            else:
-                self._code_error(code.node, code.function, "E0703", problem[0])
-
-    def _code_error(
-        self, node: Node, function: CodeFunction, code: str, message: str, line: str = ""
-    ) -> None:
-        key = verify.param_key(node, function.param)
-        hint = f"at: {line}" if line else None
-        if code == "E0703":
-            hint = "split long or deeply nested expressions into several statements"
-        self.errors.append(
-            Diagnostic(
-                code,
-                CODES[code].format(node=node.id, param=key, message=message),
-                function.span or node.span,
-                hint=hint,
-                notes=tuple(f"included from {s}" for s in node.included_from),
-            )
-        )
-
-    def _function_name(self, node: Node, function: CodeFunction) -> str:
-        return f"_{self._attr(node)}_{snake_case(function.param)}"
-
-    def _function(self, node: Node, function: CodeFunction) -> str:
-        name = self._function_name(node, function)
-        # Code reads ``inputs.<name>``; where that is not the flow's own input of that name
-        # (an included blueprint's input, fed by a node or a parameter), the read is replaced
-        # by the value's expression, so the code sees what its own blueprint was given.
-        # ``variables.<name>`` (Atomiton's spelling) is rewritten too: the module has no
-        # ``variables``, only ``inputs``.
-        replacements = {
-            read: expression
-            for read, binding in function.reads
-            if (expression := self._value(binding)) != f"inputs.{read}"
-            or "variables" in function.source
-        }
-        if replacements:
-            function = replace(function, source=substitute_reads(function.source, replacements))
-        args = ", ".join(f"{identifier(a, reserved=frozenset())}: Any" for a in function.args)
-        # Atomiton spells arguments in camelCase (lastResult): offer that spelling too.
-        aliases = "".join(
-            f"    {_camel(a)} = {a}\n"
-            for a in function.args
-            if _camel(a) != a and is_safe_identifier(_camel(a))
-        )
-        if function.kind == "body":
-            body = aliases + textwrap.indent(function.source, "    ")
-        elif function.source.startswith("lambda"):
-            call_args = ", ".join(identifier(a, reserved=frozenset()) for a in function.args)
-            body = f"    return ({function.source})({call_args})"
-        else:
-            body = f"{aliases}    return {function.source}"
-        return f"def {name}({args}) -> Any:\n{body}"
-
     # -- values ----------------------------------------------------------------------------------
 
     def _value(self, value: object) -> str:
@@ -801,7 +539,7 @@ class _ModuleBuilder:
                 return attr
             else:
                 read = f"{attr}[{literal(value.port)}]"
-            if node.settings.on_error == "continue":
+            if self.plan.nodes[node.id].may_fail_to_none:
                 # A failed node's outputs are all None, not an object to read ports of.
                 return f"({read} if {attr} is not None else None)"
             return read
@@ -846,66 +584,24 @@ class _ModuleBuilder:
         return f"_rt.lookup({root}, ({', '.join(literal(p) for p in expr.path)},), {literal(expr.text)})"
 
 
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+_READS_INPUTS = re.compile(r"\binputs\b")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+def _reads_inputs(nodes: list[NodeView]) -> bool:
+    """Whether any of the nodes' code reads the flow's inputs (else no ``inputs`` local)."""
+    return any(
+        _READS_INPUTS.search(text)
+        for node in nodes
+        for text in (node.statement, *(function.text for function in node.functions))
+    )
 
 
-def _is_immutable(params: object) -> bool:
-    """Whether no value below the top-level mapping of ``params`` can be changed in place."""
-    values = list(params.values()) if isinstance(params, dict) else [params]
-    while values:
-        value = values.pop()
-        if isinstance(value, (list, dict, set, bytearray)):
-            return False
-        if isinstance(value, tuple):
-            values.extend(value)
-    return True
+def _subflow_argument(node: Node, bodies: list[str]) -> str:
+    """The keyword that hands a node its sub-blueprints: a loop's one body, else branches.
 
-
-def _is_static(value: object) -> bool:
-    if isinstance(value, (FromNode, FromInput, FromTemplate, Template)):
-        return False
-    if isinstance(value, dict):
-        return all(_is_static(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_is_static(v) for v in value)
-    return True
-
-
-@cache
-def _return_annotation(module_name: str, alias: str) -> str:
-    """The node function's return annotation, spelled for the generated module."""
-    module = importlib.import_module(module_name)
-    annotation = inspect.signature(module.run).return_annotation
-    if annotation is inspect.Signature.empty:
-        return "Any"
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "Any")
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        return "Any"
-
-    class Qualify(ast.NodeTransformer):
-        ok = True
-
-        def visit_Name(self, node: ast.Name) -> Any:
-            if node.id == "Any" or hasattr(builtins, node.id):
-                return node
-            value = getattr(module, node.id, None)
-            if value is not None and getattr(value, "__module__", None) == module.__name__:
-                return ast.Attribute(ast.Name(alias, ast.Load()), node.id, ast.Load())
-            self.ok = False
-            return node
-
-        def visit_Attribute(self, node: ast.Attribute) -> Any:
-            self.ok = False
-            return node
-
-    qualify = Qualify()
-    tree = qualify.visit(tree)
-    return ast.unparse(tree) if qualify.ok else "Any"
+    The one place codegen tells node types apart by name (until a node's sub-flow parameters
+    are a parameter kind of its spec).
+    """
+    if node.type == "loop":
+        return f"body={bodies[0]}"
+    return f"branches=[{', '.join(bodies)}]"

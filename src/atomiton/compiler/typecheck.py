@@ -3,8 +3,8 @@
 The compiler's own edge check knows the port vocabulary; mypy knows the real signatures (node
 ``run`` functions, users' ``python`` functions, code written in the blueprint). This module runs
 mypy once, in-process, over a batch of compiled modules and turns each finding into an ``E0601``
-diagnostic at the YAML position of the node whose generated block holds the line (or of the
-interface output a line of ``Outputs(...)`` sets). Given a cache folder it keeps mypy's
+diagnostic at the YAML position the compiler's source map gives the line (a line of a node's
+code, else the node), or of the interface output a line of ``Outputs(...)`` sets. Given a cache folder it keeps mypy's
 incremental cache there, so that a second check re-analyses only what changed. Compiling, and
 choosing where the cache lives, are left to the caller.
 """
@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Final
 from ..diagnostics import Diagnostic, Span
 from .ir import Graph, Node
 from .naming import field_name
+from .writer import origin_of
 
 if TYPE_CHECKING:
     from . import CompiledModule
@@ -37,10 +38,7 @@ _FINDING = re.compile(
     r"^(?P<file>[^:\n]+?):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<severity>error|note): "
     r"(?P<message>.*?)(?:  \[(?P<code>[a-z0-9-]+)\])?$"
 )
-# The comment that opens each node's block (codegen): ``# totals.sum: code (totals.yaml:9:5)``.
-_NODE_COMMENT = re.compile(r"^\s*# (?P<id>[\w.-]+): [\w-]+ \(.*:\d+:\d+\)$")
 _OUTPUT_ARGUMENT = re.compile(r'^Argument "(?P<name>\w+)" to "Outputs"')
-# How codegen imports a python node's function.
 # How codegen imports a python node's function (long lines wrap: ``from x import (``).
 _USER_IMPORT = re.compile(r"^from (?P<module>[\w.]+) import (?:(?P<name>\w+) as _user_\d+|\()$")
 
@@ -80,16 +78,6 @@ class TypeCheck:
     diagnostics: tuple[Diagnostic, ...]
     rechecked: frozenset[Path]
     cache_note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Block:
-    """A run of generated lines that belongs to one node."""
-
-    start: int
-    end: int
-    span: Span
-    node: Node | None
 
 
 class _CacheError(Exception):
@@ -342,7 +330,6 @@ def _locked(handle: IO[bytes], on_wait: Callable[[], None] | None) -> Iterator[N
 
 def _parse(output: str, by_file: dict[str, CompiledModule]) -> list[Diagnostic]:
     diagnostics: list[Diagnostic] = []
-    blocks: dict[str, list[_Block]] = {}
     for raw in output.splitlines():
         match = _FINDING.match(raw)
         if match is None:
@@ -354,27 +341,20 @@ def _parse(output: str, by_file: dict[str, CompiledModule]) -> list[Diagnostic]:
             if diagnostics:
                 diagnostics[-1] = diagnostics[-1].with_note(match["message"])
             continue
-        if match["file"] not in blocks:
-            blocks[match["file"]] = _blocks(module)
         line = int(match["line"])
-        diagnostics.append(
-            _diagnostic(module, blocks[match["file"]], line, match["message"], match["code"])
-        )
+        diagnostics.append(_diagnostic(module, line, match["message"], match["code"]))
     return diagnostics
 
 
-def _diagnostic(
-    module: CompiledModule, blocks: list[_Block], line: int, message: str, code: str | None
-) -> Diagnostic:
+def _diagnostic(module: CompiledModule, line: int, message: str, code: str | None) -> Diagnostic:
     generated = module.code.splitlines()
     text = generated[line - 1].strip() if 0 < line <= len(generated) else ""
     where = f"generated line {line}: {text}" if text else f"generated line {line}"
-    block = next((b for b in blocks if b.start <= line <= b.end), None)
+    origin = origin_of(module.line_map, line)
     notes: list[str] = []
-    if block is not None:
-        span = block.span
-        if block.node is not None:
-            notes.extend(f"included from {s}" for s in block.node.included_from)
+    if origin is not None:
+        span = origin.span
+        notes.extend(f"included from {s}" for s in origin.included_from)
     else:
         span = _outside_nodes(module.graph, message, text)
     full = f"{message}  [{code}]" if code else message
@@ -407,27 +387,6 @@ def _outside_nodes(graph: Graph, message: str, line: str = "") -> Span:
 
 def _identifier_like(name: str) -> str:
     return re.sub(r"\W", "_", name)
-
-
-def _blocks(module: CompiledModule) -> list[_Block]:
-    """Node blocks of ``module``: from each node comment to the line before the next one, or
-    before the next top-level statement (the end of the function the block is in)."""
-    lines = module.code.splitlines()
-    nodes = {n.id: n for n in _all_nodes(module.graph.nodes)}
-    starts = [(line, span) for line, span in module.line_map]
-    blocks = []
-    for index, (start, span) in enumerate(starts):
-        limit = starts[index + 1][0] - 1 if index + 1 < len(starts) else len(lines)
-        end = start
-        while end < limit:
-            following = lines[end] if end < len(lines) else ""
-            if following and not following[0].isspace() and not following.startswith("#"):
-                break  # a new top-level statement: the function holding the block has ended
-            end += 1
-        match = _NODE_COMMENT.match(lines[start - 1]) if start <= len(lines) else None
-        node = nodes.get(match["id"]) if match else None
-        blocks.append(_Block(start, end, span, node))
-    return blocks
 
 
 def _all_nodes(nodes: Iterable[Node]) -> Iterable[Node]:

@@ -16,6 +16,7 @@ from ..codes import CODES
 from ..diagnostics import Diagnostic, Span
 from ..errors import BlueprintError
 from .ir import MISSING, Constant, Graph, Node
+from .writer import LineMap, origin_of
 
 # Values from YAML nested deeper than this are refused: Python's parser takes at most 200
 # nested brackets in a statement, and the node call around a value adds a few of its own.
@@ -100,7 +101,7 @@ def check_values(graph: Graph) -> None:
         raise BlueprintError(errors)
 
 
-def check_module(code: str, markers: dict[str, Span], graph: Graph) -> None:
+def check_module(code: str, line_map: LineMap, graph: Graph) -> None:
     """Compile the whole module (cheap: nothing runs) and report a failure at its node.
 
     Besides what ``compile()`` rejects, a name that the module's top level or a class body
@@ -123,9 +124,9 @@ def check_module(code: str, markers: dict[str, Span], graph: Graph) -> None:
             return
         message = f"{', '.join(map(repr, undefined))} read on import but never defined"
     span = Span(graph.display, 1, 1)
-    if line is not None:
-        for text in code.splitlines()[:line]:
-            span = markers.get(text.strip(), span)
+    origin = origin_of(line_map, line) if line is not None else None
+    if origin is not None:
+        span = origin.span
     where = f" (generated line {line})" if line is not None else ""
     raise BlueprintError(
         [

@@ -23,6 +23,7 @@ from functools import partial
 from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 from ..errors import CancelledError, NodeError
+from . import debug
 from .confine import Roots
 from .context import NodeContext
 from .events import Event, Log, NodeProgress
@@ -182,8 +183,8 @@ class Execution(RunState):
         raise self.node_error_for(i, exc) from exc
 
     def node_error_for(self, i: int, exc: BaseException) -> NodeError:
-        """The ``NodeError`` that blames node ``i`` for ``exc``."""
-        return self.blame(i, describe(exc))
+        """The ``NodeError`` that blames node ``i`` for ``exc``, at the failing statement."""
+        return debug.locate(self.blame(i, describe(exc)), exc, i)
 
     def blame(self, i: int, message: str) -> NodeError:
         """A ``NodeError`` naming node ``i`` and its place in the blueprint.

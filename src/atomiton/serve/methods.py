@@ -267,9 +267,9 @@ class Server:
     # --- nodes and blueprints ------------------------------------------------------------
 
     async def nodes_list(self, session: Session, params: Empty) -> Message:
-        from ..cli.nodes_cmd import registry_summaries
+        from ..cli.nodes_cmd import node_summaries
 
-        summaries = await asyncio.to_thread(registry_summaries)
+        summaries = await asyncio.to_thread(node_summaries)
         return NodesList(
             nodes=[
                 NodeTypeItem(type=name, description=text)

@@ -203,3 +203,11 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    ("blueprint.yaml",),
+    "89:0:4:5:0 1:0:4:61:0 2:0:4:5:0 4:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
+    "6:0:6:5:2 3:0:6:44:2 2:0:6:5:2 12:0:7:5:3 3:0:7:50:3 2:0:7:5:3 11",
+)

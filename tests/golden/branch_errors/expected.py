@@ -241,3 +241,12 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    ("blueprint.yaml",),
+    "98:0:6:5:0 1:0:11:26:0 2:0:6:5:0 10:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
+    "12:0:16:5:2 23:0:20:5:3 1:0:22:41:3 2:0:20:5:3 4:0:23:5:4 3:0:25:24:4 ",
+    "2:0:23:5:4 13",
+)

@@ -172,3 +172,11 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    ("blueprint.yaml",),
+    "76:0:4:5:0 10:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "3:0:16:5:4 1:0:18:24:4 2:0:16:5:4 9",
+)

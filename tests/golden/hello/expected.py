@@ -157,3 +157,10 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    ("blueprint.yaml",),
+    "71:0:9:5:0 14:0:13:5:1 1:0:16:13:1 2:0:13:5:1 9",
+)

@@ -195,3 +195,13 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    (
+        ("blueprint.yaml", "blueprint.yaml:7:5"),
+        "blueprint.yaml",
+    ),
+    "91:0:14:13:1 1:0:16:32:1 2:0:14:13:1 10:0:17:13:2 11 6:1:7:5:0 14",
+)

@@ -302,3 +302,18 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    (
+        "blueprint.yaml",
+        ("child.yaml", "blueprint.yaml:9:5"),
+        ("child.yaml", "blueprint.yaml:12:5"),
+        ("child.yaml", "blueprint.yaml:15:5"),
+    ),
+    "133:0:6:5:0 1:0:8:24:0 2:0:6:5:0 10:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
+    "12:1:12:5:2 1:1:14:24:2 2:1:12:5:2 10:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
+    "12:2:12:5:4 1:2:14:24:4 2:2:12:5:4 10:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
+    "12:3:12:5:6 1:3:14:24:6 2:3:12:5:6 10:0:18:5:7 1:0:20:24:7 2:0:18:5:7 9",
+)

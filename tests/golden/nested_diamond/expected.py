@@ -196,3 +196,16 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    (
+        ("b.yaml", "blueprint.yaml:10:5"),
+        ("d.yaml", "b.yaml:11:5", "blueprint.yaml:10:5"),
+        ("c.yaml", "blueprint.yaml:13:5"),
+        ("d.yaml", "c.yaml:11:5", "blueprint.yaml:13:5"),
+    ),
+    "85:0:8:5:0 1:0:10:24:0 2:0:8:5:0 10:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
+    "10:2:8:5:2 1:2:10:24:2 2:2:8:5:2 10:3:8:5:3 1:3:10:24:3 2:3:8:5:3 9",
+)

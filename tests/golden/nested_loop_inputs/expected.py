@@ -307,3 +307,16 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    (
+        ("child.yaml", "child.yaml:9:5", "blueprint.yaml:5:5"),
+        ("child.yaml", "child.yaml:9:5", "blueprint.yaml:8:5"),
+        ("child.yaml", "blueprint.yaml:5:5"),
+        ("child.yaml", "blueprint.yaml:8:5"),
+    ),
+    "139:0:14:13:2 1:0:14:56:2 2:0:14:13:2 10:0:15:13:3 11 19:1:14:13:4 ",
+    "1:1:14:56:4 2:1:14:13:4 10:1:15:13:5 11 6:2:9:5:0 14 4:3:9:5:1 14",
+)

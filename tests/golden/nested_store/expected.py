@@ -162,3 +162,13 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    (
+        ("store/greeter-v2.yaml", "blueprint.yaml:9:5"),
+        ("store/stamper.yaml", "store/greeter-v2.yaml:12:5", "blueprint.yaml:9:5"),
+    ),
+    "79:0:9:5:0 12:1:8:5:1 11",
+)

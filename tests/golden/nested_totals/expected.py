@@ -223,3 +223,15 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    (
+        ("parts/totals.yaml", "blueprint.yaml:11:5"),
+        ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
+        ("blueprint.yaml", "blueprint.yaml:14:5"),
+    ),
+    "105:0:10:5:0 1:0:12:56:0 2:0:10:5:0 12:1:9:5:1 12:1:12:5:2 1:1:14:24:2 ",
+    "2:1:12:5:2 12:2:20:9:3 1:2:20:52:3 2:2:20:9:3 11",
+)

@@ -207,3 +207,14 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    (
+        ("blueprint.yaml", "blueprint.yaml:6:5"),
+        "blueprint.yaml",
+    ),
+    "83:0:12:15:1 1:0:12:58:1 2:0:12:15:1 9 15:0:16:15:2 1:0:16:60:2 ",
+    "2:0:16:15:2 11 6:1:6:5:0 17",
+)

@@ -146,3 +146,10 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    ("blueprint.yaml",),
+    "71:0:6:5:0 3:0:12:5:1 1:0:14:24:1 2:0:12:5:1 9",
+)

@@ -155,3 +155,10 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    ("blueprint.yaml",),
+    "61:0:7:5:0 34",
+)

@@ -246,3 +246,11 @@ async def arun(
         allow_paths=allow_paths,
         http_client=http_client,
     )
+
+
+# Generated line -> blueprint position, for errors (atomiton.runtime.debug).
+_SOURCE_MAP: Final = (
+    ("blueprint.yaml",),
+    "107:0:13:5:0 1:0:13:83:0 2:0:13:5:0 12:0:14:5:1 10:0:15:5:2 1:0:15:82:2 ",
+    "2:0:15:5:2 12:0:16:5:3 10:0:17:5:4 1:0:17:85:4 2:0:17:5:4 12:0:18:5:5 9",
+)
