@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
 from ..nodes import registry
 from ..nodes.spec import COMMON_SETTINGS
+from .dialects import fold_dialect
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
 from .types import (
@@ -267,6 +268,15 @@ class _FileSink(DiagnosticSink):
             self.deferred.append(diagnostic)
         return diagnostic
 
+    def warning(
+        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+    ) -> Diagnostic:
+        # Warnings (the dialect's readings) travel with the document to the compiled result.
+        diagnostic = super().warning(code, span, hint=hint, **fields)
+        self.items.remove(diagnostic)
+        self.deferred.append(diagnostic)
+        return diagnostic
+
 
 def parse_document(
     src: SourceFile, sink: DiagnosticSink, *, default_id: str
@@ -282,6 +292,11 @@ def parse_document(
         return None
     digest = hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     local = _FileSink()
+    # Atomiton's files become native data here; nothing after this line knows the dialect.
+    src = fold_dialect(src, local)
+    if local.has_errors:
+        sink.extend(local.items)
+        return None
     doc = _document(src.data, (), src, local, default_id=default_id, sha256=digest)
     sink.extend(local.items)
     if doc is None or local.has_errors:
