@@ -59,8 +59,7 @@ class Params(NodeParams):
     )
     pattern: str = Field(
         default="*",
-        description="Glob that listed names must match (list only), e.g. `*.csv`, `**/*.json` or "
-        "`*.{jpg,png}` (alternatives in braces).",
+        description="Glob that listed names must match (list only), e.g. `*.csv` or `**/*.json`.",
     )
     include_hidden: bool = Field(
         default=False,
