@@ -49,6 +49,9 @@ COMMANDS: Final[dict[str, LazyCommand]] = {
     "schema": LazyCommand(
         "schema_cmd", "schema_command", "Print the JSON Schema of the blueprint format."
     ),
+    "migrate": LazyCommand(
+        "migrate_cmd", "migrate_command", "Rewrite Atomiton flow files as native blueprints."
+    ),
 }
 
 EPILOG: Final = """\b

@@ -36,6 +36,12 @@ class FlowNode:
     # A loop body worked out by the fold.
     body: Flow | None = None
 
+    def rename_param(self, old: str, new: str, param: Param) -> None:
+        """Put ``param`` under ``new`` where ``old`` was, keeping the parameters' order."""
+        self.params = {
+            (new if k == old else k): (param if k == old else v) for k, v in self.params.items()
+        }
+
 
 @dataclass(slots=True)
 class FlowEdge:
@@ -150,11 +156,11 @@ def emit(flow: Flow, fold: Fold, base: Path_, anchor: Path_) -> dict[str, Any]:
     out["nodes"] = nodes
     edges: list[dict[str, Any]] = []
     for edge in flow.edges:
-        item: dict[str, Any] = {"source": edge.source, "target": edge.target}
-        if edge.id is not None:
-            item["id"] = edge.id
+        item: dict[str, Any] = {} if edge.id is None else {"id": edge.id}
+        item["source"] = edge.source
         if edge.source_handle is not None:
             item["sourceHandle"] = edge.source_handle
+        item["target"] = edge.target
         if edge.target_handle is not None:
             item["targetHandle"] = edge.target_handle
         fold.carry((*base, "edges", len(edges)), None, None, edge.loc)

@@ -57,7 +57,7 @@ def known_parameters(node_type: str) -> frozenset[str] | None:
 
 def fold_parameters(node: FlowNode, flow: Flow, fold: Fold, variables: dict[str, object]) -> None:
     """Rewrite ``node``'s parameters (and maybe its type) into the native form."""
-    _rename(node, fold)
+    _rename(node, flow, fold)
     if node.type == "transform":
         _transform(node, fold)
     elif node.type == "code":
@@ -71,13 +71,13 @@ def fold_parameters(node: FlowNode, flow: Flow, fold: Fold, variables: dict[str,
     _bind_variables(node, fold, variables)
 
 
-def _rename(node: FlowNode, fold: Fold) -> None:
+def _rename(node: FlowNode, flow: Flow, fold: Fold) -> None:
     known = known_parameters(node.type) or frozenset()
     renames = {**_RENAMES["*"], **_RENAMES.get(node.type, {})}
     for old, new in renames.items():
         if old in node.params and new in known and new not in node.params:
-            param = node.params.pop(old)
-            node.params[new] = param
+            param = node.params[old]
+            node.rename_param(old, new, param)
             fold.warn("W1002", param.loc or node.loc, node=node.id, old=repr(old), new=repr(new))
 
 
@@ -88,7 +88,8 @@ def _transform(node: FlowNode, fold: Fold) -> None:
     )
     if body_key is not None and "transformFunction" not in params:
         # A function body over the whole array: Atomiton's transform ran it once, as code does.
-        code = params.pop(body_key)
+        code = params[body_key]
+        node.rename_param(body_key, "code", code)
         for key in ("inputType", "outputType"):
             if key in params:
                 dropped = params.pop(key)
@@ -101,7 +102,6 @@ def _transform(node: FlowNode, fold: Fold) -> None:
                 )
         node.type = "code"
         fold.warn("W1005", code.loc or node.loc, node=node.id, param=body_key)
-        params["code"] = code
         _code(node, fold)
         return
     function = params.get("transformFunction")
@@ -151,9 +151,9 @@ def _loop(node: FlowNode, fold: Fold) -> None:
             param="iterateOver",
             why="; the loop iterates over the list arriving on its input",
         )
-    stop = params.pop("breakOnError", None)
+    stop = params.get("breakOnError")
     if stop is not None and isinstance(stop.value, bool) and "continueOnError" not in params:
-        params["continueOnError"] = Param(not stop.value, None)
+        node.rename_param("breakOnError", "continueOnError", Param(not stop.value, stop.loc))
         fold.warn(
             "W1002",
             stop.loc or node.loc,
@@ -175,10 +175,10 @@ def _loop(node: FlowNode, fold: Fold) -> None:
 
 def _image(node: FlowNode, fold: Fold) -> None:
     params = node.params
-    keep = params.pop("maintainAspectRatio", None)
+    keep = params.get("maintainAspectRatio")
     if keep is not None and "fit" not in params:
         fit = "inside" if keep.value else "fill"
-        params["fit"] = Param(fit, None)
+        node.rename_param("maintainAspectRatio", "fit", Param(fit, keep.loc))
         fold.warn(
             "W1002",
             keep.loc or node.loc,
