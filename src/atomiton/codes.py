@@ -65,6 +65,8 @@ CODES: Final[dict[str, str]] = {
     "E0304": "node {node!r}: {param} uses 'inputs' as a whole; read its fields (inputs.<name>) instead",
     "E0306": "node {node!r}: {param} is too large or too deeply nested to compile ({limit})",
     "E0307": "node {node!r} ({type}): parameter {param!r} is {expected}, but the template renders {found}",
+    "E0320": "node {node!r}: {param} is not valid JavaScript: {message}",
+    "E0321": "node {node!r}: {param} uses 'inputs' other than as inputs.<name>",
     # Types.
     "E0401": "edge {edge}: {source} is {source_type}, which does not fit {target} ({target_type})",
     "E0402": "unknown port type {type!r}",

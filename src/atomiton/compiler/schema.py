@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
 from ..nodes import registry
+from ..nodes.javascript_compile import route_javascript
 from ..nodes.spec import COMMON_SETTINGS
 from .dialects import fold_dialect
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
@@ -519,16 +520,28 @@ def _node(
     params: dict[str, object] = {}
     param_spans: dict[str, Span] = {}
     template_spans: dict[tuple[str | int, ...], Span] = {}
+    blocks: dict[str, str] = {}
     for key in ("data", "config", "parameters"):  # later spellings win, parameters last
         block = getattr(model, key)
         if block:
             for name, value in block.items():
                 params[str(name)] = value
                 param_spans[str(name)] = src.positions.span((*loc, key, name), key=True)
+                blocks[str(name)] = key
                 _template_spans(value, (*loc, key, name), (str(name),), src, template_spans)
     if model.function is not None:
         params["function"] = model.function
         param_spans["function"] = src.positions.span((*loc, "function"))
+    # ``runtime: javascript`` on code/transform: a JavaScript node type, its code checked here.
+    node_type = route_javascript(
+        model.id,
+        model.type,
+        params,
+        value_span=lambda name: src.positions.span((*loc, blocks.get(name, "parameters"), name)),
+        yaml_text=src.text,
+        template_spans=template_spans,
+        sink=sink,
+    )
     settings = _settings(model, params, param_spans, sink)
     subflows = _subflows(model, params, param_spans, loc, src, sink, sha256)
     inline = None
@@ -540,7 +553,7 @@ def _node(
         inline = _document(inline_data, loc, src, sink, default_id=model.id, sha256=sha256)
     return NodeDef(
         id=model.id,
-        type=model.type,
+        type=node_type,
         span=span,
         name=model.name or model.label or "",
         description=model.description or "",

@@ -20,6 +20,8 @@ _MODULES: Final[dict[str, str]] = {
     "file-system": "file_system",
     "http-request": "http_request",
     "image": "image",
+    "javascript-code": "javascript_code",
+    "javascript-transform": "javascript_transform",
     "loop": "loop",
     "merge": "merge",
     "parallel": "parallel",
