@@ -39,13 +39,17 @@ def fold_edges(flow: Flow, fold: Fold) -> None:
     for node in flow.nodes:
         if node.body is not None:
             fold_edges(node.body, fold)
-    for edge in list(flow.edges):
+    for edge in flow.edges:
         source = flow.node(edge.source)
         target = flow.node(edge.target)
         if source is not None:
             edge.source_handle = _handle(edge, source, edge.source_handle, fold, output=True)
         if target is not None:
             edge.target_handle = _handle(edge, target, edge.target_handle, fold, output=False)
+    # Only once every handle is native: an unwrap re-routes the edges leaving a map.
+    for edge in list(flow.edges):
+        source = flow.node(edge.source)
+        target = flow.node(edge.target)
         if source is not None and target is not None:
             _wrap_if_needed(flow, edge, source, target, fold)
 
