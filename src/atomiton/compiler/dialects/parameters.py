@@ -31,9 +31,10 @@ _SAME_HERE: Final[dict[str, dict[str, object]]] = {
 }
 # A transform's code in these keys is a whole function body over ``data``, not a per-item function.
 _BODY_KEYS: Final = ("expression", "code")
-# JavaScript library calls that Python code never makes (beyond the engine's own detector).
+# JavaScript library calls that Python code never makes, and statements ended by a semicolon
+# (beyond the engine's own detector, which must also judge native files).
 _JS_CALLS: Final = re.compile(
-    r"\.(?:toUpperCase|toLowerCase|toISOString|toFixed|trim|startsWith|endsWith|includes|"
+    r"(?m);\s*$|\.(?:toUpperCase|toLowerCase|toISOString|toFixed|trim|startsWith|endsWith|includes|"
     r"indexOf|push|forEach|padStart|split)\s*\(|\b(?:parseFloat|parseInt|JSON\.\w+|Math\.\w+)\s*\("
 )
 # How many times a ``times`` loop without a count runs in Atomiton.
