@@ -118,22 +118,31 @@ def _images_into_folder(body: Flow, fold: Fold) -> None:
         _carry_encoding(images)
         fmt = last.params.get("format")
         suffix = _EXTENSIONS.get(str(fmt.value)) if fmt is not None else None
-        name = f"Path(data).stem + {suffix!r}" if suffix else "Path(data).name"
+        # Without a format each image keeps its kind where the image node can write it.
         text = folder.value.strip()
         if text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1:
             where = text[2:-2].strip()  # a variable bound by parameters.py: inputs.<name>
         else:
             where = repr(folder.value)
         node.type = "code"
-        node.params = {
-            "code": Param(f"from pathlib import Path\n\nreturn str(Path({where}) / ({name}))", None)
-        }
+        node.params = {"code": Param(_naming_code(where, suffix), None)}
         for edge in feeds:
             body.edges.remove(edge)
         body.edges.append(FlowEdge(_BODY_INPUT, None, node.id, None, node.loc))
         for image in images:
             body.edges.append(FlowEdge(node.id, None, image.id, "output", node.loc))
         fold.warn("W1011", node.loc, node=node.id, folder=folder.value)
+
+
+def _naming_code(folder: str, suffix: str | None) -> str:
+    """Python code naming the output file of item ``data`` in ``folder`` (an expression)."""
+    if suffix is not None:
+        name = f"item.stem + {suffix!r}"
+    else:
+        # No format given: each image keeps its kind where the image node can write it.
+        kinds = tuple(sorted({*_EXTENSIONS.values(), ".jpeg"}))
+        name = f"item.stem + (item.suffix if item.suffix.lower() in {kinds!r} else '.png')"
+    return f"from pathlib import Path\n\nitem = Path(data)\nreturn str(Path({folder}) / ({name}))"
 
 
 def _carry_encoding(images: list[FlowNode]) -> None:
