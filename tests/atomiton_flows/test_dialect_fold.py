@@ -1,0 +1,147 @@
+"""The fold itself: detection, the ``dialect`` key, positions carried into the original text,
+and the readings that the corpus does not show (wraps, times loops, bodies fed from outside)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from dialect_support import ALL_FILES, DATA, compile_flow, run_flow
+
+from atomiton.compiler.dialects.detect import detect
+from atomiton.compiler.source import parse_source
+from atomiton.diagnostics import DiagnosticSink
+from atomiton.errors import BlueprintError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _data(path: Path) -> dict[str, object]:
+    data = parse_source(path.read_text(), path, path.name, DiagnosticSink()).data
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_atomiton_files_are_detected(path: Path) -> None:
+    assert detect(_data(path)) == "atomiton"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_native_examples_stay_native(path: Path) -> None:
+    assert detect(_data(path)) == "native"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "flow.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def _codes(tmp_path: Path, path: Path) -> list[str]:
+    try:
+        compiled = compile_flow(path, tmp_path)
+    except BlueprintError as exc:
+        return [f"{d.code}@{d.span.line}:{d.span.column}" for d in exc.diagnostics if d.span]
+    return [f"{d.code}@{d.span.line}:{d.span.column}" for d in compiled.warnings if d.span]
+
+
+def test_warnings_point_into_the_original_text(tmp_path: Path) -> None:
+    compiled = compile_flow(DATA / "image-processor.flow.yaml", tmp_path)
+    lines = (DATA / "image-processor.flow.yaml").read_text().splitlines()
+    renamed = [w for w in compiled.warnings if w.code == "W1002" and "'filePath'" in w.message]
+    assert renamed
+    for warning in renamed:
+        assert warning.span is not None and warning.span.line is not None
+        line = lines[warning.span.line - 1]
+        assert line.strip().startswith("filePath:")
+        assert line[(warning.span.column or 1) - 1 :].startswith('"/images/')
+
+
+def test_dialect_native_keeps_the_strict_rules(tmp_path: Path) -> None:
+    text = "dialect: native\n" + (DATA / "hello-world.flow.yaml").read_text()
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    codes = _codes(tmp_path, path)
+    assert any(code.startswith("E0402") for code in codes)  # type: input read as a data type
+
+
+def test_dialect_atomiton_forces_the_fold(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        dialect: atomiton
+        nodes:
+          - id: read
+            type: file-system
+            parameters: {operation: exists, filePath: nowhere.txt}
+        """,
+    )
+    assert _codes(tmp_path, path) == ["W1002@5:47"]
+    assert run_flow(path, tmp_path) == {"read": False}
+
+
+def test_unknown_dialect_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "dialect: atomic\nnodes: []\n")
+    assert _codes(tmp_path, path) == ["E1001@1:10"]
+
+
+def test_object_into_array_is_a_one_item_list(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        type: composite
+        nodes:
+          - id: make
+            type: edit-fields
+            data: {values: {n: 3}, keepOnlySet: true}
+          - id: keep
+            type: transform
+            data: {operation: filter, transformFunction: "item['n'] > 1"}
+        edges:
+          - {id: e1, source: {nodeId: make, portId: result}, target: {nodeId: keep, portId: data}}
+        """,
+    )
+    assert "W1008@10:5" in _codes(tmp_path, path)
+    assert run_flow(path, tmp_path) == {"keep": [{"n": 3}]}
+
+
+def test_times_loop_without_count_runs_ten_times(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        type: composite
+        nodes:
+          - id: again
+            type: loop
+            data: {loopType: times}
+          - id: double
+            type: code
+            data: {code: "return data * 2"}
+        edges:
+          - {source: {nodeId: again, portId: item}, target: {nodeId: double, portId: input}}
+        """,
+    )
+    codes = _codes(tmp_path, path)
+    assert "W1002@5:22" in codes and "W1009@10:5" in codes
+    assert run_flow(path, tmp_path) == {"again": [i * 2 for i in range(10)]}
+
+
+def test_a_body_fed_from_outside_is_an_error(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        type: composite
+        nodes:
+          - {id: items, type: code, data: {code: "return [1, 2]"}}
+          - {id: other, type: code, data: {code: "return 5"}}
+          - {id: each, type: loop, data: {}}
+          - {id: add, type: code, data: {code: "return data"}}
+        edges:
+          - {source: {nodeId: items, portId: result}, target: {nodeId: each, portId: input}}
+          - {source: {nodeId: each, portId: item}, target: {nodeId: add, portId: data}}
+          - {source: {nodeId: other, portId: result}, target: {nodeId: add, portId: data}}
+        """,
+    )
+    assert _codes(tmp_path, path) == ["E1002@10:5"]
