@@ -145,3 +145,22 @@ def test_a_body_fed_from_outside_is_an_error(tmp_path: Path) -> None:
         """,
     )
     assert _codes(tmp_path, path) == ["E1002@10:5"]
+
+
+def test_bare_fields_in_edit_fields_read_the_incoming_object(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        type: composite
+        nodes:
+          - {id: make, type: edit-fields, data: {values: {name: Ada}, keepOnlySet: true}}
+          - id: greet
+            type: edit-fields
+            data: {values: {text: "Hi {{name}}, at {{ $now }}"}, keepOnlySet: true}
+        edges:
+          - {source: {nodeId: make, portId: output}, target: {nodeId: greet, portId: input}}
+        """,
+    )
+    assert _codes(tmp_path, path) == ["W1013@6:27"]
+    text = run_flow(path, tmp_path)["greet"]["text"]
+    assert text.startswith("Hi Ada, at 20")

@@ -40,6 +40,11 @@ _JS_CALLS: Final = re.compile(
 # How many times a ``times`` loop without a count runs in Atomiton.
 _TIMES_WITHOUT_COUNT: Final = 10
 _FORMAT_NAMES: Final = {"jpg": "jpeg"}
+# ``{{name}}`` or ``{{name.path}}`` whose root is none of the native template roots.
+_BARE_FIELD: Final = re.compile(
+    r"\{\{\s*(?P<root>[A-Za-z_][\w]*)(?P<rest>(?:\.[A-Za-z_][\w]*)*)\s*\}\}"
+)
+_TEMPLATE_ROOTS: Final = frozenset({"inputs", "variables", "data"})
 
 
 def is_javascript(text: str) -> bool:
@@ -67,6 +72,8 @@ def fold_parameters(node: FlowNode, flow: Flow, fold: Fold, variables: dict[str,
         _loop(node, fold)
     elif node.type == "image":
         _image(node, fold)
+    elif node.type == "edit-fields":
+        _bare_fields(node, fold)
     _json_text(node, fold)
     _drop_unknown(node, fold)
     _bind_variables(node, fold, variables)
@@ -190,6 +197,33 @@ def _image(node: FlowNode, fold: Fold) -> None:
     fmt = params.get("format")
     if fmt is not None and fmt.value in _FORMAT_NAMES:
         params["format"] = Param(_FORMAT_NAMES[fmt.value], None)
+
+
+def _bare_fields(node: FlowNode, fold: Fold) -> None:
+    """``{{name}}`` in edit-fields values is a field of the incoming object in Atomiton."""
+    values = node.params.get("values")
+    if values is None or not isinstance(values.value, dict):
+        return
+    rewritten: dict[str, object] = {}
+    for key, text in values.value.items():
+        if isinstance(text, str):
+            new = _BARE_FIELD.sub(lambda m: _field_template(m, node, fold, values, str(key)), text)
+            rewritten[key] = new
+        else:
+            rewritten[key] = text
+    node.params["values"] = Param(rewritten, values.loc)
+
+
+def _field_template(
+    match: re.Match[str], node: FlowNode, fold: Fold, values: Param, key: str
+) -> str:
+    root = match.group("root")
+    if root in _TEMPLATE_ROOTS:
+        return match.group(0)
+    new = f"{{{{ $input.{root}{match.group('rest')} }}}}"
+    loc = (*values.loc, key) if values.loc is not None else node.loc
+    fold.warn("W1013", loc, node=node.id, template=match.group(0), new=new)
+    return new
 
 
 def _json_text(node: FlowNode, fold: Fold) -> None:
