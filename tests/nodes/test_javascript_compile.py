@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("py_mini_racer", reason="the js extra (mini-racer) is not installed")
-
-from atomiton.compiler import compile_blueprint  # noqa: E402
-from atomiton.diagnostics import Span  # noqa: E402
-from atomiton.errors import BlueprintError  # noqa: E402
-from atomiton.nodes.javascript_compile import locate  # noqa: E402
-from compiled import run_blueprint  # noqa: E402
+from atomiton.compiler import compile_blueprint
+from atomiton.diagnostics import Span
+from atomiton.errors import BlueprintError
+from atomiton.nodes.javascript_compile import locate
+from compiled import run_blueprint
 
 
 def diagnostics(tmp_path: Path, text: str) -> list[tuple[int, int, str, str]]:

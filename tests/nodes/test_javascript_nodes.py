@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("py_mini_racer", reason="the js extra (mini-racer) is not installed")
-
-from atomiton.nodes import javascript_code, javascript_transform  # noqa: E402
-from atomiton.nodes.javascript_engine import JavaScriptError  # noqa: E402
-from atomiton.nodes.transform import TransformError  # noqa: E402
+from atomiton.nodes import javascript_code, javascript_transform
+from atomiton.nodes.javascript_engine import JavaScriptError
+from atomiton.nodes.transform import TransformError
+from atomiton.runtime.context import NodeContext
 
 ROWS = [
     {"name": "ada", "active": "true", "amount": "5"},
@@ -190,3 +189,15 @@ def test_specs_are_the_python_nodes_ports_with_the_extra() -> None:
         assert registry.get(spec.type) is spec
         assert (spec.inputs, spec.outputs) == (python.inputs, python.outputs)
         assert (spec.requires, spec.extra, spec.code_params) == (("py_mini_racer",), "js", {})
+
+
+def test_console_goes_to_the_node_log_and_promises_are_refused() -> None:
+    logged: list[tuple[str, str]] = []
+    context = NodeContext("n", on_log=lambda message, level: logged.append((level, message)))
+    params = javascript_code.Params(
+        code="console.log('rows', data.length, {a: 1});\nconsole.warn('careful');\nreturn 1"
+    )
+    assert javascript_code.run(params, data=[1, 2], context=context) == 1
+    assert logged == [("info", 'rows 2 {"a":1}'), ("warning", "careful")]
+    with pytest.raises(JavaScriptError, match="returned a Promise: async code is not supported"):
+        code("return (async () => 1)()")

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("py_mini_racer", reason="the js extra (mini-racer) is not installed")
-
-from atomiton.compiler import compile_blueprint, load_module  # noqa: E402
-from atomiton.errors import NodeError  # noqa: E402
-from atomiton.nodes.javascript_engine import EnginePool  # noqa: E402
-from atomiton.runtime.context import NodeContext  # noqa: E402
+from atomiton.compiler import compile_blueprint, load_module
+from atomiton.errors import NodeError
+from atomiton.nodes.javascript_engine import EnginePool
+from atomiton.runtime.context import NodeContext
 
 
 def engine_threads() -> list[threading.Thread]:
