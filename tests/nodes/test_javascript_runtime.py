@@ -186,3 +186,45 @@ def test_flows_without_javascript_never_load_the_engine(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[:2] == ["False", "2 True"]
+
+
+def test_cancelling_the_run_stops_a_script_without_a_timeout(tmp_path: Path) -> None:
+    from atomiton.errors import CancelledError
+    from atomiton.runtime import CancelToken
+
+    module = compiled(
+        tmp_path,
+        """\
+        nodes:
+          - id: spin
+            type: code
+            parameters: {runtime: javascript, code: "for (;;) {}"}
+        """,
+    )
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(CancelledError):
+        module.run(cancel=token)  # type: ignore[attr-defined]
+    assert time.monotonic() - started < 10
+    assert engine_threads() == []
+
+
+def test_arun_runs_javascript_nodes(tmp_path: Path) -> None:
+    import asyncio
+
+    module = compiled(tmp_path, COUNTER)
+    outputs = asyncio.run(module.arun())  # type: ignore[attr-defined]
+    assert outputs.second == [1, "number"]
+    assert engine_threads() == []
+
+
+def test_running_without_the_engine_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from atomiton.nodes import javascript_code
+    from atomiton.nodes.javascript_engine import JavaScriptError
+
+    # A module compiled where the extra was installed, run where it is not.
+    monkeypatch.setitem(sys.modules, "py_mini_racer", None)
+    with pytest.raises(JavaScriptError, match=r"pip install 'atomiton\[js\]'"):
+        javascript_code.run(javascript_code.Params(code="return 1"))
+    assert engine_threads() == []

@@ -133,16 +133,26 @@ class _Engine:
     """One V8 context with the runner installed; used by one call at a time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        from py_mini_racer import JSFunction, mini_racer
-
+        try:
+            from py_mini_racer import JSFunction, mini_racer
+        except ModuleNotFoundError:
+            raise JavaScriptError(
+                f"JavaScript nodes need the {ENGINE_MODULE!r} module: pip install "
+                f"'atomiton[{EXTRA}]'"
+            ) from None
         self._maker: AbstractContextManager[Any] = mini_racer(event_loop=loop)
         self._racer = self._maker.__enter__()
         self._loop = loop
         self._defined: dict[str, str] = {}
         self.usable = True
-        self._racer.eval(_RUNNER)
-        define, run = self._racer.eval("__atomiton.define"), self._racer.eval("__atomiton.run")
-        assert isinstance(define, JSFunction) and isinstance(run, JSFunction)
+        try:
+            self._racer.eval(_RUNNER)
+            define = self._racer.eval("__atomiton.define")
+            run = self._racer.eval("__atomiton.run")
+            assert isinstance(define, JSFunction) and isinstance(run, JSFunction)
+        except BaseException:
+            self.close()
+            raise
         self._define: JSFunction = define
         self._run: CancelableJSFunction = run.cancelable()
 
