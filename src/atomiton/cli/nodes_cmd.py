@@ -47,6 +47,8 @@ NODE_SUMMARIES: Final[dict[str, str]] = {
     "group": "Same as 'blueprint' (Atomiton's name for an inline sub-blueprint).",
     "http-request": "Send an HTTP request with httpx and decode the response by its content type.",
     "image": "Image operations (Pillow); CPU-bound, so it runs in a worker process.",
+    "javascript-code": "A JavaScript function body run in an embedded V8 engine ('code' with runtime: javascript).",
+    "javascript-transform": "Array operations with JavaScript functions, run in an embedded V8 engine ('transform' with runtime: javascript).",
     "loop": "Run a body once per item (or n times, or while a condition holds).",
     "merge": "Fan-in: merge several arrays into one (append, by position, or by key).",
     "parallel": "Run several branches at once on the same input.",

@@ -73,8 +73,8 @@ SPEC: Final = replace(
     type="javascript-code",
     module=__name__,
     params=Params,
-    description="A JavaScript function body run in an embedded engine (`code` with "
-    "`runtime: javascript`).",
+    description="A JavaScript function body run in an embedded V8 engine "
+    "('code' with runtime: javascript).",
     code_params={},
     aliases=(),
     needs_context=True,

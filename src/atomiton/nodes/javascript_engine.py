@@ -25,6 +25,8 @@ from ..errors import CancelledError
 from .javascript_source import JavaScriptFunction
 
 if TYPE_CHECKING:
+    from py_mini_racer import CancelableJSFunction, JSFunction
+
     from ..runtime.context import NodeContext
 
 # The Python module of the engine and the extra that installs it (the compiler names both when
@@ -40,6 +42,16 @@ _RUNNER: Final = r"""
 Object.defineProperty(globalThis, "__atomiton", {writable: false, configurable: false, value:
 Object.freeze((() => {
   const fns = Object.create(null);
+  // console.* is collected and handed to the node's log with the result.
+  let logs = [];
+  const text = (v) => typeof v === "string" ? v : (() => {
+    try { return JSON.stringify(v) ?? String(v); } catch (e) { return String(v); }
+  })();
+  const logger = (level) => (...args) => { logs.push([level, args.map(text).join(" ")]); };
+  Object.defineProperty(globalThis, "console", {value: Object.freeze({
+    log: logger("info"), info: logger("info"), debug: logger("debug"),
+    warn: logger("warning"), error: logger("error"),
+  })});
   const describe = (e) => e instanceof Error ? `${e.name}: ${e.message}` : `thrown: ${String(e)}`;
   const where = (e) => {
     const m = e instanceof Error && typeof e.stack === "string"
@@ -74,7 +86,7 @@ Object.freeze((() => {
   return {
     define(key, code, wrappings) {
       let last;
-      for (const [params, prefix, suffix, factory, spread] of wrappings) {
+      for (const [params, prefix, suffix, factory, spread] of JSON.parse(wrappings)) {
         try {
           fns[key] = {fn: new Function(...params, prefix + code + suffix), factory, spread};
           return;
@@ -87,6 +99,7 @@ Object.freeze((() => {
     },
     has: (key) => key in fns,
     run(key, op, payload) {
+      logs = [];
       let out;
       try {
         const [data, inputs, initial] = JSON.parse(payload);
@@ -95,12 +108,16 @@ Object.freeze((() => {
         const item = e instanceof ItemError;
         const cause = item ? e.cause : e;
         return JSON.stringify(
-          {error: describe(cause), index: item ? e.index : null, line: where(cause)});
+          {error: describe(cause), index: item ? e.index : null, line: where(cause), logs});
+      }
+      if (out instanceof Promise) {
+        return JSON.stringify({error: "the code returned a Promise: async code is not supported",
+                               logs});
       }
       try {
-        return JSON.stringify({ok: out});
+        return JSON.stringify({ok: out, logs});
       } catch (e) {
-        return JSON.stringify({error: `the result is not JSON: ${describe(e)}`, index: null});
+        return JSON.stringify({error: `the result is not JSON: ${describe(e)}`, logs});
       }
     },
   };
@@ -116,14 +133,28 @@ class _Engine:
     """One V8 context with the runner installed; used by one call at a time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        from py_mini_racer import mini_racer
-
+        try:
+            from py_mini_racer import JSFunction, mini_racer
+        except ModuleNotFoundError:
+            raise JavaScriptError(
+                f"JavaScript nodes need the {ENGINE_MODULE!r} module: pip install "
+                f"'atomiton[{EXTRA}]'"
+            ) from None
         self._maker: AbstractContextManager[Any] = mini_racer(event_loop=loop)
         self._racer = self._maker.__enter__()
         self._loop = loop
         self._defined: dict[str, str] = {}
         self.usable = True
-        self._racer.eval(_RUNNER)
+        try:
+            self._racer.eval(_RUNNER)
+            define = self._racer.eval("__atomiton.define")
+            run = self._racer.eval("__atomiton.run")
+            assert isinstance(define, JSFunction) and isinstance(run, JSFunction)
+        except BaseException:
+            self.close()
+            raise
+        self._define: JSFunction = define
+        self._run: CancelableJSFunction = run.cancelable()
 
     def call(
         self,
@@ -134,19 +165,19 @@ class _Engine:
     ) -> Any:
         """Run ``operation`` with ``function`` over the JSON ``payload``; the decoded reply."""
         name = self._defined.get(function.key)
-        script = ""
         if name is None:
-            name = json.dumps(str(len(self._defined)))
+            name = str(len(self._defined))
             wrappings = [
                 [list(w.params), w.prefix, w.suffix, w.factory, w.spread]
                 for w in function.wrappings
             ]
-            script = (
-                f"__atomiton.define({name}, {json.dumps(function.code)}, "
-                f"{json.dumps(wrappings)});"
-            )
-        script += f"__atomiton.run({name}, {json.dumps(operation)}, {json.dumps(payload)})"
-        future = asyncio.run_coroutine_threadsafe(self._racer.eval_cancelable(script), self._loop)
+            try:
+                self._define(name, function.code, json.dumps(wrappings))
+            except Exception as exc:  # the engine's exception: the code does not parse
+                raise JavaScriptError(f"the code does not parse: {exc}") from None
+            self._defined[function.key] = name
+        # Strings go in as engine values: the payload is never parsed as JavaScript source.
+        future = asyncio.run_coroutine_threadsafe(self._run(name, operation, payload), self._loop)
 
         def stop() -> None:
             future.cancel()  # cancels the engine's task, which terminates the script in V8
@@ -162,7 +193,6 @@ class _Engine:
         finally:
             if unregister is not None:
                 unregister()
-        self._defined.setdefault(function.key, name)
         if not isinstance(reply, str):
             raise JavaScriptError(f"the engine gave no result ({type(reply).__name__})")
         return json.loads(reply)
@@ -296,6 +326,9 @@ def run_javascript(
     finally:
         if own:
             pool.close()
+    if context is not None:
+        for level, message in reply.get("logs", ()):
+            context.log(message, level=level)
     if "error" in reply:
         where = []
         if reply.get("index") is not None:

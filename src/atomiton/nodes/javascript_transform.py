@@ -175,8 +175,8 @@ SPEC: Final = replace(
     type="javascript-transform",
     module=__name__,
     params=Params,
-    description="Array operations with a JavaScript transformFunction run in an embedded engine "
-    "(`transform` with `runtime: javascript`).",
+    description="Array operations with JavaScript functions, run in an embedded V8 engine "
+    "('transform' with runtime: javascript).",
     code_params={},
     aliases=(),
     needs_context=True,
