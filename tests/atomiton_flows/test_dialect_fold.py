@@ -164,3 +164,23 @@ def test_bare_fields_in_edit_fields_read_the_incoming_object(tmp_path: Path) -> 
     assert _codes(tmp_path, path) == ["W1013@6:27"]
     text = run_flow(path, tmp_path)["greet"]["text"]
     assert text.startswith("Hi Ada, at 20")
+
+
+def test_an_error_port_receives_the_nodes_error(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        type: composite
+        nodes:
+          - id: fail
+            type: code
+            outputPorts: [{id: out, type: output}, {id: oops, type: error, dataType: object}]
+            data: {code: "raise ValueError('boom')"}
+          - {id: catch, type: edit-fields, data: {values: {seen: "{{ $input.message }}"}}}
+        edges:
+          - {source: {nodeId: fail, portId: oops}, target: {nodeId: catch, portId: input}}
+        """,
+    )
+    assert _codes(tmp_path, path) == ["W1002@9:5"]
+    outputs = run_flow(path, tmp_path)
+    assert "boom" in outputs["catch"]["seen"]

@@ -72,6 +72,16 @@ def _handle(
     elif kind in ("input", "output"):
         native = None
     elif kind == "error" and output:
+        if "onError" not in node.params:
+            # Atomiton's error port receives the node's error: native onError: branch.
+            node.params["onError"] = Param("branch", None)
+            fold.warn(
+                "W1002",
+                edge.loc,
+                node=node.id,
+                old="an edge from its error port",
+                new="onError: branch",
+            )
         return "error"
     else:
         return handle  # the native checks name the node's ports
