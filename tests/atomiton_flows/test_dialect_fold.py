@@ -184,3 +184,33 @@ def test_an_error_port_receives_the_nodes_error(tmp_path: Path) -> None:
     assert _codes(tmp_path, path) == ["W1002@9:5"]
     outputs = run_flow(path, tmp_path)
     assert "boom" in outputs["catch"]["seen"]
+
+
+HOSTILE = [
+    "flow: {data: 3}\n",
+    "flow: {metadata: 5, data: {nodes: {a: 5, b: {type: code}}, edges: [3, {source: {}}]}}\n",
+    "type: composite\nnodes: [1, {id: 3, type: x}]\n",
+    "type: composite\nnodes: [{id: a, type: loop, data: 5}]\nedges: {a: 1}\n",
+    "type: composite\nvariables: [1, 2]\nsettings: {runtime: {parallel: false, timeout: -1}}\n",
+    "type: composite\nvariables: {x: 5, 'a b': {defaultValue: p}}\n"
+    "nodes: [{id: n, type: file-system, data: {filePath: p, content: '{['}}]\n",
+    "type: composite\nnodes: [{id: e, type: edit-fields, data: {values: [1]}},"
+    " {id: t, type: transform, data: {reduceInitial: '{bad', expression: 5}}]\n",
+    "type: composite\nnodes: [{id: i, type: image, data: {maintainAspectRatio: x, format: gif}},"
+    " {id: p, type: parallel, data: {concurrency: -3}},"
+    " {id: l, type: loop, data: {loopType: times, breakOnError: 3}}]\n"
+    "edges: [{source: {nodeId: l, portId: item}, target: {nodeId: p}},"
+    " {source: {nodeId: p}, target: {nodeId: i}}]\n",
+    "type: composite\nnodes: [{id: a, type: code, inputPorts: 5, outputPorts: [3, {id: 4}]},"
+    " {id: w, type: file-system, data: {operation: write, filePath: {x: 1}}}]\n",
+    "dialect: [1]\nnodes: []\n",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_malformed_atomiton_files_are_diagnostics(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    with pytest.raises(BlueprintError) as caught:
+        compile_flow(path, tmp_path)
+    assert all(d.span is not None and d.span.line for d in caught.value.diagnostics)

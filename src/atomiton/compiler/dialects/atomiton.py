@@ -75,6 +75,10 @@ def fold_atomiton(src: SourceFile, sink: DiagnosticSink) -> SourceFile:
     if isinstance(wrapper, dict):
         _read_wrapper(wrapper, flow, fold)
         inner = wrapper.get("data")
+        if not isinstance(inner, dict):
+            fold.error(
+                "E1003", ("flow", "data"), message="flow.data is a mapping of nodes and edges"
+            )
         body = inner if isinstance(inner, dict) else {}
         body_loc = ("flow", "data")
     else:
