@@ -214,3 +214,24 @@ def test_malformed_atomiton_files_are_diagnostics(text: str, tmp_path: Path) -> 
     with pytest.raises(BlueprintError) as caught:
         compile_flow(path, tmp_path)
     assert all(d.span is not None and d.span.line for d in caught.value.diagnostics)
+
+
+def test_a_loops_complete_output_collects_the_body_results(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        type: composite
+        nodes:
+          - {id: items, type: code, data: {code: "return [1, 2, 3]"}}
+          - {id: each, type: loop, data: {iterateOver: items}}
+          - {id: square, type: code, data: {code: "return data * data"}}
+          - {id: total, type: code, data: {code: "return sum(data)"}}
+        edges:
+          - {source: {nodeId: items, portId: output}, target: {nodeId: each, portId: collection}}
+          - {source: {nodeId: each, portId: item}, target: {nodeId: square, portId: input}}
+          - {source: {nodeId: each, portId: complete}, target: {nodeId: total, portId: input}}
+        """,
+    )
+    codes = _codes(tmp_path, path)
+    assert "W1009@9:5" in codes and "W1004@10:5" in codes
+    assert run_flow(path, tmp_path) == {"total": 14}
