@@ -228,3 +228,42 @@ def test_running_without_the_engine_says_which_extra(monkeypatch: pytest.MonkeyP
     with pytest.raises(JavaScriptError, match=r"pip install 'atomiton\[js\]'"):
         javascript_code.run(javascript_code.Params(code="return 1"))
     assert engine_threads() == []
+
+
+def test_loop_bodies_and_parallel_branches_share_the_runs_engines(tmp_path: Path) -> None:
+    module = compiled(
+        tmp_path,
+        """\
+        interface:
+          inputs:
+            - {id: items, type: array}
+            - {id: offset, type: number, default: 1}
+        nodes:
+          - id: each
+            type: loop
+            parameters:
+              concurrency: 2
+              body:
+                nodes:
+                  - id: square
+                    type: code
+                    parameters: {runtime: javascript, code: "return data * data + inputs.offset"}
+          - id: both
+            type: parallel
+            parameters:
+              branches:
+                - nodes:
+                    - {id: total, type: code, parameters: {runtime: javascript, code: "data.length"}}
+                - nodes:
+                    - id: odd
+                      type: transform
+                      parameters: {runtime: javascript, operation: filter, transformFunction: "n => n % 2"}
+        edges:
+          - {source: input.items, target: each}
+          - {source: input.items, target: both}
+        """,
+    )
+    outputs = module.run(module.Inputs(items=[1, 2, 3], offset=10))  # type: ignore[attr-defined]
+    assert outputs.each == [11, 14, 19]
+    assert outputs.both == [3, [1, 3]]  # branch results in branch order
+    assert engine_threads() == []
