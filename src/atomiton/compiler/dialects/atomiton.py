@@ -94,7 +94,7 @@ def fold_atomiton(src: SourceFile, sink: DiagnosticSink) -> SourceFile:
     for key in ("edges", "connections"):
         _read_edges(body.get(key), (*body_loc, key), flow, fold)
     for node in list(flow.nodes):
-        fold_parameters(node, flow, fold, variables)
+        fold_parameters(node, fold, variables)
     fold_loops(flow, fold)
     fold_edges(flow, fold)
     native = emit(flow, fold, (), ())

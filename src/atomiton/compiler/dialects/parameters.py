@@ -17,7 +17,7 @@ from typing import Any, Final
 from ...nodes import registry
 from ...nodes.javascript_source import looks_like_javascript
 from ...nodes.spec import COMMON_SETTINGS
-from .graph import Flow, FlowNode, Fold, Param
+from .graph import FlowNode, Fold, Param
 
 # Older name -> native name, by node type ("*": every type that has the native name).
 _RENAMES: Final[dict[str, dict[str, str]]] = {
@@ -61,9 +61,9 @@ def known_parameters(node_type: str) -> frozenset[str] | None:
     return frozenset(names | COMMON_SETTINGS)
 
 
-def fold_parameters(node: FlowNode, flow: Flow, fold: Fold, variables: dict[str, object]) -> None:
+def fold_parameters(node: FlowNode, fold: Fold, variables: dict[str, object]) -> None:
     """Rewrite ``node``'s parameters (and maybe its type) into the native form."""
-    _rename(node, flow, fold)
+    _rename(node, fold)
     if node.type == "transform":
         _transform(node, fold)
     elif node.type == "code":
@@ -79,7 +79,7 @@ def fold_parameters(node: FlowNode, flow: Flow, fold: Fold, variables: dict[str,
     _bind_variables(node, fold, variables)
 
 
-def _rename(node: FlowNode, flow: Flow, fold: Fold) -> None:
+def _rename(node: FlowNode, fold: Fold) -> None:
     known = known_parameters(node.type) or frozenset()
     renames = {**_RENAMES["*"], **_RENAMES.get(node.type, {})}
     for old, new in renames.items():
@@ -99,8 +99,8 @@ def _transform(node: FlowNode, fold: Fold) -> None:
         code = params[body_key]
         node.rename_param(body_key, "code", code)
         for key in ("inputType", "outputType"):
-            if key in params:
-                dropped = params.pop(key)
+            if key in node.params:
+                dropped = node.params.pop(key)
                 fold.warn(
                     "W1003",
                     dropped.loc or node.loc,
