@@ -3,7 +3,8 @@
 Codes are grouped by stage: E00xx reading the file, E01xx its schema, E02xx the graph, E03xx
 templates and embedded Python, E04xx types, E05xx sub-blueprints, E06xx mypy on the output,
 E07xx generating the module,
-E08xx project settings.
+E08xx project settings,
+E10xx/W10xx the Atomiton dialect (folded into the native form at the schema boundary).
 A template says what was found and what was expected; the fix goes in the diagnostic's hint.
 """
 
@@ -66,6 +67,8 @@ CODES: Final[dict[str, str]] = {
     "E0304": "node {node!r}: {param} uses 'inputs' as a whole; read its fields (inputs.<name>) instead",
     "E0306": "node {node!r}: {param} is too large or too deeply nested to compile ({limit})",
     "E0307": "node {node!r} ({type}): parameter {param!r} is {expected}, but the template renders {found}",
+    "E0320": "node {node!r}: {param} is not valid JavaScript: {message}",
+    "E0321": "node {node!r}: {param} uses 'inputs' other than as inputs.<name>",
     # Types.
     "E0401": "edge {edge}: {source} is {source_type}, which does not fit {target} ({target_type})",
     "E0402": "unknown port type {type!r}",
@@ -89,4 +92,21 @@ CODES: Final[dict[str, str]] = {
     # Warnings.
     "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
     "W0301": "node {node!r}: template {template!r} is spliced into shell text unquoted",
+    # Atomiton dialect (E10xx/W10xx): Atomiton's files folded into the native form.
+    "E1001": "dialect must be 'atomiton' or 'native', found {found!r}",
+    "E1002": "loop {loop!r}: node {node!r} of its body is fed by {source!r}, which is outside the body",
+    "E1003": "Atomiton file: {message}",
+    "W1001": "node {node!r}: Atomiton's older type {old!r} is read as {new!r}",
+    "W1002": "node {node!r}: {old} is read as {new}",
+    "W1003": "node {node!r}: parameter {param!r} has no counterpart here and is ignored{why}",
+    "W1004": "edge {edge}: handle {handle!r} of node {node!r} is read as its port {port!r}",
+    "W1005": "node {node!r}: transform {param} is a function body over the whole input: it runs as a code node",
+    "W1006": "node {node!r}: {param} is JavaScript: it runs with runtime: javascript",
+    "W1007": "node {node!r}: parameter {param!r} is the default of variable {variable!r}: it reads inputs.{variable}",
+    "W1008": "edge {edge}: {found} arrives where {expected} is expected: wrapped as a one-item list{then}",
+    "W1009": "loop {loop!r}: the nodes downstream of its item output ({nodes}) are its body, run once per item",
+    "W1010": "node {node!r} (parallel) in the body of loop {loop!r}: the loop runs {count} items at once",
+    "W1011": "node {node!r}: writing images into the folder {folder!r}: the image nodes write each one there, named after its item",
+    "W1012": "node {node!r}: parameters holds the editor's schema; the values under data are read",
+    "W1013": "node {node!r}: template {template!r} reads a field of the incoming object: {new!r}",
 }

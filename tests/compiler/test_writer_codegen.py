@@ -153,7 +153,9 @@ def test_a_node_result_type_comes_from_its_spec_not_its_module() -> None:
     code = registry.get("code")
     assert code is not None
     # A module that cannot be imported: only the declared ports can give the type.
-    one = dataclasses.replace(code, module="atomiton.nodes.no_ints", outputs=(Port("n", "integer"),))
+    one = dataclasses.replace(
+        code, module="atomiton.nodes.no_ints", outputs=(Port("n", "integer"),)
+    )
     several = dataclasses.replace(one, outputs=(Port("n", "integer"), Port("s", "string")))
     node = dataclasses.replace(graph.nodes[0], spec=one)
     assert builder._state_annotation(node) == "int"

@@ -57,6 +57,9 @@ COMMANDS: Final[dict[str, LazyCommand]] = {
     "serve": LazyCommand(
         "serve_cmd", "serve_command", "Serve the JSON-RPC protocol and the live web view of runs."
     ),
+    "migrate": LazyCommand(
+        "migrate_cmd", "migrate_command", "Rewrite Atomiton flow files as native blueprints."
+    ),
 }
 
 EPILOG: Final = """\b

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
 from ..nodes import registry
+from ..nodes.javascript_compile import route_javascript
 from ..nodes.spec import COMMON_SETTINGS
+from .dialects import fold_dialect
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
 from .types import (
@@ -267,6 +269,15 @@ class _FileSink(DiagnosticSink):
             self.deferred.append(diagnostic)
         return diagnostic
 
+    def warning(
+        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+    ) -> Diagnostic:
+        # Warnings (the dialect's readings) travel with the document to the compiled result.
+        diagnostic = super().warning(code, span, hint=hint, **fields)
+        self.items.remove(diagnostic)
+        self.deferred.append(diagnostic)
+        return diagnostic
+
 
 def parse_document(
     src: SourceFile, sink: DiagnosticSink, *, default_id: str
@@ -282,6 +293,11 @@ def parse_document(
         return None
     digest = hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     local = _FileSink()
+    # Atomiton's files become native data here; nothing after this line knows the dialect.
+    src = fold_dialect(src, local)
+    if local.has_errors:
+        sink.extend(local.items)
+        return None
     doc = _document(src.data, (), src, local, default_id=default_id, sha256=digest)
     sink.extend(local.items)
     if doc is None or local.has_errors:
@@ -504,16 +520,28 @@ def _node(
     params: dict[str, object] = {}
     param_spans: dict[str, Span] = {}
     template_spans: dict[tuple[str | int, ...], Span] = {}
+    blocks: dict[str, str] = {}
     for key in ("data", "config", "parameters"):  # later spellings win, parameters last
         block = getattr(model, key)
         if block:
             for name, value in block.items():
                 params[str(name)] = value
                 param_spans[str(name)] = src.positions.span((*loc, key, name), key=True)
+                blocks[str(name)] = key
                 _template_spans(value, (*loc, key, name), (str(name),), src, template_spans)
     if model.function is not None:
         params["function"] = model.function
         param_spans["function"] = src.positions.span((*loc, "function"))
+    # ``runtime: javascript`` on code/transform: a JavaScript node type, its code checked here.
+    node_type = route_javascript(
+        model.id,
+        model.type,
+        params,
+        value_span=lambda name: src.positions.span((*loc, blocks.get(name, "parameters"), name)),
+        yaml_text=src.text,
+        template_spans=template_spans,
+        sink=sink,
+    )
     settings = _settings(model, params, param_spans, sink)
     subflows = _subflows(model, params, param_spans, loc, src, sink, sha256)
     inline = None
@@ -525,7 +553,7 @@ def _node(
         inline = _document(inline_data, loc, src, sink, default_id=model.id, sha256=sha256)
     return NodeDef(
         id=model.id,
-        type=model.type,
+        type=node_type,
         span=span,
         name=model.name or model.label or "",
         description=model.description or "",

@@ -7,7 +7,7 @@ checks it and nothing is evaluated from text at run time); this module only call
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field
 
@@ -17,6 +17,13 @@ from .spec import Code, NodeParams, Port, node_spec
 class Params(NodeParams):
     """Parameters of the ``code`` node."""
 
+    runtime: Literal["python", "javascript"] = Field(
+        default="python",
+        description=(
+            "The language of `code`. `javascript` runs it in an embedded JavaScript engine "
+            "(the `js` extra; see the javascript-code node)."
+        ),
+    )
     code: str = Field(
         default="",
         description=(

@@ -294,9 +294,11 @@ def _list(where: Path, params: Params, roots: Roots) -> Output:
         raise FileNotFoundError(f"no such folder: {str(where)!r}")
     if not where.is_dir():
         raise NotADirectoryError(f"{str(where)!r} is a file, but list needs a folder")
-    matches = where.rglob(params.pattern) if params.recursive else where.glob(params.pattern)
+    found: set[Path] = set()
+    for pattern in expand_braces(params.pattern):
+        found.update(where.rglob(pattern) if params.recursive else where.glob(pattern))
     entries = []
-    for entry in matches:
+    for entry in found:
         relative = entry.relative_to(where).parts
         if not params.include_hidden and any(part.startswith(".") for part in relative):
             continue
@@ -305,6 +307,23 @@ def _list(where: Path, params: Params, roots: Roots) -> Output:
         entries.append(str(entry))
     entries.sort()
     return Output(entries, str(where), len(entries))
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``*.{jpg,png}`` -> ``["*.jpg", "*.png"]`` (shell-style alternatives, nested too), which
+    pathlib's glob does not do; a pattern without a closed brace pair is returned as is."""
+    done: list[str] = []
+    pending = [pattern]
+    while pending:
+        text = pending.pop()
+        close = text.find("}")
+        open_ = text.rfind("{", 0, close) if close >= 0 else -1
+        if open_ < 0:
+            done.append(text)
+            continue
+        head, tail = text[:open_], text[close + 1 :]
+        pending.extend(head + choice + tail for choice in text[open_ + 1 : close].split(","))
+    return sorted(set(done))
 
 
 def _create(where: Path, params: Params) -> Output:

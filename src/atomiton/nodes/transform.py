@@ -40,6 +40,13 @@ class TransformError(ValueError):
 class Params(NodeParams):
     """Parameters of the ``transform`` node."""
 
+    runtime: Literal["python", "javascript"] = Field(
+        default="python",
+        description=(
+            "The language of `transformFunction`. `javascript` runs it in an embedded "
+            "JavaScript engine (the `js` extra; see the javascript-transform node)."
+        ),
+    )
     operation: Operation = Field(default="map", description="The array operation to apply.")
     transform_function: str | None = Field(
         default=None,
