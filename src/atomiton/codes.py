@@ -89,4 +89,5 @@ CODES: Final[dict[str, str]] = {
     # Warnings.
     "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
     "W0301": "node {node!r}: template {template!r} is spliced into shell text unquoted",
+    "W0320": "node {node!r}: {param} looks like JavaScript, but the node runs Python",
 }

@@ -268,6 +268,15 @@ class _FileSink(DiagnosticSink):
             self.deferred.append(diagnostic)
         return diagnostic
 
+    def warning(
+        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+    ) -> Diagnostic:
+        # Warnings (the dialect's readings) travel with the document to the compiled result.
+        diagnostic = super().warning(code, span, hint=hint, **fields)
+        self.items.remove(diagnostic)
+        self.deferred.append(diagnostic)
+        return diagnostic
+
 
 def parse_document(
     src: SourceFile, sink: DiagnosticSink, *, default_id: str
