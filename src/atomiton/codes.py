@@ -92,6 +92,7 @@ CODES: Final[dict[str, str]] = {
     # Warnings.
     "W0001": "node {node!r} is disabled; {count} node(s) that depend on it are skipped too",
     "W0301": "node {node!r}: template {template!r} is spliced into shell text unquoted",
+    "W0320": "node {node!r}: {param} looks like JavaScript, but the node runs Python",
     # Atomiton dialect (E10xx/W10xx): Atomiton's files folded into the native form.
     "E1001": "dialect must be 'atomiton' or 'native', found {found!r}",
     "E1002": "loop {loop!r}: node {node!r} of its body is fed by {source!r}, which is outside the body",

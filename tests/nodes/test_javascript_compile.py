@@ -183,3 +183,27 @@ def test_locate_maps_code_positions_into_yaml() -> None:
     quoted = Span("f", 6, 6)
     assert locate(text, quoted, 1, 2) == Span("f", 6, 8)
     assert locate(text, quoted, 2, 1) == quoted
+
+
+def test_javascript_in_a_python_node_says_how_to_run_it(tmp_path: Path) -> None:
+    text = """\
+nodes:
+  - id: f
+    type: transform
+    parameters:
+      operation: filter
+      transformFunction: "row => row.active === 'true'"
+  - id: c
+    type: code
+    parameters: {code: "return len(data) // 2"}
+"""
+    found = diagnostics(tmp_path, text)
+    assert (6, 26, "W0320") in [(line, column, code) for line, column, code, _ in found]
+    assert "node 'f': transformFunction looks like JavaScript, but the node runs Python" in [
+        message for _, _, _, message in found
+    ]
+    assert "E0302" in [code for _, _, code, _ in found]  # the Python syntax error, beside it
+    # Said outright, Python is Python: the graph builder reports its syntax error.
+    explicit = text.replace("operation: filter", "operation: filter\n      runtime: python")
+    codes = [code for _, _, code, _ in diagnostics(tmp_path, explicit)]
+    assert "E0302" in codes and "W0320" not in codes

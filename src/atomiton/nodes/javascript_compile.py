@@ -12,13 +12,19 @@ installed; without it the graph builder reports the missing extra (E0215, with t
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 from collections.abc import Callable, MutableMapping
 from typing import Final
 
 from ..diagnostics import DiagnosticSink, Span
 from .javascript_engine import ENGINE_MODULE
-from .javascript_source import JavaScriptFunction, function_of, input_reads
+from .javascript_source import (
+    JavaScriptFunction,
+    function_of,
+    input_reads,
+    looks_like_javascript,
+)
 from .javascript_transform import arguments
 
 # node type -> (the type it becomes with runtime: javascript, its parameter holding the code).
@@ -49,14 +55,19 @@ def route_javascript(
         yaml_text: the whole file, to find the lines of a block scalar.
         template_spans: where each template under a parameter is written; the ``inputs``
             templates made here point at the code line that reads them.
-        sink: receives E0320 (syntax) and E0321 (``inputs`` used whole).
+        sink: receives E0320 (syntax), E0321 (``inputs`` used whole) and W0320 (JavaScript
+            in a node without ``runtime: javascript``).
 
     Returns:
         ``javascript-code`` or ``javascript-transform`` for code written in JavaScript, else
         ``node_type`` unchanged.
     """
     route = ROUTES.get(node_type)
-    if route is None or params.get("runtime") != "javascript":
+    if route is None:
+        return node_type
+    if params.get("runtime") != "javascript":
+        if "runtime" not in params:
+            _check_not_javascript(node, route[1], params, value_span, sink)
         return node_type
     routed, keys = route
     key = next((k for k in keys if k in params), keys[0])
@@ -101,6 +112,37 @@ def route_javascript(
         if given is None or isinstance(given, dict):
             params["inputs"] = bound
     return routed
+
+
+def _check_not_javascript(
+    node: str,
+    keys: tuple[str, ...],
+    params: MutableMapping[str, object],
+    value_span: Callable[[str], Span],
+    sink: DiagnosticSink,
+) -> None:
+    """Warn about JavaScript in a node that runs Python, saying how to run it as JavaScript.
+
+    Only when the code is not Python as well (valid Python is never second-guessed); the graph
+    builder then reports the Python syntax error beside the warning.
+    """
+    key = next((k for k in keys if k in params), keys[0])
+    code = params.get(key)
+    if not isinstance(code, str) or "{{" in code or not looks_like_javascript(code):
+        return
+    try:
+        ast.parse(code)
+        return
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    sink.warning(
+        "W0320",
+        value_span(key),
+        node=node,
+        param=key,
+        hint="add 'runtime: javascript' under parameters to run it as JavaScript "
+        "(pip install 'atomiton[js]'), or write it in Python",
+    )
 
 
 def _function(node_type: str, code: str, params: MutableMapping[str, object]) -> JavaScriptFunction:
