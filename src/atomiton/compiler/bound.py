@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pydantic import BaseModel
 
 from ..diagnostics import Diagnostic
+from ..nodes import registry
 from ..nodes.spec import NodeSpec, snake_case
 from .ir import (
     Binding,
@@ -33,22 +34,23 @@ ANY_PORT = "\x00any"
 ERROR_PORT = "error"
 # The input a loop body or parallel branch receives when it declares none.
 ITEM = "item"
-# Parameters that hold sub-blueprints: compiled into functions, not passed as values. This
-# and ``body_prefix`` are where binding and inlining learn which node types run sub-flows.
-_SUBFLOW_PARAMS = frozenset({"body", "branches"})
 
 
 def is_subflow_param(definition: NodeDef, name: str) -> bool:
     """Whether parameter ``name`` of a node holds a sub-flow (a loop's body, parallel branches)
-    rather than a value."""
-    return bool(definition.subflows) and name in _SUBFLOW_PARAMS
+    rather than a value: its type's spec says so (a ``Subflow`` parameter)."""
+    if not definition.subflows:
+        return False
+    spec = registry.get(definition.type)
+    return spec is not None and spec.subflow(name) is not None
 
 
 def body_prefix(definition: NodeDef, index: int) -> str:
-    """The prefix of the node ids of a node's ``index``-th sub-flow: a loop has one body, a
-    parallel node numbered branches (``each.body.``, ``fan.branch1.``)."""
-    label = "body" if definition.type == "loop" else f"branch{index}"
-    return f"{definition.id}.{label}."
+    """The prefix of the node ids of a node's ``index``-th sub-flow, as its type's sub-flow
+    parameter names them (``each.body.``, ``fan.branch1.``)."""
+    spec = registry.get(definition.type)
+    assert spec is not None and spec.subflows, "only a node type with sub-flows has bodies"
+    return spec.subflows[0].id_prefix(definition.id, index)
 
 
 @dataclass(slots=True)

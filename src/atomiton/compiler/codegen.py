@@ -597,11 +597,10 @@ def _reads_inputs(nodes: list[NodeView]) -> bool:
 
 
 def _subflow_argument(node: Node, bodies: list[str]) -> str:
-    """The keyword that hands a node its sub-blueprints: a loop's one body, else branches.
-
-    The one place codegen tells node types apart by name (until a node's sub-flow parameters
-    are a parameter kind of its spec).
-    """
-    if node.type == "loop":
-        return f"body={bodies[0]}"
-    return f"branches=[{', '.join(bodies)}]"
+    """The keyword that hands a node its sub-blueprints, as its type's sub-flow parameter says:
+    one function (a loop's body) or a list of them (parallel branches)."""
+    assert node.spec is not None, "a node with sub-flows has a node type"
+    subflow, *_ = node.spec.subflows
+    if subflow.many:
+        return f"{subflow.name}=[{', '.join(bodies)}]"
+    return f"{subflow.name}={bodies[0]}"

@@ -608,10 +608,6 @@ def _parameter_keys(raw: object) -> frozenset[str]:
     return frozenset(own)
 
 
-# Node types whose parameters hold sub-blueprints that the node runs itself.
-_SUBFLOW_PARAMS = {"loop": "body", "parallel": "branches"}
-
-
 def _subflows(
     model: NodeModel,
     params: dict[str, object],
@@ -621,9 +617,12 @@ def _subflows(
     sink: DiagnosticSink,
     sha256: str,
 ) -> tuple[tuple[BlueprintDoc | str, Span], ...]:
-    """Loop bodies and parallel branches: inline documents or path references."""
-    key = _SUBFLOW_PARAMS.get(model.type)
-    if key is None or key not in params:
+    """Loop bodies and parallel branches: inline documents or path references, in the parameter
+    that the node type's spec declares a sub-flow (``Subflow``)."""
+    spec = registry.get(model.type)
+    subflow = spec.subflows[0] if spec is not None and spec.subflows else None
+    key = subflow.yaml_name if subflow is not None else None
+    if subflow is None or key is None or key not in params:
         return ()
     value = params[key]
     block = next(
@@ -634,9 +633,7 @@ def _subflows(
         ),
         "parameters",
     )
-    items = (
-        list(enumerate(value)) if key == "branches" and isinstance(value, list) else [(None, value)]
-    )
+    items = list(enumerate(value)) if subflow.many and isinstance(value, list) else [(None, value)]
     found: list[tuple[BlueprintDoc | str, Span]] = []
     for index, item in items:
         item_loc: Path_ = (*loc, block, key) if index is None else (*loc, block, key, index)
