@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> object:
-    # The compiler pulls in yaml, jinja2 and black; load it only when someone asks for it.
+    # The compiler pulls in yaml and black; load it only when someone asks for it.
     if name in ("compile_blueprint", "CompiledModule"):
         from . import compiler
 

@@ -3,7 +3,7 @@
 Commands build options, call the library and render its answers; they hold no compiler or runtime
 logic of their own. A command's module is imported only when that command runs (or its own
 ``--help`` is asked): the group's help lists the commands from the short help kept below, so
-``atomiton --help`` imports neither the compiler (black, jinja2, mypy) nor pydantic, rich or the
+``atomiton --help`` imports neither the compiler (black, mypy) nor pydantic, rich or the
 node modules.
 
 Exit status, shared by every command: 0 success, 1 blueprint errors, 2 usage errors, 3 a run
