@@ -95,6 +95,14 @@ def test_syntax_errors_say_where() -> None:
         normalize_body("x = 1\nreturn x +")
 
 
+def test_a_name_that_normalises_to_a_keyword_is_refused() -> None:
+    # Python reads 'ªs' as the name 'as' (NFKC), which it could not read back.
+    with pytest.raises(ExpressionError, match="keyword"):
+        normalize_expression("ªs")
+    with pytest.raises(ExpressionError, match="keyword"):
+        normalize_body("x = ªs\nreturn x")
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.text(max_size=40))
 def test_normalised_code_is_one_expression_or_an_error(source: str) -> None:

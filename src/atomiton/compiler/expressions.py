@@ -208,16 +208,32 @@ def parse_node_code(source: str, kind: Literal["expression", "body"]) -> NodeCod
     if scan.depth > MAX_CODE_DEPTH:
         raise CodeLimitError(f"nested {scan.depth} levels deep; the limit is {MAX_CODE_DEPTH}")
     if isinstance(tree, ast.Expression):
-        return NodeCode(ast.unparse(tree.body), tree, tuple(scan.reads), scan.reads_whole)
-    assert isinstance(tree, ast.Module)
-    if not tree.body:
-        raise ExpressionError("the code is empty")
-    if scan.suspends:
-        raise ExpressionError("'yield' and 'await' are not allowed in node code")
-    first = tree.body[0]
-    if len(tree.body) == 1 and isinstance(first, ast.Expr):
-        tree.body[0] = ast.copy_location(ast.Return(first.value), first)
-    return NodeCode(ast.unparse(tree), tree, tuple(scan.reads), scan.reads_whole)
+        normalized = ast.unparse(tree.body)
+    else:
+        assert isinstance(tree, ast.Module)
+        if not tree.body:
+            raise ExpressionError("the code is empty")
+        if scan.suspends:
+            raise ExpressionError("'yield' and 'await' are not allowed in node code")
+        first = tree.body[0]
+        if len(tree.body) == 1 and isinstance(first, ast.Expr):
+            tree.body[0] = ast.copy_location(ast.Return(first.value), first)
+        normalized = ast.unparse(tree)
+    if not text.isascii():
+        _check_round_trip(normalized, _MODES[kind])
+    return NodeCode(normalized, tree, tuple(scan.reads), scan.reads_whole)
+
+
+def _check_round_trip(normalized: str, mode: str) -> None:
+    """The parser folds identifiers to NFKC (``ªs`` is ``as``), so non-ASCII code can come out
+    as something Python would not read back; refuse it rather than write a broken module."""
+    try:
+        ast.parse(normalized, mode=mode)
+    except SyntaxError:
+        raise ExpressionError(
+            "a name in this code reads as a Python keyword once Python normalises it (NFKC): "
+            f"it comes out as {normalized!r}"
+        ) from None
 
 
 def normalize_expression(source: str) -> str:
