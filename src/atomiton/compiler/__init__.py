@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -213,14 +214,30 @@ def _collector_paused() -> Iterator[None]:
     so each collection walks a heap that only grows: a fifth of the time of a 5,000-node flow,
     more on larger ones. What compiling builds holds few cycles; the next collection after it
     takes those.
+
+    The collector is one switch for the whole process, so compilations in several threads count
+    themselves in and out: the first one in turns it off, the last one out restores it.
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    global _compiling, _collector_was_enabled
+    with _collector_lock:
+        if _compiling == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _compiling += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _collector_lock:
+            _compiling -= 1
+            if _compiling == 0 and _collector_was_enabled:
+                gc.enable()
+
+
+_collector_lock = threading.Lock()
+_compiling = 0
+_collector_was_enabled = True
+# Loading is one step for every thread: a module is in ``sys.modules`` before its body has run.
+_load_lock = threading.RLock()
 
 
 def load_module(compiled: CompiledModule) -> ModuleType:
@@ -231,14 +248,15 @@ def load_module(compiled: CompiledModule) -> ModuleType:
     """
     digest = hashlib.sha256(compiled.code.encode()).hexdigest()[:12]
     name = f"atomiton_flow_{compiled.module_name}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    module = ModuleType(name)
-    module.__file__ = f"<{compiled.source}>"
-    sys.modules[name] = module
-    try:
-        exec(compile(compiled.code, module.__file__, "exec"), module.__dict__)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    with _load_lock:  # another thread never sees the module before its body has run
+        if name in sys.modules:
+            return sys.modules[name]
+        module = ModuleType(name)
+        module.__file__ = f"<{compiled.source}>"
+        sys.modules[name] = module
+        try:
+            exec(compile(compiled.code, module.__file__, "exec"), module.__dict__)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module

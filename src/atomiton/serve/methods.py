@@ -53,7 +53,7 @@ from .protocol import (
     ViewParams,
 )
 from .rpc import Handler, RpcError, Session
-from .runs import COMPILE_LOCK, RunBoard, compile_graph, graph_or_none
+from .runs import RunBoard, compile_graph, graph_or_none
 from .view import build_view, fold_events, graph_positions, node_states
 
 T = TypeVar("T")
@@ -133,10 +133,7 @@ class Server:
 
         path = _existing_file(params.path)
         try:
-            with COMPILE_LOCK:
-                compiled = compile_blueprint(
-                    path, options=compile_options(_paths(params.searchPath))
-                )
+            compiled = compile_blueprint(path, options=compile_options(_paths(params.searchPath)))
         except BlueprintError as exc:
             return CompileResult(ok=False, diagnostics=diagnostic_items(exc.diagnostics))
         return CompileResult(
@@ -157,8 +154,7 @@ class Server:
         path = _existing_file(params.path)
         search_path = _paths(params.searchPath)
         try:
-            with COMPILE_LOCK:
-                compiled = compile_blueprint(path, options=compile_options(search_path))
+            compiled = compile_blueprint(path, options=compile_options(search_path))
         except BlueprintError as exc:
             return CheckResult(ok=False, diagnostics=diagnostic_items(exc.diagnostics))
         found = list(compiled.warnings)

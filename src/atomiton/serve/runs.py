@@ -35,11 +35,6 @@ from .rpc import RpcError, Session
 # How long ``start`` waits for a run's first event before calling the start a failure.
 _START_TIMEOUT: Final = 30.0
 
-# One compile at a time: the compiler pauses the process-wide cycle collector while it works,
-# and ``load_module`` registers a module in ``sys.modules`` before running its body, so a second
-# thread loading the same code could see it half made.
-COMPILE_LOCK: Final = threading.Lock()
-
 # How long shutdown waits for cancelled runs to wind down (running programs are killed sooner).
 SHUTDOWN_GRACE: Final = 20.0
 
@@ -337,12 +332,11 @@ def compile_module(path: Path, search_path: tuple[Path, ...] = ()) -> tuple[Modu
     # python nodes import their functions from the working folder, as ``atomiton run`` does.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    with COMPILE_LOCK:
-        try:
-            compiled = compile_blueprint(path, options=compile_options(search_path))
-        except BlueprintError as exc:
-            raise _refused(exc) from None
-        return load_module(compiled), compiled.graph
+    try:
+        compiled = compile_blueprint(path, options=compile_options(search_path))
+    except BlueprintError as exc:
+        raise _refused(exc) from None
+    return load_module(compiled), compiled.graph
 
 
 def compile_graph(path: Path, search_path: tuple[Path, ...] = ()) -> Graph:
@@ -354,11 +348,10 @@ def compile_graph(path: Path, search_path: tuple[Path, ...] = ()) -> Graph:
     from ..cli.params import compile_options
     from ..compiler import load_graph
 
-    with COMPILE_LOCK:
-        try:
-            return load_graph(path, options=compile_options(search_path))
-        except BlueprintError as exc:
-            raise _refused(exc) from None
+    try:
+        return load_graph(path, options=compile_options(search_path))
+    except BlueprintError as exc:
+        raise _refused(exc) from None
 
 
 def graph_or_none(source: str | None) -> Graph | None:
