@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import CodeType, ModuleType
 
-from ..diagnostics import Diagnostic, DiagnosticSink, Span
+from ..diagnostics import Diagnostic, DiagnosticSink
 from . import bind, codegen, inline, parameters, plan, postprocess, resolve, validate
 from .bound import Child, body_prefix, item_document
 from .ir import Graph, PortDef

@@ -15,7 +15,6 @@ import hmac
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Final
+from typing import Final
 
 from ...nodes import registry
 from ...nodes.javascript_source import looks_like_javascript
