@@ -22,7 +22,8 @@ import click
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from ..nodes.spec import COMMON_SETTINGS, NodeSpec, snake_case
+from ..naming import snake_case
+from ..nodes.spec import COMMON_SETTINGS, NodeSpec
 
 EPILOG: Final = """\b
 Examples:
