@@ -31,8 +31,7 @@ RUNS = 4
 NODES = 100
 REPEATS = 3
 
-FLOOR_SERVER = textwrap.dedent(
-    """
+FLOOR_SERVER = textwrap.dedent("""
     import asyncio, sys
     from websockets.asyncio.server import serve, broadcast
 
@@ -58,8 +57,7 @@ FLOOR_SERVER = textwrap.dedent(
             await asyncio.Future()
 
     asyncio.run(main())
-    """
-)
+    """)
 
 
 def chain(folder: Path) -> Path:
@@ -146,14 +144,18 @@ def main() -> None:
                 process.terminate()
                 process.wait()
     served_median, floor_median = statistics.median(served), statistics.median(floors)
-    print(f"{CLIENTS} clients, {RUNS} concurrent runs of a {NODES}-node chain, "
-          f"{delivered} events delivered per round (~{size} bytes each), "
-          f"median of {REPEATS}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"{CLIENTS} clients, {RUNS} concurrent runs of a {NODES}-node chain, "
+        f"{delivered} events delivered per round (~{size} bytes each), "
+        f"median of {REPEATS}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}\n"
+    )
     print("| what | events/s to all clients | vs floor |")
     print("| --- | ---: | ---: |")
     print(f"| floor: bare websockets broadcast | {floor_median:,.0f} | 1.00x |")
-    print(f"| atomiton serve (run.event) | {served_median:,.0f} | "
-          f"{served_median / floor_median:.2f}x |")
+    print(
+        f"| atomiton serve (run.event) | {served_median:,.0f} | "
+        f"{served_median / floor_median:.2f}x |"
+    )
 
 
 if __name__ == "__main__":
