@@ -19,12 +19,8 @@ import pytest
 
 from atomiton.compiler import compile_blueprint, load_module
 from atomiton.errors import CancelledError, NodeError
-from atomiton.nodes.http_request import (
-    DEFAULT_MAX_RESPONSE_BYTES,
-    Params,
-    ResponseTooLargeError,
-    run,
-)
+from atomiton.nodes.http_exchange import ResponseTooLargeError
+from atomiton.nodes.http_request import DEFAULT_MAX_RESPONSE_BYTES, Params, run
 from atomiton.runtime.context import NodeContext
 
 

@@ -87,6 +87,7 @@ def test_the_wheel_holds_the_runtime_and_nodes_but_not_the_compiler(wheel: Path)
     assert "atomiton/runtime/runner.py" in names
     assert "atomiton/nodes/transform.py" in names
     assert "atomiton/py.typed" in names
+    assert "atomiton/naming.py" in names  # the node library's case conversion
     for part in ("compiler", "cli", "templates"):
         assert not any(n.startswith(f"atomiton/{part}/") for n in names), part
     metadata = zipfile.ZipFile(wheel).read(

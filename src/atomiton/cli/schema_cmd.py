@@ -1,7 +1,7 @@
 """``atomiton schema``: the JSON Schema of the blueprint format, for editors and CI.
 
 The schema is generated, never written by hand: the file's shape comes from the pydantic models
-of ``compiler/schema.py`` (which validate nodes and edges one by one, so their lists are typed
+of ``compiler/blueprint_models.py`` (which validate nodes and edges one by one, so their lists are typed
 here), and each node type's ``parameters`` from that type's own ``Params`` model in the registry.
 A YAML editor given the schema (``# yaml-language-server: $schema=blueprint.schema.json``)
 completes keys, node types and parameters, and flags what the compiler would reject as unknown.
@@ -22,7 +22,8 @@ import click
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from ..nodes.spec import COMMON_SETTINGS, NodeSpec, snake_case
+from ..naming import snake_case
+from ..nodes.spec import COMMON_SETTINGS, NodeSpec
 
 EPILOG: Final = """\b
 Examples:
@@ -107,7 +108,7 @@ def blueprint_schema() -> dict[str, Any]:
     Written in draft-07, the draft editors' YAML support implements fully (the YAML language
     server warns about newer ones); nothing in it needs a later draft.
     """
-    from ..compiler import schema as models
+    from ..compiler import blueprint_models as models
 
     specs = _specs()
     file_models: list[type[BaseModel]] = [

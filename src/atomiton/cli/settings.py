@@ -21,6 +21,7 @@ import click
 
 from ..blueprint_paths import display_path
 from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
+from ..naming import kebab_case
 from . import status
 from .report import Reporter
 
@@ -144,7 +145,7 @@ def _read_table(
     base = path.parent
     values: dict[str, object] = {}
     for raw_key, value in table.items():
-        key = raw_key.replace("_", "-")
+        key = kebab_case(raw_key)
         span = _key_span(text, display, raw_key)
         if key not in KEYS:
             hint = did_you_mean(key, list(KEYS))

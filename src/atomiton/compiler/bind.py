@@ -15,8 +15,9 @@ import importlib.util
 from collections.abc import Mapping
 
 from ..diagnostics import DiagnosticSink, did_you_mean, one_of
+from ..naming import snake_case
 from ..nodes import registry
-from ..nodes.spec import NodeSpec, snake_case
+from ..nodes.spec import NodeSpec
 from .bound import (
     ANY_PORT,
     ITEM,

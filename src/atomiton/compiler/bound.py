@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from pydantic import BaseModel
 
 from ..diagnostics import Diagnostic
+from ..naming import snake_case
 from ..nodes import registry
-from ..nodes.spec import NodeSpec, snake_case
+from ..nodes.spec import NodeSpec
 from .ir import (
     Binding,
     BlueprintDoc,

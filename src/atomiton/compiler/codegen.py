@@ -21,8 +21,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import BlueprintError
+from ..naming import pascal_case, snake_case
 from ..nodes.registry import BUILTIN_PACKAGE
-from ..nodes.spec import NodeSpec, snake_case
+from ..nodes.spec import NodeSpec
 from .ir import (
     MISSING,
     Binding,
@@ -519,7 +520,7 @@ class _ModuleBuilder:
             result = layout.fit(
                 "return {" + ", ".join(f"{literal(k)}: {v}" for k, v in outputs) + "}", 4
             )
-        state = "_" + "".join(part.title() for part in name.strip("_").split("_")) + "State"
+        state = f"_{pascal_case(name)}State"
         self.bodies.append(BodyView(name, state, slots, fields, nodes, result))
         return name
 

@@ -2,7 +2,9 @@
 
 Every name a generated module defines from YAML passes through here, so a node called
 ``"; import os #`` becomes a harmless identifier and everything else reaches the module only
-through ``repr()``.
+through ``repr()``. Case conversion itself (snake_case, camelCase) is ``atomiton.naming``'s,
+which the node library shares; this module adds what generated code needs on top: keywords,
+reserved names, uniqueness and module names.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from typing import Final
 from pydantic import BaseModel
 
 from ..blueprint_paths import blueprint_stem
+from ..naming import snake_case
 
 _NOT_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 # Names the generated module (or pydantic's BaseModel) already uses.
 RESERVED = frozenset(
@@ -122,7 +124,7 @@ SHADOW_SUFFIX: Final = "_flow"
 def identifier(text: str, *, reserved: frozenset[str] = RESERVED) -> str:
     """A snake_case Python identifier for ``text`` (``read-orders`` -> ``read_orders``)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    name = _NOT_IDENT.sub("_", _CAMEL.sub("_", ascii_text)).strip("_").lower()
+    name = _NOT_IDENT.sub("_", snake_case(ascii_text)).strip("_")
     name = re.sub(r"_+", "_", name)
     if not name:
         name = "node"

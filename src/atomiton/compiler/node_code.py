@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..codes import CODES
 from ..diagnostics import Diagnostic, Span
+from ..naming import camel_case
 from .expressions import substitute_reads
 from .ir import Binding, CodeFunction, Node
 from . import layout, verify
@@ -104,9 +105,9 @@ class NodeCode:
         args = ", ".join(f"{identifier(a, reserved=frozenset())}: Any" for a in function.args)
         # Atomiton spells arguments in camelCase (lastResult): offer that spelling too.
         aliases = [
-            f"    {_camel(a)} = {a}\n"
+            f"    {camel_case(a)} = {a}\n"
             for a in function.args
-            if _camel(a) != a and is_safe_identifier(_camel(a))
+            if camel_case(a) != a and is_safe_identifier(camel_case(a))
         ]
         if function.kind == "body":
             body = "".join(aliases) + textwrap.indent(function.source, "    ")
@@ -273,8 +274,3 @@ def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
     for top in body:
         found.extend(n for n in ast.walk(top) if isinstance(n, ast.stmt))
     return found
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)

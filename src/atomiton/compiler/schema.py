@@ -1,9 +1,12 @@
-"""The blueprint file as written: pydantic models at the boundary, then normalised.
+"""The blueprint file as written, normalised into a ``BlueprintDoc``.
 
 Atomiton's alternative spellings are accepted here and folded into one form: ``config``/``data``
 for ``parameters``, ``connections`` for ``edges``, ``variables`` for interface inputs, nodes with
-their own ``nodes``/``edges`` (inline groups). Every validation error becomes a diagnostic at the
-offending key's YAML position.
+their own ``nodes``/``edges`` (inline groups). Ports and their types and defaults, a node's common
+settings (``enabled``, ``timeout``, ``retries``, ``onError``) and the run's settings are checked
+here. The pydantic models of the file and the turning of their validation errors into
+diagnostics at the offending key's YAML position are ``blueprint_models``'s; the file's dialect
+is folded by ``dialects`` before anything here reads it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
+from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from ..nodes import registry
 from ..nodes.javascript_compile import route_javascript
 from ..nodes.spec import COMMON_SETTINGS
+from .blueprint_models import (
+    BlueprintModel,
+    ConnectionModel,
+    EdgeModel,
+    NodeModel,
+    PortModel,
+    describe_path,
+    validate_model,
+)
 from .dialects import fold_dialect
 from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
 from .source import Path_, SourceFile
@@ -37,214 +47,6 @@ _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 # Keys Atomiton writes for its editor; kept out of the way, never interpreted.
 _EDITOR_KEYS = ("position", "metadata", "version", "inputPorts", "outputPorts", "width", "height")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class PortModel(_Model):
-    id: str | None = None
-    name: str | None = None
-    dataType: str = "any"
-    type: str | None = None
-    default: Any = MISSING
-    defaultValue: Any = MISSING
-    description: str = ""
-    label: str | None = None
-    required: bool | None = None
-    multiple: bool | None = None
-
-
-class InterfaceModel(_Model):
-    inputs: list[PortModel] = Field(default_factory=list)
-    outputs: list[PortModel] = Field(default_factory=list)
-
-
-class VariableModel(_Model):
-    type: str = "any"
-    defaultValue: Any = MISSING
-    default: Any = MISSING
-    description: str = ""
-    required: bool | None = None
-
-
-class EdgeModel(_Model):
-    id: str | None = None
-    source: str
-    target: str
-    sourceHandle: str | None = None
-    targetHandle: str | None = None
-    type: str | None = None
-    data: dict[str, Any] | None = None
-    label: str | None = None
-    animated: bool | None = None
-    style: dict[str, Any] | None = None
-
-
-class EndpointModel(_Model):
-    node: str | None = None
-    nodeId: str | None = None
-    port: str | None = None
-    portId: str | None = None
-
-
-class ConnectionModel(_Model):
-    id: str | None = None
-    source: EndpointModel
-    target: EndpointModel
-    type: str | None = None
-
-
-class NodeModel(_Model):
-    id: str
-    type: str
-    name: str | None = None
-    label: str | None = None
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    config: dict[str, Any] | None = None
-    data: dict[str, Any] | None = None
-    function: str | None = None
-    inputPorts: list[PortModel] | None = None
-    outputPorts: list[PortModel] | None = None
-    position: Any = None
-    metadata: Any = None
-    version: Any = None
-    width: Any = None
-    height: Any = None
-    # An inline sub-blueprint (Atomiton's group).
-    nodes: list[Any] | None = None
-    edges: list[Any] | None = None
-    connections: list[Any] | None = None
-    interface: dict[str, Any] | None = None
-    variables: dict[str, Any] | None = None
-
-
-class BlueprintModel(_Model):
-    id: str | None = None
-    name: str | None = None
-    version: str | int | float | None = None
-    description: str | None = None
-    type: str | None = None
-    metadata: dict[str, Any] | None = None
-    interface: InterfaceModel | None = None
-    variables: dict[str, VariableModel] | None = None
-    settings: dict[str, Any] | None = None
-    # Items are validated one by one (NodeModel, EdgeModel, ConnectionModel), so that one bad
-    # item is reported at its own position and does not hide the others.
-    nodes: list[Any] = Field(default_factory=list)
-    edges: list[Any] | None = None
-    connections: list[Any] | None = None
-    # Atomiton bookkeeping, accepted and ignored.
-    tags: list[str] | None = None
-    category: str | None = None
-    author: str | None = None
-    icon: str | None = None
-    createdAt: Any = None
-    updatedAt: Any = None
-
-
-def _report(
-    exc: ValidationError,
-    model: type[BaseModel],
-    base: Path_,
-    src: SourceFile,
-    sink: DiagnosticSink,
-    parameters: frozenset[str] = frozenset(),
-) -> None:
-    for error in exc.errors():
-        loc = (*base, *error["loc"])
-        where = _describe(loc)
-        if error["type"] == "extra_forbidden":
-            key = str(error["loc"][-1])
-            owner = _owner_model(model, error["loc"][:-1])
-            if len(error["loc"]) == 1 and key in parameters:
-                # Dedented by mistake: a parameter (or common setting) beside ``type:``.
-                hint: str | None = f"{key!r} is a parameter: move it under parameters:"
-            else:
-                hint = did_you_mean(key, list(owner.model_fields)) if owner else None
-            owner_where = _describe(loc[:-1]) or "the blueprint"
-            sink.error(
-                "E0101", src.positions.span(loc, key=True), key=key, where=owner_where, hint=hint
-            )
-        elif error["type"] == "missing":
-            sink.error(
-                "E0103",
-                src.positions.span(loc[:-1]),
-                where=_describe(loc[:-1]) or "the blueprint",
-                key=str(loc[-1]),
-            )
-        else:
-            hint = None
-            if error["type"] == "string_type" and isinstance(error.get("input"), bool):
-                # YAML 1.1 reads unquoted yes/no/on/off as booleans.
-                hint = "YAML reads an unquoted yes, no, on or off as true/false; quote it"
-            sink.error(
-                "E0102", src.positions.span(loc), where=where, message=error["msg"], hint=hint
-            )
-
-
-def _owner_model(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that owns the key at ``loc`` (for did-you-mean hints)."""
-    current: type[BaseModel] = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        annotation = field.annotation
-        inner = _model_in(annotation)
-        if inner is None:
-            return current
-        current = inner
-    return current
-
-
-def _model_in(annotation: object) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _describe(loc: Path_) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _validate(
-    model: type[_Model],
-    data: object,
-    loc: Path_,
-    src: SourceFile,
-    sink: DiagnosticSink,
-    parameters: frozenset[str] = frozenset(),
-) -> Any:
-    """Validate ``data``; report every error, then go on without the offending keys.
-
-    Dropping a bad key (an unknown one, or one of the wrong type) and validating again lets the
-    stage keep looking inside the rest of the mapping, so a typo at the top of a file does not
-    hide the problems of its nodes. The errors already reported still stop the stage.
-    """
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        _report(exc, model, loc, src, sink, parameters)
-        errors = exc.errors()
-    if not isinstance(data, dict) or any(not e["loc"] or e["type"] == "missing" for e in errors):
-        return None
-    pruned = {k: v for k, v in data.items() if k not in {e["loc"][0] for e in errors}}
-    try:
-        return model.model_validate(pruned)
-    except ValidationError:
-        return None
 
 
 # Errors after which the document is still whole (a bad value replaced by its default, an
@@ -315,7 +117,7 @@ def _document(
     default_id: str,
     sha256: str,
 ) -> BlueprintDoc | None:
-    model = _validate(BlueprintModel, dict(data), loc, src, sink)
+    model = validate_model(BlueprintModel, dict(data), loc, src, sink)
     if model is None:
         return None
     blueprint_id = model.id or default_id
@@ -427,7 +229,7 @@ def _port(
     name = p.id or p.name
     span = src.positions.span(loc)
     if not name:
-        sink.error("E0103", span, where=_describe(loc), key="id")
+        sink.error("E0103", span, where=describe_path(loc), key="id")
         name = "_"
     default_key = "default" if p.default is not MISSING else "defaultValue"
     default = p.default if p.default is not MISSING else p.defaultValue
@@ -511,7 +313,7 @@ def _check_unique(ports: list[PortDef], direction: str, sink: DiagnosticSink) ->
 def _node(
     raw: object, loc: Path_, src: SourceFile, sink: DiagnosticSink, sha256: str
 ) -> NodeDef | None:
-    model = _validate(NodeModel, raw, loc, src, sink, _parameter_keys(raw))
+    model = validate_model(NodeModel, raw, loc, src, sink, _parameter_keys(raw))
     if model is None:
         return None
     span = src.positions.span(loc)
@@ -705,7 +507,7 @@ def _settings(
 def _edges(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:
     edges = []
     for index, item in enumerate(raw):
-        model = _validate(EdgeModel, item, (*loc, index), src, sink)
+        model = validate_model(EdgeModel, item, (*loc, index), src, sink)
         if model is None:
             continue
         source, source_port = _split_endpoint(model.source, model.sourceHandle, "input")
@@ -724,14 +526,14 @@ def _connections(
 ) -> list[EdgeDef]:
     edges = []
     for index, item in enumerate(raw):
-        model = _validate(ConnectionModel, item, (*loc, index), src, sink)
+        model = validate_model(ConnectionModel, item, (*loc, index), src, sink)
         if model is None:
             continue
         source = model.source.node or model.source.nodeId
         target = model.target.node or model.target.nodeId
         span = src.positions.span((*loc, index))
         if not source or not target:
-            sink.error("E0103", span, where=_describe((*loc, index)), key="node")
+            sink.error("E0103", span, where=describe_path((*loc, index)), key="node")
             continue
         edge_id = model.id or f"{source}->{target}"
         edges.append(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..diagnostics import Diagnostic, DiagnosticSink, one_of
-from ..nodes.spec import snake_case
+from ..naming import snake_case
 from .bound import ANY_PORT, BoundDoc, BoundNode, binding_type, input_name
 from .ir import Binding, EdgeDef, FromInput, FromNode, Node, Template, TemplateExpr
 from .options import CompileOptions

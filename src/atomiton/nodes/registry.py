@@ -26,6 +26,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from ..naming import kebab_case
+
 if TYPE_CHECKING:
     from .spec import NodeSpec
 
@@ -81,7 +83,7 @@ def builtin_sources(folder: Path, package: str = BUILTIN_PACKAGE) -> dict[str, N
         if name.startswith("_") or name in _NOT_NODES:
             continue
         if _DEFINES_SPEC.search(file.read_text(encoding="utf-8")):
-            type_name = name.replace("_", "-")
+            type_name = kebab_case(name)
             sources[type_name] = NodeSource(type_name, f"{package}.{name}")
     return sources
 

@@ -29,7 +29,6 @@ import builtins
 import dataclasses
 import inspect
 import os
-import re
 import sys
 import types
 import typing
@@ -39,7 +38,8 @@ from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+
+from ..naming import camel_case, kebab_case, snake_case
 
 Execution = Literal["inline", "thread", "process"]
 
@@ -60,7 +60,7 @@ class NodeParams(BaseModel):
     """
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
+        alias_generator=camel_case,
         validate_by_name=True,
         validate_by_alias=True,
         extra="forbid",
@@ -152,7 +152,7 @@ class SubflowParam:
     @property
     def yaml_name(self) -> str:
         """The parameter as written in a blueprint."""
-        return to_camel(self.name)
+        return camel_case(self.name)
 
     def id_prefix(self, node_id: str, index: int) -> str:
         """What the ids of the ``index``-th sub-blueprint's nodes start with."""
@@ -276,7 +276,7 @@ def node_spec(
             port_base = _item_of(base) if port.multiple else base
             inputs.append(
                 Port(
-                    to_camel(parameter.name),
+                    camel_case(parameter.name),
                     port.type or port_type(port_base, nullable=False),
                     required=required,
                     multiple=port.multiple,
@@ -284,7 +284,7 @@ def node_spec(
                 )
             )
     return NodeSpec(
-        type=type or run.__module__.rsplit(".", 1)[-1].replace("_", "-"),
+        type=type or kebab_case(run.__module__.rsplit(".", 1)[-1]),
         module=run.__module__,
         params=params,
         inputs=tuple(inputs),
@@ -324,7 +324,7 @@ def _outputs(
         port = _mark(marks, Port) or Port()
         ports.append(
             Port(
-                to_camel(item.name),
+                camel_case(item.name),
                 port.type or port_type(base, nullable=True),
                 description=port.description,
             )
@@ -414,11 +414,3 @@ def _is_path(annotation: object) -> bool:
     if typing.get_origin(annotation) is os.PathLike or annotation is os.PathLike:
         return True
     return isinstance(annotation, builtins.type) and issubclass(annotation, PurePath)
-
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def snake_case(name: str) -> str:
-    """``targetPath`` -> ``target_path``; already snake_case names pass through."""
-    return _CAMEL_BOUNDARY.sub("_", name).replace("-", "_").lower()
