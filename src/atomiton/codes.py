@@ -109,5 +109,5 @@ CODES: Final[dict[str, str]] = {
     "W1010": "node {node!r} (parallel) in the body of loop {loop!r}: the loop runs {count} items at once",
     "W1011": "node {node!r}: writing images into the folder {folder!r}: the image nodes write each one there, named after its item",
     "W1012": "node {node!r}: parameters holds the editor's schema; the values under data are read",
-    "W1013": "node {node!r}: template {template!r} reads a field of the incoming object: {new!r}",
+    "W1013": "node {node!r}: template {template!r} reads a field of the incoming object as {new!r} (fieldTemplates: a missing field renders empty)",
 }
