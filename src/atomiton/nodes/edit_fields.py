@@ -1,17 +1,25 @@
 """The ``edit-fields`` node: build an object, or patch a copy of its input.
 
 Templates inside ``values`` are rendered by the generated module before ``run`` is called, so
-this module only sees plain values; it owns copying, dotted keys and ``keepOnlySet``.
+this module only sees plain values; it owns copying, dotted keys and ``keepOnlySet``, and the
+``${field}`` references of ``fieldTemplates`` (how Atomiton's files read the input's fields).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Annotated, Any, Final
 
 from pydantic import Field
 
+from ..runtime.values import text
 from .spec import NodeParams, Port, node_spec
+
+# ``${name}`` or ``${a.b}`` (a field of the input) and ``$${`` (a literal ``${``).
+_FIELD_REFERENCE: Final = re.compile(
+    r"\$\$\{|\$\{\s*(?P<path>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}"
+)
 
 
 class EditFieldsError(ValueError):
@@ -32,6 +40,15 @@ class Params(NodeParams):
     keep_only_set: bool = Field(
         default=False,
         description="True: the result holds only `values`; false: they patch a copy of the input.",
+    )
+    field_templates: bool = Field(
+        default=False,
+        description=(
+            "True: `${name}` (or `${a.b}`) in a string value is that field of the input object, "
+            "and a field the input lacks (or holds null) renders empty (`$${` is a literal `${`). A value that "
+            "is one reference keeps the field's type. This is how Atomiton's bare `{{name}}` is "
+            "read; `{{ $input.name }}` fails on a missing field instead."
+        ),
     )
 
 
@@ -63,8 +80,38 @@ def run(
         raise EditFieldsError(f"edit-fields needs an object as data, got {type(data).__name__}")
     result: dict[str, Any] = {} if params.keep_only_set or data is None else dict(data)
     for key, value in params.values.items():
+        if params.field_templates:
+            value = render_fields(value, data or {})
         set_path(result, key, copy.deepcopy(value))
     return result
+
+
+def render_fields(value: Any, data: dict[str, Any]) -> Any:
+    """``value`` with its ``${field}`` references read from ``data`` (missing or null: "")."""
+    if isinstance(value, dict):
+        return {k: render_fields(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_fields(v, data) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    whole = _FIELD_REFERENCE.fullmatch(value)
+    if whole is not None and whole.group("path"):
+        return _field(data, whole.group("path"))
+
+    def replace(match: re.Match[str]) -> str:
+        path = match.group("path")
+        return "${" if path is None else text(_field(data, path))
+
+    return _FIELD_REFERENCE.sub(replace, value)
+
+
+def _field(data: dict[str, Any], path: str) -> Any:
+    current: Any = data
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return ""  # Atomiton renders a missing field as empty text
+        current = current[part]
+    return "" if current is None else current
 
 
 def set_path(target: dict[str, Any], key: str, value: Any) -> None:

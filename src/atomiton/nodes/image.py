@@ -143,6 +143,15 @@ class Params(NodeParams):
         ge=0,
         description="Distance in pixels from the edge for overlay, composite and watermark.",
     )
+    scale: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "watermark: the watermark's width as a share of the image's width (0.25: a quarter), "
+            "its aspect ratio kept. Default: the watermark's own size."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +446,10 @@ def _watermark(
         )
     else:
         raise ImageError("watermark needs an overlayImage or a text")
+    if params.scale is not None:
+        width = max(1, round(image.width * params.scale))
+        height = max(1, round(mark.height * width / mark.width))
+        mark = mark.resize((width, height), PILImage.Resampling.LANCZOS)
     return _paste(image, mark, params)
 
 

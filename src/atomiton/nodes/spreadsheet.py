@@ -1,7 +1,8 @@
-"""The ``spreadsheet`` node: read and write CSV, TSV and XLSX as records.
+"""The ``spreadsheet`` node: read and write CSV, TSV and XLSX as records, and read ODS.
 
 It owns the table shape (header row, record keys, empty rows) and the three formats; CSV and TSV
-use the standard ``csv`` module, XLSX uses openpyxl (imported only when an XLSX file is touched).
+use the standard ``csv`` module, XLSX uses openpyxl (imported only when an XLSX file is touched),
+ODS is ``spreadsheet_ods``'s (the standard library's zip and XML readers).
 Writes go through ``runtime.files.atomic_writer``, and look at the cancel flag on every row and
 every write, so a cancelled run stops a long streamed write at once and keeps the old file. With
 ``stream: true`` rows are produced and consumed one at a time, so file size does not bound memory.
@@ -29,7 +30,7 @@ from .spec import NodeParams, Port, node_spec
 if TYPE_CHECKING:
     from ..runtime.context import NodeContext
 
-Format = Literal["csv", "tsv", "xlsx"]
+Format = Literal["csv", "tsv", "xlsx", "ods"]
 Record = dict[str, Any]
 
 _EXTENSIONS: Final[dict[str, Format]] = {
@@ -38,6 +39,7 @@ _EXTENSIONS: Final[dict[str, Format]] = {
     ".tab": "tsv",
     ".xlsx": "xlsx",
     ".xlsm": "xlsx",
+    ".ods": "ods",
 }
 _DEFAULT_SHEET: Final = "Sheet1"
 # Rows per chunk handed to the file when writing CSV: few system calls, bounded memory.
@@ -54,16 +56,16 @@ class Params(NodeParams):
     )
     format: Format | None = Field(
         default=None,
-        description="csv, tsv or xlsx; by default taken from the path's extension (csv when there is no path).",
+        description="csv, tsv, xlsx or ods (read only); by default taken from the path's extension (csv when there is no path).",
     )
     sheet_name: str | None = Field(
         default=None,
-        description="XLSX sheet to read (wins over sheetIndex) or to write (default Sheet1).",
+        description="XLSX or ODS sheet to read (wins over sheetIndex), or XLSX sheet to write (default Sheet1).",
     )
     sheet_index: int | None = Field(
         default=None,
         ge=0,
-        description="XLSX sheet to read, counting from 0. Default: the first sheet.",
+        description="XLSX or ODS sheet to read, counting from 0. Default: the first sheet.",
     )
     has_headers: bool = Field(
         default=True,
@@ -182,7 +184,11 @@ def run(
             raise ValueError("spreadsheet read needs a path or the data input")
         if fmt == "xlsx":
             return _read_xlsx(params, where, data)
+        if fmt == "ods":
+            return _read_ods(params, where, data)
         return _read_text(params, fmt, where, data)
+    if fmt == "ods":
+        raise ValueError("spreadsheet writes CSV, TSV or XLSX; ODS files are read only")
     if where is None:
         raise ValueError("spreadsheet write needs a path")
     if data is None:
@@ -425,6 +431,17 @@ def _read_xlsx(params: Params, where: Path | None, data: object) -> Output:
         workbook.close()
         raise
     return Output(_closing(records, workbook.close), headers, None, sheet_title, names)
+
+
+def _read_ods(params: Params, where: Path | None, data: object) -> Output:
+    from .spreadsheet_ods import ods_rows, ods_tables  # here: the XML reader is for ODS only
+
+    name, tables = ods_tables(where, data)
+    names = list(tables)
+    sheet_title = _pick_sheet(params, names, name)
+    rows = ods_rows(tables[sheet_title])
+    headers, records, count = _table(params, rows, lazy=params.stream)
+    return Output(records, headers, count, sheet_title, names)
 
 
 def _pick_sheet(params: Params, names: list[str], where: str) -> str:

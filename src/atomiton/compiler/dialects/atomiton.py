@@ -16,7 +16,7 @@ from ...diagnostics import DiagnosticSink
 from ...nodes import registry
 from ..source import Path_, SourceFile
 from .detect import OLDER_TYPES, PORT_KINDS
-from .edges import fold_edges
+from .edges import fold_edges, fold_triggers
 from .graph import Flow, FlowEdge, FlowNode, Fold, Param, emit
 from .loops import fold_loops
 from .parameters import fold_parameters
@@ -97,6 +97,7 @@ def fold_atomiton(src: SourceFile, sink: DiagnosticSink) -> SourceFile:
         fold_parameters(node, fold, variables)
     fold_loops(flow, fold)
     fold_edges(flow, fold)
+    fold_triggers(flow, fold)
     native = emit(flow, fold, (), ())
     return replace(src, data=native, positions=fold.map)
 

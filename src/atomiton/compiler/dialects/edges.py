@@ -5,15 +5,22 @@ names (``data``, ``result``, ``files``, ``image``, ...): its engine lost the dat
 authors meant it to flow, so each joins the node's primary port (or the native port of the same
 meaning) with a warning. An object sent where an array is expected arrives as a one-item list,
 and a ``map`` over such a list hands its one result on as it is (Atomiton's transform did both).
-The edges around loop bodies are ``loops.py``'s.
+
+An edge into a ``trigger`` port means "run after the source" and carries no data. A native
+blueprint has no edge that only orders two nodes (a node runs when its inputs are ready), so the
+order is built from data: the value arriving on the triggered node's primary input is held back
+by a small gate of native nodes (``[value]`` and one ``[]`` per source, appended by a ``merge``,
+whose first item goes on). A triggered node with no such input has nothing to hold back: its
+trigger edges are dropped with a warning. The edges around loop bodies are ``loops.py``'s.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from .parameters import known_parameters
+from ..source import Path_
 from .graph import Flow, FlowEdge, FlowNode, Fold, Param, port_names, port_type, primary_port
+from .parameters import known_parameters
 
 # Handles every node has in Atomiton's editor: the primary ports here.
 GENERIC_HANDLES: Final = frozenset({"input", "output"})
@@ -32,6 +39,7 @@ _INPUT_NAMES: Final[dict[str, dict[str, str | None]]] = {
 }
 # Pseudo-nodes of the native format: the blueprint's own interface.
 _PSEUDO: Final = frozenset({"input", "output"})
+_TRIGGER_KIND: Final = "trigger"
 
 
 def fold_edges(flow: Flow, fold: Fold) -> None:
@@ -142,3 +150,68 @@ def _is_array(type_text: str) -> bool:
 
 def _parameters(node: FlowNode) -> frozenset[str]:
     return known_parameters(node.type) or frozenset()
+
+
+def fold_triggers(flow: Flow, fold: Fold) -> None:
+    """Turn every edge into a trigger port of ``flow`` (and of its loop bodies) into an order."""
+    for node in flow.nodes:
+        if node.body is not None:
+            fold_triggers(node.body, fold)
+    triggered: dict[str, list[FlowEdge]] = {}
+    for edge in flow.edges:
+        target = flow.node(edge.target)
+        if target is not None and _is_trigger(target, edge.target_handle):
+            triggered.setdefault(target.id, []).append(edge)
+    for node_id, edges in triggered.items():
+        for edge in edges:
+            flow.edges.remove(edge)
+        target = flow.node(node_id)
+        assert target is not None  # found above
+        _order(flow, target, edges, fold)
+
+
+def _is_trigger(node: FlowNode, handle: str | None) -> bool:
+    if handle is None or node.port_kinds.get(handle) != _TRIGGER_KIND:
+        return False
+    native = port_names(node.type, output=False)
+    return native is None or handle not in native
+
+
+def _order(flow: Flow, target: FlowNode, triggers: list[FlowEdge], fold: Fold) -> None:
+    primary = primary_port(target.type, output=False)
+    inputs = [
+        e
+        for e in flow.edges
+        if e.target == target.id and e.target_handle in (None, primary) and primary is not None
+    ]
+    if len(inputs) != 1:
+        for edge in triggers:
+            fold.warn("W1015", edge.loc, edge=edge.label, node=target.id)
+        return
+    value_edge = inputs[0]
+    loc = triggers[0].loc
+    value = _code(flow, target, "value", "return [data]", loc)
+    ready = FlowNode(flow.fresh_id(f"{target.id}-ready"), "merge", loc)
+    flow.nodes.insert(flow.nodes.index(target), ready)
+    gate = _code(flow, target, "gate", "return data[0]", loc)
+    # The value is the merge's first input, so the gate hands it on as it arrived.
+    value_edge.target, value_edge.target_handle = value.id, None
+    new_edges = [FlowEdge(value.id, None, ready.id, None, loc)]
+    for edge in triggers:
+        done = _code(flow, target, f"after-{edge.source}", "return []", edge.loc)
+        new_edges.append(FlowEdge(edge.source, edge.source_handle, done.id, None, edge.loc))
+        new_edges.append(FlowEdge(done.id, None, ready.id, None, edge.loc))
+        fold.warn(
+            "W1014", edge.loc, edge=edge.label, node=target.id, source=edge.source, gate=ready.id
+        )
+    new_edges.append(FlowEdge(ready.id, None, gate.id, None, loc))
+    new_edges.append(FlowEdge(gate.id, None, target.id, None, loc))
+    flow.edges.extend(new_edges)
+
+
+def _code(flow: Flow, target: FlowNode, role: str, code: str, loc: Path_) -> FlowNode:
+    """A small ``code`` node of ``target``'s gate, written just before ``target``."""
+    node = FlowNode(flow.fresh_id(f"{target.id}-{role}"), "code", loc)
+    node.params["code"] = Param(code, None)
+    flow.nodes.insert(flow.nodes.index(target), node)
+    return node

@@ -200,27 +200,43 @@ def _image(node: FlowNode, fold: Fold) -> None:
 
 
 def _bare_fields(node: FlowNode, fold: Fold) -> None:
-    """``{{name}}`` in edit-fields values is a field of the incoming object in Atomiton."""
+    """``{{name}}`` in edit-fields values is a field of the incoming object in Atomiton, and a
+    missing one renders empty: the node's ``fieldTemplates`` reads ``${name}`` that way."""
     values = node.params.get("values")
-    if values is None or not isinstance(values.value, dict):
+    if values is None or not isinstance(values.value, dict) or "fieldTemplates" in node.params:
         return
-    rewritten: dict[str, object] = {}
-    for key, text in values.value.items():
-        if isinstance(text, str):
-            new = _BARE_FIELD.sub(lambda m: _field_template(m, node, fold, values, str(key)), text)
-            rewritten[key] = new
-        else:
-            rewritten[key] = text
-    node.params["values"] = Param(rewritten, values.loc)
+    found: list[str] = []
+    rewritten = {
+        key: _field_references(text, node, fold, values, str(key), found)
+        for key, text in values.value.items()
+    }
+    if found:
+        node.params["values"] = Param(rewritten, values.loc)
+        node.params["fieldTemplates"] = Param(True, None)
 
 
-def _field_template(
-    match: re.Match[str], node: FlowNode, fold: Fold, values: Param, key: str
+def _field_references(
+    value: object, node: FlowNode, fold: Fold, values: Param, key: str, found: list[str]
+) -> object:
+    if isinstance(value, dict):
+        return {k: _field_references(v, node, fold, values, key, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_field_references(v, node, fold, values, key, found) for v in value]
+    if not isinstance(value, str):
+        return value
+    # A literal ``${`` stays literal once ``fieldTemplates`` is on.
+    escaped = value.replace("${", "$${")
+    return _BARE_FIELD.sub(lambda m: _field_reference(m, node, fold, values, key, found), escaped)
+
+
+def _field_reference(
+    match: re.Match[str], node: FlowNode, fold: Fold, values: Param, key: str, found: list[str]
 ) -> str:
     root = match.group("root")
     if root in _TEMPLATE_ROOTS:
         return match.group(0)
-    new = f"{{{{ $input.{root}{match.group('rest')} }}}}"
+    new = f"${{{root}{match.group('rest')}}}"
+    found.append(new)
     loc = (*values.loc, key) if values.loc is not None else node.loc
     fold.warn("W1013", loc, node=node.id, template=match.group(0), new=new)
     return new
