@@ -12,7 +12,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from .codes import CODES
+from .codes import ErrorCode
 from .errors import BlueprintError
 
 
@@ -68,19 +68,17 @@ class DiagnosticSink:
         self.items: list[Diagnostic] = []
 
     def error(
-        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+        self, code: ErrorCode, span: Span | None, *, hint: str | None = None, **fields: object
     ) -> Diagnostic:
         """Record the error ``code`` whose message template is filled from ``fields``."""
-        diagnostic = Diagnostic(code, CODES[code].format(**fields), span, hint=hint)
+        diagnostic = Diagnostic(code, code.message(**fields), span, hint=hint)
         self.items.append(diagnostic)
         return diagnostic
 
     def warning(
-        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+        self, code: ErrorCode, span: Span | None, *, hint: str | None = None, **fields: object
     ) -> Diagnostic:
-        diagnostic = Diagnostic(
-            code, CODES[code].format(**fields), span, Severity.WARNING, hint=hint
-        )
+        diagnostic = Diagnostic(code, code.message(**fields), span, Severity.WARNING, hint=hint)
         self.items.append(diagnostic)
         return diagnostic
 

@@ -19,6 +19,7 @@ from typing import Final
 
 import click
 
+from .. import codes
 from ..blueprint_paths import display_path
 from ..diagnostics import Diagnostic, DiagnosticSink, Span, did_you_mean
 from ..naming import kebab_case
@@ -112,13 +113,13 @@ def load_settings(start: Path | None = None) -> ProjectSettings:
         text = path.read_text(encoding="utf-8")
         document = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
-        sink.error("E0801", Span(display), file=display, problem=str(exc))
+        sink.error(codes.UNREADABLE_SETTINGS, Span(display), file=display, problem=str(exc))
         raise SettingsError(sink.items) from None
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         where = Span(display, int(found[1]), int(found[2])) if found else Span(display)
         problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        sink.error("E0801", where, file=display, problem=problem)
+        sink.error(codes.UNREADABLE_SETTINGS, where, file=display, problem=problem)
         raise SettingsError(sink.items) from None
     tool = document.get("tool", {})
     table = tool.get("atomiton") if isinstance(tool, dict) else None
@@ -126,7 +127,7 @@ def load_settings(start: Path | None = None) -> ProjectSettings:
         return ProjectSettings(file=path)
     if not isinstance(table, dict):
         sink.error(
-            "E0803",
+            codes.SETTING_TYPE_MISMATCH,
             _key_span(text, display, None),
             key="tool.atomiton",
             expected="a table",
@@ -150,7 +151,7 @@ def _read_table(
         if key not in KEYS:
             hint = did_you_mean(key, list(KEYS))
             sink.error(
-                "E0802",
+                codes.UNKNOWN_SETTING,
                 span,
                 key=raw_key,
                 file=display,
@@ -159,7 +160,13 @@ def _read_table(
             continue
 
         def wrong(expected: str) -> None:
-            sink.error("E0803", span, key=raw_key, expected=expected, found=_kind(value))
+            sink.error(
+                codes.SETTING_TYPE_MISMATCH,
+                span,
+                key=raw_key,
+                expected=expected,
+                found=_kind(value),
+            )
 
         if key in ("paths", "search-path"):
             items = [value] if isinstance(value, str) else value
@@ -170,7 +177,7 @@ def _read_table(
             for item, folder in zip(items, folders):
                 if not folder.exists() or (key == "search-path" and not folder.is_dir()):
                     sink.error(
-                        "E0804",
+                        codes.SETTING_PATH_MISSING,
                         span,
                         key=raw_key,
                         path=item,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Mapping
 
+from .. import codes
 from ..diagnostics import DiagnosticSink, did_you_mean, one_of
 from ..naming import snake_case
 from ..nodes import registry
@@ -96,12 +97,15 @@ class _Binder:
         if definition.id in nodes:
             first = nodes[definition.id].definition.span
             self.sink.error(
-                "E0201", definition.span, id=definition.id, first=f"{first.line}:{first.column}"
+                codes.DUPLICATE_NODE_ID,
+                definition.span,
+                id=definition.id,
+                first=f"{first.line}:{first.column}",
             )
             return
         if definition.id in ("input", "output"):
             self.sink.error(
-                "E0211",
+                codes.INVALID_ID,
                 definition.span,
                 what="node id",
                 id=definition.id,
@@ -128,7 +132,7 @@ class _Binder:
             return
         if spec is None:
             self.sink.error(
-                "E0202",
+                codes.UNKNOWN_NODE_TYPE,
                 definition.span,
                 type=type_name,
                 node=definition.id,
@@ -139,7 +143,7 @@ class _Binder:
         for module in spec.requires:
             if importlib.util.find_spec(module) is None:
                 self.sink.error(
-                    "E0215",
+                    codes.MISSING_EXTRA,
                     definition.span,
                     type=type_name,
                     module=module,
@@ -165,7 +169,7 @@ class _Binder:
                     snake_case(h) for h in have
                 }:
                     self.sink.error(
-                        "E0214",
+                        codes.UNDECLARED_PORT,
                         port.span,
                         node=definition.id,
                         type=type_name,
@@ -190,7 +194,7 @@ class _Binder:
             name = by_alias.get(key) or (key if key in spec.params.model_fields else None)
             if name is None:
                 self.sink.error(
-                    "E0210",
+                    codes.UNKNOWN_PARAMETER,
                     definition.param_spans.get(key, definition.span),
                     node=definition.id,
                     type=definition.type,
@@ -217,7 +221,7 @@ class _Binder:
                 continue
             if key not in ports.inputs:
                 self.sink.error(
-                    "E0210",
+                    codes.UNKNOWN_PARAMETER,
                     definition.param_spans.get(key, definition.span),
                     node=definition.id,
                     type=definition.type,
@@ -230,7 +234,7 @@ class _Binder:
             if not isinstance(value, str) or "{{" not in value:
                 if value is not None and not fits(of_value(value), wanted):
                     self.sink.error(
-                        "E0209",
+                        codes.INVALID_PARAMETER,
                         definition.param_spans.get(key, definition.span),
                         node=definition.id,
                         type=definition.type,
@@ -254,7 +258,13 @@ class _Binder:
                     or edge.source
                 )
                 if declared_outputs and name not in declared_outputs:
-                    self.sink.error("E0212", edge.span, edge=edge.id, direction="output", name=name)
+                    self.sink.error(
+                        codes.UNKNOWN_INTERFACE_PORT,
+                        edge.span,
+                        edge=edge.id,
+                        direction="output",
+                        name=name,
+                    )
                     continue
                 if source is not None:
                     outputs.setdefault(name, []).append((source, edge))
@@ -265,7 +275,12 @@ class _Binder:
             port = edge.target_port or target.ports.primary_input
             if port is None:
                 self.sink.error(
-                    "E0203", edge.span, edge=edge.id, port="input", node=edge.target, valid="none"
+                    codes.UNKNOWN_INPUT_PORT,
+                    edge.span,
+                    edge=edge.id,
+                    port="input",
+                    node=edge.target,
+                    valid="none",
                 )
                 continue
             named = input_name(target, port)
@@ -276,7 +291,7 @@ class _Binder:
                 # A port that is also a parameter (``path``, ``url``) is named once.
                 valid = list(dict.fromkeys([*target.ports.inputs, *param_names(target)]))
                 self.sink.error(
-                    "E0203",
+                    codes.UNKNOWN_INPUT_PORT,
                     edge.span,
                     edge=edge.id,
                     port=edge.target_port,
@@ -302,7 +317,11 @@ class _Binder:
         pending = self.bound.nodes.get(node_id)
         if pending is None and node_id not in self.declared_ids:
             self.sink.error(
-                "E0205", edge.span, edge=edge.id, node=node_id, hint=self._node_hint(node_id)
+                codes.UNKNOWN_EDGE_NODE,
+                edge.span,
+                edge=edge.id,
+                node=node_id,
+                hint=self._node_hint(node_id),
             )
         return pending
 
@@ -344,7 +363,7 @@ class _Binder:
                 return FromInput(ITEM)
             if name is None or name not in self.bound.interface:
                 self.sink.error(
-                    "E0212",
+                    codes.UNKNOWN_INTERFACE_PORT,
                     edge.span,
                     edge=edge.id,
                     direction="input",
@@ -368,7 +387,7 @@ class _Binder:
         if port is None or port not in source.ports.outputs:
             valid = list(source.ports.outputs)
             self.sink.error(
-                "E0204",
+                codes.UNKNOWN_OUTPUT_PORT,
                 edge.span,
                 edge=edge.id,
                 port=edge.source_port,
@@ -425,15 +444,22 @@ def graph_outputs(bound: BoundDoc, order: list[Node], sink: DiagnosticSink) -> t
         for port in bound.doc.outputs:
             bindings = outputs.get(port.name, [])
             if not bindings:
-                sink.error("E0217", port.span, name=port.name)
+                sink.error(codes.UNDEFINED_OUTPUT, port.span, name=port.name)
                 continue
             if len(bindings) > 1:
-                sink.error("E0213", bindings[1][1].span, name=port.name, count=len(bindings))
+                sink.error(
+                    codes.OUTPUT_DEFINED_TWICE,
+                    bindings[1][1].span,
+                    name=port.name,
+                    count=len(bindings),
+                )
             result.append(Output(port, bindings[0][0]))
         return tuple(result)
     for name, bindings in outputs.items():
         if len(bindings) > 1:
-            sink.error("E0213", bindings[1][1].span, name=name, count=len(bindings))
+            sink.error(
+                codes.OUTPUT_DEFINED_TWICE, bindings[1][1].span, name=name, count=len(bindings)
+            )
         binding = bindings[0][0]
         result.append(
             Output(PortDef(name, binding_type(bound, binding), bindings[0][1].span), binding)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .. import codes
 from ..diagnostics import DiagnosticSink, did_you_mean
 from .ir import MISSING
 from .source import Path_, SourceFile
@@ -145,11 +146,15 @@ def _report(
                 hint = did_you_mean(key, list(owner.model_fields)) if owner else None
             owner_where = describe_path(loc[:-1]) or "the blueprint"
             sink.error(
-                "E0101", src.positions.span(loc, key=True), key=key, where=owner_where, hint=hint
+                codes.UNKNOWN_KEY,
+                src.positions.span(loc, key=True),
+                key=key,
+                where=owner_where,
+                hint=hint,
             )
         elif error["type"] == "missing":
             sink.error(
-                "E0103",
+                codes.MISSING_KEY,
                 src.positions.span(loc[:-1]),
                 where=describe_path(loc[:-1]) or "the blueprint",
                 key=str(loc[-1]),
@@ -160,7 +165,11 @@ def _report(
                 # YAML 1.1 reads unquoted yes/no/on/off as booleans.
                 hint = "YAML reads an unquoted yes, no, on or off as true/false; quote it"
             sink.error(
-                "E0102", src.positions.span(loc), where=where, message=error["msg"], hint=hint
+                codes.INVALID_VALUE,
+                src.positions.span(loc),
+                where=where,
+                message=error["msg"],
+                hint=hint,
             )
 
 

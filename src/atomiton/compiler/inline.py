@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from .. import codes
 from ..diagnostics import DiagnosticSink, Span
 from .ir import (
     MISSING,
@@ -119,7 +120,10 @@ class _Renamer:
                     if (current.id, binding.name) not in self.reported:
                         self.reported.add((current.id, binding.name))
                         found = self.sink.error(
-                            "E0305", current.span, node=self.prefix + current.id, name=binding.name
+                            codes.INPUT_FED_BY_NODE,
+                            current.span,
+                            node=self.prefix + current.id,
+                            name=binding.name,
                         )
                         self.sink.items[-1] = found.with_note(f"included from {self.span}")
                 return self.feeds.get(binding.name, binding)

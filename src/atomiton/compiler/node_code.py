@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..codes import CODES
+from .. import codes
+from ..codes import ErrorCode
 from ..diagnostics import Diagnostic, Span
 from ..naming import camel_case
 from .expressions import substitute_reads
@@ -202,7 +203,12 @@ class NodeCode:
         for code in self._code:
             problem: tuple[str, str] | None
             if code.too_deep:
-                self._error(code.node, code.function, "E0703", "its expressions nest too deeply")
+                self._error(
+                    code.node,
+                    code.function,
+                    codes.UNWRITABLE_CODE,
+                    "its expressions nest too deeply",
+                )
                 continue
             if code.problem is not None:
                 problem = code.problem
@@ -215,21 +221,21 @@ class NodeCode:
             # Which it is: the code as written (E0302), or only as laid out (E0703).
             written = verify.compile_problem(code.text)
             if written is not None:
-                self._error(code.node, code.function, "E0302", *written)
+                self._error(code.node, code.function, codes.INVALID_CODE, *written)
             else:
-                self._error(code.node, code.function, "E0703", problem[0])
+                self._error(code.node, code.function, codes.UNWRITABLE_CODE, problem[0])
 
     def _error(
-        self, node: Node, function: CodeFunction, code: str, message: str, line: str = ""
+        self, node: Node, function: CodeFunction, code: ErrorCode, message: str, line: str = ""
     ) -> None:
         key = verify.param_key(node, function.param)
         hint = f"at: {line}" if line else None
-        if code == "E0703":
+        if code == codes.UNWRITABLE_CODE:
             hint = "split long or deeply nested expressions into several statements"
         self.errors.append(
             Diagnostic(
                 code,
-                CODES[code].format(node=node.id, param=key, message=message),
+                code.message(node=node.id, param=key, message=message),
                 function.span or node.span,
                 hint=hint,
                 notes=tuple(f"included from {s}" for s in node.included_from),

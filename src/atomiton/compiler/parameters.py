@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from .. import codes
 from ..diagnostics import DiagnosticSink, Span, did_you_mean, one_of
 from .bound import BoundDoc, BoundNode, input_name, is_subflow_param
 from .expressions import (
@@ -100,7 +101,7 @@ class _ParamBinder:
                 )
                 where = ".".join(str(p) for p in ((alias or name), *error["loc"][1:]))
                 self.sink.error(
-                    "E0209",
+                    codes.INVALID_PARAMETER,
                     span,
                     node=definition.id,
                     type=definition.type,
@@ -117,7 +118,7 @@ class _ParamBinder:
             try:
                 parts = split_template(value)
             except ExpressionError as exc:
-                self.sink.error("E0301", span, template=value, message=str(exc))
+                self.sink.error(codes.INVALID_TEMPLATE, span, template=value, message=str(exc))
                 return value
             converted: list[str | TemplateExpr] = []
             for part in parts:
@@ -145,7 +146,7 @@ class _ParamBinder:
             if not path or not isinstance(path[0], str) or path[0] not in self.bound.interface:
                 name = str(path[0]) if path else ""
                 self.sink.error(
-                    "E0301",
+                    codes.INVALID_TEMPLATE,
                     span,
                     template=template,
                     message=(
@@ -166,7 +167,9 @@ class _ParamBinder:
             return TemplateExpr(expr.text, "now", (), expr.filters)
         if root == "$env":
             if len(path) != 1 or not isinstance(path[0], str):
-                self.sink.error("E0301", span, template=template, message="write $env.NAME")
+                self.sink.error(
+                    codes.INVALID_TEMPLATE, span, template=template, message="write $env.NAME"
+                )
                 return None
             return TemplateExpr(expr.text, "env", path, expr.filters)
         port = pending.ports.primary_input if root == "$input" else input_name(pending, root)
@@ -175,7 +178,7 @@ class _ParamBinder:
             return TemplateExpr(expr.text, bound[0][0], path, expr.filters)
         if root == "$input":
             self.sink.error(
-                "E0301",
+                codes.INVALID_TEMPLATE,
                 span,
                 template=template,
                 message=f"'$input' reads the primary input {port!r}, but no edge feeds it",
@@ -184,7 +187,7 @@ class _ParamBinder:
             return None
         valid = ["inputs", "$input", "$now", "$env", *pending.ports.inputs]
         self.sink.error(
-            "E0301",
+            codes.INVALID_TEMPLATE,
             span,
             template=template,
             message=f"{root!r} is not bound to any value here",
@@ -207,7 +210,7 @@ class _ParamBinder:
             if not isinstance(source, str) or not source.strip():
                 if code_param.required:
                     self.sink.error(
-                        "E0209",
+                        codes.INVALID_PARAMETER,
                         span,
                         node=pending.definition.id,
                         type=pending.definition.type,
@@ -219,7 +222,7 @@ class _ParamBinder:
                 parsed = node_code(source, code_param.kind)
             except CodeLimitError as exc:
                 self.sink.error(
-                    "E0306",
+                    codes.CODE_TOO_LARGE,
                     span,
                     node=pending.definition.id,
                     param=key,
@@ -230,7 +233,7 @@ class _ParamBinder:
             except ExpressionError as exc:
                 javascript = "=>" in source
                 self.sink.error(
-                    "E0302",
+                    codes.INVALID_CODE,
                     span,
                     node=pending.definition.id,
                     param=key,
@@ -269,12 +272,12 @@ class _ParamBinder:
         key = (field_info.alias if field_info else None) or param
         span = pending.definition.param_spans.get(key, pending.definition.span)
         if bare and self.bound.chain.spans:
-            self.sink.error("E0304", span, node=pending.definition.id, param=key)
+            self.sink.error(codes.WHOLE_INPUTS_READ, span, node=pending.definition.id, param=key)
         reads: list[tuple[str, Binding]] = []
         for name in names:
             if name not in self.bound.interface:
                 self.sink.error(
-                    "E0303",
+                    codes.UNDECLARED_INPUT_READ,
                     span,
                     node=pending.definition.id,
                     param=key,

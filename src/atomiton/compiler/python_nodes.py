@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .. import codes
 from ..diagnostics import DiagnosticSink, Span, did_you_mean
 from . import user_functions
 from .bound import BoundNode, Ports, add_error_port
@@ -25,7 +26,7 @@ def bind_python_node(definition: NodeDef, sink: DiagnosticSink) -> BoundNode:
     function = None
     if not isinstance(reference, str) or not _FUNCTION_REF.match(reference):
         sink.error(
-            "E0216",
+            codes.INVALID_FUNCTION_REF,
             span,
             node=definition.id,
             value=reference,
@@ -37,7 +38,7 @@ def bind_python_node(definition: NodeDef, sink: DiagnosticSink) -> BoundNode:
     execution = definition.params.get("execution", "inline")
     if execution not in ("inline", "thread", "process"):
         sink.error(
-            "E0209",
+            codes.INVALID_PARAMETER,
             definition.param_spans.get("execution", definition.span),
             node=definition.id,
             type="python",
@@ -52,7 +53,7 @@ def bind_python_node(definition: NodeDef, sink: DiagnosticSink) -> BoundNode:
     for key in definition.params:
         if key not in ("function", "execution"):
             sink.error(
-                "E0210",
+                codes.UNKNOWN_PARAMETER,
                 definition.param_spans.get(key, definition.span),
                 node=definition.id,
                 type="python",
@@ -80,7 +81,7 @@ def _check_function(
     if not missing.module_found:
         top = module.split(".")[0]
         sink.error(
-            "E0221",
+            codes.FUNCTION_MODULE_NOT_FOUND,
             span,
             node=definition.id,
             module=module,
@@ -90,7 +91,7 @@ def _check_function(
         )
         return
     sink.error(
-        "E0222",
+        codes.FUNCTION_NOT_FOUND,
         span,
         node=definition.id,
         module=module,
@@ -112,7 +113,7 @@ def _check_process_function(
     if problem is None:
         return False
     sink.error(
-        "E0224",
+        codes.NOT_PICKLABLE,
         definition.param_spans.get("execution", span),
         node=definition.id,
         function=f"{module}:{name}",

@@ -11,6 +11,7 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import replace
 
+from .. import codes
 from ..diagnostics import DiagnosticSink
 from .ir import (
     Binding,
@@ -100,7 +101,7 @@ def mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:
         if not node.settings.enabled:
             count = followers.get(node.id, 0)
             if count:
-                sink.warning("W0001", node.span, node=node.id, count=count)
+                sink.warning(codes.DISABLED_NODE, node.span, node=node.id, count=count)
     nodes = tuple(replace(n, skipped=n.id in skipped) for n in graph.nodes)
     outputs = tuple(
         (

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import codes
 from ..blueprint_paths import BLUEPRINT_KINDS, BLUEPRINT_SUFFIXES, display_path
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from .ir import BlueprintDoc, NodeDef
@@ -189,7 +190,7 @@ class _Reader:
         limit = options.limits.max_include_depth
         if len(chain.spans) >= limit:
             sink.error(
-                "E0013",
+                codes.INCLUDES_TOO_DEEP,
                 node.span,
                 limit=limit,
                 hint=f"the limit is Limits.max_include_depth = {limit}; the chain starts at "
@@ -207,14 +208,14 @@ class _Reader:
         elif isinstance(by_id, str) and by_id:
             label = f"id {by_id}"
         else:
-            sink.error("E0503", node.span, node=node.id)
+            sink.error(codes.SUB_BLUEPRINT_WITHOUT_SOURCE, node.span, node=node.id)
             return None
         try:
             found = _locate(node, parent, options)
         except (OSError, ValueError) as exc:
             reason = "it contains a NUL character" if isinstance(exc, ValueError) else exc.strerror
             sink.error(
-                "E0011",
+                codes.UNUSABLE_INCLUDE_PATH,
                 span,
                 node=node.id,
                 reason=f"{_shorten(label)}: {reason or exc}",
@@ -227,7 +228,7 @@ class _Reader:
             if not isinstance(reference, str):
                 places = [str(p) for p in _id_folders(options)]
             sink.error(
-                "E0501",
+                codes.SUB_BLUEPRINT_NOT_FOUND,
                 span,
                 ref=_shorten(label),
                 node=node.id,
@@ -239,7 +240,7 @@ class _Reader:
             start = chain.files.index(key)
             loop = [*chain.labels[start:], display_path(found, options.root)]
             sink.error(
-                "E0502",
+                codes.INCLUDE_CYCLE,
                 span,
                 chain=" -> ".join(loop),
                 hint="a blueprint cannot contain itself; move the shared nodes into a third file",
@@ -265,7 +266,7 @@ def _too_many_nodes(source: SourceFile, sink: DiagnosticSink, limits: Limits) ->
     if not isinstance(nodes, list) or len(nodes) <= limits.max_nodes:
         return False
     sink.error(
-        "E0012",
+        codes.TOO_MANY_NODES,
         source.positions.span(("nodes",), key=True),
         count=len(nodes),
         limit=limits.max_nodes,
@@ -299,7 +300,7 @@ def _check_tree_size(doc: BlueprintDoc, reader: _Reader) -> None:
             )
             sink = DiagnosticSink()
             sink.error(
-                "E0012",
+                codes.TOO_MANY_NODES,
                 node.span,
                 count=whole,
                 limit=limit,

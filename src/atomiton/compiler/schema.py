@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
+from .. import codes
+from ..codes import ErrorCode
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from ..nodes import registry
 from ..nodes.javascript_compile import route_javascript
@@ -52,7 +54,16 @@ _EDITOR_KEYS = ("position", "metadata", "version", "inputPorts", "outputPorts", 
 # Errors after which the document is still whole (a bad value replaced by its default, an
 # unknown type read as any): they travel with it as ``BlueprintDoc.deferred`` and the graph
 # builder reports them beside its own, so that a bad default does not hide a mis-wired edge.
-_DEFERRED_CODES: Final = frozenset({"E0218", "E0219", "E0220", "E0402", "E0403", "E0404"})
+_DEFERRED_CODES: Final = frozenset(
+    {
+        codes.INVALID_SETTING,
+        codes.INTERFACE_PORT_TWICE,
+        codes.INVALID_BLUEPRINT_SETTING,
+        codes.UNKNOWN_PORT_TYPE,
+        codes.DEFAULT_TYPE_MISMATCH,
+        codes.TYPE_TOO_DEEP,
+    }
+)
 
 
 class _FileSink(DiagnosticSink):
@@ -63,7 +74,7 @@ class _FileSink(DiagnosticSink):
         self.deferred: list[Diagnostic] = []
 
     def error(
-        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+        self, code: ErrorCode, span: Span | None, *, hint: str | None = None, **fields: object
     ) -> Diagnostic:
         diagnostic = super().error(code, span, hint=hint, **fields)
         if code in _DEFERRED_CODES:
@@ -72,7 +83,7 @@ class _FileSink(DiagnosticSink):
         return diagnostic
 
     def warning(
-        self, code: str, span: Span | None, *, hint: str | None = None, **fields: object
+        self, code: ErrorCode, span: Span | None, *, hint: str | None = None, **fields: object
     ) -> Diagnostic:
         # Warnings (the dialect's readings) travel with the document to the compiled result.
         diagnostic = super().warning(code, span, hint=hint, **fields)
@@ -91,7 +102,7 @@ def parse_document(
     """
     if not isinstance(src.data, dict):
         found = "an empty file" if src.data is None else type(src.data).__name__
-        sink.error("E0004", src.positions.span(()), found=found)
+        sink.error(codes.NOT_A_MAPPING, src.positions.span(()), found=found)
         return None
     digest = hashlib.sha256(src.text.encode("utf-8")).hexdigest()
     local = _FileSink()
@@ -182,7 +193,7 @@ def _runtime_settings(
         return None, None
     if not isinstance(runtime, dict):
         sink.error(
-            "E0220",
+            codes.INVALID_BLUEPRINT_SETTING,
             src.positions.span((*loc, "runtime")),
             setting="runtime",
             message="expected a mapping of concurrency and timeout",
@@ -193,7 +204,7 @@ def _runtime_settings(
         isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
     ):
         sink.error(
-            "E0220",
+            codes.INVALID_BLUEPRINT_SETTING,
             src.positions.span((*loc, "runtime", "concurrency")),
             setting="runtime.concurrency",
             message=f"expected a whole number >= 1, found {concurrency!r}",
@@ -202,7 +213,7 @@ def _runtime_settings(
     timeout = runtime.get("timeout")
     if timeout is not None and not is_duration(timeout):
         sink.error(
-            "E0220",
+            codes.INVALID_BLUEPRINT_SETTING,
             src.positions.span((*loc, "runtime", "timeout")),
             setting="runtime.timeout",
             message=f"expected a finite number of milliseconds >= 0, found {timeout!r}",
@@ -229,7 +240,7 @@ def _port(
     name = p.id or p.name
     span = src.positions.span(loc)
     if not name:
-        sink.error("E0103", span, where=describe_path(loc), key="id")
+        sink.error(codes.MISSING_KEY, span, where=describe_path(loc), key="id")
         name = "_"
     default_key = "default" if p.default is not MISSING else "defaultValue"
     default = p.default if p.default is not MISSING else p.defaultValue
@@ -246,7 +257,7 @@ def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) ->
         parsed = parse_type(text)
     except TypeTooDeepError:
         sink.error(
-            "E0404",
+            codes.TYPE_TOO_DEEP,
             src.positions.span(loc),
             limit=MAX_TYPE_DEPTH,
             hint=f"the limit is {MAX_TYPE_DEPTH} levels of array<...>; use array<any> below that",
@@ -254,7 +265,7 @@ def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) ->
         return "any"
     if parsed is None:
         sink.error(
-            "E0402",
+            codes.UNKNOWN_PORT_TYPE,
             src.positions.span(loc),
             type=text,
             hint="use string, number, integer, boolean, array, object, buffer, path or any "
@@ -273,7 +284,7 @@ def _check_default(
     if port_type is None or value_fits(default, port_type):
         return
     sink.error(
-        "E0403",
+        codes.DEFAULT_TYPE_MISMATCH,
         src.positions.span(loc),
         name=name,
         found=describe_value(default),
@@ -299,7 +310,7 @@ def _check_unique(ports: list[PortDef], direction: str, sink: DiagnosticSink) ->
         if port.name in first:
             earlier = first[port.name].span
             sink.error(
-                "E0219",
+                codes.INTERFACE_PORT_TWICE,
                 port.span,
                 direction=direction,
                 name=port.name,
@@ -318,7 +329,7 @@ def _node(
         return None
     span = src.positions.span(loc)
     if not _ID.match(model.id):
-        sink.error("E0211", src.positions.span((*loc, "id")), what="node id", id=model.id)
+        sink.error(codes.INVALID_ID, src.positions.span((*loc, "id")), what="node id", id=model.id)
     params: dict[str, object] = {}
     param_spans: dict[str, Span] = {}
     template_spans: dict[tuple[str | int, ...], Span] = {}
@@ -452,7 +463,7 @@ def _subflows(
             if doc is not None:
                 found.append((doc, span))
         else:
-            sink.error("E0503", spans.get(key), node=model.id)
+            sink.error(codes.SUB_BLUEPRINT_WITHOUT_SOURCE, spans.get(key), node=model.id)
     return tuple(found)
 
 
@@ -472,7 +483,12 @@ def _settings(
 
     def bad(key: str, message: str) -> None:
         sink.error(
-            "E0218", spans.get(key), node=model.id, type=model.type, setting=key, message=message
+            codes.INVALID_SETTING,
+            spans.get(key),
+            node=model.id,
+            type=model.type,
+            setting=key,
+            message=message,
         )
 
     enabled = found.get("enabled", True)
@@ -533,7 +549,7 @@ def _connections(
         target = model.target.node or model.target.nodeId
         span = src.positions.span((*loc, index))
         if not source or not target:
-            sink.error("E0103", span, where=describe_path((*loc, index)), key="node")
+            sink.error(codes.MISSING_KEY, span, where=describe_path((*loc, index)), key="node")
             continue
         edge_id = model.id or f"{source}->{target}"
         edges.append(

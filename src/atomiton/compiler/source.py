@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .. import codes
 from ..diagnostics import DiagnosticSink, Span
 from .options import Limits
 from .yaml_events import EventBuilder, StopReading
@@ -97,7 +98,9 @@ def read_source(
             # a device or a growing file has none.
             raw = stream.read(limits.max_file_bytes + 1)
     except OSError as exc:
-        sink.error("E0002", Span(display), path=display, reason=exc.strerror or str(exc))
+        sink.error(
+            codes.UNREADABLE_FILE, Span(display), path=display, reason=exc.strerror or str(exc)
+        )
         return None
     if len(raw) > limits.max_file_bytes:
         try:
@@ -105,7 +108,7 @@ def read_source(
         except OSError:
             size = len(raw)
         sink.error(
-            "E0005",
+            codes.FILE_TOO_LARGE,
             Span(display, 1, 1),
             path=display,
             size=size,
@@ -135,7 +138,7 @@ def _decode(raw: bytes, display: str, sink: DiagnosticSink) -> str | None:
         what = f"byte {bad} is" if len(chunk) == 1 else f"bytes {bad} are"
         name = "UTF-8" if encoding == "utf-8" else encoding.upper().rsplit("-", 1)[0]
         sink.error(
-            "E0002",
+            codes.UNREADABLE_FILE,
             Span(display, line, column),
             path=display,
             reason=f"{what} not {name} ({exc.reason})",
@@ -190,7 +193,7 @@ def parse_source(
             if isinstance(position, int)
             else Span(display, 1, 1)
         )
-        sink.error("E0001", span, problem=str(exc).split("\n")[0])
+        sink.error(codes.INVALID_YAML, span, problem=str(exc).split("\n")[0])
         return None
     finally:
         loader.dispose()
@@ -220,7 +223,12 @@ def _check_characters(text: str, display: str, sink: DiagnosticSink) -> bool:
                 "delete it; a NUL byte often means the file was saved as UTF-16 without a "
                 "byte order mark, or is not text at all"
             )
-        sink.error("E0010", Span(display, *_line_column(text, match.start())), what=what, hint=hint)
+        sink.error(
+            codes.FORBIDDEN_CHARACTER,
+            Span(display, *_line_column(text, match.start())),
+            what=what,
+            hint=hint,
+        )
     return False
 
 
@@ -234,13 +242,13 @@ def _yaml_error(exc: yaml.MarkedYAMLError, text: str, display: str, sink: Diagno
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "cannot parse"
     if mark is None:
-        sink.error("E0001", Span(display, 1, 1), problem=problem)
+        sink.error(codes.INVALID_YAML, Span(display, 1, 1), problem=problem)
         return
     line, column = mark.line + 1, mark.column + 1
     if "maximum nesting depth" in problem:  # the C parser's own bound, met while scanning ahead
         limit = Limits().max_depth
         sink.error(
-            "E0008",
+            codes.NESTED_TOO_DEEP,
             Span(display, line, column),
             limit=limit,
             hint=f"the limit is Limits.max_depth = {limit}; flatten the value",
@@ -253,7 +261,7 @@ def _yaml_error(exc: yaml.MarkedYAMLError, text: str, display: str, sink: Diagno
         line, column, hint = indentation
     elif "\t" in lines[line - 1 if line <= len(lines) else -1][: max(column, 1)]:
         hint = "YAML indents with spaces, not tabs"
-    sink.error("E0001", Span(display, line, column), problem=problem, hint=hint)
+    sink.error(codes.INVALID_YAML, Span(display, line, column), problem=problem, hint=hint)
 
 
 def _indent(line: str) -> int:

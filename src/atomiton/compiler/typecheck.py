@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
+from .. import codes
 from ..diagnostics import Diagnostic, Span
 from .ir import Graph, Node
 from .naming import field_name
@@ -153,7 +154,7 @@ def run_mypy(
             return TypeCheck(result.diagnostics, result.rechecked, note)
     except _MypyFailed as exc:
         # Say so rather than pretend the code is clean.
-        return TypeCheck((Diagnostic("E0601", f"mypy could not run: {exc}"),), frozenset(), note)
+        return TypeCheck((Diagnostic(codes.MYPY, f"mypy could not run: {exc}"),), frozenset(), note)
 
 
 def _run_cached(
@@ -266,7 +267,7 @@ def _build(
     except CompileError as exc:
         # A blocking error (a syntax error in a user's module, say): mypy stopped early.
         found = "\n".join([*messages, *exc.messages]).strip() or "mypy failed"
-        return TypeCheck((Diagnostic("E0601", f"mypy could not run: {found}"),), frozenset())
+        return TypeCheck((Diagnostic(codes.MYPY, f"mypy could not run: {found}"),), frozenset())
     except SystemExit as exc:  # mypy's way out of an internal error
         raise _MypyFailed(out.getvalue().strip() or f"mypy exited with {exc.code}") from exc
     finally:
@@ -358,7 +359,7 @@ def _diagnostic(module: CompiledModule, line: int, message: str, code: str | Non
     else:
         span = _outside_nodes(module.graph, message, text)
     full = f"{message}  [{code}]" if code else message
-    return Diagnostic("E0601", full, span, hint=where, notes=tuple(notes))
+    return Diagnostic(codes.MYPY, full, span, hint=where, notes=tuple(notes))
 
 
 def _outside_nodes(graph: Graph, message: str, line: str = "") -> Span:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .. import codes
 from ..diagnostics import Diagnostic, DiagnosticSink, one_of
 from ..naming import snake_case
 from .bound import ANY_PORT, BoundDoc, BoundNode, binding_type, input_name
@@ -67,7 +68,7 @@ def sort_nodes(nodes: list[Node]) -> tuple[list[Node] | None, list[Diagnostic]]:
     cycle = cycle[start:] + cycle[:start]
     sink = DiagnosticSink()
     sink.error(
-        "E0207",
+        codes.CYCLE,
         nodes[position[cycle[0]]].span,
         chain=" -> ".join([*cycle, cycle[0]]),
         hint="an edge must not lead back to a node it came from",
@@ -107,7 +108,7 @@ class _Checks:
             for part in script.parts:
                 if isinstance(part, TemplateExpr) and "shquote" not in part.filters:
                     self.sink.warning(
-                        "W0301",
+                        codes.UNQUOTED_SHELL_TEMPLATE,
                         span,
                         node=definition.id,
                         template="{{ " + part.text + " }}",
@@ -166,7 +167,7 @@ class _Checks:
         else:
             hint = f"the value is {found}: declare it {expected}, or convert it in a code node"
         self.sink.error(
-            "E0307",
+            codes.TEMPLATE_TYPE_MISMATCH,
             definition.template_spans.get(path, definition.param_spans.get(key, definition.span)),
             node=definition.id,
             type=definition.type,
@@ -211,7 +212,7 @@ class _Checks:
         else:
             source_name = "the value"
         self.sink.error(
-            "E0401",
+            codes.EDGE_TYPE_MISMATCH,
             edge.span,
             edge=edge.id,
             source=source_name,
@@ -232,7 +233,7 @@ class _Checks:
                 )
                 if not fed and port not in pending.params:
                     self.sink.error(
-                        "E0208",
+                        codes.MISSING_INPUT,
                         definition.span,
                         node=definition.id,
                         type=definition.type,
@@ -242,7 +243,7 @@ class _Checks:
             for port, bindings in pending.inputs.items():
                 if len(bindings) > 1 and port not in pending.ports.multiple:
                     self.sink.error(
-                        "E0206",
+                        codes.TOO_MANY_EDGES,
                         bindings[1][1].span,
                         node=definition.id,
                         port=port,
@@ -279,11 +280,15 @@ class _Checks:
                 continue
             if name not in fields:  # an input port only (a loop's array)
                 self.sink.error(
-                    "E0208", definition.span, node=definition.id, type=definition.type, port=key
+                    codes.MISSING_INPUT,
+                    definition.span,
+                    node=definition.id,
+                    type=definition.type,
+                    port=key,
                 )
                 continue
             self.sink.error(
-                "E0223",
+                codes.MISSING_PARAMETER,
                 definition.span,
                 node=definition.id,
                 type=definition.type,

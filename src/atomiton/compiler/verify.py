@@ -12,7 +12,7 @@ import symtable
 import warnings
 from typing import Final
 
-from ..codes import CODES
+from .. import codes
 from ..diagnostics import Diagnostic, Span
 from ..errors import BlueprintError
 from .ir import MISSING, Constant, Graph, Node
@@ -66,8 +66,8 @@ def check_values(graph: Graph) -> None:
         if depth > MAX_VALUE_DEPTH:
             errors.append(
                 Diagnostic(
-                    "E0701",
-                    CODES["E0701"].format(what=what, depth=depth, limit=MAX_VALUE_DEPTH),
+                    codes.VALUE_TOO_DEEP,
+                    codes.VALUE_TOO_DEEP.message(what=what, depth=depth, limit=MAX_VALUE_DEPTH),
                     span,
                     hint="flatten the value, or read it from a file at run time",
                     notes=tuple(f"included from {s}" for s in notes),
@@ -131,8 +131,8 @@ def check_module(code: str, line_map: LineMap, graph: Graph) -> None:
     raise BlueprintError(
         [
             Diagnostic(
-                "E0702",
-                CODES["E0702"].format(message=f"{message}{where}"),
+                codes.MODULE_DOES_NOT_COMPILE,
+                codes.MODULE_DOES_NOT_COMPILE.message(message=f"{message}{where}"),
                 span,
                 hint="this is a bug in atomiton; please report it with the blueprint",
             )

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 
+from .. import codes
+from ..codes import ErrorCode
 from ..diagnostics import DiagnosticSink, Span
 from .options import Limits
 
@@ -145,7 +147,7 @@ class EventBuilder:
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             self._close()
 
-    def _error(self, code: str, position: _Position, **fields: Any) -> None:
+    def _error(self, code: ErrorCode, position: _Position, **fields: Any) -> None:
         self.sink.error(code, Span(self.display, *position), **fields)
         self.failed = True
 
@@ -263,7 +265,9 @@ class EventBuilder:
             hint = "quote it to keep it as text"
             if kind == "int" and "digits" in reason:
                 hint = "Python reads integers of at most a few thousand digits; " + hint
-            self._error("E0009", position, value=shown, kind=kind, reason=reason, hint=hint)
+            self._error(
+                codes.UNREADABLE_VALUE, position, value=shown, kind=kind, reason=reason, hint=hint
+            )
             return None
         if len(text) <= _MEMO_LENGTH and len(self.constructed) < _MEMO_ENTRIES:
             self.constructed[memo_key] = value
@@ -278,7 +282,7 @@ class EventBuilder:
         target = self.anchors[name]
         if target is None:
             self._error(
-                "E0007",
+                codes.RECURSIVE_ALIAS,
                 position,
                 name=name,
                 hint="an alias can only repeat a value that is complete where the alias is written",
@@ -347,7 +351,7 @@ class EventBuilder:
             key = str(key)
         parent.key, parent.key_position, parent.key_pending = key, position, True
         if key in parent.written:
-            self.sink.error("E0003", Span(self.display, *position), key=key)
+            self.sink.error(codes.DUPLICATE_KEY, Span(self.display, *position), key=key)
             parent.key_kind = "dup"
         else:
             parent.key_kind = ""
@@ -479,7 +483,7 @@ class EventBuilder:
         limit = self.limits.max_values
         if self.values > limit:
             self._error(
-                "E0014",
+                codes.TOO_MANY_VALUES,
                 position,
                 limit=limit,
                 hint=f"the limit is Limits.max_values = {limit:,}; move data to a file the flow "
@@ -492,7 +496,7 @@ class EventBuilder:
         limit = self.limits.max_alias_values
         if self.copied > limit:
             self._error(
-                "E0006",
+                codes.ALIASES_TOO_LARGE,
                 position,
                 limit=limit,
                 hint=f"the limit is Limits.max_alias_values = {limit:,}; aliases that repeat "
@@ -505,7 +509,7 @@ class EventBuilder:
     def _too_deep(self, position: _Position) -> None:
         limit = self.limits.max_depth
         self._error(
-            "E0008",
+            codes.NESTED_TOO_DEEP,
             position,
             limit=limit,
             hint=f"the limit is Limits.max_depth = {limit}; flatten the value, or raise the "

@@ -17,6 +17,7 @@ import importlib.util
 from collections.abc import Callable, MutableMapping
 from typing import Final
 
+from .. import codes
 from ..diagnostics import DiagnosticSink, Span
 from .javascript_engine import ENGINE_MODULE
 from .javascript_source import (
@@ -85,7 +86,7 @@ def route_javascript(
         problem = check_syntax(function)
         if problem is not None:
             sink.error(
-                "E0320",
+                codes.INVALID_JAVASCRIPT,
                 at(problem.line, problem.column),
                 node=node,
                 param=key,
@@ -96,7 +97,7 @@ def route_javascript(
     names, whole = input_reads(code)
     if whole is not None:
         sink.error(
-            "E0321",
+            codes.WHOLE_INPUTS_IN_JAVASCRIPT,
             at(*whole),
             node=node,
             param=key,
@@ -136,7 +137,7 @@ def _check_not_javascript(
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
     sink.warning(
-        "W0320",
+        codes.JAVASCRIPT_IN_PYTHON_NODE,
         value_span(key),
         node=node,
         param=key,

@@ -26,6 +26,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from .. import codes
+from ..codes import ErrorCode
 from ..naming import kebab_case
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ class NodeSource:
 class NodeProblem:
     """Why a declared node type cannot be used: a name clash (E0240) or a failed load (E0241)."""
 
-    code: str
+    code: ErrorCode
     type: str
     package: str
     message: str
@@ -155,7 +157,7 @@ def _clash(source: NodeSource, owner: str | None) -> NodeProblem:
         where = f"package {owner!r}"
         hint = f"uninstall one of {owner!r} and {source.package!r}, or rename one entry point"
     return NodeProblem(
-        "E0240",
+        codes.NODE_TYPE_CLASH,
         source.type,
         source.package or "",
         f"package {source.package!r} declares node type {source.type!r}, which {where} declares too",
@@ -199,7 +201,7 @@ def _load(type_name: str) -> NodeSpec | NodeProblem | None:
 
 def _unloadable(source: NodeSource, problem: str) -> NodeProblem:
     return NodeProblem(
-        "E0241",
+        codes.BROKEN_NODE_PACKAGE,
         source.type,
         source.package or "",
         f"node type {source.type!r} of package {source.package!r} cannot be loaded: {problem}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ... import codes
 from ...diagnostics import DiagnosticSink
 from ..source import SourceFile
 from .atomiton import fold_atomiton
@@ -26,7 +27,7 @@ def fold_dialect(src: SourceFile, sink: DiagnosticSink) -> SourceFile:
         data = {k: v for k, v in data.items() if k != "dialect"}
         if forced not in DIALECTS:
             sink.error(
-                "E1001",
+                codes.UNKNOWN_DIALECT,
                 src.positions.span(("dialect",)),
                 found=forced,
                 hint="write dialect: atomiton or dialect: native, or leave it out to detect it",

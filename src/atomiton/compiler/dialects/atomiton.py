@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Final
 
+from ... import codes
 from ...diagnostics import DiagnosticSink
 from ...nodes import registry
 from ..source import Path_, SourceFile
@@ -77,7 +78,9 @@ def fold_atomiton(src: SourceFile, sink: DiagnosticSink) -> SourceFile:
         inner = wrapper.get("data")
         if not isinstance(inner, dict):
             fold.error(
-                "E1003", ("flow", "data"), message="flow.data is a mapping of nodes and edges"
+                codes.INVALID_ATOMITON_FILE,
+                ("flow", "data"),
+                message="flow.data is a mapping of nodes and edges",
             )
         body = inner if isinstance(inner, dict) else {}
         body_loc = ("flow", "data")
@@ -144,7 +147,7 @@ def _read_settings(settings: object, loc: Path_, flow: Flow, fold: Fold) -> None
     if parallel is False and "concurrency" not in runtime:
         runtime["concurrency"] = 1
         fold.warn(
-            "W1002",
+            codes.READ_AS_NATIVE,
             (*loc, "runtime", "parallel"),
             node="settings.runtime",
             old="parallel: false",
@@ -172,16 +175,26 @@ def _read_nodes(raw: object, loc: Path_, flow: Flow, fold: Fold) -> None:
 
 def _read_node(raw: object, loc: Path_, key_id: str | None, fold: Fold) -> FlowNode | None:
     if not isinstance(raw, dict):
-        fold.error("E1003", loc, message=f"a node is a mapping, found {type(raw).__name__}")
+        fold.error(
+            codes.INVALID_ATOMITON_FILE,
+            loc,
+            message=f"a node is a mapping, found {type(raw).__name__}",
+        )
         return None
     node_id = raw.get("id", key_id)
     node_type = raw.get("type")
     if not isinstance(node_id, str) or not isinstance(node_type, str):
         missing = "id" if not isinstance(node_id, str) else "type"
-        fold.error("E1003", loc, message=f"a node needs a text {missing!r}")
+        fold.error(codes.INVALID_ATOMITON_FILE, loc, message=f"a node needs a text {missing!r}")
         return None
     if node_type in OLDER_TYPES:
-        fold.warn("W1001", (*loc, "type"), node=node_id, old=node_type, new=OLDER_TYPES[node_type])
+        fold.warn(
+            codes.OLDER_NODE_TYPE,
+            (*loc, "type"),
+            node=node_id,
+            old=node_type,
+            new=OLDER_TYPES[node_type],
+        )
         node_type = OLDER_TYPES[node_type]
     node = FlowNode(node_id, node_type, loc)
     for key in ("inputPorts", "outputPorts"):
@@ -230,7 +243,7 @@ def _parameter_block(raw: dict[str, Any], loc: Path_, node_id: str, fold: Fold) 
     data = raw.get("data")
     if isinstance(data, dict) and (parameters is None or _is_schema(parameters)):
         if parameters is not None:
-            fold.warn("W1012", (*loc, "parameters"), node=node_id)
+            fold.warn(codes.EDITOR_SCHEMA_PARAMETERS, (*loc, "parameters"), node=node_id)
         return "data"
     if parameters is not None:
         return "parameters"
@@ -254,17 +267,21 @@ def _read_edges(raw: object, loc: Path_, flow: Flow, fold: Fold) -> None:
     if raw is None:
         return
     if not isinstance(raw, list):
-        fold.error("E1003", loc, message="edges are a list")
+        fold.error(codes.INVALID_ATOMITON_FILE, loc, message="edges are a list")
         return
     for index, item in enumerate(raw):
         edge_loc: Path_ = (*loc, index)
         if not isinstance(item, dict):
-            fold.error("E1003", edge_loc, message="an edge is a mapping")
+            fold.error(codes.INVALID_ATOMITON_FILE, edge_loc, message="an edge is a mapping")
             continue
         source, source_handle = _endpoint(item.get("source"), item.get("sourceHandle"))
         target, target_handle = _endpoint(item.get("target"), item.get("targetHandle"))
         if source is None or target is None:
-            fold.error("E1003", edge_loc, message="an edge needs a source node and a target node")
+            fold.error(
+                codes.INVALID_ATOMITON_FILE,
+                edge_loc,
+                message="an edge needs a source node and a target node",
+            )
             continue
         edge_id = item.get("id")
         flow.edges.append(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ... import codes
 from ..source import Path_
 from .graph import Flow, FlowEdge, FlowNode, Fold, Param, port_names, port_type, primary_port
 from .parameters import known_parameters
@@ -84,7 +85,7 @@ def _handle(
             # Atomiton's error port receives the node's error: native onError: branch.
             node.params["onError"] = Param("branch", None)
             fold.warn(
-                "W1002",
+                codes.READ_AS_NATIVE,
                 edge.loc,
                 node=node.id,
                 old="an edge from its error port",
@@ -94,7 +95,9 @@ def _handle(
     else:
         return handle  # the native checks name the node's ports
     port = native or primary_port(node.type, output=output) or handle
-    fold.warn("W1004", edge.loc, edge=edge.label, handle=handle, node=node.id, port=port)
+    fold.warn(
+        codes.HANDLE_READ_AS_PORT, edge.loc, edge=edge.label, handle=handle, node=node.id, port=port
+    )
     return native
 
 
@@ -115,7 +118,7 @@ def _wrap_if_needed(
     edge.target, edge.target_handle = wrap_id, None
     unwrapped = _is_map(target)
     fold.warn(
-        "W1008",
+        codes.WRAPPED_IN_LIST,
         edge.loc,
         edge=edge.label,
         found=sent,
@@ -186,7 +189,7 @@ def _order(flow: Flow, target: FlowNode, triggers: list[FlowEdge], fold: Fold) -
     ]
     if len(inputs) != 1:
         for edge in triggers:
-            fold.warn("W1015", edge.loc, edge=edge.label, node=target.id)
+            fold.warn(codes.TRIGGER_DROPPED, edge.loc, edge=edge.label, node=target.id)
         return
     value_edge = inputs[0]
     loc = triggers[0].loc
@@ -202,7 +205,12 @@ def _order(flow: Flow, target: FlowNode, triggers: list[FlowEdge], fold: Fold) -
         new_edges.append(FlowEdge(edge.source, edge.source_handle, done.id, None, edge.loc))
         new_edges.append(FlowEdge(done.id, None, ready.id, None, edge.loc))
         fold.warn(
-            "W1014", edge.loc, edge=edge.label, node=target.id, source=edge.source, gate=ready.id
+            codes.TRIGGER_AS_GATE,
+            edge.loc,
+            edge=edge.label,
+            node=target.id,
+            source=edge.source,
+            gate=ready.id,
         )
     new_edges.append(FlowEdge(ready.id, None, gate.id, None, loc))
     new_edges.append(FlowEdge(gate.id, None, target.id, None, loc))

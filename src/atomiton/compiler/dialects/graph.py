@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...codes import ErrorCode
 from ...diagnostics import DiagnosticSink
 from ...nodes import registry
 from ..source import Path_, SourceFile, SourceMap
@@ -86,10 +87,12 @@ class Fold:
         self.sink = sink
         self.map = SourceMap(src.positions.path)
 
-    def warn(self, code: str, loc: Path_, **fields: Any) -> None:
+    def warn(self, code: ErrorCode, loc: Path_, **fields: Any) -> None:
         self.sink.warning(code, self.src.positions.span(loc), **fields)
 
-    def error(self, code: str, loc: Path_, *, hint: str | None = None, **fields: object) -> None:
+    def error(
+        self, code: ErrorCode, loc: Path_, *, hint: str | None = None, **fields: object
+    ) -> None:
         self.sink.error(code, self.src.positions.span(loc), hint=hint, **fields)
 
     def carry(self, new: Path_, old: Path_ | None, value: object, anchor: Path_) -> None:

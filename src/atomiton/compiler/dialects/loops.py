@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
+from ... import codes
 from .graph import Flow, FlowEdge, FlowNode, Fold, Param
 
 # The loop output that Atomiton's editor draws the body from, and the ones that feed the body.
@@ -44,7 +45,7 @@ def _extract_body(flow: Flow, loop: FlowNode, item_edges: list[FlowEdge], fold: 
     for edge in flow.edges:
         if edge.target in inside and edge.source not in inside and edge not in item_edges:
             fold.error(
-                "E1002",
+                codes.LOOP_BODY_FED_FROM_OUTSIDE,
                 edge.loc,
                 loop=loop.id,
                 node=edge.target,
@@ -54,7 +55,7 @@ def _extract_body(flow: Flow, loop: FlowNode, item_edges: list[FlowEdge], fold: 
             return
         if edge.source in inside and edge.target == loop.id:
             fold.error(
-                "E1002",
+                codes.LOOP_BODY_FED_FROM_OUTSIDE,
                 edge.loc,
                 loop=loop.id,
                 node=edge.source,
@@ -71,7 +72,7 @@ def _extract_body(flow: Flow, loop: FlowNode, item_edges: list[FlowEdge], fold: 
     flow.edges = [e for e in flow.edges if e.target not in inside]
     loop.body = body
     fold.warn(
-        "W1009",
+        codes.LOOP_BODY_INFERRED,
         item_edges[0].loc,
         loop=loop.id,
         nodes=", ".join(repr(m) for m in members),
@@ -96,7 +97,7 @@ def _fold_parallel(body: Flow, loop: FlowNode, fold: Fold) -> None:
         count = concurrency.value if concurrency is not None else 5
         if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
             loop.params["concurrency"] = Param(count, concurrency.loc if concurrency else None)
-        fold.warn("W1010", node.loc, node=node.id, loop=loop.id, count=count)
+        fold.warn(codes.PARALLEL_IN_LOOP_BODY, node.loc, node=node.id, loop=loop.id, count=count)
 
 
 def _images_into_folder(body: Flow, fold: Fold) -> None:
@@ -131,7 +132,7 @@ def _images_into_folder(body: Flow, fold: Fold) -> None:
         body.edges.append(FlowEdge(_BODY_INPUT, None, node.id, None, node.loc))
         for image in images:
             body.edges.append(FlowEdge(node.id, None, image.id, "output", node.loc))
-        fold.warn("W1011", node.loc, node=node.id, folder=folder.value)
+        fold.warn(codes.IMAGES_INTO_FOLDER, node.loc, node=node.id, folder=folder.value)
 
 
 def _naming_code(folder: str, suffix: str | None) -> str:

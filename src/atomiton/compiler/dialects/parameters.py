@@ -14,6 +14,7 @@ import json
 import re
 from typing import Final
 
+from ... import codes
 from ...nodes import registry
 from ...nodes.javascript_source import looks_like_javascript
 from ...nodes.spec import COMMON_SETTINGS
@@ -86,7 +87,13 @@ def _rename(node: FlowNode, fold: Fold) -> None:
         if old in node.params and new in known and new not in node.params:
             param = node.params[old]
             node.rename_param(old, new, param)
-            fold.warn("W1002", param.loc or node.loc, node=node.id, old=repr(old), new=repr(new))
+            fold.warn(
+                codes.READ_AS_NATIVE,
+                param.loc or node.loc,
+                node=node.id,
+                old=repr(old),
+                new=repr(new),
+            )
 
 
 def _transform(node: FlowNode, fold: Fold) -> None:
@@ -102,14 +109,14 @@ def _transform(node: FlowNode, fold: Fold) -> None:
             if key in node.params:
                 dropped = node.params.pop(key)
                 fold.warn(
-                    "W1003",
+                    codes.PARAMETER_IGNORED,
                     dropped.loc or node.loc,
                     node=node.id,
                     param=key,
                     why="; the value is whatever the code returns",
                 )
         node.type = "code"
-        fold.warn("W1005", code.loc or node.loc, node=node.id, param=body_key)
+        fold.warn(codes.TRANSFORM_BODY_AS_CODE, code.loc or node.loc, node=node.id, param=body_key)
         _code(node, fold)
         return
     function = params.get("transformFunction")
@@ -123,7 +130,7 @@ def _transform(node: FlowNode, fold: Fold) -> None:
             return
         params["reduceInitial"] = Param(parsed, None)
         fold.warn(
-            "W1002",
+            codes.READ_AS_NATIVE,
             initial.loc or node.loc,
             node=node.id,
             old=f"reduceInitial {initial.value!r}",
@@ -145,7 +152,7 @@ def _run_as_javascript(node: FlowNode, key: str, fold: Fold) -> None:
     if "runtime" in node.params:
         return
     node.params["runtime"] = Param("javascript", None)
-    fold.warn("W1006", node.params[key].loc or node.loc, node=node.id, param=key)
+    fold.warn(codes.JAVASCRIPT_DETECTED, node.params[key].loc or node.loc, node=node.id, param=key)
 
 
 def _loop(node: FlowNode, fold: Fold) -> None:
@@ -153,7 +160,7 @@ def _loop(node: FlowNode, fold: Fold) -> None:
     over = params.pop("iterateOver", None)
     if over is not None:
         fold.warn(
-            "W1003",
+            codes.PARAMETER_IGNORED,
             over.loc or node.loc,
             node=node.id,
             param="iterateOver",
@@ -163,7 +170,7 @@ def _loop(node: FlowNode, fold: Fold) -> None:
     if stop is not None and isinstance(stop.value, bool) and "continueOnError" not in params:
         node.rename_param("breakOnError", "continueOnError", Param(not stop.value, stop.loc))
         fold.warn(
-            "W1002",
+            codes.READ_AS_NATIVE,
             stop.loc or node.loc,
             node=node.id,
             old=f"breakOnError: {str(stop.value).lower()}",
@@ -173,7 +180,7 @@ def _loop(node: FlowNode, fold: Fold) -> None:
     if loop_type is not None and loop_type.value == "times" and "count" not in params:
         params["count"] = Param(_TIMES_WITHOUT_COUNT, None)
         fold.warn(
-            "W1002",
+            codes.READ_AS_NATIVE,
             loop_type.loc or node.loc,
             node=node.id,
             old="a times loop without count",
@@ -188,7 +195,7 @@ def _image(node: FlowNode, fold: Fold) -> None:
         fit = "inside" if keep.value else "fill"
         node.rename_param("maintainAspectRatio", "fit", Param(fit, keep.loc))
         fold.warn(
-            "W1002",
+            codes.READ_AS_NATIVE,
             keep.loc or node.loc,
             node=node.id,
             old=f"maintainAspectRatio: {str(bool(keep.value)).lower()}",
@@ -238,7 +245,7 @@ def _field_reference(
     new = f"${{{root}{match.group('rest')}}}"
     found.append(new)
     loc = (*values.loc, key) if values.loc is not None else node.loc
-    fold.warn("W1013", loc, node=node.id, template=match.group(0), new=new)
+    fold.warn(codes.TEMPLATE_READS_FIELD, loc, node=node.id, template=match.group(0), new=new)
     return new
 
 
@@ -262,7 +269,11 @@ def _json_text(node: FlowNode, fold: Fold) -> None:
             continue
         node.params[key] = Param(value, None)
         fold.warn(
-            "W1002", param.loc or node.loc, node=node.id, old=f"{key} as JSON text", new="its value"
+            codes.READ_AS_NATIVE,
+            param.loc or node.loc,
+            node=node.id,
+            old=f"{key} as JSON text",
+            new="its value",
         )
 
 
@@ -273,7 +284,9 @@ def _drop_unknown(node: FlowNode, fold: Fold) -> None:
     for key in list(node.params):
         if key not in known and key not in ("runtime", "body", "branches"):
             param = node.params.pop(key)
-            fold.warn("W1003", param.loc or node.loc, node=node.id, param=key, why="")
+            fold.warn(
+                codes.PARAMETER_IGNORED, param.loc or node.loc, node=node.id, param=key, why=""
+            )
 
 
 def _bind_variables(node: FlowNode, fold: Fold, variables: dict[str, object]) -> None:
@@ -284,4 +297,10 @@ def _bind_variables(node: FlowNode, fold: Fold, variables: dict[str, object]) ->
         if isinstance(param.value, str) and param.value in texts and key != "runtime":
             name = texts[param.value]
             node.params[key] = Param(f"{{{{ inputs.{name} }}}}", param.loc)
-            fold.warn("W1007", param.loc or node.loc, node=node.id, param=key, variable=name)
+            fold.warn(
+                codes.DEFAULT_READS_INPUT,
+                param.loc or node.loc,
+                node=node.id,
+                param=key,
+                variable=name,
+            )
