@@ -19,6 +19,10 @@ from test_sched_threads import branches, compiled, run_sampled, sampler
 
 from atomiton import runtime as rt
 from atomiton.errors import CancelledError, NodeError
+from atomiton.nodes.parallel import Params
+from atomiton.nodes.parallel import run as run_parallel
+from atomiton.runtime.context import NodeContext
+from atomiton.runtime.limiter import CapacityLimiter
 
 __all__ = ["sampler"]  # the fixture, used by name
 
@@ -227,3 +231,38 @@ def test_a_decision_stops_the_branch_the_node_runs_itself(
         assert module.run(module.Inputs(), concurrency=4).model_dump() == expected
     assert time.monotonic() - started < 10
     assert {t for t in threading.enumerate() if t not in before and t.is_alive()} == set()
+
+
+def test_under_a_limit_the_calling_thread_runs_branches_and_every_token_comes_back() -> None:
+    limiter = CapacityLimiter(3)
+    ran_on: list[str] = []
+    lock = threading.Lock()
+
+    def branch(data: int) -> int:
+        with lock:
+            ran_on.append(threading.current_thread().name)
+        time.sleep(0.01)
+        return data
+
+    context = NodeContext("fan", limiter=limiter)
+    out = run_parallel(Params(concurrency=10), data=5, branches=[branch] * 10, context=context)
+    assert out.results == [5] * 10
+    assert threading.current_thread().name in ran_on  # it helped instead of only waiting
+    assert len(set(ran_on)) <= 4  # itself and the three tokens it could borrow
+    assert limiter.borrowed_tokens == 0
+
+
+def test_an_interrupt_in_a_branch_the_calling_thread_runs_stops_the_node() -> None:
+    def interrupted(data: object) -> object:
+        raise KeyboardInterrupt
+
+    limiter = CapacityLimiter(2)
+    context = NodeContext("fan", limiter=limiter)
+    # allSettled would otherwise record it as a rejected branch and go on.
+    with pytest.raises(KeyboardInterrupt):
+        run_parallel(
+            Params(concurrency=1, strategy="allSettled"),
+            branches=[interrupted, lambda d: d],
+            context=context,
+        )
+    assert limiter.borrowed_tokens == 0

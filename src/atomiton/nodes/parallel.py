@@ -144,8 +144,10 @@ class _Run:
                     surplus = self.surplus()
                     self.cond.notify_all()
                     break
-            if not self.run_branch(index):
-                return  # a replacement worker took this one's place when it timed out
+            self.run_branch(index)
+            with self.cond:
+                if index in self.abandoned:
+                    return  # a replacement worker took this one's place when it timed out
         self.give_back(surplus)
 
     def help(self) -> None:
@@ -161,7 +163,11 @@ class _Run:
                     break
                 # After taking its own, so no thread starts for the branch this one runs.
                 self.grow()
-            self.run_branch(index)
+            error = self.run_branch(index)
+            if error is not None and not isinstance(error, Exception):
+                # KeyboardInterrupt in the node's own thread (the main one of a one-task run)
+                # stops the node rather than becoming a branch outcome; run() ends the rest.
+                raise error
         self.give_back(surplus)
 
     def take(self) -> int | None:
@@ -177,8 +183,8 @@ class _Run:
         self.cond.notify_all()
         return index
 
-    def run_branch(self, index: int) -> bool:
-        """Run branch ``index`` and settle it; return False if it timed out meanwhile."""
+    def run_branch(self, index: int) -> BaseException | None:
+        """Run branch ``index`` and settle it; return what it raised."""
         try:
             with self.context.subtask() as scope:
                 with self.cond:
@@ -202,10 +208,9 @@ class _Run:
                     # running a branch itself rather than watching.
                     self.stopped = True
                     losers = list(self.scopes.values())
-            abandoned = index in self.abandoned
         for scope in losers:
             scope.cancel()
-        return not abandoned
+        return error
 
     def settle(self, index: int, value: Any, error: BaseException | None) -> None:
         self.outcomes[index] = _Outcome(index, len(self.outcomes), value, error)
