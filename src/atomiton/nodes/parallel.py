@@ -11,10 +11,18 @@ started never start. The node then waits for its branch threads (``_END_GRACE`` 
 code inside a node cannot be interrupted) and hands any still running to the run, which waits
 for them (a second at most) before it returns.
 
-Threads: the node's own thread only coordinates. The first branch thread works on the node's own
-token of the run's concurrency limit; every further one borrows a token while one is free, so a
-parallel node never runs more branches at once than the run's limit allows. A branch thread that
-timed out is cancelled and no longer counted: a new one takes its place.
+Threads: under a run every thread a parallel node uses counts against the run's concurrency
+limit, and the node's own thread does not sit waiting: it runs branches itself on the node's
+token, and every further branch thread borrows a token while one is free (asked again between
+branches), so two parallel nodes side by side at concurrency 4 use 4 threads in all. The thread
+that settles the deciding outcome (a race won, a failFast failure) cancels the branches still
+running, the one the node's thread runs included; like any node's own thread, it returns once
+that branch stops (at its next node boundary; Python code that never returns keeps it).
+The node's thread only coordinates where it must watch the clock (``operationTimeout``,
+``globalTimeout``: a running branch cannot time itself out) or where no limit applies (a direct
+call with a detached context, which then returns the moment the outcome is decided): the first
+branch thread then works on the node's token and the rest borrow. A branch thread that timed
+out is cancelled and no longer counted: a new one takes its place.
 """
 
 from __future__ import annotations
@@ -104,11 +112,16 @@ class _Run:
     """The shared state of one call: a queue of branch indexes, outcomes, and a condition."""
 
     def __init__(
-        self, branches: Sequence[Callable[[Any], Any]], data: Any, context: NodeContext
+        self,
+        branches: Sequence[Callable[[Any], Any]],
+        data: Any,
+        context: NodeContext,
+        params: Params,
     ) -> None:
         self.branches = branches
         self.data = data
         self.context = context
+        self.params = params
         self.cond = threading.Condition()
         self.next_index = 0
         self.started: dict[int, float] = {}  # running branch -> monotonic start
@@ -117,41 +130,87 @@ class _Run:
         self.stopped = False
         # Branches that timed out while running: their thread is cancelled and ends on its own.
         self.abandoned: set[int] = set()
-        self.active = 0  # worker threads taking branches (not abandoned ones)
+        self.active = 0  # threads taking branches (not abandoned ones), the helping node's too
         self.tokens = 0  # tokens borrowed from the run's limiter
         self.workers: list[threading.Thread] = []
 
     def worker(self) -> None:
+        """A branch thread: take branches until none is left (or this one timed out)."""
         while True:
             with self.cond:
-                if self.stopped or self.next_index >= len(self.branches):
+                index = self.take()
+                if index is None:
                     self.active -= 1
+                    surplus = self.surplus()
                     self.cond.notify_all()
-                    return
-                index = self.next_index
-                self.next_index += 1
-                self.started[index] = time.monotonic()
-                # The waiting thread sets its next wake-up from the start times of operationTimeout.
-                self.cond.notify_all()
-            try:
-                with self.context.subtask() as scope:
-                    with self.cond:
-                        self.scopes[index] = scope
-                        doomed = self.stopped or index in self.outcomes
-                    if doomed:
-                        scope.cancel()
-                    value, error = self.branches[index](self.data), None
-            except BaseException as exc:  # noqa: BLE001 - reported as the branch's outcome
-                value, error = None, exc
+                    break
+            self.run_branch(index)
             with self.cond:
-                self.started.pop(index, None)
-                self.scopes.pop(index, None)
-                # A branch that already timed out keeps its timeout outcome.
-                if index not in self.outcomes:
-                    self.settle(index, value, error)
-                abandoned = index in self.abandoned
-            if abandoned:
-                return  # a replacement worker took this one's place when it timed out
+                if index in self.abandoned:
+                    return  # a replacement worker took this one's place when it timed out
+        self.give_back(surplus)
+
+    def help(self) -> None:
+        """The node's own thread runs branches too, on the node's token, adding workers between."""
+        with self.cond:
+            self.active += 1
+        while True:
+            with self.cond:
+                index = self.take()
+                if index is None:
+                    self.active -= 1
+                    surplus = self.surplus()
+                    break
+                # After taking its own, so no thread starts for the branch this one runs.
+                self.grow()
+            error = self.run_branch(index)
+            if error is not None and not isinstance(error, Exception):
+                # KeyboardInterrupt in the node's own thread (the main one of a one-task run)
+                # stops the node rather than becoming a branch outcome; run() ends the rest.
+                raise error
+        self.give_back(surplus)
+
+    def take(self) -> int | None:
+        """The next branch to start, or None when none may start (under ``cond``)."""
+        if self.context.cancelled:
+            self.stopped = True
+        if self.stopped or self.next_index >= len(self.branches):
+            return None
+        index = self.next_index
+        self.next_index += 1
+        self.started[index] = time.monotonic()
+        # The waiting thread sets its next wake-up from the start times of operationTimeout.
+        self.cond.notify_all()
+        return index
+
+    def run_branch(self, index: int) -> BaseException | None:
+        """Run branch ``index`` and settle it; return what it raised."""
+        try:
+            with self.context.subtask() as scope:
+                with self.cond:
+                    self.scopes[index] = scope
+                    doomed = self.stopped or index in self.outcomes
+                if doomed:
+                    scope.cancel()
+                value, error = self.branches[index](self.data), None
+        except BaseException as exc:  # noqa: BLE001 - reported as the branch's outcome
+            value, error = None, exc
+        losers: list[NodeContext] = []
+        with self.cond:
+            self.started.pop(index, None)
+            self.scopes.pop(index, None)
+            # A branch that timed out keeps its timeout outcome; once the node is decided,
+            # a branch still running counts as neither succeeded nor failed.
+            if index not in self.outcomes and not self.stopped:
+                self.settle(index, value, error)
+                if _is_decided(self.params, self, len(self.branches)):
+                    # The deciding thread stops the rest at once: the node's thread may be
+                    # running a branch itself rather than watching.
+                    self.stopped = True
+                    losers = list(self.scopes.values())
+        for scope in losers:
+            scope.cancel()
+        return error
 
     def settle(self, index: int, value: Any, error: BaseException | None) -> None:
         self.outcomes[index] = _Outcome(index, len(self.outcomes), value, error)
@@ -165,14 +224,14 @@ class _Run:
         if scope is not None:
             scope.cancel()
 
-    def grow(self, concurrency: int) -> bool:
+    def grow(self) -> bool:
         """Start workers for waiting branches within the limits (under ``cond``).
 
         Returns whether a branch waits for a token the run's limiter could not lend yet.
         """
         limiter = self.context.limiter
-        waiting = len(self.branches) - self.next_index
-        while waiting > 0 and self.active < concurrency:
+        waiting = 0 if self.stopped else len(self.branches) - self.next_index
+        while waiting > 0 and self.active < self.params.concurrency:
             if self.active >= 1 + self.tokens:
                 if limiter is not None and not limiter.acquire_nowait():
                     return True
@@ -187,11 +246,22 @@ class _Run:
             self.workers.append(thread)
             thread.start()
         # Give back what no worker needs any more, so the rest of the run can use it.
+        self.give_back(self.surplus())
+        return False
+
+    def surplus(self) -> int:
+        """Forget the borrowed tokens no thread works on any more; return how many (under ``cond``)."""
+        count = 0
         while self.tokens > 0 and 1 + self.tokens > max(self.active, 1):
             self.tokens -= 1
-            if limiter is not None:
+            count += 1
+        return count
+
+    def give_back(self, count: int) -> None:
+        limiter = self.context.limiter
+        if limiter is not None:
+            for _ in range(count):
                 limiter.release(notify=True)
-        return False
 
     def finish(self) -> None:
         """Stop everything still running, wait for it a moment, and give the tokens back."""
@@ -243,7 +313,7 @@ def run(
     count = len(branches)
     if count == 0:
         return Output(results=[], completed=0, failed=0)
-    state = _Run(branches, data, context)
+    state = _Run(branches, data, context, params)
     op_timeout = params.operation_timeout / 1000 if params.operation_timeout is not None else None
     deadline = (
         time.monotonic() + params.global_timeout / 1000
@@ -258,12 +328,14 @@ def run(
     unregister = context.on_cancel(wake)
     cancelled = False
     try:
+        if op_timeout is None and deadline is None and context.limiter is not None:
+            state.help()
         with state.cond:
             while True:
                 if context.cancelled:
                     cancelled = True
                     break
-                starved = state.grow(params.concurrency)
+                starved = state.grow()
                 now = time.monotonic()
                 if op_timeout is not None:
                     for index, started in list(state.started.items()):
@@ -276,7 +348,7 @@ def run(
                                 ),
                             )
                             state.abandon(index)
-                            starved = state.grow(params.concurrency)
+                            starved = state.grow()
                 if deadline is not None and now >= deadline:
                     for index in range(count):
                         if index not in state.outcomes:
