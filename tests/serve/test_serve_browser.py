@@ -79,9 +79,13 @@ _DETAILS = """() => Object.fromEntries([...document.querySelectorAll('#detail-bo
 
 def shows_detail(page: Any, name: str, value: str) -> None:
     """Wait until the node details show ``name`` with ``value`` (a click may fetch values)."""
-    page.wait_for_function(
-        f"([name, value]) => ({_DETAILS})()[name] === value", arg=[name, value], timeout=15000
-    )
+    try:
+        page.wait_for_function(
+            f"([name, value]) => ({_DETAILS})()[name] === value", arg=[name, value], timeout=15000
+        )
+    except sync_api.TimeoutError:
+        shown = page.evaluate(_DETAILS)
+        raise AssertionError(f"{name!r} is not {value!r} in the node details: {shown}") from None
 
 
 def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
@@ -118,7 +122,7 @@ def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
     assert "output total" in details and "20" in details
     # Its own output, and its input: the output of the node on its incoming edge.
     shows_detail(page, "output", "20")
-    shows_detail(page, "input from middle", "2")
+    shows_detail(page, "input data (from middle)", "2")
 
     # A run started from the page itself fails; the failure shows where the node is written.
     page.fill("#run-path", "fails.yaml")
@@ -167,6 +171,6 @@ def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
     node(offline, "start").click()
     shows_detail(offline, "output", "1")
     node(offline, "boom").click()
-    shows_detail(offline, "input from start", "1")
+    shows_detail(offline, "input data (from start)", "1")
     shows_detail(offline, "output", "(none)")
     shot(offline, "report")
