@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -248,11 +248,13 @@ node_started_event: Callable[[str, float, str, str, int, int], NodeStarted] = _p
     NodeStarted,
     "``NodeStarted(run_id, timestamp, node_id, node_type, index, attempt)``, positionally.",
 )
-node_completed_event: Callable[[str, float, str, str, int, float, int, object], NodeCompleted] = (
-    _positional_factory(
-        NodeCompleted,
-        "``NodeCompleted(run_id, timestamp, node_id, node_type, index, duration, attempts, value)``.",
-    )
+_CompletedFactory: TypeAlias = Callable[
+    [str, float, str, str, int, float, int, object], NodeCompleted
+]
+node_completed_event: _CompletedFactory = _positional_factory(
+    NodeCompleted,
+    "``NodeCompleted(run_id, timestamp, node_id, node_type, index, duration, attempts, value)``"
+    " (``value``: None unless a hook wants values).",
 )
 
 

@@ -13,8 +13,9 @@ only the events some hook wants, and gives each hook only those it wants.
 
 A hook that sets ``wants_trace = True`` makes the run record a trace, delivered on the final
 execution event. A hook that sets ``wants_values = True`` makes each ``NodeCompleted`` carry the
-node's value (its output, as the next nodes see it); without one no value is handed over at all. Hooks are called from the run's threads (scheduler and workers), one event at a
-time per run, so a hook shared by several concurrent runs must be thread-safe.
+node's value (its output, as the next nodes see it); without one no value is handed over at all.
+Hooks are called from the run's threads (scheduler and workers), one event at a time per run, so
+a hook shared by several concurrent runs must be thread-safe.
 """
 
 from __future__ import annotations
