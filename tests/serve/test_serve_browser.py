@@ -72,6 +72,22 @@ def node(page: Any, node_id: str) -> Any:
     return page.locator(f'#graph [data-node-id="{node_id}"]')
 
 
+# The node details as shown: each <dt> with the text of the <dd> after it.
+_DETAILS = """() => Object.fromEntries([...document.querySelectorAll('#detail-body dt')]
+    .map((dt) => [dt.textContent, dt.nextElementSibling.textContent]))"""
+
+
+def shows_detail(page: Any, name: str, value: str) -> None:
+    """Wait until the node details show ``name`` with ``value`` (a click may fetch values)."""
+    try:
+        page.wait_for_function(
+            f"([name, value]) => ({_DETAILS})()[name] === value", arg=[name, value], timeout=15000
+        )
+    except sync_api.TimeoutError:
+        shown = page.evaluate(_DETAILS)
+        raise AssertionError(f"{name!r} is not {value!r} in the node details: {shown}") from None
+
+
 def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
     flows: Path, server_factory: ServerFactory, browser: Any
 ) -> None:
@@ -90,6 +106,11 @@ def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
         node(page, "middle").and_(page.locator('[data-state="running"]')).wait_for(timeout=15000)
         assert node(page, "last").get_attribute("data-state") == "pending"
         shot(page, "running")
+        # Clicked during the run: the finished node's value, fetched from the live run.
+        node(page, "first").click()
+        shows_detail(page, "output", "1")
+        node(page, "last").click()
+        shows_detail(page, "output", "(not yet)")
         client.wait(run_id)
     node(page, "last").and_(page.locator('[data-state="done"]')).wait_for(timeout=15000)
     page.locator("#progress", has_text="100%").wait_for(timeout=15000)
@@ -99,6 +120,9 @@ def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
     node(page, "last").click()
     details = page.locator("#detail-body").inner_text()
     assert "output total" in details and "20" in details
+    # Its own output, and its input: the output of the node on its incoming edge.
+    shows_detail(page, "output", "20")
+    shows_detail(page, "input data (from middle)", "2")
 
     # A run started from the page itself fails; the failure shows where the node is written.
     page.fill("#run-path", "fails.yaml")
@@ -143,4 +167,10 @@ def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
     assert offline.locator("#failures li", has_text=BOOM_AT).count() == 1
     assert offline.locator("#timeline rect.bar").count() >= 2
     assert requests == [report.as_uri()]
+    # The report of a past run shows node values from the history.
+    node(offline, "start").click()
+    shows_detail(offline, "output", "1")
+    node(offline, "boom").click()
+    shows_detail(offline, "input data (from start)", "1")
+    shows_detail(offline, "output", "(none)")
     shot(offline, "report")

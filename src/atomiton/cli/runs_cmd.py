@@ -126,12 +126,16 @@ def runs_command(
 @runs_command.command("show", epilog=EPILOG)
 @click.argument("run_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON object.")
+@click.option("--values", is_flag=True, help="Also print the value each node produced.")
 @db_option
 @click.pass_context
-def show_command(ctx: click.Context, run_id: str, as_json: bool, db: Path | None) -> None:
+def show_command(
+    ctx: click.Context, run_id: str, as_json: bool, values: bool, db: Path | None
+) -> None:
     """Show one run: its blueprint, inputs, outputs, and each node's state, timing and error.
 
-    ID is a run id or a prefix of one that no other run shares.
+    ID is a run id or a prefix of one that no other run shares. With --values, each node's
+    output follows (shortened; --json has them in full).
     """
     store = _open(db or ctx.obj["db"])
     if store is None:
@@ -141,7 +145,7 @@ def show_command(ctx: click.Context, run_id: str, as_json: bool, db: Path | None
     if as_json:
         click.echo(json.dumps(detail.to_json(), indent=2, ensure_ascii=False))
         return
-    click.echo(_describe(detail))
+    click.echo(_describe(detail, values=values))
 
 
 @runs_command.command("events", epilog=EPILOG)
@@ -234,7 +238,7 @@ def _age(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _describe(run: RunDetail) -> str:
+def _describe(run: RunDetail, *, values: bool = False) -> str:
     """The text of ``runs show``."""
     summary = run.summary
     lines = [
@@ -266,8 +270,19 @@ def _describe(run: RunDetail) -> str:
                     f"  {_position(run, node.source)}:{node.line}:{node.column}: "
                     f"node {node.node_id!r} ({node.type}) failed: {node.error}"
                 )
+        if values:
+            lines.append("")
+            lines.append(_table(_value_rows(run), indent="  "))
     lines.append(f"\n  {run.events} events: atomiton runs events {run.id}")
     return "\n".join(lines)
+
+
+def _value_rows(run: RunDetail) -> list[tuple[str, str]]:
+    """``runs show --values``: each node's output, or why there is none."""
+    rows = [("NODE", "OUTPUT")]
+    for node in run.nodes:
+        rows.append((node.node_id, _short(node.output) if node.has_output else "-"))
+    return rows
 
 
 def _position(run: RunDetail, source: str) -> str:

@@ -421,7 +421,16 @@ class _ModuleBuilder:
         if guard is not None:
             guard = layout.condition(guard, 4)
         return NodeView(
-            index, origin, comment, functions, statement, decision.policy, False, guard, after
+            index,
+            origin,
+            comment,
+            functions,
+            statement,
+            decision.policy,
+            False,
+            guard,
+            after,
+            f"s.{attr}",
         )
 
     def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:

@@ -39,6 +39,8 @@ class NodeView:
     guard: str | None = None
     # Statements after the call (a branch node records its error).
     after: list[str] = field(default_factory=list)
+    # Where the call's value is kept (``s.total``): handed to ``node_completed`` for hooks.
+    target: str = ""
 
 
 @dataclass(slots=True)
@@ -222,7 +224,7 @@ def _node_call(out: CodeWriter, node: NodeView, pad: int) -> None:
         out.write("except Exception as exc:", pad + 4)
         out.write(f"ex.node_failed({index}, exc)", pad + 8)
         out.write("if ex.slow:", pad + 4)
-        out.write(f"ex.node_completed({index})", pad + 8)
+        out.write(layout.fit(f"ex.node_completed({index}, {node.target})", pad + 8), pad + 8)
     for line in node.after:
         out.write(line, pad + 4)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -118,12 +118,17 @@ class NodeProgress(NodeEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeCompleted(NodeEvent):
-    """A node finished; ``duration`` covers every attempt."""
+    """A node finished; ``duration`` covers every attempt.
+
+    ``value`` is what the node produced, set only when a hook of the run ``wants_values``
+    (``hooks.py``); otherwise None, and the event costs what it did before it had the field.
+    """
 
     kind: ClassVar[str] = "node.completed"
 
     duration: float
     attempts: int = 1
+    value: object = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,18 +248,23 @@ node_started_event: Callable[[str, float, str, str, int, int], NodeStarted] = _p
     NodeStarted,
     "``NodeStarted(run_id, timestamp, node_id, node_type, index, attempt)``, positionally.",
 )
-node_completed_event: Callable[[str, float, str, str, int, float, int], NodeCompleted] = (
-    _positional_factory(
-        NodeCompleted,
-        "``NodeCompleted(run_id, timestamp, node_id, node_type, index, duration, attempts)``.",
-    )
+_CompletedFactory: TypeAlias = Callable[
+    [str, float, str, str, int, float, int, object], NodeCompleted
+]
+node_completed_event: _CompletedFactory = _positional_factory(
+    NodeCompleted,
+    "``NodeCompleted(run_id, timestamp, node_id, node_type, index, duration, attempts, value)``"
+    " (``value``: None unless a hook wants values).",
 )
 
 
 def event_to_dict(event: object) -> dict[str, object]:
     """The JSON-ready form of an event: ``{"event": kind, "timestamp": ..., <fields>}``.
 
-    Values are plain JSON types; a trace becomes its own dict (``Trace.to_dict``).
+    Values are plain JSON types; a trace becomes its own dict (``Trace.to_dict``). A node's
+    ``value`` is left out: it is not JSON in general, and an event stream (``run --events``,
+    the run history's, the server's) stays the same size with values asked for or not; the
+    run history stores values by its own rules (``store/values.py``).
 
     Args:
         event: an ``Event``.
@@ -271,5 +281,7 @@ def event_to_dict(event: object) -> dict[str, object]:
             if value is None:
                 continue
             value = value.to_dict()
+        elif f.name == "value":
+            continue
         data[f.name] = value
     return data

@@ -126,7 +126,7 @@ class Execution(RunState):
             report = self.report = RunReport(self, hooks, trace)
             # Same layout, so the class can change: its boundaries are the report's methods.
             self._started: Callable[[int], None] = report.node_started
-            self._completed: Callable[[int], None] = report.node_completed
+            self._completed: Callable[[int, object], None] = report.node_completed
             self.__class__ = _ObservedExecution
             self.slow = True
 
@@ -150,8 +150,8 @@ class Execution(RunState):
         if self.report is not None:
             self.report.attempt(i, attempt)
 
-    def node_completed(self, i: int) -> None:
-        """Node ``i`` finished: event, progress and trace.
+    def node_completed(self, i: int, value: object = None) -> None:
+        """Node ``i`` finished with ``value``: event, progress and trace.
 
         Raises:
             CancelledError: the run was stopped while the node ran (see ``after_node``).

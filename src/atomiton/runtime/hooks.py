@@ -12,8 +12,10 @@ class such as ``NodeEvent`` stands for its subclasses); ``BaseHooks`` declares t
 only the events some hook wants, and gives each hook only those it wants.
 
 A hook that sets ``wants_trace = True`` makes the run record a trace, delivered on the final
-execution event. Hooks are called from the run's threads (scheduler and workers), one event at a
-time per run, so a hook shared by several concurrent runs must be thread-safe.
+execution event. A hook that sets ``wants_values = True`` makes each ``NodeCompleted`` carry the
+node's value (its output, as the next nodes see it); without one no value is handed over at all.
+Hooks are called from the run's threads (scheduler and workers), one event at a time per run, so
+a hook shared by several concurrent runs must be thread-safe.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class BaseHooks:
     """
 
     wants_trace: bool = False
+    wants_values: bool = False
     event_types: ClassVar[tuple[type[Event], ...] | None] = None
 
     def on_event(self, *, event: Event) -> None:
@@ -156,8 +159,9 @@ class Subscriptions:
     A run reads the subscribed types when it starts: subscribe before passing it to a run.
     """
 
-    def __init__(self, *, wants_trace: bool = False) -> None:
+    def __init__(self, *, wants_trace: bool = False, wants_values: bool = False) -> None:
         self.wants_trace = wants_trace
+        self.wants_values = wants_values
         self._handlers: list[tuple[type[Event], Callable[[Event], None]]] = []
 
     def on(self, event_type: type[E], handler: Callable[[E], None]) -> Subscriptions:
@@ -180,7 +184,7 @@ class Subscriptions:
 class HookSet:
     """The hooks of one run: routes each event to the hooks that want it and isolates failures."""
 
-    __slots__ = ("hooks", "wants_trace", "run_id", "_routes")
+    __slots__ = ("hooks", "wants_trace", "wants_values", "run_id", "_routes")
 
     def __init__(self, hooks: tuple[Hooks, ...], run_id: str) -> None:
         """Read each hook's declared ``event_types`` once, for the whole run.
@@ -191,6 +195,7 @@ class HookSet:
         self.hooks = hooks
         self.run_id = run_id
         self.wants_trace = any(getattr(h, "wants_trace", False) is True for h in hooks)
+        self.wants_values = any(getattr(h, "wants_values", False) is True for h in hooks)
         wanted = [wanted_event_types(hook) for hook in hooks]
         # Per event type, the hooks to call in order: ``emit`` is one dict lookup per event.
         self._routes: dict[type[Event], tuple[Hooks, ...]] = {

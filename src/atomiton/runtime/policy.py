@@ -93,7 +93,7 @@ def call_with_policy(
                     return cast(T, None)
                 ex.report_failure(i, exc, timed_out=timed_out)
                 raise ex.node_error_for(i, exc) from exc
-            ex.node_completed(i)
+            ex.node_completed(i, result)
             return result
     finally:
         if context is not None:

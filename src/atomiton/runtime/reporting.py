@@ -71,6 +71,7 @@ class RunReport:
         "attempts",
         "to_started",
         "to_completed",
+        "values",
         "_wall",
     )
 
@@ -90,6 +91,8 @@ class RunReport:
         # Events no hook wants are never built; the per-node ones are asked once here.
         self.to_started = () if hooks is None else hooks.route(NodeStarted)
         self.to_completed = () if hooks is None else hooks.route(NodeCompleted)
+        # A node's value rides on its NodeCompleted only when some hook asked for values.
+        self.values = hooks is not None and hooks.wants_values
         self.progress = (
             ProgressTracker(blueprint.weights) if self.wants(ExecutionProgress) else None
         )
@@ -142,7 +145,7 @@ class RunReport:
                 if lock is not None:
                     lock.release()
 
-    def node_completed(self, i: int) -> None:
+    def node_completed(self, i: int, value: object = None) -> None:
         """``Execution.node_completed`` of an observed run: report, then ``after_node``."""
         self.status[i] = DONE
         if self.trace is not None:
@@ -165,6 +168,7 @@ class RunReport:
                         i,
                         t - self.t_start[i],
                         self.attempts[i] or 1,
+                        value if self.values else None,
                     )
                     for hook in hooks:
                         try:

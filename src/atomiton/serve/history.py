@@ -7,7 +7,9 @@ server started where no run was ever recorded lists only its own runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 from ..compiler.ir import Graph
 from ..runtime.model import Blueprint
 from ..store import RunRecorder, RunStore, RunSummary, default_db_path
+from ..store.values import encode
 from .protocol import RunSummaryItem
 
 
@@ -59,6 +62,16 @@ class FoundRun:
     graph: Graph | None = None
     inputs: object = None
     outputs: object = None
+    # Node id -> the node's value as the history stores it (``shown``).
+    values: dict[str, object] = field(default_factory=dict)
+
+
+def shown(values: Mapping[str, object]) -> dict[str, object]:
+    """Node values of a live run in the form the history stores them (JSON, or a marker).
+
+    The blobs a marker names are not kept: the page shows the marker (type, size, hash).
+    """
+    return {node_id: json.loads(encode(value).text) for node_id, value in values.items()}
 
 
 def get_run(db: Path | None, run_id: str) -> FoundRun | None:
@@ -76,6 +89,7 @@ def get_run(db: Path | None, run_id: str) -> FoundRun | None:
         [strip_seq(e) for e in events],
         inputs=detail.inputs,
         outputs=detail.outputs,
+        values={node.node_id: node.output for node in detail.nodes if node.has_output},
     )
 
 

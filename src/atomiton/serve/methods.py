@@ -252,7 +252,15 @@ class Server:
         if live is not None:
             with live.lock:
                 events = list(live.events)
-            return FoundRun(live.summary(), events, live.graph, live.inputs, live.outputs)
+                values = dict(live.values)
+            return FoundRun(
+                live.summary(),
+                events,
+                live.graph,
+                live.inputs,
+                live.outputs,
+                history.shown(values),
+            )
         found = _history(history.get_run, self.db, run_id)
         if found is None:
             raise RpcError(NOT_FOUND, f"no run {run_id!r} on this server or in the history")
@@ -342,7 +350,12 @@ class Server:
         if params.runId is not None:
             found = self._find_run(params.runId)
             return build_view(
-                found.graph, found.events, found.summary, inputs=found.inputs, outputs=found.outputs
+                found.graph,
+                found.events,
+                found.summary,
+                inputs=found.inputs,
+                outputs=found.outputs,
+                values=found.values,
             )
         if params.path is None:
             raise RpcError(INVALID_PARAMS, "view.get needs a runId or a path")

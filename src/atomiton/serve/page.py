@@ -54,6 +54,11 @@ def report_html(run_id: str, *, db: Path | None = None) -> str:
         raise ReportError(f"no run {run_id!r} in the run history")
     graph = graph_or_none(found.summary.source)
     view = build_view(
-        graph, found.events, found.summary, inputs=found.inputs, outputs=found.outputs
+        graph,
+        found.events,
+        found.summary,
+        inputs=found.inputs,
+        outputs=found.outputs,
+        values=found.values,
     )
     return render_page(view)

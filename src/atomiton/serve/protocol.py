@@ -311,7 +311,9 @@ class FailureItem(Message):
 
 class ViewModel(Message):
     """Everything the page draws: laid-out graph, node states, timeline, failures, and the
-    run's inputs and outputs when known."""
+    run's inputs and outputs when known. ``values`` holds what each completed node produced
+    (node id to value, in the run history's stored form: a large or non-JSON value is a
+    ``$atomiton`` marker); a node's inputs are the values of the nodes on its incoming edges."""
 
     title: str
     width: float
@@ -326,6 +328,7 @@ class ViewModel(Message):
     failures: list[FailureItem] = Field(default_factory=list)
     inputs: Any = None
     outputs: Any = None
+    values: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- the method table ----------------------------------------------------------------------

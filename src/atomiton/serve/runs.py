@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from ..compiler.ir import Graph
 from ..errors import AtomitonError, BlueprintError
 from ..runtime import RunControl
-from ..runtime.events import Event, event_to_dict
+from ..runtime.events import Event, NodeCompleted, event_to_dict
 from . import history
 from .protocol import NOT_FOUND, RUN_REFUSED, RunEventNote, RunSummaryItem
 from .rpc import RpcError, Session
@@ -60,6 +60,8 @@ class LiveRun:
     events: list[dict[str, Any]] = field(default_factory=list)
     inputs: dict[str, Any] | None = None
     outputs: dict[str, Any] | None = None
+    # Node id -> the value it produced (kept as it is; encoded only when a client asks).
+    values: dict[str, object] = field(default_factory=dict)
     error: str | None = None
     # The final event (number, JSON), held back until the run's thread has finished.
     final: tuple[int, dict[str, Any]] | None = None
@@ -94,6 +96,8 @@ class _BoardHook:
     """The hook a server attaches to each of its runs (called from the run's threads)."""
 
     wants_trace = False
+    # Each NodeCompleted carries the node's value, for the page's node details.
+    wants_values = True
 
     def __init__(self, board: RunBoard, run: LiveRun) -> None:
         self.board = board
@@ -103,6 +107,9 @@ class _BoardHook:
         run = self.run
         data = event_to_dict(event)
         with run.lock:
+            if type(event) is NodeCompleted:
+                # Kept as it is (not JSON in general): encoded only when a client asks.
+                run.values[event.node_id] = event.value
             if not run.run_id:
                 run.run_id = event.run_id
                 run.started = event.timestamp

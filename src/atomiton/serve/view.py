@@ -198,6 +198,7 @@ def build_view(
     title: str = "",
     inputs: object = None,
     outputs: object = None,
+    values: Mapping[str, object] | None = None,
 ) -> ViewModel:
     """The page's whole picture of a blueprint (and of a run of it, given its events).
 
@@ -263,4 +264,5 @@ def build_view(
         failures=failures,
         inputs=inputs,
         outputs=outputs,
+        values=dict(values or {}),
     )

@@ -13,8 +13,11 @@ main thread has ended and the deque is drained, so nothing an ended run reported
 leaves after ``linger`` idle seconds, and starts again with the next event. A recorder that
 cannot open its database never fails a run: it drops the events and keeps the error in ``error``.
 
-Hooks see events, not values: per-node inputs and outputs are not recorded (the run's own inputs
-and outputs are, through ``inputs=`` and ``record_outputs``).
+The recorder ``wants_values``: each ``NodeCompleted`` carries the node's value, which the writer
+stores with the node by the value rules (``values.py``: JSON, blobs, the size cap), never in the
+event stream. A node's inputs are the outputs of the nodes upstream of it, so they are not
+stored twice. The run's own inputs and outputs are recorded through ``inputs=`` and
+``record_outputs``.
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ def event_dict(event: Event) -> dict[str, object]:
     """``event_to_dict(event)``, faster: the field names of each event class are read once."""
     names = _FIELDS.get(type(event), ())
     if names == ():
-        fields = tuple(f.name for f in dataclasses.fields(event))
+        # A node's value is stored with the node (``values.py``'s rules), not in the stream.
+        fields = tuple(f.name for f in dataclasses.fields(event) if f.name != "value")
         # Only events without a trace take the short way; a trace needs ``event_to_dict``.
         names = _FIELDS[type(event)] = None if "trace" in fields else fields
     if names is None:
@@ -96,6 +100,7 @@ class _Node:
     source: str = ""
     line: int = 0
     column: int = 0
+    output: str | None = None
 
 
 @dataclass
@@ -138,6 +143,9 @@ class RunRecorder:
 
     Use it as a context manager (or call ``close``) to wait until everything is written.
     """
+
+    # Each node's value rides on its NodeCompleted, to be stored with the node.
+    wants_values = True
 
     def __init__(
         self,
@@ -355,6 +363,12 @@ class RunRecorder:
             if node is None:
                 node = run.nodes[event.node_id] = _Node(event.index, event.node_type)
             _apply_node_event(node, event)
+            if type(event) is NodeCompleted:
+                # Encoded here, on the writer thread: the run's threads only queue the event.
+                encoded = self._encode(event.value)
+                node.output = encoded.text
+                if encoded.blobs:
+                    writes.values.append((event.run_id, encoded))
             run.dirty.add(event.node_id)
             writes.touched.add(event.run_id)
         elif isinstance(event, _ENDS):
@@ -467,6 +481,8 @@ class _Writes:
     # Per run: the sequence number of the batch's first event, and the events as dicts.
     events: dict[str, tuple[int, list[dict[str, object]]]] = field(default_factory=dict)
     outputs: list[tuple[str, Encoded]] = field(default_factory=list)
+    # Node values whose stored form refers to blobs, per run.
+    values: list[tuple[str, Encoded]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
     ended: list[str] = field(default_factory=list)
 
@@ -494,7 +510,8 @@ class _Writes:
             if run is None:
                 continue
             conn.executemany(
-                "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO nodes VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_node_row(run_id, node_id, run.nodes[node_id]) for node_id in run.dirty],
             )
             run.dirty.clear()
@@ -505,6 +522,8 @@ class _Writes:
             )
         for run_id, encoded in self.outputs:
             conn.execute("UPDATE runs SET outputs = ? WHERE id = ?", (encoded.text, run_id))
+            _store_blobs(conn, run_id, encoded)
+        for run_id, encoded in self.values:
             _store_blobs(conn, run_id, encoded)
 
 
@@ -533,6 +552,7 @@ def _node_row(run_id: str, node_id: str, node: _Node) -> tuple[object, ...]:
         node.source,
         node.line,
         node.column,
+        node.output,
     )
 
 

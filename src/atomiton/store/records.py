@@ -76,6 +76,10 @@ class NodeRecord:
     source: str
     line: int
     column: int
+    # What the node produced (a JSON value or a marker, ``values.py``); ``has_output`` tells a
+    # recorded None from a value that was never recorded (a node that did not complete).
+    output: object = None
+    has_output: bool = False
 
     @property
     def position(self) -> str:
@@ -99,6 +103,7 @@ class NodeRecord:
             "line": self.line,
             "column": self.column,
             "position": self.position,
+            **({"output": self.output} if self.has_output else {}),
         }
 
 

@@ -155,7 +155,7 @@ class RunStore:
         row = rows[0]
         nodes = self._query(
             "SELECT node_id, idx, type, state, started, ended, duration, attempts, error,"
-            " error_type, source, line, col FROM nodes WHERE run_id = ? ORDER BY idx",
+            " error_type, source, line, col, output FROM nodes WHERE run_id = ? ORDER BY idx",
             (full,),
         )
         count = self._query(
@@ -324,4 +324,6 @@ def _node(row: tuple[Any, ...]) -> NodeRecord:
         source=row[10],
         line=row[11],
         column=row[12],
+        output=decode(row[13]),
+        has_output=row[13] is not None,
     )

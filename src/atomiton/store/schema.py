@@ -114,6 +114,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ) WITHOUT ROWID;
     CREATE INDEX runs_blueprint ON runs (blueprint_id, started);
     """,
+    # 3: each node's output value (``values.py``'s stored form; NULL: not recorded).
+    """
+    ALTER TABLE nodes ADD COLUMN output TEXT;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

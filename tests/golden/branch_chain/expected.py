@@ -117,7 +117,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         except Exception as exc:
             ex.node_failed(2, exc)
         if ex.slow:
-            ex.node_completed(2)
+            ex.node_completed(2, s.c)
     elif ex.slow:
         ex.node_skipped(2, "its onError branch was not taken")
 
@@ -134,7 +134,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         except Exception as exc:
             ex.node_failed(3, exc)
         if ex.slow:
-            ex.node_completed(3)
+            ex.node_completed(3, s.handler)
     elif ex.slow:
         ex.node_skipped(3, "its onError branch was not taken")
 

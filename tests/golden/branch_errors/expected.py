@@ -121,7 +121,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         except Exception as exc:
             ex.node_failed(1, exc)
         if ex.slow:
-            ex.node_completed(1)
+            ex.node_completed(1, s.report)
     elif ex.slow:
         ex.node_skipped(1, "its onError branch was not taken")
 
@@ -144,7 +144,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         except Exception as exc:
             ex.node_failed(2, exc)
         if ex.slow:
-            ex.node_completed(2)
+            ex.node_completed(2, s.explain)
     elif ex.slow:
         ex.node_skipped(2, "its onError branch was not taken")
 
@@ -170,7 +170,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         except Exception as exc:
             ex.node_failed(4, exc)
         if ex.slow:
-            ex.node_completed(4)
+            ex.node_completed(4, s.fine_handler)
     elif ex.slow:
         ex.node_skipped(4, "its onError branch was not taken")
 

@@ -81,7 +81,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.start)
 
     # disabled: code (blueprint.yaml:7:5)
     if ex.slow:
@@ -108,7 +108,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
-        ex.node_completed(4)
+        ex.node_completed(4, s.fine)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

@@ -116,7 +116,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.payload)
 
     # write_json: file-system (blueprint.yaml:10:5)
     if ex.slow:
@@ -132,7 +132,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.write_json)
 
     # read_back: file-system (blueprint.yaml:16:5)
     if ex.slow:
@@ -144,7 +144,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
-        ex.node_completed(3)
+        ex.node_completed(3, s.read_back)
 
 
 def _task_1(ex: _rt.Execution, s: _State) -> None:
@@ -164,7 +164,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.write_text)
 
     # check: file-system (blueprint.yaml:19:5)
     if ex.slow:
@@ -176,7 +176,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
-        ex.node_completed(4)
+        ex.node_completed(4, s.check)
 
 
 _TASKS: Final = (

@@ -80,7 +80,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.greet)
 
     # shout: code (blueprint.yaml:13:5)
     def _shout_code(data: Any) -> Any:
@@ -93,7 +93,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.shout)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

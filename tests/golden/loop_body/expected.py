@@ -99,7 +99,7 @@ def _each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.upper)
 
     # each.body.tag: edit-fields (blueprint.yaml:17:13)
     if ex.slow:
@@ -111,7 +111,7 @@ def _each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.tag)
 
     return {"upper": s.upper, "tag": s.tag}
 
@@ -131,7 +131,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.each)
 
 
 _TASKS: Final = (_rt.Task(_task_0, mode="thread"),)

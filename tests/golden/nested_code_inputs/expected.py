@@ -141,7 +141,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.make)
 
     # a.scale: transform (child.yaml:9:5)
     def _a_scale_transform_function(item: Any) -> Any:
@@ -156,7 +156,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.a_scale)
 
     # a.sum: code (child.yaml:12:5)
     def _a_sum_code(data: Any) -> Any:
@@ -169,7 +169,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.a_sum)
 
     # b.scale: transform (child.yaml:9:5)
     def _b_scale_transform_function(item: Any) -> Any:
@@ -184,7 +184,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
-        ex.node_completed(3)
+        ex.node_completed(3, s.b_scale)
 
     # b.sum: code (child.yaml:12:5)
     def _b_sum_code(data: Any) -> Any:
@@ -197,7 +197,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
-        ex.node_completed(4)
+        ex.node_completed(4, s.b_sum)
 
     # c.scale: transform (child.yaml:9:5)
     def _c_scale_transform_function(item: Any) -> Any:
@@ -212,7 +212,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(5, exc)
     if ex.slow:
-        ex.node_completed(5)
+        ex.node_completed(5, s.c_scale)
 
     # c.sum: code (child.yaml:12:5)
     def _c_sum_code(data: Any) -> Any:
@@ -225,7 +225,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(6, exc)
     if ex.slow:
-        ex.node_completed(6)
+        ex.node_completed(6, s.c_sum)
 
     # d: code (blueprint.yaml:18:5)
     def _d_code(data: Any) -> Any:
@@ -238,7 +238,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(7, exc)
     if ex.slow:
-        ex.node_completed(7)
+        ex.node_completed(7, s.d)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

@@ -93,7 +93,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.b_scale)
 
     # b.d.inc: code (d.yaml:8:5)
     def _b_d_inc_code(data: Any) -> Any:
@@ -106,7 +106,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.b_d_inc)
 
     # c.scale: code (c.yaml:8:5)
     def _c_scale_code(data: Any) -> Any:
@@ -119,7 +119,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.c_scale)
 
     # c.d.inc: code (d.yaml:8:5)
     def _c_d_inc_code(data: Any) -> Any:
@@ -132,7 +132,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
-        ex.node_completed(3)
+        ex.node_completed(3, s.c_d_inc)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

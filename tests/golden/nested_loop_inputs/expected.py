@@ -147,7 +147,7 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.scale)
 
     # ten.each.body.tag: edit-fields (child.yaml:15:13)
     if ex.slow:
@@ -159,7 +159,7 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
-        ex.node_completed(3)
+        ex.node_completed(3, s.tag)
 
     return {"scaled": s.scale, "tag": s.tag}
 
@@ -190,7 +190,7 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
-        ex.node_completed(4)
+        ex.node_completed(4, s.scale)
 
     # top.each.body.tag: edit-fields (child.yaml:15:13)
     if ex.slow:
@@ -202,7 +202,7 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(5, exc)
     if ex.slow:
-        ex.node_completed(5)
+        ex.node_completed(5, s.tag)
 
     return {"scaled": s.scale, "tag": s.tag}
 
@@ -222,7 +222,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.ten_each)
 
 
 def _task_1(ex: _rt.Execution, s: _State) -> None:
@@ -240,7 +240,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.top_each)
 
 
 _TASKS: Final = (

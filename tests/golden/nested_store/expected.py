@@ -86,7 +86,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.greet_hello)
 
     # greet.stamp.mark: edit-fields (store/stamper.yaml:8:5)
     if ex.slow:
@@ -98,7 +98,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.greet_stamp_mark)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

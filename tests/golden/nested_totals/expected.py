@@ -115,7 +115,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.totals_sum)
 
     # totals.plus.pair: edit-fields (parts/add.yaml:9:5)
     if ex.slow:
@@ -127,7 +127,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.totals_plus_pair)
 
     # totals.plus.add: code (parts/add.yaml:12:5)
     def _totals_plus_add_code(data: Any) -> Any:
@@ -142,7 +142,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.totals_plus_add)
 
     # report.label: code (blueprint.yaml:20:9)
     def _report_label_code(data: Any) -> Any:
@@ -157,7 +157,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
-        ex.node_completed(3)
+        ex.node_completed(3, s.report_label)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

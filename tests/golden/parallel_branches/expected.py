@@ -91,7 +91,7 @@ def _both_branch0(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.total)
 
     return s.total
 
@@ -120,7 +120,7 @@ def _both_branch1(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.biggest)
 
     return s.biggest
 
@@ -143,7 +143,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.both)
 
 
 _TASKS: Final = (_rt.Task(_task_0, mode="thread"),)

@@ -76,7 +76,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.split)
 
     # count: code (blueprint.yaml:11:5)
     def _count_code(data: Any) -> Any:
@@ -89,7 +89,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.count)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

@@ -82,7 +82,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.lines)
 
 
 _TASKS: Final = (_rt.Task(_task_0, mode="thread"),)

@@ -91,7 +91,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.fields)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

@@ -117,7 +117,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
-        ex.node_completed(0)
+        ex.node_completed(0, s.big)
 
     # sorted: transform (blueprint.yaml:14:5)
     if ex.slow:
@@ -127,7 +127,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
-        ex.node_completed(1)
+        ex.node_completed(1, s.sorted)
 
     # names: transform (blueprint.yaml:15:5)
     def _names_transform_function(item: Any) -> Any:
@@ -142,7 +142,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
-        ex.node_completed(2)
+        ex.node_completed(2, s.names)
 
     # unique: transform (blueprint.yaml:16:5)
     if ex.slow:
@@ -152,7 +152,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
-        ex.node_completed(3)
+        ex.node_completed(3, s.unique)
 
     # total: transform (blueprint.yaml:17:5)
     def _total_transform_function(acc: Any, item: Any, index: Any) -> Any:
@@ -167,7 +167,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
-        ex.node_completed(4)
+        ex.node_completed(4, s.total)
 
     # teams: transform (blueprint.yaml:18:5)
     if ex.slow:
@@ -177,7 +177,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     except Exception as exc:
         ex.node_failed(5, exc)
     if ex.slow:
-        ex.node_completed(5)
+        ex.node_completed(5, s.teams)
 
 
 _TASKS: Final = (_rt.Task(_task_0),)

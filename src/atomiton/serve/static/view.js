@@ -7,6 +7,7 @@
   const W = 180, H = 48;
   const $ = (id) => document.getElementById(id);
   let view = null, scale = 1, socket = null, nextId = 1, currentRun = null;
+  const embedded = JSON.parse($("atomiton-data").textContent || "null");
   const pending = new Map();
   const stateOf = new Map();
 
@@ -53,7 +54,7 @@
       text(g, 10, 37, n.type, "type");
       const tip = el("title", {}, g);
       tip.textContent = n.id + (n.position ? "\n" + n.position : "");
-      g.addEventListener("click", () => showDetails(n.id));
+      g.addEventListener("click", () => selectNode(n.id));
     }
     setProgress(v.progress || 0);
     if (v.run) $("run-status").textContent = v.run.status;
@@ -124,6 +125,17 @@
     }
   }
 
+  // During a live run the values shown are fetched when a node is clicked.
+  async function selectNode(id) {
+    showDetails(id);
+    if (!socket || !currentRun || embedded) return;
+    const runId = currentRun;
+    const v = await call("view.get", { runId: runId });
+    if (currentRun !== runId || !view) return;
+    view.values = v.values;
+    showDetails(id);
+  }
+
   function showDetails(id) {
     document.querySelectorAll("#graph .node.selected").forEach((g) => g.classList.remove("selected"));
     const g = document.querySelector(`#graph [data-node-id="${CSS.escape(id)}"]`);
@@ -131,6 +143,16 @@
     const n = view.nodes.find((x) => x.id === id) || {};
     const fields = [["id", id], ["type", n.type], ["state", stateOf.get(id) || n.state],
       ["position", n.position || ""]];
+    // A node's value as recorded; none yet while it may still run, none at all once it cannot.
+    const values = view.values || {};
+    const valueOf = (node) => node in values ? JSON.stringify(values[node]) :
+      ["pending", "running"].includes(stateOf.get(node) ||
+        (view.nodes.find((x) => x.id === node) || {}).state || "pending") ? "(not yet)" : "(none)";
+    fields.push(["output", valueOf(id)]);
+    for (const e of view.edges.filter((x) => x.target === id)) {
+      const from = e.label ? `input ${e.label} (from ${e.source})` : `input from ${e.source}`;
+      fields.push([from, valueOf(e.source)]);
+    }
     for (const name of n.produces || []) {
       const value = view.outputs && name in view.outputs ? JSON.stringify(view.outputs[name]) : "(not yet)";
       fields.push([`output ${name}`, value]);
@@ -252,7 +274,6 @@
   $("zoom-in").addEventListener("click", () => { scale *= 1.25; applyZoom(); });
   $("zoom-out").addEventListener("click", () => { scale /= 1.25; applyZoom(); });
 
-  const embedded = JSON.parse($("atomiton-data").textContent || "null");
   if (embedded) {
     document.body.classList.add("report");
     drawGraph(embedded);
