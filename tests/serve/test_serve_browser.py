@@ -114,8 +114,10 @@ def test_the_page_follows_a_run_live_and_shows_failures_at_their_position(
         client.wait(run_id)
     node(page, "last").and_(page.locator('[data-state="done"]')).wait_for(timeout=15000)
     page.locator("#progress", has_text="100%").wait_for(timeout=15000)
-    page.wait_for_selector("#timeline rect.bar")
-    assert page.locator("#timeline rect.bar").count() == 3
+    # One bar per node once the last events are drawn (bars are added as events arrive).
+    page.wait_for_function(
+        "document.querySelectorAll('#timeline rect.bar').length === 3", timeout=15000
+    )
     assert page.locator(f'#run-list li[data-run-id="{run_id}"]').count() == 1
     node(page, "last").click()
     details = page.locator("#detail-body").inner_text()
