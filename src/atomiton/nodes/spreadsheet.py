@@ -397,21 +397,7 @@ def _openpyxl() -> Any:
 def _read_xlsx(params: Params, where: Path | None, data: object) -> Output:
     openpyxl = _openpyxl()
 
-    source: Any
-    if data is not None:
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(
-                f"spreadsheet read of XLSX takes the workbook's bytes on the data input, got a {type(data).__name__}"
-            )
-        source = io.BytesIO(bytes(data))
-        name = "the data input"
-    else:
-        assert where is not None
-        if not where.is_file():
-            if where.exists():
-                raise IsADirectoryError(f"{str(where)!r} is a folder, not a spreadsheet file")
-            raise FileNotFoundError(f"no such file: {str(where)!r}")
-        source, name = where, str(where)
+    source, name = workbook_source("XLSX", where, data)
     try:
         # read_only streams rows from the zip instead of building the whole sheet in memory;
         # data_only gives the cached results of formulas, not their text.
@@ -433,10 +419,33 @@ def _read_xlsx(params: Params, where: Path | None, data: object) -> Output:
     return Output(_closing(records, workbook.close), headers, None, sheet_title, names)
 
 
+def workbook_source(kind: str, where: Path | None, data: object) -> tuple[Path | io.BytesIO, str]:
+    """A binary workbook to read: the bytes on the data input, else the file at ``where``; and
+    how messages name it.
+
+    Raises:
+        TypeError: ``data`` is not bytes.
+        FileNotFoundError, IsADirectoryError: ``where`` is not a file.
+    """
+    if data is not None:
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(
+                f"spreadsheet read of {kind} takes the workbook's bytes on the data input, "
+                f"got a {type(data).__name__}"
+            )
+        return io.BytesIO(bytes(data)), "the data input"
+    assert where is not None
+    if not where.is_file():
+        if where.exists():
+            raise IsADirectoryError(f"{str(where)!r} is a folder, not a spreadsheet file")
+        raise FileNotFoundError(f"no such file: {str(where)!r}")
+    return where, str(where)
+
+
 def _read_ods(params: Params, where: Path | None, data: object) -> Output:
     from .spreadsheet_ods import ods_rows, ods_tables  # here: the XML reader is for ODS only
 
-    name, tables = ods_tables(where, data)
+    name, tables = ods_tables(*workbook_source("ODS", where, data))
     names = list(tables)
     sheet_title = _pick_sheet(params, names, name)
     rows = ods_rows(tables[sheet_title])

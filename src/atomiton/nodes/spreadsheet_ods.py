@@ -38,31 +38,15 @@ _NUMBER_TYPES: Final = frozenset({"float", "percentage", "currency"})
 Row = list[object]
 
 
-def ods_tables(where: Path | None, data: object) -> tuple[str, dict[str, ElementTree.Element]]:
-    """The sheets of an ``.ods`` workbook by name, read from ``data`` (its bytes) or ``where``.
+def ods_tables(source: Path | BytesIO, name: str) -> tuple[str, dict[str, ElementTree.Element]]:
+    """The sheets of an ``.ods`` workbook by name, read from ``source`` (named ``name``).
 
     Returns:
         The name used in messages, and each sheet's ``table:table`` element in sheet order.
 
     Raises:
-        TypeError: ``data`` is not bytes.
-        FileNotFoundError, IsADirectoryError: ``where`` is not a file.
         ValueError: the file is not an ODF spreadsheet.
     """
-    if data is not None:
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(
-                f"spreadsheet read of ODS takes the file's bytes on the data input, got a {type(data).__name__}"
-            )
-        source: Path | BytesIO = BytesIO(bytes(data))
-        name = "the data input"
-    else:
-        assert where is not None
-        if not where.is_file():
-            if where.exists():
-                raise IsADirectoryError(f"{str(where)!r} is a folder, not a spreadsheet file")
-            raise FileNotFoundError(f"no such file: {str(where)!r}")
-        source, name = where, str(where)
     try:
         with zipfile.ZipFile(source) as archive:
             if archive.getinfo("content.xml").file_size > _MAX_CONTENT_BYTES:
