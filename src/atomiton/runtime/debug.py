@@ -14,6 +14,7 @@ traceback shows it. Building the ``NodeError`` itself, and when one is raised, i
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,14 +48,8 @@ class SourceMap:
 
     def place(self, line: int) -> Place | None:
         """The place generated ``line`` comes from (None: the module's own framing)."""
-        low, high = 0, len(self.starts)
-        while low < high:  # the last run starting at or before ``line``
-            middle = (low + high) // 2
-            if self.starts[middle] <= line:
-                low = middle + 1
-            else:
-                high = middle
-        return self.places[low - 1] if low else None
+        after = bisect.bisect_right(self.starts, line)  # the last run starting at or before it
+        return self.places[after - 1] if after else None
 
 
 @lru_cache(maxsize=16)
