@@ -103,10 +103,10 @@ def test_which_nullable_edges_fit(source: str, target: str, expected: bool) -> N
 
 def test_port_types_nested_beyond_the_limit_raise_quickly() -> None:
     deep = "array<" * 500 + "integer" + ">" * 500
-    started = time.process_time()
+    started = time.thread_time()
     with pytest.raises(TypeTooDeepError):
         parse_type(deep)
-    assert time.process_time() - started < 0.5
+    assert time.thread_time() - started < 0.5
     fine = "array<" * MAX_TYPE_DEPTH + "integer" + ">" * MAX_TYPE_DEPTH
     assert str(t(fine)) == fine
 
@@ -180,11 +180,11 @@ def test_nullable_port_into_a_nullable_output_compiles_and_passes_mypy(tmp_path:
     ids=["100k-terms", "5k-terms", "parens", "brackets", "calls"],
 )
 def test_hostile_code_is_a_limit_not_a_crash(source: str) -> None:
-    started = time.process_time()
+    started = time.thread_time()
     for normalize in (normalize_expression, normalize_body):
         with pytest.raises(CodeLimitError):
             normalize(source)
-    assert time.process_time() - started < 2
+    assert time.thread_time() - started < 2
 
 
 def test_code_at_the_depth_limit_still_compiles(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_code_at_the_depth_limit_still_compiles(tmp_path: Path) -> None:
 
 
 def test_a_huge_code_parameter_is_a_positioned_diagnostic(tmp_path: Path) -> None:
-    started = time.process_time()
+    started = time.thread_time()
     (error,) = errors_of(
         tmp_path,
         {
@@ -212,7 +212,7 @@ def test_a_huge_code_parameter_is_a_positioned_diagnostic(tmp_path: Path) -> Non
             ],
         },
     )
-    assert time.process_time() - started < 2
+    assert time.thread_time() - started < 2
     assert error.code == "E0306" and error.span is not None
     assert error.span.line == line_of(tmp_path / "flow.yaml", "code:")
     assert "the limit is 100,000" in error.message
