@@ -356,7 +356,7 @@ class _Binder:
 
     def _edge_source(self, edge: EdgeDef) -> Binding | None:
         if edge.source == "input":
-            if any(node.id == "input" for node in self.bound.doc.nodes):
+            if "input" in self.declared_ids:
                 return None  # a node wrongly named 'input' (E0211 said so): no second error
             name = edge.source_port
             if self.bound.item_input:
