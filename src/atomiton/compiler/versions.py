@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from .. import __version__, codes
 from ..diagnostics import Diagnostic, Severity
@@ -248,3 +248,91 @@ def _write_bound(value: object, out: list[str]) -> None:
         # Nothing else comes from YAML; the type's name (never its repr, which may hold an
         # address) keeps the encoding deterministic all the same.
         out.append(f"?{type(value).__module__}.{type(value).__qualname__};")
+
+
+# -- what changed since a run ---------------------------------------------------------------------
+
+ChangeKind = Literal["changed", "new", "unknown", "downstream"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A node that would compute again, compared with a recorded run, and why.
+
+    Attributes:
+        node: the node's id.
+        kind: ``changed`` (its version differs), ``new`` (the run had no such node),
+            ``unknown`` (the run recorded no version for it) or ``downstream`` (its own version
+            is the same, but it reads a node that computes again).
+        reason: the why in words.
+        version: its version now.
+        recorded: its version in the run (None: none recorded).
+    """
+
+    node: str
+    kind: ChangeKind
+    reason: str
+    version: str
+    recorded: str | None = None
+
+
+def changes_since(
+    graph: Graph, versions: Mapping[str, str], recorded: Mapping[str, str | None]
+) -> list[Change]:
+    """The nodes of ``graph`` that would compute again compared with a run whose nodes had the
+    ``recorded`` versions (node id -> version), in the order the module runs them (a loop's
+    body after the loop), each changed node's downstream nodes marked as such."""
+    changes: list[Change] = []
+    again: dict[str, str] = {}  # node id -> the changed node it computes again because of
+
+    def visit(nodes: tuple[Node, ...]) -> None:
+        for node in nodes:
+            version = versions[node.id]
+            change = _own_change(node.id, version, recorded)
+            if change is not None:
+                again[node.id] = node.id
+                changes.append(change)
+            else:
+                upstream = sorted(n for n in _reads(node) if n in again)
+                if upstream:
+                    cause = again[upstream[0]]
+                    again[node.id] = cause
+                    via = "" if cause == upstream[0] else f" through {upstream[0]!r}"
+                    reason = f"downstream of {cause!r}{via}"
+                    changes.append(Change(node.id, "downstream", reason, version, version))
+            for body in node.bodies:
+                visit(body.nodes)
+
+    visit(graph.nodes)
+    return changes
+
+
+def _own_change(node_id: str, version: str, recorded: Mapping[str, str | None]) -> Change | None:
+    if node_id not in recorded:
+        return Change(node_id, "new", "not in the run", version)
+    old = recorded[node_id]
+    if old is None:
+        return Change(node_id, "unknown", "the run recorded no version for it", version)
+    if old != version:
+        return Change(node_id, "changed", f"version {old} -> {version}", version, old)
+    return None
+
+
+def _reads(node: Node) -> set[str]:
+    """The ids of the nodes whose results ``node`` reads (edges, templates, code)."""
+    found: set[str] = set()
+    pending: list[object] = [*node.inputs.values(), *node.params.values()]
+    pending.extend(binding for code in node.code for _, binding in code.reads)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, FromNode):
+            found.add(value.node)
+        elif isinstance(value, FromTemplate):
+            pending.append(value.template)
+        elif isinstance(value, Template):
+            pending.extend(p.root for p in value.parts if isinstance(p, TemplateExpr))
+        elif isinstance(value, (list, tuple)):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+    return found
