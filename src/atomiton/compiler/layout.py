@@ -113,14 +113,14 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
     if not head.endswith("=(") and indent + 4 + str_width(body) <= LINE_LENGTH:
         return f"{head}\n{pad}    {body}\n{pad}){suffix}"
     # Black's next try: one argument per line, with the magic trailing comma it adds.
-    parts = _top_level_parts(body)
+    parts = top_level_parts(body)
     if len(parts) < 2 or any(indent + 5 + str_width(part) > LINE_LENGTH for part in parts):
         return None
     lines = "\n".join(f"{pad}    {part}," for part in parts)
     return f"{head}\n{lines}\n{pad}){suffix}"
 
 
-def _top_level_parts(body: str) -> list[str]:
+def top_level_parts(body: str) -> list[str]:
     """``body`` split at its commas outside brackets and strings."""
     parts: list[str] = []
     depth, start = 0, 0
