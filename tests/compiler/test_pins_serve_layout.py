@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import black
 import pytest
+import yaml
 
+from atomiton.compiler import CompileOptions, compile_blueprint
 from atomiton.compiler.codegen import _serve_header
 from atomiton.compiler.layout import BLACK_MODE
 
@@ -27,3 +31,22 @@ def test_serve_header_is_what_black_writes(indent: int, keys: int, policy: bool)
     blocks = "".join(f"{' ' * level}if x:\n" for level in range(0, indent, 4))
     ours = f"{blocks}{' ' * indent}{header}\n{' ' * (indent + 4)}pass\n"
     assert _black(header, indent) == ours
+
+
+def test_long_node_ids_in_pins_and_fails_stay_black_stable(tmp_path: Path) -> None:
+    """A node id too long for one line of ``Pins``/``Fails`` is laid out as black would."""
+    long_id = "a" + "0" * 62
+    doc = {
+        "id": "long-ids",
+        "interface": {"inputs": [{"id": "value", "dataType": "any", "default": 0}]},
+        "nodes": [
+            {"id": long_id, "type": "code", "parameters": {"code": "a = _0"}},
+            {"id": "b" * 70, "type": "edit-fields", "parameters": {"values": {"x": 1}}},
+        ],
+        "edges": [{"source": long_id, "target": "b" * 70}],
+    }
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code = compile_blueprint(path, options=CompileOptions(root=tmp_path)).code
+    assert black.format_str(code, mode=BLACK_MODE) == code
+    assert f'"{long_id}": BaseException,' in code

@@ -66,6 +66,17 @@ def element(expression: str, indent: int) -> str:
     return _reindent(_black_element(expression, LINE_LENGTH - indent), indent)
 
 
+def dict_item(key: str, value: str, indent: int) -> str:
+    """``key: value,`` as one item of an exploded dict whose items stand at ``indent``."""
+    line = f"{key}: {value},"
+    if indent + str_width(line) <= LINE_LENGTH:
+        return line
+    mode = replace(BLACK_MODE, line_length=LINE_LENGTH - indent + 4)
+    wrapped = black.format_str(f"_ = {{\n    {line}\n}}\n", mode=mode)
+    lines = [item[4:] if item.startswith("    ") else item for item in wrapped.splitlines()[1:-1]]
+    return _reindent("\n".join(lines), indent)
+
+
 def exploded(
     opening: str, items: list[str], closing: str, indent: int, *, trailing: str = ""
 ) -> str:

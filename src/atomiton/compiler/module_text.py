@@ -176,7 +176,7 @@ def _typed_dict(out: CodeWriter, name: str, items: list[tuple[str, str]]) -> Non
     out.write(f'"{name}",', 4)
     out.write("{", 4)
     for key, annotation in items:
-        out.write(layout.element(f"{key}: {annotation}", 8), 8)
+        out.write(layout.dict_item(key, annotation, 8), 8)
     out.write("},", 4)
     out.write("total=False,", 4)
     out.write(")")
