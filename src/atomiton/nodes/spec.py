@@ -185,6 +185,9 @@ class NodeSpec:
     needs_decided_by: tuple[str, ...] = ()
     # Parameters that hold sub-blueprints (compiled into functions, not passed as values).
     subflows: tuple[SubflowParam, ...] = ()
+    # The implementation's version, raised by the node's author whenever the same parameters and
+    # inputs may give a different result; it is part of every node's code version (versions.md).
+    version: int = 1
 
     def __post_init__(self) -> None:
         # A spec written by hand (not by ``node_spec``) may leave a port's type out: ``any``.
@@ -216,6 +219,7 @@ def node_spec(
     aliases: tuple[str, ...] = (),
     needs: Callable[[Any], tuple[str, ...]] | None = None,
     needs_decided_by: tuple[str, ...] = (),
+    version: int = 1,
 ) -> NodeSpec:
     """The ``NodeSpec`` of the node whose ``run`` function this is.
 
@@ -227,16 +231,22 @@ def node_spec(
         output: name, description (and vocabulary type) of the single output of a node whose
             ``run`` returns its value itself; the name defaults to ``result``.
         execution, weight, requires, extra, aliases, needs, needs_decided_by: as in ``NodeSpec``.
+        version: the implementation's version (a positive integer, 1 by default): raise it when
+            the node may give a different result for the same parameters and inputs, so that
+            cached results of the old implementation are not reused.
 
     Returns:
         The spec; the compiler reads only this.
 
     Raises:
         NodeSpecError: ``run`` breaks the calling convention (no ``Params`` first, a positional
-            port, a code or sub-flow keyword without its parameter, a one-field ``Output``).
+            port, a code or sub-flow keyword without its parameter, a one-field ``Output``), or
+            ``version`` is not a positive integer.
     """
     module = sys.modules[run.__module__]
     where = f"{run.__module__}.run"
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise NodeSpecError(f"{where}: version must be a positive integer, not {version!r}")
     signature = inspect.signature(run)
     parameters = list(signature.parameters.values())
     if not parameters or parameters[0].kind not in (
@@ -300,6 +310,7 @@ def node_spec(
         needs=needs,
         needs_decided_by=needs_decided_by,
         subflows=tuple(subflows),
+        version=version,
     )
 
 

@@ -42,6 +42,10 @@ class NodeInfo:
             the run go on with a ``None`` result.
         execution: where the call runs: ``inline`` (the calling thread), ``thread`` or ``process``.
         enabled: False when the blueprint disabled the node; generated code then skips it.
+        version: the node's code version, 16 hex digits the compiler works out from what decides
+            its behaviour (its type's implementation, its parameters, its code); the same
+            version and the same input values give the same result. Empty in modules compiled
+            before versions existed.
     """
 
     id: str
@@ -56,6 +60,7 @@ class NodeInfo:
     on_error: OnError = "fail"
     execution: ExecutionMode = "inline"
     enabled: bool = True
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,6 +118,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE nodes ADD COLUMN output TEXT;
     """,
+    # 4 (node versions): each node's code version as the compiled module recorded it (NULL: a
+    # module compiled before versions, or a node the run's blueprint did not list).
+    """
+    ALTER TABLE nodes ADD COLUMN version TEXT;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

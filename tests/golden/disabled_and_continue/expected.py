@@ -23,11 +23,41 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="c06d8d297290b2374a3dc510e5f2bcfd7c62037d46ef01fc37e196a35ae02cc6",
     outputs=(("after_off", -1), ("broken", 3), ("fine", 4)),
     nodes=(
-        _rt.NodeInfo(id="start", type="edit-fields", line=4, column=5, weight=80),
-        _rt.NodeInfo(id="disabled", type="code", line=7, column=5, enabled=False),
-        _rt.NodeInfo(id="after_off", type="code", line=10, column=5, enabled=False),
-        _rt.NodeInfo(id="broken", type="code", line=13, column=5, on_error="continue"),
-        _rt.NodeInfo(id="fine", type="code", line=16, column=5),
+        _rt.NodeInfo(
+            id="start",
+            type="edit-fields",
+            line=4,
+            column=5,
+            weight=80,
+            version="31315733042339bc",
+        ),
+        _rt.NodeInfo(
+            id="disabled",
+            type="code",
+            line=7,
+            column=5,
+            enabled=False,
+            version="e7b29b3586c60ff6",
+        ),
+        _rt.NodeInfo(
+            id="after_off",
+            type="code",
+            line=10,
+            column=5,
+            enabled=False,
+            version="2fde1e4dd480224f",
+        ),
+        _rt.NodeInfo(
+            id="broken",
+            type="code",
+            line=13,
+            column=5,
+            on_error="continue",
+            version="0f75a83d42cd231f",
+        ),
+        _rt.NodeInfo(
+            id="fine", type="code", line=16, column=5, version="b5c5fc6d288ddfbe"
+        ),
     ),
 )
 
@@ -219,6 +249,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "97:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "127:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
     "4:0:16:5:4 1:0:18:24:4 2:0:16:5:4 10",
 )

@@ -23,7 +23,14 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="96162d7d64310ae1d2a395a8b0b866ed18c1b160a541aabbca5e0340fd426610",
     outputs=(("text", 3), ("note_size", 2), ("note_exists", 4)),
     nodes=(
-        _rt.NodeInfo(id="payload", type="edit-fields", line=7, column=5, weight=80),
+        _rt.NodeInfo(
+            id="payload",
+            type="edit-fields",
+            line=7,
+            column=5,
+            weight=80,
+            version="07e310b4d9b4154a",
+        ),
         _rt.NodeInfo(
             id="write_json",
             type="file-system",
@@ -31,6 +38,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="b9d95d93c788240b",
         ),
         _rt.NodeInfo(
             id="write_text",
@@ -39,6 +47,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="58b56e04dfc11ec9",
         ),
         _rt.NodeInfo(
             id="read_back",
@@ -47,6 +56,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="8fe60b291d1437bc",
         ),
         _rt.NodeInfo(
             id="check",
@@ -55,6 +65,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="d43e0716052cec73",
         ),
     ),
 )
@@ -300,5 +311,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "136:0:7:5:0 13:0:10:5:1 17:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
+    "147:0:7:5:0 13:0:10:5:1 17:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
 )

@@ -23,7 +23,9 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="9ee4627cbc9ce5d9f71a16a466f25d36ef58b50d0678cf7c667009be0828a024",
     outputs=(("a", 2), ("b", 4), ("c", 6), ("d", 7)),
     nodes=(
-        _rt.NodeInfo(id="make", type="code", line=6, column=5),
+        _rt.NodeInfo(
+            id="make", type="code", line=6, column=5, version="f13f501437b19324"
+        ),
         _rt.NodeInfo(
             id="a.scale",
             type="transform",
@@ -31,8 +33,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            version="92bba91b0b5317dd",
         ),
-        _rt.NodeInfo(id="a.sum", type="code", line=12, column=5, source="child.yaml"),
+        _rt.NodeInfo(
+            id="a.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            version="52613772d9ac1319",
+        ),
         _rt.NodeInfo(
             id="b.scale",
             type="transform",
@@ -40,8 +50,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            version="7c4cb3c1f6bf55d9",
         ),
-        _rt.NodeInfo(id="b.sum", type="code", line=12, column=5, source="child.yaml"),
+        _rt.NodeInfo(
+            id="b.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            version="c233c3e309895224",
+        ),
         _rt.NodeInfo(
             id="c.scale",
             type="transform",
@@ -49,9 +67,19 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            version="ffb1c94cbc1c53c3",
         ),
-        _rt.NodeInfo(id="c.sum", type="code", line=12, column=5, source="child.yaml"),
-        _rt.NodeInfo(id="d", type="code", line=18, column=5),
+        _rt.NodeInfo(
+            id="c.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            version="e11d080825523bfc",
+        ),
+        _rt.NodeInfo(
+            id="d", type="code", line=18, column=5, version="b72cc48921be867f"
+        ),
     ),
 )
 
@@ -369,7 +397,7 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:12:5"),
         ("child.yaml", "blueprint.yaml:15:5"),
     ),
-    "164:0:6:5:0 1:0:8:24:0 2:0:6:5:0 11:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
+    "192:0:6:5:0 1:0:8:24:0 2:0:6:5:0 11:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
     "13:1:12:5:2 1:1:14:24:2 2:1:12:5:2 11:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
     "13:2:12:5:4 1:2:14:24:4 2:2:12:5:4 11:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
     "13:3:12:5:6 1:3:14:24:6 2:3:12:5:6 11:0:18:5:7 1:0:20:24:7 2:0:18:5:7 ",

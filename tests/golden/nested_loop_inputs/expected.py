@@ -32,6 +32,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
+            version="573a600077ebc0ad",
         ),
         _rt.NodeInfo(
             id="top.each",
@@ -41,6 +42,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
+            version="ad491b23c556567c",
         ),
         _rt.NodeInfo(
             id="ten.each.body.scale",
@@ -48,6 +50,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            version="de3f62b4928ac6e3",
         ),
         _rt.NodeInfo(
             id="ten.each.body.tag",
@@ -56,6 +59,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            version="bdffe02155422e5d",
         ),
         _rt.NodeInfo(
             id="top.each.body.scale",
@@ -63,6 +67,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            version="463182d3b9fd3398",
         ),
         _rt.NodeInfo(
             id="top.each.body.tag",
@@ -71,6 +76,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            version="af70ee68ce57743b",
         ),
     ),
 )
@@ -368,6 +374,6 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:5:5"),
         ("child.yaml", "blueprint.yaml:8:5"),
     ),
-    "166:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
+    "172:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
     "1:1:14:56:4 2:1:14:13:4 11:1:15:13:5 12 6:2:9:5:0 15 4:3:9:5:1 15",
 )

@@ -31,6 +31,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/totals.yaml",
             weight=50,
+            version="e7c5ed4c2fbfa378",
         ),
         _rt.NodeInfo(
             id="totals.plus.pair",
@@ -39,6 +40,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/add.yaml",
             weight=80,
+            version="7d8e216d89c01d42",
         ),
         _rt.NodeInfo(
             id="totals.plus.add",
@@ -46,8 +48,15 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=12,
             column=5,
             source="parts/add.yaml",
+            version="7b6a0c20bdd0d094",
         ),
-        _rt.NodeInfo(id="report.label", type="code", line=20, column=9),
+        _rt.NodeInfo(
+            id="report.label",
+            type="code",
+            line=20,
+            column=9,
+            version="0f2048c8197d2206",
+        ),
     ),
 )
 
@@ -281,6 +290,6 @@ _SOURCE_MAP: Final = (
         ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
         ("blueprint.yaml", "blueprint.yaml:14:5"),
     ),
-    "128:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 13:1:12:5:2 1:1:14:24:2 ",
+    "137:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 13:1:12:5:2 1:1:14:24:2 ",
     "2:1:12:5:2 15:2:20:9:3 1:2:20:52:3 2:2:20:9:3 12",
 )
