@@ -227,6 +227,7 @@ class RunStore:
                 self._conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in doomed])
                 self._conn.execute(
                     "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM run_blobs)"
+                    " AND sha256 NOT IN (SELECT sha256 FROM cache_blobs)"
                 )
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
