@@ -39,6 +39,7 @@ from .ir import (
 )
 from . import layout, verify
 from .bound import ERROR_PORT
+from .cache_policy import cache_use
 from .literals import docstring_text, comment_text, is_immutable, is_static, literal
 from .module_text import BodyView, ModuleView, NodeView, TaskView, write_module, write_source_map
 from .naming import STATE_RESERVED, Namer, identifier
@@ -200,6 +201,8 @@ class _ModuleBuilder:
             blueprint_args.append(f"concurrency={literal(graph.concurrency)}")
         if graph.timeout is not None:
             blueprint_args.append(f"timeout={literal(graph.timeout)}")
+        if graph.cache:
+            blueprint_args.append("cache=True")
         if graph.metadata:
             blueprint_args.append(f"metadata={literal(dict(graph.metadata))}")
         if graph.outputs:
@@ -372,6 +375,9 @@ class _ModuleBuilder:
             args.append(f"execution={literal(execution)}")
         if node.skipped:
             args.append("enabled=False")
+        use = cache_use(node)
+        if use != "off":
+            args.append(f"cache={literal(use)}")
         return f"_rt.NodeInfo({', '.join(args)})"
 
     # -- nodes -----------------------------------------------------------------------------------

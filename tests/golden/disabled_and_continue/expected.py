@@ -23,11 +23,19 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="c06d8d297290b2374a3dc510e5f2bcfd7c62037d46ef01fc37e196a35ae02cc6",
     outputs=(("after_off", -1), ("broken", 3), ("fine", 4)),
     nodes=(
-        _rt.NodeInfo(id="start", type="edit-fields", line=4, column=5, weight=80),
-        _rt.NodeInfo(id="disabled", type="code", line=7, column=5, enabled=False),
-        _rt.NodeInfo(id="after_off", type="code", line=10, column=5, enabled=False),
-        _rt.NodeInfo(id="broken", type="code", line=13, column=5, on_error="continue"),
-        _rt.NodeInfo(id="fine", type="code", line=16, column=5),
+        _rt.NodeInfo(
+            id="start", type="edit-fields", line=4, column=5, weight=80, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="disabled", type="code", line=7, column=5, enabled=False, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="after_off", type="code", line=10, column=5, enabled=False, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="broken", type="code", line=13, column=5, on_error="continue", cache="on"
+        ),
+        _rt.NodeInfo(id="fine", type="code", line=16, column=5, cache="on"),
     ),
 )
 
@@ -177,6 +185,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "76:0:4:5:0 10:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "84:0:4:5:0 10:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
     "3:0:16:5:4 1:0:18:24:4 2:0:16:5:4 9",
 )

@@ -23,7 +23,9 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="96162d7d64310ae1d2a395a8b0b866ed18c1b160a541aabbca5e0340fd426610",
     outputs=(("text", 3), ("note_size", 2), ("note_exists", 4)),
     nodes=(
-        _rt.NodeInfo(id="payload", type="edit-fields", line=7, column=5, weight=80),
+        _rt.NodeInfo(
+            id="payload", type="edit-fields", line=7, column=5, weight=80, cache="on"
+        ),
         _rt.NodeInfo(
             id="write_json",
             type="file-system",
@@ -47,6 +49,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            cache="files",
         ),
         _rt.NodeInfo(
             id="check",
@@ -55,6 +58,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            cache="files",
         ),
     ),
 )
@@ -250,5 +254,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "111:0:7:5:0 10:0:10:5:1 16:0:16:5:3 11 4:0:13:5:2 17:0:19:5:4 11",
+    "115:0:7:5:0 10:0:10:5:1 16:0:16:5:3 11 4:0:13:5:2 17:0:19:5:4 11",
 )

@@ -25,8 +25,10 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="47274f0c637f1bd83d999dfb0cce92ab1860c6135bebeff9ea9a6ed766262cc5",
     outputs=(("shout", 1),),
     nodes=(
-        _rt.NodeInfo(id="greet", type="edit-fields", line=9, column=5, weight=80),
-        _rt.NodeInfo(id="shout", type="code", line=13, column=5),
+        _rt.NodeInfo(
+            id="greet", type="edit-fields", line=9, column=5, weight=80, cache="on"
+        ),
+        _rt.NodeInfo(id="shout", type="code", line=13, column=5, cache="on"),
     ),
 )
 
@@ -162,5 +164,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "71:0:9:5:0 14:0:13:5:1 1:0:16:13:1 2:0:13:5:1 9",
+    "73:0:9:5:0 14:0:13:5:1 1:0:16:13:1 2:0:13:5:1 9",
 )

@@ -27,9 +27,14 @@ BLUEPRINT: Final = _rt.Blueprint(
         _rt.NodeInfo(
             id="each", type="loop", line=7, column=5, weight=20, execution="thread"
         ),
-        _rt.NodeInfo(id="each.body.upper", type="code", line=14, column=13),
+        _rt.NodeInfo(id="each.body.upper", type="code", line=14, column=13, cache="on"),
         _rt.NodeInfo(
-            id="each.body.tag", type="edit-fields", line=17, column=13, weight=80
+            id="each.body.tag",
+            type="edit-fields",
+            line=17,
+            column=13,
+            weight=80,
+            cache="on",
         ),
     ),
 )
@@ -203,5 +208,5 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:7:5"),
         "blueprint.yaml",
     ),
-    "91:0:14:13:1 1:0:16:32:1 2:0:14:13:1 10:0:17:13:2 11 6:1:7:5:0 14",
+    "96:0:14:13:1 1:0:16:32:1 2:0:14:13:1 10:0:17:13:2 11 6:1:7:5:0 14",
 )

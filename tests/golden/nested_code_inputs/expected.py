@@ -23,7 +23,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="9ee4627cbc9ce5d9f71a16a466f25d36ef58b50d0678cf7c667009be0828a024",
     outputs=(("a", 2), ("b", 4), ("c", 6), ("d", 7)),
     nodes=(
-        _rt.NodeInfo(id="make", type="code", line=6, column=5),
+        _rt.NodeInfo(id="make", type="code", line=6, column=5, cache="on"),
         _rt.NodeInfo(
             id="a.scale",
             type="transform",
@@ -31,8 +31,11 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
         ),
-        _rt.NodeInfo(id="a.sum", type="code", line=12, column=5, source="child.yaml"),
+        _rt.NodeInfo(
+            id="a.sum", type="code", line=12, column=5, source="child.yaml", cache="on"
+        ),
         _rt.NodeInfo(
             id="b.scale",
             type="transform",
@@ -40,8 +43,11 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
         ),
-        _rt.NodeInfo(id="b.sum", type="code", line=12, column=5, source="child.yaml"),
+        _rt.NodeInfo(
+            id="b.sum", type="code", line=12, column=5, source="child.yaml", cache="on"
+        ),
         _rt.NodeInfo(
             id="c.scale",
             type="transform",
@@ -49,9 +55,12 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
         ),
-        _rt.NodeInfo(id="c.sum", type="code", line=12, column=5, source="child.yaml"),
-        _rt.NodeInfo(id="d", type="code", line=18, column=5),
+        _rt.NodeInfo(
+            id="c.sum", type="code", line=12, column=5, source="child.yaml", cache="on"
+        ),
+        _rt.NodeInfo(id="d", type="code", line=18, column=5, cache="on"),
     ),
 )
 
@@ -312,7 +321,7 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:12:5"),
         ("child.yaml", "blueprint.yaml:15:5"),
     ),
-    "133:0:6:5:0 1:0:8:24:0 2:0:6:5:0 10:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
+    "142:0:6:5:0 1:0:8:24:0 2:0:6:5:0 10:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
     "12:1:12:5:2 1:1:14:24:2 2:1:12:5:2 10:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
     "12:2:12:5:4 1:2:14:24:4 2:2:12:5:4 10:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
     "12:3:12:5:6 1:3:14:24:6 2:3:12:5:6 10:0:18:5:7 1:0:20:24:7 2:0:18:5:7 9",

@@ -22,10 +22,18 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="3f9d2c04602a17cbc0152cb5339cf65edb57076876a98c199ea2ff4627d22b36",
     outputs=(("b", 1), ("c", 3)),
     nodes=(
-        _rt.NodeInfo(id="b.scale", type="code", line=8, column=5, source="b.yaml"),
-        _rt.NodeInfo(id="b.d.inc", type="code", line=8, column=5, source="d.yaml"),
-        _rt.NodeInfo(id="c.scale", type="code", line=8, column=5, source="c.yaml"),
-        _rt.NodeInfo(id="c.d.inc", type="code", line=8, column=5, source="d.yaml"),
+        _rt.NodeInfo(
+            id="b.scale", type="code", line=8, column=5, source="b.yaml", cache="on"
+        ),
+        _rt.NodeInfo(
+            id="b.d.inc", type="code", line=8, column=5, source="d.yaml", cache="on"
+        ),
+        _rt.NodeInfo(
+            id="c.scale", type="code", line=8, column=5, source="c.yaml", cache="on"
+        ),
+        _rt.NodeInfo(
+            id="c.d.inc", type="code", line=8, column=5, source="d.yaml", cache="on"
+        ),
     ),
 )
 
@@ -206,6 +214,6 @@ _SOURCE_MAP: Final = (
         ("c.yaml", "blueprint.yaml:13:5"),
         ("d.yaml", "c.yaml:11:5", "blueprint.yaml:13:5"),
     ),
-    "85:0:8:5:0 1:0:10:24:0 2:0:8:5:0 10:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
+    "93:0:8:5:0 1:0:10:24:0 2:0:8:5:0 10:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
     "10:2:8:5:2 1:2:10:24:2 2:2:8:5:2 10:3:8:5:3 1:3:10:24:3 2:3:8:5:3 9",
 )

@@ -48,6 +48,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            cache="on",
         ),
         _rt.NodeInfo(
             id="ten.each.body.tag",
@@ -56,6 +57,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            cache="on",
         ),
         _rt.NodeInfo(
             id="top.each.body.scale",
@@ -63,6 +65,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            cache="on",
         ),
         _rt.NodeInfo(
             id="top.each.body.tag",
@@ -71,6 +74,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            cache="on",
         ),
     ),
 )
@@ -317,6 +321,6 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:5:5"),
         ("child.yaml", "blueprint.yaml:8:5"),
     ),
-    "139:0:14:13:2 1:0:14:56:2 2:0:14:13:2 10:0:15:13:3 11 19:1:14:13:4 ",
+    "143:0:14:13:2 1:0:14:56:2 2:0:14:13:2 10:0:15:13:3 11 19:1:14:13:4 ",
     "1:1:14:56:4 2:1:14:13:4 10:1:15:13:5 11 6:2:9:5:0 14 4:3:9:5:1 14",
 )

@@ -29,6 +29,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="store/greeter-v2.yaml",
             weight=80,
+            cache="on",
         ),
         _rt.NodeInfo(
             id="greet.stamp.mark",
@@ -37,6 +38,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="store/stamper.yaml",
             weight=80,
+            cache="on",
         ),
     ),
 )
@@ -170,5 +172,5 @@ _SOURCE_MAP: Final = (
         ("store/greeter-v2.yaml", "blueprint.yaml:9:5"),
         ("store/stamper.yaml", "store/greeter-v2.yaml:12:5", "blueprint.yaml:9:5"),
     ),
-    "79:0:9:5:0 12:1:8:5:1 11",
+    "81:0:9:5:0 12:1:8:5:1 11",
 )

@@ -31,6 +31,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/totals.yaml",
             weight=50,
+            cache="on",
         ),
         _rt.NodeInfo(
             id="totals.plus.pair",
@@ -39,6 +40,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/add.yaml",
             weight=80,
+            cache="on",
         ),
         _rt.NodeInfo(
             id="totals.plus.add",
@@ -46,8 +48,9 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=12,
             column=5,
             source="parts/add.yaml",
+            cache="on",
         ),
-        _rt.NodeInfo(id="report.label", type="code", line=20, column=9),
+        _rt.NodeInfo(id="report.label", type="code", line=20, column=9, cache="on"),
     ),
 )
 
@@ -232,6 +235,6 @@ _SOURCE_MAP: Final = (
         ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
         ("blueprint.yaml", "blueprint.yaml:14:5"),
     ),
-    "105:0:10:5:0 1:0:12:56:0 2:0:10:5:0 12:1:9:5:1 12:1:12:5:2 1:1:14:24:2 ",
+    "108:0:10:5:0 1:0:12:56:0 2:0:10:5:0 12:1:9:5:1 12:1:12:5:2 1:1:14:24:2 ",
     "2:1:12:5:2 12:2:20:9:3 1:2:20:52:3 2:2:20:9:3 11",
 )

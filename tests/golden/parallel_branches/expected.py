@@ -24,8 +24,12 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("results", 0),),
     nodes=(
         _rt.NodeInfo(id="both", type="parallel", line=6, column=5, execution="thread"),
-        _rt.NodeInfo(id="both.branch0.total", type="code", line=12, column=15),
-        _rt.NodeInfo(id="both.branch1.biggest", type="code", line=16, column=15),
+        _rt.NodeInfo(
+            id="both.branch0.total", type="code", line=12, column=15, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="both.branch1.biggest", type="code", line=16, column=15, cache="on"
+        ),
     ),
 )
 
@@ -215,6 +219,6 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:6:5"),
         "blueprint.yaml",
     ),
-    "83:0:12:15:1 1:0:12:58:1 2:0:12:15:1 9 15:0:16:15:2 1:0:16:60:2 ",
+    "87:0:12:15:1 1:0:12:58:1 2:0:12:15:1 9 15:0:16:15:2 1:0:16:60:2 ",
     "2:0:16:15:2 11 6:1:6:5:0 17",
 )

@@ -26,7 +26,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("count", 1),),
     nodes=(
         _rt.NodeInfo(id="split", type="python", line=6, column=5),
-        _rt.NodeInfo(id="count", type="code", line=11, column=5),
+        _rt.NodeInfo(id="count", type="code", line=11, column=5, cache="on"),
     ),
 )
 

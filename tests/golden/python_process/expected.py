@@ -26,7 +26,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("lines", 1),),
     nodes=(
         _rt.NodeInfo(id="dedent", type="python", line=6, column=5, execution="process"),
-        _rt.NodeInfo(id="lines", type="code", line=12, column=5),
+        _rt.NodeInfo(id="lines", type="code", line=12, column=5, cache="on"),
     ),
 )
 

@@ -21,7 +21,11 @@ BLUEPRINT: Final = _rt.Blueprint(
     source="blueprint.yaml",
     sha256="fff7b093d0238e933d8d250bc200c4c35e1e4120ea1050665f7c948fad8ffe57",
     outputs=(("fields", 0),),
-    nodes=(_rt.NodeInfo(id="fields", type="edit-fields", line=7, column=5, weight=80),),
+    nodes=(
+        _rt.NodeInfo(
+            id="fields", type="edit-fields", line=7, column=5, weight=80, cache="on"
+        ),
+    ),
 )
 
 
@@ -160,5 +164,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "61:0:7:5:0 34",
+    "65:0:7:5:0 34",
 )

@@ -22,12 +22,24 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="893bb5287c870559ba7c00ce7cfffe8a237b183470f684a03351fe72f490f835",
     outputs=(("names", 3), ("total", 4), ("kept", 0), ("teams", 5)),
     nodes=(
-        _rt.NodeInfo(id="big", type="transform", line=13, column=5, weight=50),
-        _rt.NodeInfo(id="sorted", type="transform", line=14, column=5, weight=50),
-        _rt.NodeInfo(id="names", type="transform", line=15, column=5, weight=50),
-        _rt.NodeInfo(id="unique", type="transform", line=16, column=5, weight=50),
-        _rt.NodeInfo(id="total", type="transform", line=17, column=5, weight=50),
-        _rt.NodeInfo(id="teams", type="transform", line=18, column=5, weight=50),
+        _rt.NodeInfo(
+            id="big", type="transform", line=13, column=5, weight=50, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="sorted", type="transform", line=14, column=5, weight=50, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="names", type="transform", line=15, column=5, weight=50, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="unique", type="transform", line=16, column=5, weight=50, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="total", type="transform", line=17, column=5, weight=50, cache="on"
+        ),
+        _rt.NodeInfo(
+            id="teams", type="transform", line=18, column=5, weight=50, cache="on"
+        ),
     ),
 )
 
@@ -251,6 +263,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "107:0:13:5:0 1:0:13:83:0 2:0:13:5:0 12:0:14:5:1 10:0:15:5:2 1:0:15:82:2 ",
+    "119:0:13:5:0 1:0:13:83:0 2:0:13:5:0 12:0:14:5:1 10:0:15:5:2 1:0:15:82:2 ",
     "2:0:15:5:2 12:0:16:5:3 10:0:17:5:4 1:0:17:85:4 2:0:17:5:4 12:0:18:5:5 9",
 )
