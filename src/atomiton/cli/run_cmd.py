@@ -32,6 +32,7 @@ from .params import compile_options, effective_search_path, search_path_option
 from . import status
 from .outputs import outputs_data, print_outputs
 from .report import Reporter, stdout_console
+from .resume import cache_options, note_resumed
 from .settings import project_settings
 from .watch import RunWatcher
 
@@ -284,9 +285,11 @@ def _recorder(
 
 
 @contextmanager
-def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]:
+def _closing(
+    recorder: RunRecorder | None, reporter: Reporter, resumed: str | None = None
+) -> Iterator[None]:
     """Write the run's record however the run ends; a history that cannot be written is a
-    warning, never a failed run."""
+    warning, never a failed run. ``resumed``: the run this one resumed, noted on its record."""
     try:
         yield
     finally:
@@ -294,6 +297,8 @@ def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]
             recorder.close()
             if recorder.error is not None:
                 reporter.warning(f"the run was not recorded: {recorder.error}")
+            elif resumed is not None and recorder.run_ids:
+                note_resumed(recorder.db_path, recorder.run_ids[-1], resumed, reporter)
 
 
 @click.command("run", epilog=EPILOG)
@@ -360,6 +365,42 @@ def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]
     help="The run history to record into (default: .atomiton/history.db of the project, "
     "or $ATOMITON_HOME/history.db).",
 )
+@click.option(
+    "--cache/--no-cache",
+    "use_cache",
+    default=None,
+    help="Reuse the stored values of cacheable nodes whose code and inputs are unchanged, and "
+    "store new ones (default: the blueprint's settings.cache). See docs/caching.md.",
+)
+@click.option(
+    "--refresh",
+    "refresh",
+    metavar="NODE",
+    multiple=True,
+    help="Run NODE again even if it is cached, and store its new value (repeatable; implies "
+    "--cache).",
+)
+@click.option(
+    "--cache-files",
+    type=click.Choice(["stat", "content"]),
+    default="stat",
+    show_default=True,
+    help="How the cache tells a file a node reads has changed: by size and mtime, or also by "
+    "a hash of its content.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    metavar="RUN_ID",
+    help="Reuse every node of that recorded run that finished with the same code and inputs, "
+    "and run the rest (the plan is printed first).",
+)
+@click.option(
+    "--from",
+    "from_node",
+    metavar="NODE",
+    help="With --resume: run NODE and everything downstream of it again.",
+)
 @search_path_option
 def run_command(
     file: Path,
@@ -374,6 +415,11 @@ def run_command(
     recompile: bool,
     record: bool = True,
     db: Path | None = None,
+    use_cache: bool | None = None,
+    refresh: tuple[str, ...] = (),
+    cache_files: str = "stat",
+    resume: str | None = None,
+    from_node: str | None = None,
 ) -> None:
     """Run a blueprint and print its outputs.
 
@@ -393,6 +439,18 @@ def run_command(
     token = CancelToken()
     blueprint = module.BLUEPRINT
     watcher = RunWatcher(blueprint.name or blueprint.id, console=reporter.console, events=events)
+    cache = cache_options(
+        blueprint,
+        file,
+        search_path,
+        use_cache=use_cache,
+        refresh=refresh,
+        files=cache_files,
+        resume=resume,
+        from_node=from_node,
+        journal=record,
+        db=db,
+    )
     recorder = _recorder(record, db, blueprint, inputs, file)
 
     def body() -> BaseModel:
@@ -403,13 +461,14 @@ def run_command(
             timeout=timeout,
             cancel=token,
             allow_paths=allow_paths or None,
+            cache=cache,
         )
         return outputs
 
     # Only the main thread may set signal handlers (an embedding caller may run us elsewhere).
     in_main = threading.current_thread() is threading.main_thread()
     with (
-        _closing(recorder, reporter),
+        _closing(recorder, reporter, cache.resume if not isinstance(cache, bool) else None),
         cancel_on_signals() if in_main else nullcontext(SignalCancel()) as terminated,
     ):
         try:

@@ -359,6 +359,19 @@ class CacheStore:
             ).fetchall()
         return {str(row[0]) for row in rows}
 
+    def run_versions(self, run_id: str) -> dict[str, set[str]]:
+        """Per node id, the code versions of the values run ``run_id`` wrote or reused."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT r.node_id, e.version FROM cache_runs r JOIN cache_entries e"
+                " ON e.key = r.key WHERE r.run_id = ?",
+                (run_id,),
+            ).fetchall()
+        found: dict[str, set[str]] = {}
+        for node_id, version in rows:
+            found.setdefault(str(node_id), set()).add(str(version))
+        return found
+
     def gc(self, *, older_than: float | None = None, max_bytes: int | None = None) -> int:
         """Delete entries not used for ``older_than`` seconds, then the least recently used
         ones until the rest take at most ``max_bytes``; returns how many were deleted.
