@@ -195,7 +195,7 @@ class CacheSupplier:
                 return Supplied(value, "resumed")
         if cached and not self.refresh(node.id):
             found, value = self.backend.get(key)
-            if found:
+            if found and _still_there(node, value):
                 self.backend.touch(key, self.run_id, node.id)
                 self._count("cached")
                 return Supplied(value, "cached")
@@ -228,6 +228,15 @@ class CacheSupplier:
     def _count(self, what: str) -> None:
         with self._lock:
             self.counts[what] += 1
+
+
+def _still_there(node: NodeInfo, value: object) -> bool:
+    """A cached value of a node that reads files and names the file it made (an image's
+    result) counts only while that file is there."""
+    if node.cache != "files":
+        return True
+    path = getattr(value, "path", None)
+    return not (isinstance(path, str) and path and not os.path.exists(path))
 
 
 def _covering(ids: Iterable[str]) -> Callable[[str], bool]:
