@@ -124,3 +124,36 @@ def test_a_bad_cache_setting_is_a_positioned_diagnostic(
     line = next(i for i, row in enumerate(text.splitlines(), 1) if needle in row)
     assert diagnostic.span is not None and diagnostic.span.line == line
     assert diagnostic.code in ("E0209", "E0218", "E0220")
+
+
+STREAMED = """\
+id: streamed
+settings: {cache: auto}
+nodes:
+  - id: rows
+    type: spreadsheet
+    parameters: {operation: read, path: a.csv, stream: true}
+  - id: count
+    type: code
+    parameters: {code: "return sum(1 for _ in data)"}
+  - id: quiet
+    type: code
+    parameters: {code: "return 1", cache: never}
+edges:
+  - {source: rows, sourceHandle: records, target: count}
+  - {source: rows, sourceHandle: records, target: quiet}
+"""
+
+
+def test_a_node_asked_to_cache_a_stream_gets_w0260_and_is_not_cached(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(STREAMED)
+    compiled = compile_blueprint(path)
+    [warning] = [w for w in compiled.warnings if w.code == "W0260"]
+    assert warning.span is not None and warning.span.line == 7
+    assert "'count'" in warning.message and "'rows'" in warning.message
+    _, nodes = _nodes(tmp_path, STREAMED)
+    assert (nodes["rows"].cache, nodes["count"].cache, nodes["quiet"].cache) == ("off",) * 3
+    # Without a wish to cache, no warning.
+    path.write_text(STREAMED.replace("settings: {cache: auto}\n", ""))
+    assert not [w for w in compile_blueprint(path).warnings if w.code == "W0260"]

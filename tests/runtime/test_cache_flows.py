@@ -16,7 +16,7 @@ import pytest
 from atomiton.compiler import compile_blueprint, load_module
 from atomiton.runtime.cache import Cache
 
-STEPS = '''
+STEPS = """
 from pathlib import Path
 
 LOG = Path(__file__).with_name("calls.log")
@@ -40,7 +40,7 @@ def total(values: list[int]) -> int:
 def label(count: int) -> str:
     _note("label")
     return f"total {count}"
-'''
+"""
 
 FLOW = """\
 id: counted
@@ -187,14 +187,14 @@ edges:
   - {source: each, target: output, targetHandle: out}
 """
 
-LOOP_STEPS = '''
+LOOP_STEPS = """
 from pathlib import Path
 
 def shout(word: str) -> str:
     with Path(__file__).with_name("calls.log").open("a") as log:
         log.write(word + "\\n")
     return word.upper()
-'''
+"""
 
 
 def test_loop_items_are_cached_one_by_one(project: Path) -> None:

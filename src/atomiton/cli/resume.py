@@ -12,8 +12,7 @@ everything downstream of it, found on the blueprint's inlined graph.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -46,8 +45,10 @@ def downstream(graph: Graph, start: str) -> set[str]:
     if start not in nodes:
         raise KeyError(start)
     users: dict[str, set[str]] = {}
+    from ..compiler.cache_policy import references
+
     for node_id, (node, container) in nodes.items():
-        for used in _references(node):
+        for used in references(node):
             users.setdefault(used, set()).add(node_id)
         if container is not None:
             # A container's value is its body's: it depends on every node inside it.
@@ -70,27 +71,6 @@ def _all_nodes(
         yield node.id, (node, container)
         for body in node.bodies:
             yield from _all_nodes(body, node.id)
-
-
-def _references(node: Node) -> set[str]:
-    """The ids of the nodes whose values ``node`` reads (ports, templates, code)."""
-    from ..compiler.ir import FromNode
-
-    found: set[str] = set()
-    pending: list[object] = [node.inputs, node.params, node.code]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, FromNode):
-            found.add(item.node)
-        elif isinstance(item, Mapping):
-            pending.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            pending.extend(item)
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            pending.extend(
-                getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "tree"
-            )
-    return found
 
 
 def plan(

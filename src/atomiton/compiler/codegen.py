@@ -39,7 +39,7 @@ from .ir import (
 )
 from . import layout, verify
 from .bound import ERROR_PORT
-from .cache_policy import cache_use
+from .cache_policy import cache_use, stream_nodes
 from .literals import docstring_text, comment_text, is_immutable, is_static, literal
 from .module_text import BodyView, ModuleView, NodeView, TaskView, write_module, write_source_map
 from .naming import STATE_RESERVED, Namer, identifier
@@ -113,6 +113,8 @@ class _ModuleBuilder:
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
         # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
         self.all_nodes: list[Node] = list(graph.nodes)
+        # Nodes whose values are one-pass streams: they and what reads them are never cached.
+        self.streams = stream_nodes(graph.nodes)
         self.index_of = {n.id: i for i, n in enumerate(graph.nodes)}
         self.bodies: list[BodyView] = []
         self.body_namer = Namer()
@@ -375,7 +377,7 @@ class _ModuleBuilder:
             args.append(f"execution={literal(execution)}")
         if node.skipped:
             args.append("enabled=False")
-        use = cache_use(node)
+        use = cache_use(node, self.streams)
         if use != "off":
             args.append(f"cache={literal(use)}")
         return f"_rt.NodeInfo({', '.join(args)})"

@@ -51,9 +51,10 @@ COMMON_SETTINGS: frozenset[str] = frozenset(
 # What a node does besides computing its value, for the node cache's ``auto`` policy
 # (docs/caching.md): ``pure`` nodes depend on their inputs only; ``reads`` nodes also on the
 # files their text inputs name (those are fingerprinted); ``effect`` nodes change the world or
-# depend on it (never cached under ``auto``). A node type declares one, or a function of its
-# parameters (a mapping by field name, values maybe unknown: then it must answer ``effect``).
-Purity = Literal["pure", "reads", "effect"]
+# depend on it (never cached under ``auto``); ``stream`` nodes give a one-pass iterator (never
+# cached, nor what reads it). A node type declares one, or a function of its parameters (a
+# mapping by field name, values maybe unknown: then it must answer ``effect``).
+Purity = Literal["pure", "reads", "effect", "stream"]
 # The keyword of ``run`` that receives the node's context rather than a port's value.
 CONTEXT_KEYWORD = "context"
 

@@ -621,8 +621,11 @@ class _Counter(Iterator[Sequence[object]]):
 
 
 def _purity(params: Mapping[str, object]) -> Purity:
-    """Parsing depends on the file or data read; writing changes a file."""
-    return "reads" if params.get("operation", "read") == "read" else "effect"
+    """Parsing depends on the file or data read; writing changes a file; a streamed read gives
+    a one-pass iterator, which cannot be kept."""
+    if params.get("operation", "read") != "read":
+        return "effect"
+    return "stream" if params.get("stream", False) is not False else "reads"
 
 
 SPEC: Final = node_spec(
