@@ -306,6 +306,11 @@ TRIGGER_DROPPED: Final = ErrorCode(
     "edge {edge}: {node!r} has no single input to hold back and native blueprints have no run-after edge: the trigger is dropped",
 )
 
+FUNCTION_SOURCE_UNREAD: Final = ErrorCode(
+    "W0270",
+    "node {node!r}: cannot read the source of {function!r} ({problem}): its version covers only the function's name",
+)
+
 
 def _registry() -> Mapping[str, ErrorCode]:
     found = sorted((v for v in globals().values() if isinstance(v, ErrorCode)), key=str)

@@ -58,7 +58,8 @@ class CompiledModule:
         warnings: diagnostics of warning severity (errors raise ``BlueprintError`` instead).
         graph: the checked, inlined graph the module was generated from.
         files: every blueprint file the compilation read (resolved paths, the blueprint itself
-            first), so that a cache of the result can tell when it is stale.
+            first), then the Python sources the nodes' code versions were read from, so that a
+            cache of the result can tell when it is stale.
     """
 
     module_name: str
@@ -189,14 +190,15 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
     # whole module is only for checking that, and costs seconds on large flows.
     code = postprocess.format_code(rendered.code) if options.format else rendered.code
     line_map = rendered.line_map
+    versions = rendered.versions
     return CompiledModule(
         module_name=module_name_for(Path(path), graph.id),
         source=Path(path),
         code=code,
         line_map=line_map,
-        warnings=graph.warnings,
+        warnings=(*graph.warnings, *versions.warnings),
         graph=graph,
-        files=files,
+        files=tuple(dict.fromkeys((*files, *versions.files))),
     )
 
 

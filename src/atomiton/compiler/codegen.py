@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,15 +47,18 @@ from .node_code import NodeCode
 from .options import CompileOptions
 from .plan import Condition, Plan
 from .types import ANY, parse_type, python_type
+from .versions import NodeVersions, node_versions
 from .writer import CodeWriter, LineMap, Origin, encode
 
 
 @dataclass(frozen=True, slots=True)
 class RenderedModule:
-    """The module's text, and where each run of its lines comes from in the blueprint."""
+    """The module's text, where each run of its lines comes from in the blueprint, and the
+    nodes' code versions it records (with what working them out read and found)."""
 
     code: str
     line_map: LineMap
+    versions: NodeVersions
 
 
 # CPython compiles one huge function far more slowly than the same code in several (a 10,000-node
@@ -73,7 +76,8 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
             YAML position it comes from.
     """
     verify.check_values(graph)
-    builder = _ModuleBuilder(graph, plan, options.root or Path.cwd())
+    versions = node_versions(graph)  # after the check: values are no deeper than it allows
+    builder = _ModuleBuilder(graph, plan, options.root or Path.cwd(), versions.by_id)
     view = builder.build()
     builder.code.check()
     if builder.code.errors:
@@ -91,14 +95,15 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     write_source_map(out, table, chunks)
     code = out.text()
     verify.check_module(code, line_map, graph)
-    return RenderedModule(code, out.line_map())
+    return RenderedModule(code, out.line_map(), versions)
 
 
 class _ModuleBuilder:
-    def __init__(self, graph: Graph, plan: Plan, root: Path) -> None:
+    def __init__(self, graph: Graph, plan: Plan, root: Path, versions: Mapping[str, str]) -> None:
         self.graph = graph
         self.plan = plan
         self.root = root
+        self.versions = versions
         self.code = NodeCode(self._absolute)
         self.node_attr = Namer(reserved=STATE_RESERVED)
         self.input_field = Namer(fields=True)
@@ -380,6 +385,7 @@ class _ModuleBuilder:
         use = cache_use(node, self.streams)
         if use != "off":
             args.append(f"cache={literal(use)}")
+        args.append(f"version={literal(self.versions[node.id])}")
         return f"_rt.NodeInfo({', '.join(args)})"
 
     # -- nodes -----------------------------------------------------------------------------------

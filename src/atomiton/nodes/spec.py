@@ -192,6 +192,9 @@ class NodeSpec:
     needs_decided_by: tuple[str, ...] = ()
     # Parameters that hold sub-blueprints (compiled into functions, not passed as values).
     subflows: tuple[SubflowParam, ...] = ()
+    # The implementation's version, raised by the node's author whenever the same parameters and
+    # inputs may give a different result; it is part of every node's code version (versions.md).
+    version: int = 1
     # What the node does besides computing its value (``Purity``); third-party types that say
     # nothing are ``effect``: never cached unless a blueprint asks.
     purity: Purity | Callable[[Mapping[str, object]], Purity] = "effect"
@@ -236,6 +239,7 @@ def node_spec(
     needs: Callable[[Any], tuple[str, ...]] | None = None,
     needs_decided_by: tuple[str, ...] = (),
     purity: Purity | Callable[[Mapping[str, object]], Purity] = "effect",
+    version: int = 1,
 ) -> NodeSpec:
     """The ``NodeSpec`` of the node whose ``run`` function this is.
 
@@ -248,16 +252,22 @@ def node_spec(
             ``run`` returns its value itself; the name defaults to ``result``.
         execution, weight, requires, extra, aliases, needs, needs_decided_by, purity: as in
             ``NodeSpec``.
+        version: the implementation's version (a positive integer, 1 by default): raise it when
+            the node may give a different result for the same parameters and inputs, so that
+            cached results of the old implementation are not reused.
 
     Returns:
         The spec; the compiler reads only this.
 
     Raises:
         NodeSpecError: ``run`` breaks the calling convention (no ``Params`` first, a positional
-            port, a code or sub-flow keyword without its parameter, a one-field ``Output``).
+            port, a code or sub-flow keyword without its parameter, a one-field ``Output``), or
+            ``version`` is not a positive integer.
     """
     module = sys.modules[run.__module__]
     where = f"{run.__module__}.run"
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise NodeSpecError(f"{where}: version must be a positive integer, not {version!r}")
     signature = inspect.signature(run)
     parameters = list(signature.parameters.values())
     if not parameters or parameters[0].kind not in (
@@ -322,6 +332,7 @@ def node_spec(
         needs_decided_by=needs_decided_by,
         subflows=tuple(subflows),
         purity=purity,
+        version=version,
     )
 
 

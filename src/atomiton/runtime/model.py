@@ -47,7 +47,10 @@ class NodeInfo:
         enabled: False when the blueprint disabled the node; generated code then skips it.
         cache: whether a run that uses the node cache may serve and store its values
             (``CacheUse``; ``runtime/cache.py``).
-        version: the node's code version: changes when its behaviour may change.
+        version: the node's code version, 16 hex digits the compiler works out from what decides
+            its behaviour (its type's implementation, its parameters, its code); the same
+            version and the same input values give the same result. Empty in modules compiled
+            before versions existed.
     """
 
     id: str

@@ -101,6 +101,7 @@ class _Node:
     line: int = 0
     column: int = 0
     output: str | None = None
+    version: str | None = None
 
 
 @dataclass
@@ -396,6 +397,7 @@ class RunRecorder:
                     source=blueprint.where(info),
                     line=info.line,
                     column=info.column,
+                    version=info.version or None,
                 )
             run.dirty.update(run.nodes)
         inputs = None if self.inputs is _UNSET else self._encode(self.inputs)
@@ -511,7 +513,7 @@ class _Writes:
                 continue
             conn.executemany(
                 "INSERT OR REPLACE INTO nodes VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_node_row(run_id, node_id, run.nodes[node_id]) for node_id in run.dirty],
             )
             run.dirty.clear()
@@ -553,6 +555,7 @@ def _node_row(run_id: str, node_id: str, node: _Node) -> tuple[object, ...]:
         node.line,
         node.column,
         node.output,
+        node.version,
     )
 
 

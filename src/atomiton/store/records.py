@@ -80,6 +80,8 @@ class NodeRecord:
     # recorded None from a value that was never recorded (a node that did not complete).
     output: object = None
     has_output: bool = False
+    # The node's code version when the run's module recorded one (docs/versions.md).
+    version: str | None = None
 
     @property
     def position(self) -> str:
@@ -103,6 +105,7 @@ class NodeRecord:
             "line": self.line,
             "column": self.column,
             "position": self.position,
+            "version": self.version,
             **({"output": self.output} if self.has_output else {}),
         }
 

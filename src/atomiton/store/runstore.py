@@ -155,7 +155,8 @@ class RunStore:
         row = rows[0]
         nodes = self._query(
             "SELECT node_id, idx, type, state, started, ended, duration, attempts, error,"
-            " error_type, source, line, col, output FROM nodes WHERE run_id = ? ORDER BY idx",
+            " error_type, source, line, col, output, version FROM nodes WHERE run_id = ?"
+            " ORDER BY idx",
             (full,),
         )
         count = self._query(
@@ -347,4 +348,5 @@ def _node(row: tuple[Any, ...]) -> NodeRecord:
         column=row[12],
         output=decode(row[13]),
         has_output=row[13] is not None,
+        version=row[14],
     )

@@ -118,7 +118,12 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE nodes ADD COLUMN output TEXT;
     """,
-    # cache entries: node call values kept under their cache key (``cache_store.py``); the
+    # 4 (node versions): each node's code version as the compiled module recorded it (NULL: a
+    # module compiled before versions, or a node the run's blueprint did not list).
+    """
+    ALTER TABLE nodes ADD COLUMN version TEXT;
+    """,
+    # 5 (cache entries): node call values kept under their cache key (``cache_store.py``); the
     # run that wrote or reused each one (``cache_runs``: what ``run --resume`` may reuse); a
     # value too large to keep inline is a blob, referenced from ``cache_blobs`` so that the
     # runs' gc keeps it; each run's resumed run.

@@ -23,13 +23,39 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("c", 2), ("handler", 3)),
     nodes=(
         _rt.NodeInfo(
-            id="a", type="code", line=4, column=5, on_error="branch", cache="on"
+            id="a",
+            type="code",
+            line=4,
+            column=5,
+            on_error="branch",
+            cache="on",
+            version="2e181c7738ba1dda",
         ),
         _rt.NodeInfo(
-            id="b", type="code", line=5, column=5, on_error="branch", cache="on"
+            id="b",
+            type="code",
+            line=5,
+            column=5,
+            on_error="branch",
+            cache="on",
+            version="d4d7ddaa1fc27390",
         ),
-        _rt.NodeInfo(id="c", type="code", line=6, column=5, cache="on"),
-        _rt.NodeInfo(id="handler", type="code", line=7, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="c",
+            type="code",
+            line=6,
+            column=5,
+            cache="on",
+            version="f51f4ce84f463373",
+        ),
+        _rt.NodeInfo(
+            id="handler",
+            type="code",
+            line=7,
+            column=5,
+            cache="on",
+            version="51e711fc10777627",
+        ),
     ),
 )
 
@@ -212,6 +238,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "93:0:4:5:0 1:0:4:61:0 2:0:4:5:0 4:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
+    "119:0:4:5:0 1:0:4:61:0 2:0:4:5:0 4:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
     "6:0:6:5:2 3:0:6:44:2 2:0:6:5:2 12:0:7:5:3 3:0:7:50:3 2:0:7:5:3 11",
 )

@@ -32,15 +32,42 @@ BLUEPRINT: Final = _rt.Blueprint(
             weight=50,
             on_error="branch",
             cache="on",
-        ),
-        _rt.NodeInfo(id="report", type="code", line=13, column=5, cache="on"),
-        _rt.NodeInfo(
-            id="explain", type="edit-fields", line=16, column=5, weight=80, cache="on"
+            version="83594ca3cd215b9c",
         ),
         _rt.NodeInfo(
-            id="fine", type="code", line=20, column=5, on_error="branch", cache="on"
+            id="report",
+            type="code",
+            line=13,
+            column=5,
+            cache="on",
+            version="ef4d52d70fafb06a",
         ),
-        _rt.NodeInfo(id="fine_handler", type="code", line=23, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="explain",
+            type="edit-fields",
+            line=16,
+            column=5,
+            weight=80,
+            cache="on",
+            version="2dd560b996df5df5",
+        ),
+        _rt.NodeInfo(
+            id="fine",
+            type="code",
+            line=20,
+            column=5,
+            on_error="branch",
+            cache="on",
+            version="1cf171d6228d1717",
+        ),
+        _rt.NodeInfo(
+            id="fine_handler",
+            type="code",
+            line=23,
+            column=5,
+            cache="on",
+            version="13074afa06c67c22",
+        ),
     ),
 )
 
@@ -256,7 +283,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "108:0:6:5:0 1:0:11:26:0 2:0:6:5:0 10:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
+    "135:0:6:5:0 1:0:11:26:0 2:0:6:5:0 10:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
     "12:0:16:5:2 23:0:20:5:3 1:0:22:41:3 2:0:20:5:3 4:0:23:5:4 3:0:25:24:4 ",
     "2:0:23:5:4 13",
 )

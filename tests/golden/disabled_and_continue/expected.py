@@ -24,18 +24,49 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("after_off", -1), ("broken", 3), ("fine", 4)),
     nodes=(
         _rt.NodeInfo(
-            id="start", type="edit-fields", line=4, column=5, weight=80, cache="on"
+            id="start",
+            type="edit-fields",
+            line=4,
+            column=5,
+            weight=80,
+            cache="on",
+            version="31315733042339bc",
         ),
         _rt.NodeInfo(
-            id="disabled", type="code", line=7, column=5, enabled=False, cache="on"
+            id="disabled",
+            type="code",
+            line=7,
+            column=5,
+            enabled=False,
+            cache="on",
+            version="e7b29b3586c60ff6",
         ),
         _rt.NodeInfo(
-            id="after_off", type="code", line=10, column=5, enabled=False, cache="on"
+            id="after_off",
+            type="code",
+            line=10,
+            column=5,
+            enabled=False,
+            cache="on",
+            version="2fde1e4dd480224f",
         ),
         _rt.NodeInfo(
-            id="broken", type="code", line=13, column=5, on_error="continue", cache="on"
+            id="broken",
+            type="code",
+            line=13,
+            column=5,
+            on_error="continue",
+            cache="on",
+            version="0f75a83d42cd231f",
         ),
-        _rt.NodeInfo(id="fine", type="code", line=16, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="fine",
+            type="code",
+            line=16,
+            column=5,
+            cache="on",
+            version="b5c5fc6d288ddfbe",
+        ),
     ),
 )
 
@@ -185,6 +216,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "84:0:4:5:0 10:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "115:0:4:5:0 10:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
     "3:0:16:5:4 1:0:18:24:4 2:0:16:5:4 9",
 )

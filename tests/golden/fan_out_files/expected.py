@@ -24,7 +24,13 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("text", 3), ("note_size", 2), ("note_exists", 4)),
     nodes=(
         _rt.NodeInfo(
-            id="payload", type="edit-fields", line=7, column=5, weight=80, cache="on"
+            id="payload",
+            type="edit-fields",
+            line=7,
+            column=5,
+            weight=80,
+            cache="on",
+            version="07e310b4d9b4154a",
         ),
         _rt.NodeInfo(
             id="write_json",
@@ -33,6 +39,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="b9d95d93c788240b",
         ),
         _rt.NodeInfo(
             id="write_text",
@@ -41,6 +48,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="58b56e04dfc11ec9",
         ),
         _rt.NodeInfo(
             id="read_back",
@@ -50,6 +58,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             weight=200,
             execution="thread",
             cache="files",
+            version="8fe60b291d1437bc",
         ),
         _rt.NodeInfo(
             id="check",
@@ -59,6 +68,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             weight=200,
             execution="thread",
             cache="files",
+            version="d43e0716052cec73",
         ),
     ),
 )
@@ -254,5 +264,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "115:0:7:5:0 10:0:10:5:1 16:0:16:5:3 11 4:0:13:5:2 17:0:19:5:4 11",
+    "125:0:7:5:0 10:0:10:5:1 16:0:16:5:3 11 4:0:13:5:2 17:0:19:5:4 11",
 )

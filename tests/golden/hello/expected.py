@@ -26,9 +26,22 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("shout", 1),),
     nodes=(
         _rt.NodeInfo(
-            id="greet", type="edit-fields", line=9, column=5, weight=80, cache="on"
+            id="greet",
+            type="edit-fields",
+            line=9,
+            column=5,
+            weight=80,
+            cache="on",
+            version="20ffea570e26a8b0",
         ),
-        _rt.NodeInfo(id="shout", type="code", line=13, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="shout",
+            type="code",
+            line=13,
+            column=5,
+            cache="on",
+            version="23c934a45513b16a",
+        ),
     ),
 )
 
@@ -164,5 +177,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "73:0:9:5:0 14:0:13:5:1 1:0:16:13:1 2:0:13:5:1 9",
+    "86:0:9:5:0 14:0:13:5:1 1:0:16:13:1 2:0:13:5:1 9",
 )

@@ -25,9 +25,22 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("results", 0), ("count", 0)),
     nodes=(
         _rt.NodeInfo(
-            id="each", type="loop", line=7, column=5, weight=20, execution="thread"
+            id="each",
+            type="loop",
+            line=7,
+            column=5,
+            weight=20,
+            execution="thread",
+            version="d67e09a31ca4c584",
         ),
-        _rt.NodeInfo(id="each.body.upper", type="code", line=14, column=13, cache="on"),
+        _rt.NodeInfo(
+            id="each.body.upper",
+            type="code",
+            line=14,
+            column=13,
+            cache="on",
+            version="9ec509307e064dff",
+        ),
         _rt.NodeInfo(
             id="each.body.tag",
             type="edit-fields",
@@ -35,6 +48,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             weight=80,
             cache="on",
+            version="90829e055a1f1008",
         ),
     ),
 )
@@ -208,5 +222,5 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:7:5"),
         "blueprint.yaml",
     ),
-    "96:0:14:13:1 1:0:16:32:1 2:0:14:13:1 10:0:17:13:2 11 6:1:7:5:0 14",
+    "110:0:14:13:1 1:0:16:32:1 2:0:14:13:1 10:0:17:13:2 11 6:1:7:5:0 14",
 )

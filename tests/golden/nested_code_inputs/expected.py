@@ -23,7 +23,14 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="9ee4627cbc9ce5d9f71a16a466f25d36ef58b50d0678cf7c667009be0828a024",
     outputs=(("a", 2), ("b", 4), ("c", 6), ("d", 7)),
     nodes=(
-        _rt.NodeInfo(id="make", type="code", line=6, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="make",
+            type="code",
+            line=6,
+            column=5,
+            cache="on",
+            version="f13f501437b19324",
+        ),
         _rt.NodeInfo(
             id="a.scale",
             type="transform",
@@ -32,9 +39,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=50,
             cache="on",
+            version="92bba91b0b5317dd",
         ),
         _rt.NodeInfo(
-            id="a.sum", type="code", line=12, column=5, source="child.yaml", cache="on"
+            id="a.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            cache="on",
+            version="52613772d9ac1319",
         ),
         _rt.NodeInfo(
             id="b.scale",
@@ -44,9 +58,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=50,
             cache="on",
+            version="7c4cb3c1f6bf55d9",
         ),
         _rt.NodeInfo(
-            id="b.sum", type="code", line=12, column=5, source="child.yaml", cache="on"
+            id="b.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            cache="on",
+            version="c233c3e309895224",
         ),
         _rt.NodeInfo(
             id="c.scale",
@@ -56,11 +77,25 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=50,
             cache="on",
+            version="ffb1c94cbc1c53c3",
         ),
         _rt.NodeInfo(
-            id="c.sum", type="code", line=12, column=5, source="child.yaml", cache="on"
+            id="c.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            cache="on",
+            version="e11d080825523bfc",
         ),
-        _rt.NodeInfo(id="d", type="code", line=18, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="d",
+            type="code",
+            line=18,
+            column=5,
+            cache="on",
+            version="b72cc48921be867f",
+        ),
     ),
 )
 
@@ -321,7 +356,7 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:12:5"),
         ("child.yaml", "blueprint.yaml:15:5"),
     ),
-    "142:0:6:5:0 1:0:8:24:0 2:0:6:5:0 10:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
+    "177:0:6:5:0 1:0:8:24:0 2:0:6:5:0 10:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
     "12:1:12:5:2 1:1:14:24:2 2:1:12:5:2 10:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
     "12:2:12:5:4 1:2:14:24:4 2:2:12:5:4 10:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
     "12:3:12:5:6 1:3:14:24:6 2:3:12:5:6 10:0:18:5:7 1:0:20:24:7 2:0:18:5:7 9",

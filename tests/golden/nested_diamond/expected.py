@@ -23,16 +23,40 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("b", 1), ("c", 3)),
     nodes=(
         _rt.NodeInfo(
-            id="b.scale", type="code", line=8, column=5, source="b.yaml", cache="on"
+            id="b.scale",
+            type="code",
+            line=8,
+            column=5,
+            source="b.yaml",
+            cache="on",
+            version="386466883476fb5c",
         ),
         _rt.NodeInfo(
-            id="b.d.inc", type="code", line=8, column=5, source="d.yaml", cache="on"
+            id="b.d.inc",
+            type="code",
+            line=8,
+            column=5,
+            source="d.yaml",
+            cache="on",
+            version="5ce38235ce207fe7",
         ),
         _rt.NodeInfo(
-            id="c.scale", type="code", line=8, column=5, source="c.yaml", cache="on"
+            id="c.scale",
+            type="code",
+            line=8,
+            column=5,
+            source="c.yaml",
+            cache="on",
+            version="c1b3e9c654e2494c",
         ),
         _rt.NodeInfo(
-            id="c.d.inc", type="code", line=8, column=5, source="d.yaml", cache="on"
+            id="c.d.inc",
+            type="code",
+            line=8,
+            column=5,
+            source="d.yaml",
+            cache="on",
+            version="cd52bfdc8392ab9d",
         ),
     ),
 )
@@ -214,6 +238,6 @@ _SOURCE_MAP: Final = (
         ("c.yaml", "blueprint.yaml:13:5"),
         ("d.yaml", "c.yaml:11:5", "blueprint.yaml:13:5"),
     ),
-    "93:0:8:5:0 1:0:10:24:0 2:0:8:5:0 10:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
+    "117:0:8:5:0 1:0:10:24:0 2:0:8:5:0 10:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
     "10:2:8:5:2 1:2:10:24:2 2:2:8:5:2 10:3:8:5:3 1:3:10:24:3 2:3:8:5:3 9",
 )

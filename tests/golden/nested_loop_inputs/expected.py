@@ -32,6 +32,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
+            version="573a600077ebc0ad",
         ),
         _rt.NodeInfo(
             id="top.each",
@@ -41,6 +42,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
+            version="ad491b23c556567c",
         ),
         _rt.NodeInfo(
             id="ten.each.body.scale",
@@ -49,6 +51,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             cache="on",
+            version="de3f62b4928ac6e3",
         ),
         _rt.NodeInfo(
             id="ten.each.body.tag",
@@ -58,6 +61,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=80,
             cache="on",
+            version="bdffe02155422e5d",
         ),
         _rt.NodeInfo(
             id="top.each.body.scale",
@@ -66,6 +70,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             cache="on",
+            version="463182d3b9fd3398",
         ),
         _rt.NodeInfo(
             id="top.each.body.tag",
@@ -75,6 +80,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=80,
             cache="on",
+            version="af70ee68ce57743b",
         ),
     ),
 )
@@ -321,6 +327,6 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:5:5"),
         ("child.yaml", "blueprint.yaml:8:5"),
     ),
-    "143:0:14:13:2 1:0:14:56:2 2:0:14:13:2 10:0:15:13:3 11 19:1:14:13:4 ",
+    "149:0:14:13:2 1:0:14:56:2 2:0:14:13:2 10:0:15:13:3 11 19:1:14:13:4 ",
     "1:1:14:56:4 2:1:14:13:4 10:1:15:13:5 11 6:2:9:5:0 14 4:3:9:5:1 14",
 )

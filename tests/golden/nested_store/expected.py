@@ -30,6 +30,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="store/greeter-v2.yaml",
             weight=80,
             cache="on",
+            version="325ded092fd2dda6",
         ),
         _rt.NodeInfo(
             id="greet.stamp.mark",
@@ -39,6 +40,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="store/stamper.yaml",
             weight=80,
             cache="on",
+            version="91b6b1e39050cd09",
         ),
     ),
 )
@@ -172,5 +174,5 @@ _SOURCE_MAP: Final = (
         ("store/greeter-v2.yaml", "blueprint.yaml:9:5"),
         ("store/stamper.yaml", "store/greeter-v2.yaml:12:5", "blueprint.yaml:9:5"),
     ),
-    "81:0:9:5:0 12:1:8:5:1 11",
+    "83:0:9:5:0 12:1:8:5:1 11",
 )

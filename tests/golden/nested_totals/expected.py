@@ -32,6 +32,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="parts/totals.yaml",
             weight=50,
             cache="on",
+            version="e7c5ed4c2fbfa378",
         ),
         _rt.NodeInfo(
             id="totals.plus.pair",
@@ -41,6 +42,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="parts/add.yaml",
             weight=80,
             cache="on",
+            version="7d8e216d89c01d42",
         ),
         _rt.NodeInfo(
             id="totals.plus.add",
@@ -49,8 +51,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/add.yaml",
             cache="on",
+            version="7b6a0c20bdd0d094",
         ),
-        _rt.NodeInfo(id="report.label", type="code", line=20, column=9, cache="on"),
+        _rt.NodeInfo(
+            id="report.label",
+            type="code",
+            line=20,
+            column=9,
+            cache="on",
+            version="0f2048c8197d2206",
+        ),
     ),
 )
 
@@ -235,6 +245,6 @@ _SOURCE_MAP: Final = (
         ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
         ("blueprint.yaml", "blueprint.yaml:14:5"),
     ),
-    "108:0:10:5:0 1:0:12:56:0 2:0:10:5:0 12:1:9:5:1 12:1:12:5:2 1:1:14:24:2 ",
+    "118:0:10:5:0 1:0:12:56:0 2:0:10:5:0 12:1:9:5:1 12:1:12:5:2 1:1:14:24:2 ",
     "2:1:12:5:2 12:2:20:9:3 1:2:20:52:3 2:2:20:9:3 11",
 )

@@ -23,12 +23,29 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="75399941dfee0dc18508f2bc3e9aec118b40f1f736008515ef3a7b8f8a9fb16e",
     outputs=(("results", 0),),
     nodes=(
-        _rt.NodeInfo(id="both", type="parallel", line=6, column=5, execution="thread"),
         _rt.NodeInfo(
-            id="both.branch0.total", type="code", line=12, column=15, cache="on"
+            id="both",
+            type="parallel",
+            line=6,
+            column=5,
+            execution="thread",
+            version="3571e3ebd7ef56c8",
         ),
         _rt.NodeInfo(
-            id="both.branch1.biggest", type="code", line=16, column=15, cache="on"
+            id="both.branch0.total",
+            type="code",
+            line=12,
+            column=15,
+            cache="on",
+            version="06e1dfa68fe797aa",
+        ),
+        _rt.NodeInfo(
+            id="both.branch1.biggest",
+            type="code",
+            line=16,
+            column=15,
+            cache="on",
+            version="94cf3fecdd4c2cc8",
         ),
     ),
 )
@@ -219,6 +236,6 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:6:5"),
         "blueprint.yaml",
     ),
-    "87:0:12:15:1 1:0:12:58:1 2:0:12:15:1 9 15:0:16:15:2 1:0:16:60:2 ",
+    "104:0:12:15:1 1:0:12:58:1 2:0:12:15:1 9 15:0:16:15:2 1:0:16:60:2 ",
     "2:0:16:15:2 11 6:1:6:5:0 17",
 )

@@ -25,8 +25,17 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="4abedc2e971c089bd8a36c3230340ea751d7ac91b48583c9fb2496a808ad32db",
     outputs=(("count", 1),),
     nodes=(
-        _rt.NodeInfo(id="split", type="python", line=6, column=5),
-        _rt.NodeInfo(id="count", type="code", line=11, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="split", type="python", line=6, column=5, version="2a178bbc8bc4826e"
+        ),
+        _rt.NodeInfo(
+            id="count",
+            type="code",
+            line=11,
+            column=5,
+            cache="on",
+            version="203f8d967433fbe2",
+        ),
     ),
 )
 
@@ -158,5 +167,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "71:0:6:5:0 10:0:11:5:1 1:0:13:24:1 2:0:11:5:1 9",
+    "80:0:6:5:0 10:0:11:5:1 1:0:13:24:1 2:0:11:5:1 9",
 )

@@ -25,8 +25,22 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="2517b234d84ce43fe8f62d8b67761d495c7d423a6cd6ff2e1f0a21dcd17d1324",
     outputs=(("lines", 1),),
     nodes=(
-        _rt.NodeInfo(id="dedent", type="python", line=6, column=5, execution="process"),
-        _rt.NodeInfo(id="lines", type="code", line=12, column=5, cache="on"),
+        _rt.NodeInfo(
+            id="dedent",
+            type="python",
+            line=6,
+            column=5,
+            execution="process",
+            version="7283f09d2b3437bd",
+        ),
+        _rt.NodeInfo(
+            id="lines",
+            type="code",
+            line=12,
+            column=5,
+            cache="on",
+            version="6bf5969fd6218450",
+        ),
     ),
 )
 
@@ -151,5 +165,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "71:0:6:5:0 3:0:12:5:1 1:0:14:24:1 2:0:12:5:1 9",
+    "85:0:6:5:0 3:0:12:5:1 1:0:14:24:1 2:0:12:5:1 9",
 )

@@ -23,7 +23,13 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("fields", 0),),
     nodes=(
         _rt.NodeInfo(
-            id="fields", type="edit-fields", line=7, column=5, weight=80, cache="on"
+            id="fields",
+            type="edit-fields",
+            line=7,
+            column=5,
+            weight=80,
+            cache="on",
+            version="ca584a389238818e",
         ),
     ),
 )
@@ -164,5 +170,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "65:0:7:5:0 34",
+    "71:0:7:5:0 34",
 )

@@ -23,22 +23,58 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("names", 3), ("total", 4), ("kept", 0), ("teams", 5)),
     nodes=(
         _rt.NodeInfo(
-            id="big", type="transform", line=13, column=5, weight=50, cache="on"
+            id="big",
+            type="transform",
+            line=13,
+            column=5,
+            weight=50,
+            cache="on",
+            version="a6bce15aeb2a128e",
         ),
         _rt.NodeInfo(
-            id="sorted", type="transform", line=14, column=5, weight=50, cache="on"
+            id="sorted",
+            type="transform",
+            line=14,
+            column=5,
+            weight=50,
+            cache="on",
+            version="3728d5fc1b0cb3f2",
         ),
         _rt.NodeInfo(
-            id="names", type="transform", line=15, column=5, weight=50, cache="on"
+            id="names",
+            type="transform",
+            line=15,
+            column=5,
+            weight=50,
+            cache="on",
+            version="774aa1f1404f1572",
         ),
         _rt.NodeInfo(
-            id="unique", type="transform", line=16, column=5, weight=50, cache="on"
+            id="unique",
+            type="transform",
+            line=16,
+            column=5,
+            weight=50,
+            cache="on",
+            version="a7f74a21f8d28279",
         ),
         _rt.NodeInfo(
-            id="total", type="transform", line=17, column=5, weight=50, cache="on"
+            id="total",
+            type="transform",
+            line=17,
+            column=5,
+            weight=50,
+            cache="on",
+            version="85756141d4a531f5",
         ),
         _rt.NodeInfo(
-            id="teams", type="transform", line=18, column=5, weight=50, cache="on"
+            id="teams",
+            type="transform",
+            line=18,
+            column=5,
+            weight=50,
+            cache="on",
+            version="22974ac1ce990808",
         ),
     ),
 )
@@ -263,6 +299,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "119:0:13:5:0 1:0:13:83:0 2:0:13:5:0 12:0:14:5:1 10:0:15:5:2 1:0:15:82:2 ",
+    "155:0:13:5:0 1:0:13:83:0 2:0:13:5:0 12:0:14:5:1 10:0:15:5:2 1:0:15:82:2 ",
     "2:0:15:5:2 12:0:16:5:3 10:0:17:5:4 1:0:17:85:4 2:0:17:5:4 12:0:18:5:5 9",
 )
