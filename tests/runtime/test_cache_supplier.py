@@ -40,7 +40,7 @@ def run_node(
     index = BLUEPRINT.nodes.index(node)
     supplied = s.supply(node, index, values)
     if supplied is not None:
-        return (supplied.how, supplied.value)
+        return (supplied.kind, supplied.value)
     s.completed(node, index, result)
     return ("ran", result)
 

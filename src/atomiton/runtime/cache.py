@@ -3,7 +3,7 @@ and input values were seen before gets its value from the store instead of runni
 
 ``make_supplier`` turns a run's ``cache=`` argument (``CacheArg``: off, on, a database, or a
 ``Cache`` of options) and the blueprint's ``settings.cache`` into a ``CacheSupplier``, or None
-when the run uses no cache. The supplier computes each call's key, the node's code version
+when the run uses no cache; the runner binds it to the run's ``Execution`` (``bind``). The supplier computes each call's key, the node's code version
 (``NodeInfo.version``) plus a stable hash of the values the call depends on (``cache_keys.py``),
 serves a stored value when there is one, and stores the value of a call that ran. Which nodes
 are cached is the compiler's decision, emitted per node as ``NodeInfo.cache`` (``off``, ``on``,
@@ -96,23 +96,11 @@ def resolve(cache: CacheArg, blueprint: Blueprint) -> Cache | None:
     return Cache(db=cache)
 
 
-def make_supplier(cache: CacheArg, ex: Execution) -> CacheSupplier | None:
-    """The supplier of run ``ex`` for its ``cache=`` argument; None when it uses no cache.
-
-    A database that cannot be opened leaves the run uncached with a warning, never failed.
-    """
-    options = resolve(cache, ex.blueprint)
-    if options is None:
-        return None
-    from ..store.cache_store import CacheStore
-    from ..store.schema import StoreError
-
-    try:
-        backend = ex.resources.get(_RESOURCE, lambda: CacheStore.open(options.db), CacheStore.close)
-    except StoreError as exc:
-        ex.log(f"the node cache is off for this run: {exc}", level="warning")
-        return None
-    return CacheSupplier(ex.blueprint, backend, options, run_id=ex.run_id, warn=ex.log)
+def make_supplier(cache: CacheArg, blueprint: Blueprint) -> CacheSupplier | None:
+    """The cache supplier of a run of ``blueprint`` for its ``cache=`` argument; None when the
+    run uses no cache. The supplier opens its database when the run binds it (``bind``)."""
+    options = resolve(cache, blueprint)
+    return None if options is None else CacheSupplier(blueprint, None, options)
 
 
 def node_key(
@@ -147,10 +135,10 @@ class CacheSupplier:
     def __init__(
         self,
         blueprint: Blueprint,
-        backend: CacheBackend,
+        backend: CacheBackend | None,
         options: Cache,
         *,
-        run_id: str,
+        run_id: str = "",
         warn: Callable[..., None] | None = None,
     ) -> None:
         self.blueprint = blueprint
@@ -165,6 +153,24 @@ class CacheSupplier:
         self.force = _covering(options.force)
         self.counts: dict[str, int] = {"cached": 0, "resumed": 0, "stored": 0, "ran": 0}
 
+    def bind(self, ex: Execution) -> None:
+        """Attach to run ``ex``: its id, its warnings, and the database, opened as one of the
+        run's resources (closed when it ends). A database that cannot be opened leaves the run
+        uncached with a warning, never failed."""
+        from ..store.cache_store import CacheStore
+        from ..store.schema import StoreError
+
+        self.run_id = ex.run_id
+        self._warn = ex.log
+        db = self.options.db
+        try:
+            self.backend = ex.resources.get(
+                _RESOURCE, lambda: CacheStore.open(db), CacheStore.close
+            )
+        except StoreError as exc:
+            self.backend = None
+            ex.log(f"the node cache is off for this run: {exc}", level="warning")
+
     def _keys(self) -> dict[int, str]:
         keys: dict[int, str] | None = getattr(self._pending, "keys", None)
         if keys is None:
@@ -173,6 +179,9 @@ class CacheSupplier:
 
     def supply(self, node: NodeInfo, index: int, key_values: tuple[object, ...]) -> Supplied | None:
         """The node's stored value, or None (the node runs; its key is kept for ``completed``)."""
+        backend = self.backend
+        if backend is None:
+            return None
         keys = self._keys()
         keys.pop(index, None)
         cached = self.options.serve and node.cache != "off"
@@ -188,15 +197,15 @@ class CacheSupplier:
             return None
         resume = self.options.resume
         if resume is not None and not self.force(node.id):
-            found, value = self.backend.get(key, run_id=resume)
+            found, value = backend.get(key, run_id=resume)
             if found:
-                self.backend.touch(key, self.run_id, node.id)
+                backend.touch(key, self.run_id, node.id)
                 self._count("resumed")
                 return Supplied(value, "resumed")
         if cached and not self.refresh(node.id):
-            found, value = self.backend.get(key)
+            found, value = backend.get(key)
             if found and _still_there(node, value):
-                self.backend.touch(key, self.run_id, node.id)
+                backend.touch(key, self.run_id, node.id)
                 self._count("cached")
                 return Supplied(value, "cached")
         keys[index] = key
@@ -205,7 +214,7 @@ class CacheSupplier:
     def completed(self, node: NodeInfo, index: int, value: object) -> None:
         """Node ``index`` ran and gave ``value``: store it under the key ``supply`` computed."""
         key = self._keys().pop(index, None)
-        if key is None:
+        if key is None or self.backend is None:
             return
         self._count("ran")
         if not (self.options.journal or self.options.resume or node.cache != "off"):

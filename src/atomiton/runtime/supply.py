@@ -16,7 +16,7 @@ class Supplied:
     """A node's value given instead of running it, and how it was given."""
 
     value: object
-    how: SuppliedHow
+    kind: SuppliedHow
 
 
 class Supplier(Protocol):
