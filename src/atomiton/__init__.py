@@ -28,12 +28,14 @@ __all__ = [
     "RunTimeoutError",
     "__version__",
     "compile_blueprint",
+    "recorded_pins",
 ]
 
 if TYPE_CHECKING:
     from .compiler import CompiledModule as CompiledModule
     from .compiler import compile_blueprint as compile_blueprint
     from .compiler.options import CompileOptions as CompileOptions
+    from .store.replay import recorded_pins as recorded_pins
 
 
 def __getattr__(name: str) -> object:
@@ -46,4 +48,8 @@ def __getattr__(name: str) -> object:
         from .compiler.options import CompileOptions
 
         return CompileOptions
+    if name == "recorded_pins":  # a recorded run's outputs as pins (the store: sqlite3)
+        from .store.replay import recorded_pins
+
+        return recorded_pins
     raise AttributeError(f"module 'atomiton' has no attribute {name!r}")

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from ..blueprint_paths import display_path
 from ..errors import AtomitonError, BlueprintError, CancelledError, NodeError
 from .inputs import build_inputs, parse_inputs_json
-from . import run_cache
+from . import pin_options, run_cache
 from .cache import cache_dir
 from .params import compile_options, effective_search_path, search_path_option
 from . import status
@@ -48,6 +48,8 @@ Examples:
   atomiton run flow.yaml --input threshold=100 --input tags='["a", "b"]' --json
   atomiton run flow.yaml --inputs-json @inputs.json --events events.jsonl
   atomiton run flow.yaml --events - --concurrency 8 --timeout 60
+  atomiton run flow.yaml --pin fetch=@fetch.json --fail upload=TimeoutError:slow
+  atomiton run flow.yaml --pins-from 01J2... --pin-nodes fetch,lookup
 
 \b
 Exit status: 0 done, 1 blueprint errors, 2 usage errors (unknown input, bad value),
@@ -401,6 +403,33 @@ def _closing(
     metavar="NODE",
     help="With --resume: run NODE and everything downstream of it again.",
 )
+@click.option(
+    "--pin",
+    "pin_values",
+    metavar="NODE=@FILE|JSON",
+    multiple=True,
+    help="Do not run NODE: use this value (JSON, or read from FILE) as its output, checked "
+    "against its output type. Repeatable; wins over --pins-from. A node in a loop is pinned "
+    "for every item.",
+)
+@click.option(
+    "--pins-from",
+    metavar="RUN_ID",
+    help="Pin nodes to the outputs they gave in the recorded run RUN_ID (see --pin-nodes).",
+)
+@click.option(
+    "--pin-nodes",
+    metavar="A,B",
+    help="With --pins-from: the nodes to pin (default: every node that gave a value).",
+)
+@click.option(
+    "--fail",
+    "fail_values",
+    metavar="NODE=EXCEPTION:MESSAGE",
+    multiple=True,
+    help="A testing aid: NODE fails with EXCEPTION (TimeoutError, ... or module.Class) "
+    "instead of running, through its retries and onError. Repeatable.",
+)
 @search_path_option
 def run_command(
     file: Path,
@@ -420,6 +449,10 @@ def run_command(
     cache_files: str = "stat",
     resume: str | None = None,
     from_node: str | None = None,
+    pin_values: tuple[str, ...] = (),
+    pins_from: str | None = None,
+    pin_nodes: str | None = None,
+    fail_values: tuple[str, ...] = (),
 ) -> None:
     """Run a blueprint and print its outputs.
 
@@ -435,6 +468,9 @@ def run_command(
         concurrency = project_settings().concurrency
     module = _compile(file, search_path, reporter, recompile=recompile)
     inputs = build_inputs(module.Inputs, input_values, parse_inputs_json(inputs_json))
+    pins = pin_options.parse_pins(pin_values, pins_from, pin_nodes, db)
+    fails = pin_options.parse_fails(fail_values)
+    pin_options.check_against(module, pins, fails)
     events = _open_events(events_to)
     token = CancelToken()
     blueprint = module.BLUEPRINT
@@ -461,6 +497,8 @@ def run_command(
             timeout=timeout,
             cancel=token,
             allow_paths=allow_paths or None,
+            pins=pins or None,
+            fail=fails or None,
             cache=cache,
         )
         return outputs

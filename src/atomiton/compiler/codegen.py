@@ -37,6 +37,8 @@ from .ir import (
     Template,
     TemplateExpr,
 )
+from black.strings import str_width
+
 from . import layout, verify
 from .bound import ERROR_PORT
 from .cache_policy import cache_use, stream_nodes
@@ -252,6 +254,9 @@ class _ModuleBuilder:
             tasks_tuple=layout.exploded("_TASKS: Final = (", task_items, ")", 0),
             outputs_return=layout.fit(f"return Outputs({output_values})", 4),
             uses_field=self.uses_field,
+            pin_types=[
+                (literal(n.id), self._state_annotation(n)) for n in self.all_nodes if not n.skipped
+            ],
         )
         return view
 
@@ -418,12 +423,16 @@ class _ModuleBuilder:
             fn, args = self._spec_call(node, node.spec)
         else:
             fn, args = self._user_call(node)
+        # Asked on the slow path only: is the node's value supplied (pinned, cached, ...)?
+        serve_args = f"{index}, s, {literal(attr)}, {self._key_values(node)}"
         if decision.policy:
+            serve = _serve_header(f"{serve_args}, True", 4 + extra)
             statement = layout.fit(
-                f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 4 + extra
+                f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 8 + extra
             )
         else:
-            statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 8 + extra)
+            serve = _serve_header(serve_args, 8 + extra)
+            statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 12 + extra)
         after = []
         if node.settings.on_error == "branch":
             after.append(
@@ -445,7 +454,53 @@ class _ModuleBuilder:
             guard,
             after,
             f"s.{attr}",
+            serve,
         )
+
+    def _key_values(self, node: Node) -> str:
+        """The tuple of every value the node's call depends on, for ``Execution.serve``.
+
+        Its inputs, then the values its parameters' templates read, then what its code reads
+        (``inputs.<name>``), each once, in that order; constants are left out (they are part
+        of the node's code, not of its input).
+        """
+        found: list[str] = []
+
+        def add(expression: str) -> None:
+            if expression not in found:
+                found.append(expression)
+
+        def walk(value: object) -> None:
+            if isinstance(value, (FromNode, FromInput)):
+                add(self._value(value))
+            elif isinstance(value, FromTemplate):
+                walk(value.template)
+            elif isinstance(value, Template):
+                for part in value.parts:
+                    if isinstance(part, TemplateExpr):
+                        if part.root == "env":
+                            add(f"_rt.env({literal(part.path[0])})")
+                        elif part.root == "now":
+                            add("_rt.now()")
+                        else:
+                            walk(part.root)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    walk(item)
+
+        for bound in node.inputs.values():
+            walk(bound)
+        compiled = {function.param for function in node.code}
+        for name, value in node.params.items():
+            if name not in compiled:
+                walk(value)
+        for function in node.code:
+            for _, binding in function.reads:
+                walk(binding)
+        return f"({', '.join(found)}{',' if len(found) == 1 else ''})"
 
     def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:
         module = self._module(spec)
@@ -616,8 +671,34 @@ def _reads_inputs(nodes: list[NodeView]) -> bool:
     return any(
         _READS_INPUTS.search(text)
         for node in nodes
-        for text in (node.statement, *(function.text for function in node.functions))
+        for text in (node.statement, node.serve, *(function.text for function in node.functions))
     )
+
+
+def _serve_header(args: str, indent: int) -> str:
+    """``if not (ex.slow and ex.serve(<args>)):`` at ``indent``, laid out as black would.
+
+    Written by hand for the shapes black gives it (one line; the test on its own line; split
+    at ``and``; the call's arguments on one line; one per line), as every node has one and
+    black costs milliseconds a statement; anything longer still goes to black.
+    """
+    call = f"ex.serve({args})"
+    line = f"if not (ex.slow and {call}):"
+    if indent + str_width(line) <= layout.LINE_LENGTH:
+        return line
+    pad = " " * indent
+    if indent + 4 + str_width(f"ex.slow and {call}") <= layout.LINE_LENGTH:
+        return f"if not (\n{pad}    ex.slow and {call}\n{pad}):"
+    if indent + 4 + str_width(f"and {call}") <= layout.LINE_LENGTH:
+        return f"if not (\n{pad}    ex.slow\n{pad}    and {call}\n{pad}):"
+    head = f"if not (\n{pad}    ex.slow\n{pad}    and ex.serve("
+    tail = f"\n{pad}    )\n{pad}):"
+    if indent + 8 + str_width(args) <= layout.LINE_LENGTH:
+        return f"{head}\n{pad}        {args}{tail}"
+    parts = layout.top_level_parts(args)
+    if all(indent + 9 + str_width(part) <= layout.LINE_LENGTH for part in parts):
+        return head + "".join(f"\n{pad}        {part}," for part in parts) + tail
+    return f"if {layout.condition(f'not (ex.slow and {call})', indent)}:"
 
 
 def _subflow_argument(node: Node, bodies: list[str]) -> str:

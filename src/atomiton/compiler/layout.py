@@ -66,6 +66,17 @@ def element(expression: str, indent: int) -> str:
     return _reindent(_black_element(expression, LINE_LENGTH - indent), indent)
 
 
+def dict_item(key: str, value: str, indent: int) -> str:
+    """``key: value,`` as one item of an exploded dict whose items stand at ``indent``."""
+    line = f"{key}: {value},"
+    if indent + str_width(line) <= LINE_LENGTH:
+        return line
+    mode = replace(BLACK_MODE, line_length=LINE_LENGTH - indent + 4)
+    wrapped = black.format_str(f"_ = {{\n    {line}\n}}\n", mode=mode)
+    lines = [item[4:] if item.startswith("    ") else item for item in wrapped.splitlines()[1:-1]]
+    return _reindent("\n".join(lines), indent)
+
+
 def exploded(
     opening: str, items: list[str], closing: str, indent: int, *, trailing: str = ""
 ) -> str:
@@ -113,14 +124,14 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
     if not head.endswith("=(") and indent + 4 + str_width(body) <= LINE_LENGTH:
         return f"{head}\n{pad}    {body}\n{pad}){suffix}"
     # Black's next try: one argument per line, with the magic trailing comma it adds.
-    parts = _top_level_parts(body)
+    parts = top_level_parts(body)
     if len(parts) < 2 or any(indent + 5 + str_width(part) > LINE_LENGTH for part in parts):
         return None
     lines = "\n".join(f"{pad}    {part}," for part in parts)
     return f"{head}\n{lines}\n{pad}){suffix}"
 
 
-def _top_level_parts(body: str) -> list[str]:
+def top_level_parts(body: str) -> list[str]:
     """``body`` split at its commas outside brackets and strings."""
     parts: list[str] = []
     depth, start = 0, 0

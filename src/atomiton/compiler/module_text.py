@@ -41,6 +41,9 @@ class NodeView:
     after: list[str] = field(default_factory=list)
     # Where the call's value is kept (``s.total``): handed to ``node_completed`` for hooks.
     target: str = ""
+    # ``if not (ex.slow and ex.serve(...)):``, laid out: the call runs unless its value is
+    # supplied (``Execution.serve``: pins, fails, a cache).
+    serve: str = ""
 
 
 @dataclass(slots=True)
@@ -83,6 +86,8 @@ class ModuleView:
     tasks_tuple: str
     outputs_return: str
     uses_field: bool
+    # ``Pins``/``Fails``: node id -> output type / exception, for ``run(pins=..., fail=...)``.
+    pin_types: list[tuple[str, str]] = field(default_factory=list)
 
 
 def write_module(view: ModuleView, out: CodeWriter) -> None:
@@ -92,7 +97,7 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
     out.blank()
     out.write("from __future__ import annotations")
     out.blank()
-    out.write("from typing import Any, Final")
+    out.write("from typing import Any, Final, TypedDict")
     out.blank()
     out.write("from pydantic import BaseModel, ConfigDict" + (", Field" if view.uses_field else ""))
     out.blank()
@@ -105,11 +110,16 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
         for line in view.user_imports:
             out.write(line)
     out.blank()
-    out.write('__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]')
+    out.write('__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]')
     out.blank()
     out.write(view.blueprint)
     _model(out, "Inputs", "The flow's inputs.", _INPUTS_CONFIG, view.inputs)
     _model(out, "Outputs", "The flow's outputs.", _OUTPUTS_CONFIG, view.outputs)
+    out.blank(2)
+    # Typed names of the nodes, for ``run(pins=..., fail=...)``: mypy checks keys and values.
+    _typed_dict(out, "Pins", view.pin_types)
+    out.blank()
+    _typed_dict(out, "Fails", [(key, "BaseException") for key, _ in view.pin_types])
     out.blank(2)
     out.write("class _State:")
     out.write('"""Node results, shared by the tasks of one run."""', 4)
@@ -155,6 +165,21 @@ def _model(out: CodeWriter, name: str, doc: str, config: str, fields: list[str])
     out.blank()
     out.write(config, 4)
     _fields(out, fields)
+
+
+def _typed_dict(out: CodeWriter, name: str, items: list[tuple[str, str]]) -> None:
+    """``name = TypedDict(name, {...}, total=False)``, always exploded (black keeps it so)."""
+    if not items:
+        out.write(f'{name} = TypedDict("{name}", {{}}, total=False)')
+        return
+    out.write(f"{name} = TypedDict(")
+    out.write(f'"{name}",', 4)
+    out.write("{", 4)
+    for key, annotation in items:
+        out.write(layout.dict_item(key, annotation, 8), 8)
+    out.write("},", 4)
+    out.write("total=False,", 4)
+    out.write(")")
 
 
 def _fields(out: CodeWriter, fields: list[str]) -> None:
@@ -215,12 +240,14 @@ def _node_call(out: CodeWriter, node: NodeView, pad: int) -> None:
         out.blank()
     index = node.index
     if node.policy:
-        out.write(node.statement, pad + 4)
+        out.write(node.serve, pad + 4)
+        out.write(node.statement, pad + 8)
     else:
         out.write("if ex.slow:", pad + 4)
         out.write(f"ex.node_started({index})", pad + 8)
         out.write("try:", pad + 4)
-        out.write(node.statement, pad + 8)
+        out.write(node.serve, pad + 8)
+        out.write(node.statement, pad + 12)
         out.write("except Exception as exc:", pad + 4)
         out.write(f"ex.node_failed({index}, exc)", pad + 8)
         out.write("if ex.slow:", pad + 4)
@@ -256,13 +283,20 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -274,6 +308,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )
 
 
@@ -286,6 +324,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -298,4 +339,8 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )'''

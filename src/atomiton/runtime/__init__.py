@@ -47,6 +47,11 @@ from .policy import NodeTimeoutError as NodeTimeoutError
 from .runner import arun as arun
 from .runner import run as run
 from .signals import SignalCancel as SignalCancel
+from .cache import Cache as Cache
+from .cache import CacheArg as CacheArg
+from .supply import PinError as PinError
+from .supply import Supplied as Supplied
+from .supply import Supplier as Supplier
 from .signals import cancel_all_runs as cancel_all_runs
 from .signals import cancel_on_signals as cancel_on_signals
 from .trace import NodeTrace as NodeTrace
@@ -74,6 +79,8 @@ __all__ = [
     "ExecutionProgress",
     "ExecutionStarted",
     "BaseHooks",
+    "Cache",
+    "CacheArg",
     "Hooks",
     "HooksArg",
     "Log",
@@ -87,9 +94,12 @@ __all__ = [
     "NodeSkipped",
     "NodeStarted",
     "NodeTimeoutError",
+    "PinError",
     "NodeTrace",
     "RunControl",
     "SignalCancel",
+    "Supplied",
+    "Supplier",
     "Subscriptions",
     "Task",
     "TemplateKeyError",

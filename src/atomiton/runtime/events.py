@@ -122,6 +122,8 @@ class NodeCompleted(NodeEvent):
 
     ``value`` is what the node produced, set only when a hook of the run ``wants_values``
     (``hooks.py``); otherwise None, and the event costs what it did before it had the field.
+    ``supplied`` says how the value was supplied instead of running the node: ``pinned``,
+    ``cached`` or ``resumed`` (``supply.py``); None when the node ran.
     """
 
     kind: ClassVar[str] = "node.completed"
@@ -129,6 +131,7 @@ class NodeCompleted(NodeEvent):
     duration: float
     attempts: int = 1
     value: object = None
+    supplied: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,12 +252,12 @@ node_started_event: Callable[[str, float, str, str, int, int], NodeStarted] = _p
     "``NodeStarted(run_id, timestamp, node_id, node_type, index, attempt)``, positionally.",
 )
 _CompletedFactory: TypeAlias = Callable[
-    [str, float, str, str, int, float, int, object], NodeCompleted
+    [str, float, str, str, int, float, int, object, str | None], NodeCompleted
 ]
 node_completed_event: _CompletedFactory = _positional_factory(
     NodeCompleted,
-    "``NodeCompleted(run_id, timestamp, node_id, node_type, index, duration, attempts, value)``"
-    " (``value``: None unless a hook wants values).",
+    "``NodeCompleted(run_id, timestamp, node_id, node_type, index, duration, attempts, value,"
+    " supplied)`` (``value``: None unless a hook wants values).",
 )
 
 
@@ -281,7 +284,7 @@ def event_to_dict(event: object) -> dict[str, object]:
             if value is None:
                 continue
             value = value.to_dict()
-        elif f.name == "value":
-            continue
+        elif f.name == "value" or (f.name == "supplied" and value is None):
+            continue  # ``supplied`` only for a supplied node: a stream of nodes that ran is as before
         data[f.name] = value
     return data

@@ -37,6 +37,7 @@ from .runstate import RunState
 from .runstate import StopKind as StopKind
 from .runstate import describe as describe
 from .runstate import message_of as message_of
+from .supply import Supply
 from .trace import TraceBuilder
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class Execution(RunState):
         "_processes",
         "_started",
         "_completed",
+        "supply",
     )
 
     def __init__(
@@ -93,6 +95,7 @@ class Execution(RunState):
         run_id: str | None = None,
         allowed_paths: Roots = None,
         resources: RunResources | None = None,
+        supply: Supply | None = None,
     ) -> None:
         """Prepare a run; nothing starts until the body calls ``run_tasks``.
 
@@ -105,6 +108,7 @@ class Execution(RunState):
             run_id: the id events carry (default: a fresh one).
             allowed_paths: the folders file nodes may touch (``confine``); None: anywhere.
             resources: the run's shared objects (default: an empty registry, made on first use).
+            supply: the run's suppliers of node values (pins, fails, a cache): see ``serve``.
         """
         RunState.__init__(
             self,
@@ -128,6 +132,10 @@ class Execution(RunState):
             self._started: Callable[[int], None] = report.node_started
             self._completed: Callable[[int, object], None] = report.node_completed
             self.__class__ = _ObservedExecution
+            self.slow = True
+        self.supply = supply
+        if supply is not None:
+            self.__class__ = _SuppliedExecution
             self.slow = True
 
     # -- node boundaries -------------------------------------------------------------------------
@@ -263,6 +271,59 @@ class Execution(RunState):
 
     def _leave(self, thread: threading.Thread) -> None:
         self.abandoned.append(thread)
+
+    # -- supplied values (pins, fails, a cache: ``supply.py``) ------------------------------------
+
+    def serve(
+        self, i: int, state: object, slot: str, key_values: tuple[object, ...], policy: bool = False
+    ) -> bool:
+        """Whether node ``i``'s value was supplied (then it is set on ``state.<slot>``).
+
+        Generated code asks this, on the slow path only, instead of calling the node when the
+        answer is True. ``key_values`` are the values the call depends on. A plain node's
+        ``node_started`` came before and its ``node_completed`` follows, in generated code; a
+        supplier's exception propagates to its ``node_failed``. A node on the ``policy`` path
+        (``call``) is announced here, and a supplier's exception goes through its retries and
+        ``on_error`` as a real failure would: each attempt asks the suppliers again.
+
+        Raises:
+            NodeError: a supplier failed the node (plain path: whatever the supplier raised).
+        """
+        supply = self.supply
+        if supply is None:
+            return False
+        info = self.nodes[i]
+        if not policy:
+            supplied = supply.ask(info, i, key_values)
+            if supplied is None:
+                return False
+            setattr(state, slot, supplied.value)
+            supply.mark(i, supplied.kind)
+            return True
+        try:
+            supplied = supply.ask(info, i, key_values)
+        except Exception:
+            from .policy import call_with_policy
+
+            value = call_with_policy(self, i, self._supplied, (i, key_values), {}, supplied=True)
+            setattr(state, slot, value)
+            return True
+        if supplied is None:
+            return False
+        self.node_started(i)
+        setattr(state, slot, supplied.value)
+        supply.mark(i, supplied.kind)
+        self.node_completed(i, supplied.value)
+        return True
+
+    def _supplied(self, i: int, key_values: tuple[object, ...]) -> object:
+        """One attempt of a policy node whose supplier failed it: ask again."""
+        assert self.supply is not None
+        supplied = self.supply.ask(self.nodes[i], i, key_values)
+        if supplied is None:
+            raise RuntimeError("a supplier failed this node, then let it run: it cannot run now")
+        self.supply.mark(i, supplied.kind)
+        return supplied.value
 
     # -- tasks -----------------------------------------------------------------------------------
 
@@ -403,3 +464,30 @@ class _ObservedExecution(Execution):
     # The slots' own descriptors under the boundaries' names (a plain attribute load).
     node_started = vars(Execution)["_started"]
     node_completed = vars(Execution)["_completed"]
+
+
+class _SuppliedExecution(Execution):
+    """An ``Execution`` with suppliers (``Execution.__init__`` makes it one): its boundaries
+    tell a supplied node's kind to the report and the value of a node that ran to the
+    suppliers (``Supply.completed``)."""
+
+    __slots__ = ()
+
+    def node_started(self, i: int) -> None:
+        report = self.report
+        if report is not None:
+            report.node_started(i)
+        elif self.checks:
+            self.checkpoint()
+
+    def node_completed(self, i: int, value: object = None) -> None:
+        supply = self.supply
+        assert supply is not None
+        kind = supply.take(i)
+        if kind is None:
+            supply.completed(self.nodes[i], i, value)
+        report = self.report
+        if report is not None:
+            report.node_completed(i, value, kind)
+        elif self.checks:
+            self.after_node()

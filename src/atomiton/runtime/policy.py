@@ -49,9 +49,19 @@ def retry_delay(base: float, attempt: int) -> float:
 
 
 def call_with_policy(
-    ex: Execution, i: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ex: Execution,
+    i: int,
+    fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    supplied: bool = False,
 ) -> T:
-    """Call ``fn(*args, **kwargs)`` as node ``i``: see ``Execution.call``."""
+    """Call ``fn(*args, **kwargs)`` as node ``i``: see ``Execution.call``.
+
+    ``supplied``: ``fn`` asks the run's suppliers (``Execution.serve``), so it stays in this
+    process even for an ``execution: process`` node.
+    """
     info = ex.nodes[i]
     if not info.enabled:
         ex.node_skipped(i, "disabled")
@@ -65,7 +75,7 @@ def call_with_policy(
             ex.begin_attempt(i, attempt)
             timed_out = False
             try:
-                if info.execution == "process":
+                if info.execution == "process" and not supplied:
                     result = _call_in_process(ex, i, fn, args, kwargs, info.timeout)
                 elif info.timeout is not None:
                     result = _call_with_timeout(ex, fn, args, kwargs, info.timeout, context)

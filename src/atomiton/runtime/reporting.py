@@ -145,8 +145,11 @@ class RunReport:
                 if lock is not None:
                     lock.release()
 
-    def node_completed(self, i: int, value: object = None) -> None:
-        """``Execution.node_completed`` of an observed run: report, then ``after_node``."""
+    def node_completed(self, i: int, value: object = None, supplied: str | None = None) -> None:
+        """``Execution.node_completed`` of an observed run: report, then ``after_node``.
+
+        ``supplied``: how the value was supplied instead of running the node (``supply.py``).
+        """
         self.status[i] = DONE
         if self.trace is not None:
             self.trace.ended(i, "completed")
@@ -169,6 +172,7 @@ class RunReport:
                         t - self.t_start[i],
                         self.attempts[i] or 1,
                         value if self.values else None,
+                        supplied,
                     )
                     for hook in hooks:
                         try:

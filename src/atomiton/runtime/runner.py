@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -23,6 +23,8 @@ from .execution import ACTIVE, Execution, describe, message_of, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .resources import HTTP_CLIENT, RunResources
+from .cache import CacheArg, CacheSupplier, make_supplier
+from .supply import Supply, suppliers_for
 from .trace import Trace
 
 I = TypeVar("I")
@@ -41,6 +43,10 @@ def run(
     trace: bool = False,
     allow_paths: AllowPaths = None,
     http_client: object | None = None,
+    pins: Mapping[str, object] | None = None,
+    fail: Mapping[str, object] | None = None,
+    cache: CacheArg = None,
+    pin_types: object = None,
 ) -> O:
     """Run a compiled flow and return what its body returns.
 
@@ -58,6 +64,11 @@ def run(
             (``confine.py``); None: no confinement.
         http_client: an ``httpx.Client`` every http-request node of the run uses (for proxies,
             mTLS, ...); the run never closes it. None: the run makes one pool and closes it.
+        pins: node id -> the value the node gives instead of running (every call of it).
+        fail: node id -> the exception the node fails with instead of running (testing aid).
+        cache: the node cache (``cache.py``): None follows the blueprint's ``settings.cache``,
+            False is off, True or a database path is on, a ``Cache`` says how.
+        pin_types: the module's ``Pins`` TypedDict, which validates and converts ``pins``.
 
     Returns:
         The body's result (the flow's ``Outputs``).
@@ -68,8 +79,11 @@ def run(
         CancelledError: the run was cancelled.
         RunTimeoutError: the run took longer than its timeout.
         ValueError: a folder in ``allow_paths`` does not exist.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its node's
+            output type (before anything runs).
     """
     roots = resolve_roots(allow_paths)
+    supply = _supply(blueprint, pins, fail, cache, pin_types)
     resources = RunResources({HTTP_CLIENT: http_client}) if http_client is not None else None
     if (
         hooks is None
@@ -77,6 +91,7 @@ def run(
         and timeout is None
         and blueprint.timeout is None
         and not trace
+        and supply is None
     ):
         ex = Execution(blueprint, concurrency=concurrency, allowed_paths=roots, resources=resources)
         ACTIVE.add(ex)
@@ -87,7 +102,17 @@ def run(
             if ex.holds_resources:
                 ex.close()
     return _run_observed(
-        blueprint, body, inputs, hooks, concurrency, timeout, cancel, trace, roots, resources
+        blueprint,
+        body,
+        inputs,
+        hooks,
+        concurrency,
+        timeout,
+        cancel,
+        trace,
+        roots,
+        resources,
+        supply,
     )
 
 
@@ -102,6 +127,7 @@ def _run_observed(
     trace: bool,
     roots: Roots = None,
     resources: RunResources | None = None,
+    supply: Supply | None = None,
 ) -> O:
     run_id = next_run_id()
     hookset = HookSet.build(hooks, run_id)
@@ -115,7 +141,12 @@ def _run_observed(
         run_id=run_id,
         allowed_paths=roots,
         resources=resources,
+        supply=supply,
     )
+    if supply is not None:
+        for supplier in supply.suppliers:
+            if isinstance(supplier, CacheSupplier):
+                supplier.bind(ex)  # the run's id, warnings and resources
     started = time.perf_counter()
     if hookset is not None:
         hookset.emit(
@@ -188,6 +219,21 @@ def _run_observed(
             )
         )
     return result
+
+
+def _supply(
+    blueprint: Blueprint,
+    pins: Mapping[str, object] | None,
+    fail: Mapping[str, object] | None,
+    cache: CacheArg,
+    pin_types: object,
+) -> Supply | None:
+    """The run's suppliers of node values: fails, then pins, then the cache (None: none)."""
+    suppliers = suppliers_for(blueprint, pins, fail, pin_types)
+    cached = make_supplier(cache, blueprint)
+    if cached is not None:
+        suppliers.append(cached)
+    return Supply(suppliers) if suppliers else None
 
 
 def _watch_deadline(ex: Execution) -> threading.Timer | None:
@@ -265,6 +311,10 @@ async def arun(
     trace: bool = False,
     allow_paths: AllowPaths = None,
     http_client: object | None = None,
+    pins: Mapping[str, object] | None = None,
+    fail: Mapping[str, object] | None = None,
+    cache: CacheArg = None,
+    pin_types: object = None,
 ) -> O:
     """Run a compiled flow from asyncio, in a thread of its own, without blocking the loop.
 
@@ -274,6 +324,8 @@ async def arun(
     """
     loop = asyncio.get_running_loop()
     roots = resolve_roots(allow_paths)  # a bad folder fails here, not in the worker thread
+    # Bad pins fail here too, before the worker thread starts.
+    suppliers_for(blueprint, pins, fail, pin_types)
     control = RunControl(parent=cancel)
     done: asyncio.Future[O] = loop.create_future()
 
@@ -300,6 +352,10 @@ async def arun(
                 trace=trace,
                 allow_paths=roots,
                 http_client=http_client,
+                pins=pins,
+                fail=fail,
+                cache=cache,
+                pin_types=pin_types,
             )
         except BaseException as exc:  # handed to the awaiting task
             error = exc

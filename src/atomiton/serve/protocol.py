@@ -149,7 +149,7 @@ class NodeStateItem(Message):
 
     id: str
     type: str
-    state: Literal["pending", "running", "done", "failed", "skipped", "cached"]
+    state: Literal["pending", "running", "done", "failed", "skipped", "pinned", "cached", "resumed"]
     started: float | None = None
     ended: float | None = None
     attempts: int = 0

@@ -116,7 +116,7 @@ def _fold_node(fold: RunFold, kind: str, stamp: float, event: Mapping[str, Any])
         close("retried")
     elif kind == "node.completed":
         close("done")
-        node.state = "done"
+        node.state = str(event.get("supplied") or "done")  # pinned, cached, resumed: not run
         node.ended = stamp
         node.attempts = int(event.get("attempts", node.attempts or 1))
     elif kind == "node.failed":

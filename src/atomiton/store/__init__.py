@@ -18,6 +18,7 @@ from .records import RunStatus as RunStatus
 from .records import RunSummary as RunSummary
 from .recorder import RunRecorder as RunRecorder
 from .recorder import run_recorded as run_recorded
+from .replay import recorded_pins as recorded_pins
 from .runstore import AmbiguousRunId as AmbiguousRunId
 from .runstore import RunStore as RunStore
 from .schema import SCHEMA_VERSION as SCHEMA_VERSION
@@ -35,6 +36,7 @@ __all__ = [
     "RunRecorder",
     "RunStatus",
     "RunStore",
+    "recorded_pins",
     "RunSummary",
     "StoreError",
     "default_db_path",

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .. import __version__
 from ..runtime.events import (
@@ -567,7 +567,9 @@ def _apply_node_event(node: _Node, event: NodeEvent) -> None:
             node.started = event.timestamp
             node.ended = node.duration = None
     elif isinstance(event, NodeCompleted):
-        node.state, node.ended = "done", event.timestamp
+        # A supplied value (pinned, cached, resumed) is the node's state: it did not run.
+        node.state = cast(NodeState, event.supplied) if event.supplied else "done"
+        node.ended = event.timestamp
         node.duration, node.attempts = event.duration, event.attempts
         node.error = node.error_type = None
     elif isinstance(event, NodeFailed):

@@ -18,8 +18,20 @@ RUN_STATUSES: Final[tuple[RunStatus, ...]] = (
     "cancelled",
     "interrupted",
 )
-NodeState = Literal["pending", "running", "done", "failed", "skipped"]
-NODE_STATES: Final[tuple[NodeState, ...]] = ("pending", "running", "done", "failed", "skipped")
+# ``pinned``, ``cached``, ``resumed``: the node's value was supplied instead of running it.
+NodeState = Literal[
+    "pending", "running", "done", "failed", "skipped", "pinned", "cached", "resumed"
+]
+NODE_STATES: Final[tuple[NodeState, ...]] = (
+    "pending",
+    "running",
+    "done",
+    "failed",
+    "skipped",
+    "pinned",
+    "cached",
+    "resumed",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,7 +5,7 @@ Source sha256: c06d8d297290b2374a3dc510e5f2bcfd7c62037d46ef01fc37e196a35ae02cc6
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +13,7 @@ from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="disabled-and-continue",
@@ -87,6 +87,27 @@ class Outputs(BaseModel):
     fine: Any
 
 
+Pins = TypedDict(
+    "Pins",
+    {
+        "start": dict[str, Any],
+        "broken": Any,
+        "fine": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "start": BaseException,
+        "broken": BaseException,
+        "fine": BaseException,
+    },
+    total=False,
+)
+
+
 class _State:
     """Node results, shared by the tasks of one run."""
 
@@ -116,7 +137,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.start = _edit_fields.run(_edit_fields.Params(values={"n": 3}))
+        if not (ex.slow and ex.serve(0, s, "start", ())):
+            s.start = _edit_fields.run(_edit_fields.Params(values={"n": 3}))
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -134,7 +156,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _broken_code(data: Any) -> Any:
         return data["missing"]
 
-    s.broken = ex.call(3, _code.run, _P_BROKEN, data=s.start, function=_broken_code)
+    if not (ex.slow and ex.serve(3, s, "broken", (s.start,), True)):
+        s.broken = ex.call(3, _code.run, _P_BROKEN, data=s.start, function=_broken_code)
 
     # fine: code (blueprint.yaml:16:5)
     def _fine_code(data: Any) -> Any:
@@ -143,7 +166,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        s.fine = _code.run(_P_FINE, data=s.start, function=_fine_code)
+        if not (ex.slow and ex.serve(4, s, "fine", (s.start,))):
+            s.fine = _code.run(_P_FINE, data=s.start, function=_fine_code)
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -168,13 +192,20 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -186,6 +217,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )
 
 
@@ -198,6 +233,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -210,12 +248,16 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )
 
 
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "115:0:4:5:0 10:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
-    "3:0:16:5:4 1:0:18:24:4 2:0:16:5:4 9",
+    "136:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "4:0:16:5:4 1:0:18:24:4 2:0:16:5:4 10",
 )

@@ -5,14 +5,14 @@ Source sha256: 9327e23eaf2054248127cf87e1ba1d03e2fd2da6db8a5206b444c4266438151c
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from atomiton import runtime as _rt
 from atomiton.nodes import edit_fields as _edit_fields
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="nested-store",
@@ -62,6 +62,25 @@ class Outputs(BaseModel):
     greeting: dict[str, Any]
 
 
+Pins = TypedDict(
+    "Pins",
+    {
+        "greet.hello": dict[str, Any],
+        "greet.stamp.mark": dict[str, Any],
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "greet.hello": BaseException,
+        "greet.stamp.mark": BaseException,
+    },
+    total=False,
+)
+
+
 class _State:
     """Node results, shared by the tasks of one run."""
 
@@ -84,9 +103,12 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.greet_hello = _edit_fields.run(
-            _edit_fields.Params(values={"text": _rt.text("Hello, ", inputs.name, "!")})
-        )
+        if not (ex.slow and ex.serve(0, s, "greet_hello", (inputs.name,))):
+            s.greet_hello = _edit_fields.run(
+                _edit_fields.Params(
+                    values={"text": _rt.text("Hello, ", inputs.name, "!")}
+                )
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -96,9 +118,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.greet_stamp_mark = _edit_fields.run(
-            _edit_fields.Params(values={"stamped": True}), data=s.greet_hello
-        )
+        if not (ex.slow and ex.serve(1, s, "greet_stamp_mark", (s.greet_hello,))):
+            s.greet_stamp_mark = _edit_fields.run(
+                _edit_fields.Params(values={"stamped": True}), data=s.greet_hello
+            )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -123,13 +146,20 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -141,6 +171,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )
 
 
@@ -153,6 +187,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -165,6 +202,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )
 
 
@@ -174,5 +215,5 @@ _SOURCE_MAP: Final = (
         ("store/greeter-v2.yaml", "blueprint.yaml:9:5"),
         ("store/stamper.yaml", "store/greeter-v2.yaml:12:5", "blueprint.yaml:9:5"),
     ),
-    "83:0:9:5:0 12:1:8:5:1 11",
+    "102:0:9:5:0 15:1:8:5:1 12",
 )

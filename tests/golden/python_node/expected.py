@@ -5,7 +5,7 @@ Source sha256: 4abedc2e971c089bd8a36c3230340ea751d7ac91b48583c9fb2496a808ad32db
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +15,7 @@ from atomiton.nodes import code as _code
 # The blueprint's own functions (python nodes).
 from textwrap import wrap as _user_0
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="python-node",
@@ -56,6 +56,25 @@ class Outputs(BaseModel):
     count: Any
 
 
+Pins = TypedDict(
+    "Pins",
+    {
+        "split": list[str],
+        "count": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "split": BaseException,
+        "count": BaseException,
+    },
+    total=False,
+)
+
+
 class _State:
     """Node results, shared by the tasks of one run."""
 
@@ -81,7 +100,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.split = _user_0(text=inputs.text)
+        if not (ex.slow and ex.serve(0, s, "split", (inputs.text,))):
+            s.split = _user_0(text=inputs.text)
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -94,7 +114,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.count = _code.run(_P_COUNT, data=s.split, function=_count_code)
+        if not (ex.slow and ex.serve(1, s, "count", (s.split,))):
+            s.count = _code.run(_P_COUNT, data=s.split, function=_count_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -119,13 +140,20 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -137,6 +165,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )
 
 
@@ -149,6 +181,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -161,11 +196,15 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
     )
 
 
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "80:0:6:5:0 10:0:11:5:1 1:0:13:24:1 2:0:11:5:1 9",
+    "99:0:6:5:0 11:0:11:5:1 1:0:13:24:1 2:0:11:5:1 10",
 )

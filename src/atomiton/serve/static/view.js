@@ -185,7 +185,7 @@
     if (p.runId !== currentRun) return;
     const kind = e.event;
     if (kind === "node.started" || kind === "node.retrying") setState(e.node_id, "running");
-    else if (kind === "node.completed") setState(e.node_id, "done");
+    else if (kind === "node.completed") setState(e.node_id, e.supplied || "done");
     else if (kind === "node.failed") setState(e.node_id, "failed");
     else if (kind === "node.skipped")
       setState(e.node_id, (e.reason || "").includes("cache") ? "cached" : "skipped");
