@@ -39,7 +39,7 @@ def report(total: int) -> str:
     return f"total {total}"
 
 
-def token() -> SecretStr:
+def token(data: int) -> SecretStr:
     _note("token")
     return SecretStr("hunter2-very-secret")
 
@@ -86,7 +86,11 @@ def cli(*args: str) -> Result:
 @pytest.fixture
 def project(workdir: Path) -> Iterator[Path]:
     (workdir / "cli_steps.py").write_text(STEPS)
+    before = set(sys.modules)
     yield workdir
+    # The steps module and the flow modules bound to it must not outlive this folder.
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
     sys.modules.pop("cli_steps", None)
     if str(workdir) in sys.path:
         sys.path.remove(str(workdir))
@@ -183,6 +187,8 @@ SECRET_FLOW = """\
 id: secretive
 settings: {cache: auto}
 interface:
+  inputs:
+    - {id: n, dataType: integer, default: 1}
   outputs:
     - {id: text, dataType: string}
 nodes:
@@ -198,6 +204,7 @@ nodes:
     outputPorts: [{id: text, dataType: string}]
     parameters: {pure: true}
 edges:
+  - {source: input, sourceHandle: n, target: token}
   - {source: token, target: use, targetHandle: token}
   - {source: use, target: output, targetHandle: text}
 """

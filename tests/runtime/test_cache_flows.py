@@ -84,10 +84,15 @@ edges:
 def project(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "cache_steps.py").write_text(STEPS)
     sys.path.insert(0, str(tmp_path))
+    before = set(sys.modules)
     try:
         yield tmp_path
     finally:
         sys.path.remove(str(tmp_path))
+        # The steps module and the flow modules bound to it (a flow module is cached by its
+        # code, which another test compiles again) must not outlive this folder.
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
         sys.modules.pop("cache_steps", None)
 
 
@@ -141,13 +146,15 @@ def test_refresh_runs_a_cached_node_again(project: Path) -> None:
 
 def test_a_blueprint_setting_turns_the_cache_on_and_false_turns_it_off(project: Path) -> None:
     flow = compiled(project, "settings: {cache: auto}\n" + FLOW)
-    db = project / ".atomiton" / "history.db"
     (project / "pyproject.toml").write_text("")
     import os
+
+    from atomiton.store import default_db_path
 
     cwd = os.getcwd()
     os.chdir(project)
     try:
+        db = default_db_path()
         flow.run()
         calls(project)
         flow.run()
@@ -209,3 +216,53 @@ def test_loop_items_are_cached_one_by_one(project: Path) -> None:
         assert first.out is not None and second.out is not None
     finally:
         sys.modules.pop("loop_steps", None)
+
+
+HELPED = """
+from pathlib import Path
+
+
+def _scale(value: int) -> int:
+    return value * 10
+
+
+def scaled(n: int) -> int:
+    with Path(__file__).with_name("calls.log").open("a") as log:
+        log.write("scaled\\n")
+    return _scale(n)
+"""
+
+HELPED_FLOW = """\
+id: helped
+interface:
+  inputs:
+    - {id: n, dataType: integer, default: 2}
+  outputs:
+    - {id: out, dataType: integer}
+nodes:
+  - id: scaled
+    type: python
+    function: "helped_steps:scaled"
+    inputPorts: [{id: n, dataType: integer}]
+    outputPorts: [{id: out, dataType: integer}]
+    parameters: {pure: true}
+edges:
+  - {source: input, sourceHandle: n, target: scaled, targetHandle: n}
+  - {source: scaled, target: output, targetHandle: out}
+"""
+
+
+def test_an_edited_helper_of_a_python_node_invalidates_its_cached_value(project: Path) -> None:
+    steps = project / "helped_steps.py"
+    steps.write_text(HELPED)
+    db = project / "history.db"
+    try:
+        assert compiled(project, HELPED_FLOW).run(cache=db).out == 20
+        assert compiled(project, HELPED_FLOW).run(cache=db).out == 20
+        assert calls(project) == ["scaled"]
+        steps.write_text(HELPED.replace("value * 10", "value * 100"))
+        sys.modules.pop("helped_steps", None)
+        assert compiled(project, HELPED_FLOW).run(cache=db).out == 200
+        assert calls(project) == ["scaled"]
+    finally:
+        sys.modules.pop("helped_steps", None)
