@@ -249,6 +249,10 @@ UNQUOTED_SHELL_TEMPLATE: Final = ErrorCode(
 JAVASCRIPT_IN_PYTHON_NODE: Final = ErrorCode(
     "W0320", "node {node!r}: {param} looks like JavaScript, but the node runs Python"
 )
+UNCACHEABLE_INPUT: Final = ErrorCode(
+    "W0260",
+    "node {node!r} is not cached: it reads the stream of node {source!r}, which has no stable hash",
+)
 OLDER_NODE_TYPE: Final = ErrorCode(
     "W1001", "node {node!r}: Atomiton's older type {old!r} is read as {new!r}"
 )

@@ -60,6 +60,11 @@ COMMANDS: Final[dict[str, LazyCommand]] = {
     "migrate": LazyCommand(
         "migrate_cmd", "migrate_command", "Rewrite Atomiton flow files as native blueprints."
     ),
+    "cache": LazyCommand(
+        "cache_cmd",
+        "cache_command",
+        "List, clean up or clear the node cache (values of nodes reused by later runs).",
+    ),
 }
 
 EPILOG: Final = """\b

@@ -32,6 +32,7 @@ from .params import compile_options, effective_search_path, search_path_option
 from . import status
 from .outputs import outputs_data, print_outputs
 from .report import Reporter, stdout_console
+from .resume import cache_options, note_resumed
 from .settings import project_settings
 from .watch import RunWatcher
 
@@ -286,9 +287,11 @@ def _recorder(
 
 
 @contextmanager
-def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]:
+def _closing(
+    recorder: RunRecorder | None, reporter: Reporter, resumed: str | None = None
+) -> Iterator[None]:
     """Write the run's record however the run ends; a history that cannot be written is a
-    warning, never a failed run."""
+    warning, never a failed run. ``resumed``: the run this one resumed, noted on its record."""
     try:
         yield
     finally:
@@ -296,6 +299,8 @@ def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]
             recorder.close()
             if recorder.error is not None:
                 reporter.warning(f"the run was not recorded: {recorder.error}")
+            elif resumed is not None and recorder.run_ids:
+                note_resumed(recorder.db_path, recorder.run_ids[-1], resumed, reporter)
 
 
 @click.command("run", epilog=EPILOG)
@@ -363,6 +368,42 @@ def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]
     "or $ATOMITON_HOME/history.db).",
 )
 @click.option(
+    "--cache/--no-cache",
+    "use_cache",
+    default=None,
+    help="Reuse the stored values of cacheable nodes whose code and inputs are unchanged, and "
+    "store new ones (default: the blueprint's settings.cache). See docs/caching.md.",
+)
+@click.option(
+    "--refresh",
+    "refresh",
+    metavar="NODE",
+    multiple=True,
+    help="Run NODE again even if it is cached, and store its new value (repeatable; implies "
+    "--cache).",
+)
+@click.option(
+    "--cache-files",
+    type=click.Choice(["stat", "content"]),
+    default="stat",
+    show_default=True,
+    help="How the cache tells a file a node reads has changed: by size and mtime, or also by "
+    "a hash of its content.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    metavar="RUN_ID",
+    help="Reuse every node of that recorded run that finished with the same code and inputs, "
+    "and run the rest (the plan is printed first).",
+)
+@click.option(
+    "--from",
+    "from_node",
+    metavar="NODE",
+    help="With --resume: run NODE and everything downstream of it again.",
+)
+@click.option(
     "--pin",
     "pin_values",
     metavar="NODE=@FILE|JSON",
@@ -403,6 +444,11 @@ def run_command(
     recompile: bool,
     record: bool = True,
     db: Path | None = None,
+    use_cache: bool | None = None,
+    refresh: tuple[str, ...] = (),
+    cache_files: str = "stat",
+    resume: str | None = None,
+    from_node: str | None = None,
     pin_values: tuple[str, ...] = (),
     pins_from: str | None = None,
     pin_nodes: str | None = None,
@@ -429,6 +475,18 @@ def run_command(
     token = CancelToken()
     blueprint = module.BLUEPRINT
     watcher = RunWatcher(blueprint.name or blueprint.id, console=reporter.console, events=events)
+    cache = cache_options(
+        blueprint,
+        file,
+        search_path,
+        use_cache=use_cache,
+        refresh=refresh,
+        files=cache_files,
+        resume=resume,
+        from_node=from_node,
+        journal=record,
+        db=db,
+    )
     recorder = _recorder(record, db, blueprint, inputs, file)
 
     def body() -> BaseModel:
@@ -441,13 +499,14 @@ def run_command(
             allow_paths=allow_paths or None,
             pins=pins or None,
             fail=fails or None,
+            cache=cache,
         )
         return outputs
 
     # Only the main thread may set signal handlers (an embedding caller may run us elsewhere).
     in_main = threading.current_thread() is threading.main_thread()
     with (
-        _closing(recorder, reporter),
+        _closing(recorder, reporter, cache.resume if not isinstance(cache, bool) else None),
         cancel_on_signals() if in_main else nullcontext(SignalCancel()) as terminated,
     ):
         try:

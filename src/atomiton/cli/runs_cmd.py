@@ -254,6 +254,8 @@ def _describe(run: RunDetail, *, values: bool = False) -> str:
         lines.append(f"  outputs    {_short(run.outputs)}")
     if summary.error:
         lines.append(f"  error      {summary.error}")
+    if run.resumed_from:
+        lines.append(f"  resumed    run {run.resumed_from}")
     if run.nodes:
         lines.append("")
         rows = [("NODE", "TYPE", "STATE", "START", "DURATION", "ATTEMPTS")]

@@ -45,6 +45,11 @@ _SETTINGS: Final[dict[str, dict[str, Any]]] = {
         "enum": ["fail", "continue", "branch", "stop"],
         "description": "what a failure does",
     },
+    "cache": {
+        "enum": ["auto", "always", "never"],
+        "description": "whether a run using the node cache reuses this node's values",
+    },
+    "pure": {"type": "boolean", "description": "true: no side effects (cached under auto)"},
 }
 assert set(_SETTINGS) == COMMON_SETTINGS
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import CodeType, ModuleType
 
 from ..diagnostics import Diagnostic, DiagnosticSink
-from . import bind, codegen, inline, parameters, plan, postprocess, resolve, validate
+from . import bind, cache_policy, codegen, inline, parameters, plan, postprocess, resolve, validate
 from .bound import Child, body_prefix, item_document
 from .ir import Graph, PortDef
 from .reads import mark_skipped
@@ -93,7 +93,8 @@ def build_graph(tree: resolve.IncludeTree, options: CompileOptions) -> Graph:
     graph = _graph(tree.root, options, sink)
     sink.raise_if_errors()
     assert graph is not None
-    return graph
+    cache_warnings = cache_policy.check(graph)
+    return replace(graph, warnings=graph.warnings + cache_warnings) if cache_warnings else graph
 
 
 def _graph(
@@ -137,6 +138,7 @@ def _graph(
         nodes=tuple(order),
         concurrency=doc.concurrency,
         timeout=doc.timeout,
+        cache=doc.cache,
     )
     groups = {node_id: node.child for node_id, node in bound.nodes.items() if node.child}
     graph = mark_skipped(inline.inline_children(graph, groups, sink), sink)

@@ -41,6 +41,7 @@ from black.strings import str_width
 
 from . import layout, verify
 from .bound import ERROR_PORT
+from .cache_policy import cache_use, stream_nodes
 from .literals import docstring_text, comment_text, is_immutable, is_static, literal
 from .module_text import BodyView, ModuleView, NodeView, TaskView, write_module, write_source_map
 from .naming import STATE_RESERVED, Namer, identifier
@@ -119,6 +120,8 @@ class _ModuleBuilder:
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
         # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
         self.all_nodes: list[Node] = list(graph.nodes)
+        # Nodes whose values are one-pass streams: they and what reads them are never cached.
+        self.streams = stream_nodes(graph.nodes)
         self.index_of = {n.id: i for i, n in enumerate(graph.nodes)}
         self.bodies: list[BodyView] = []
         self.body_namer = Namer()
@@ -207,6 +210,8 @@ class _ModuleBuilder:
             blueprint_args.append(f"concurrency={literal(graph.concurrency)}")
         if graph.timeout is not None:
             blueprint_args.append(f"timeout={literal(graph.timeout)}")
+        if graph.cache:
+            blueprint_args.append("cache=True")
         if graph.metadata:
             blueprint_args.append(f"metadata={literal(dict(graph.metadata))}")
         if graph.outputs:
@@ -382,6 +387,9 @@ class _ModuleBuilder:
             args.append(f"execution={literal(execution)}")
         if node.skipped:
             args.append("enabled=False")
+        use = cache_use(node, self.streams)
+        if use != "off":
+            args.append(f"cache={literal(use)}")
         args.append(f"version={literal(self.versions[node.id])}")
         return f"_rt.NodeInfo({', '.join(args)})"
 

@@ -39,6 +39,8 @@ class _Missing:
 MISSING = _Missing()
 
 OnError = Literal["fail", "continue", "branch"]
+# A node's ``cache:`` setting (the runtime's ``CachePolicy``; docs/caching.md).
+CachePolicy = Literal["auto", "always", "never"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,9 @@ class NodeSettings:
     retries: int = 0
     retry_delay: float = 1.0
     on_error: OnError = "fail"
+    cache: CachePolicy = "auto"
+    # ``pure: true``: the author says the node has no side effects (cached under ``auto``).
+    pure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,8 @@ class BlueprintDoc:
     edges: tuple[EdgeDef, ...]
     concurrency: int | None = None
     timeout: float | None = None
+    # ``settings.cache: auto``: runs use the node cache unless told otherwise.
+    cache: bool = False
     # Errors of the file that leave it whole (a default that does not fit its type, a bad
     # setting): ``bind`` reports them with its own, so neither hides the other.
     deferred: tuple[Diagnostic, ...] = ()
@@ -253,6 +260,8 @@ class Graph:
     concurrency: int | None = None
     timeout: float | None = None
     warnings: tuple[Diagnostic, ...] = ()
+    # ``settings.cache: auto`` (see ``BlueprintDoc``).
+    cache: bool = False
 
     def node(self, node_id: str) -> Node:
         return next(n for n in self.nodes if n.id == node_id)

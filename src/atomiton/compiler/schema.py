@@ -165,6 +165,7 @@ def _document(
     edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
     edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
     concurrency, timeout = _runtime_settings(model.settings or {}, (*loc, "settings"), src, sink)
+    cache = _cache_setting(model.settings or {}, (*loc, "settings"), src, sink)
     return BlueprintDoc(
         id=blueprint_id,
         name=model.name or blueprint_id,
@@ -181,7 +182,25 @@ def _document(
         edges=tuple(edges),
         concurrency=concurrency,
         timeout=timeout,
+        cache=cache,
     )
+
+
+def _cache_setting(
+    settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
+) -> bool:
+    """``settings.cache``: ``auto`` turns the node cache on for runs (docs/caching.md)."""
+    value = settings.get("cache", "off")
+    if value not in ("auto", "off"):
+        sink.error(
+            codes.INVALID_BLUEPRINT_SETTING,
+            src.positions.span((*loc, "cache")),
+            setting="cache",
+            message=f"expected 'auto' or 'off', found {value!r}",
+            hint="auto caches the values of pure nodes; a node's own cache: setting refines it",
+        )
+        return False
+    return bool(value == "auto")
 
 
 def _runtime_settings(
@@ -516,8 +535,18 @@ def _settings(
     if on_error not in ("fail", "continue", "branch"):
         bad("onError", "expected 'fail', 'continue' or 'branch'")
         on_error = "fail"
+    cache = found.get("cache", "auto")
+    if cache not in ("auto", "always", "never"):
+        bad("cache", f"expected 'auto', 'always' or 'never', found {cache!r}")
+        cache = "auto"
+    pure = found.get("pure", False)
+    if not isinstance(pure, bool):
+        bad("pure", "expected true or false")
+        pure = False
     delay_s = delay / 1000 if isinstance(delay, (int, float)) else 1.0
-    return NodeSettings(enabled, timeout_s, retries, delay_s, on_error)  # type: ignore[arg-type]
+    return NodeSettings(
+        enabled, timeout_s, retries, delay_s, on_error, cache, pure  # type: ignore[arg-type]
+    )
 
 
 def _edges(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:

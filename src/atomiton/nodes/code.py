@@ -61,4 +61,5 @@ SPEC: Final = node_spec(
     run,
     description="A Python function body written in the blueprint, compiled into the module.",
     output=Port(description="What the code returns."),
+    purity="pure",
 )

@@ -144,4 +144,5 @@ SPEC: Final = node_spec(
     description="Build or patch an object.",
     output=Port(description="The new object."),
     weight=80,
+    purity="pure",
 )

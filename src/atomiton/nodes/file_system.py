@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 
 from ..runtime.confine import Roots, check_path, is_allowed
 from ..runtime.files import CHUNK_BYTES, atomic_write, atomic_writer, ensure_folder, writable_target
-from .spec import NodeParams, Port, node_spec
+from .spec import NodeParams, Port, Purity, node_spec
 
 if TYPE_CHECKING:
     from ..runtime.context import NodeContext
@@ -437,10 +437,16 @@ def _needs(params: Params) -> tuple[str, ...]:
     return ("path", "targetPath") if params.operation in ("copy", "move") else ("path",)
 
 
+def _purity(params: Mapping[str, object]) -> Purity:
+    """Reading operations depend on the files they read; the others change them."""
+    return "reads" if params.get("operation", "read") in ("read", "list", "exists") else "effect"
+
+
 SPEC: Final = node_spec(
     run,
     needs=_needs,
     needs_decided_by=("operation",),
+    purity=_purity,
     description="Read, write, list, copy, move and delete files and folders; writes are atomic.",
     execution="thread",
     weight=200,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from pydantic import Field, field_validator
 
 from .http_exchange import Exchange
-from .spec import NodeParams, Port, node_spec
+from .spec import NodeParams, Port, Purity, node_spec
 
 if TYPE_CHECKING:
     import httpx
@@ -399,6 +399,12 @@ _TEXT_TYPES: Final = frozenset(
 )
 
 
+def _purity(params: Mapping[str, object]) -> Purity:
+    """GET and HEAD only read (RFC 9110's safe methods); the others may change the server."""
+    method = params.get("method", "GET")
+    return "pure" if isinstance(method, str) and method.upper() in ("GET", "HEAD") else "effect"
+
+
 SPEC: Final = node_spec(
     run,
     description="Send an HTTP request with httpx and decode the response by its content type.",
@@ -406,4 +412,5 @@ SPEC: Final = node_spec(
     weight=500,
     requires=("httpx",),
     extra="http",
+    purity=_purity,
 )

@@ -625,4 +625,7 @@ SPEC: Final = node_spec(
     execution="process",
     requires=("PIL",),
     extra="image",
+    # Reads its images (fingerprinted) and writes its result; a cached result counts only while
+    # the file it names is still there (runtime/cache.py).
+    purity="reads",
 )

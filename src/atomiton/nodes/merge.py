@@ -197,4 +197,5 @@ SPEC: Final = node_spec(
     description="Fan-in: merge several arrays into one (append, by position, or by key).",
     output=Port(description="The merged array."),
     weight=30,
+    purity="pure",
 )

@@ -46,8 +46,15 @@ Execution = Literal["inline", "thread", "process"]
 # The keys Atomiton puts beside a node's own parameters; the compiler reads them as node settings
 # (NODES.md section 2), so parameter models never declare them.
 COMMON_SETTINGS: frozenset[str] = frozenset(
-    {"enabled", "timeout", "retries", "onError", "retryDelay"}
+    {"enabled", "timeout", "retries", "onError", "retryDelay", "cache", "pure"}
 )
+# What a node does besides computing its value, for the node cache's ``auto`` policy
+# (docs/caching.md): ``pure`` nodes depend on their inputs only; ``reads`` nodes also on the
+# files their text inputs name (those are fingerprinted); ``effect`` nodes change the world or
+# depend on it (never cached under ``auto``); ``stream`` nodes give a one-pass iterator (never
+# cached, nor what reads it). A node type declares one, or a function of its parameters (a
+# mapping by field name, values maybe unknown: then it must answer ``effect``).
+Purity = Literal["pure", "reads", "effect", "stream"]
 # The keyword of ``run`` that receives the node's context rather than a port's value.
 CONTEXT_KEYWORD = "context"
 
@@ -188,6 +195,18 @@ class NodeSpec:
     # The implementation's version, raised by the node's author whenever the same parameters and
     # inputs may give a different result; it is part of every node's code version (versions.md).
     version: int = 1
+    # What the node does besides computing its value (``Purity``); third-party types that say
+    # nothing are ``effect``: never cached unless a blueprint asks.
+    purity: Purity | Callable[[Mapping[str, object]], Purity] = "effect"
+
+    def purity_of(self, params: Mapping[str, object]) -> Purity:
+        """The node's purity given its parameters (``effect`` when the answer is unknown)."""
+        if isinstance(self.purity, str):
+            return self.purity
+        try:
+            return self.purity(params)
+        except Exception:  # a declaration that cannot judge these parameters: the safe answer
+            return "effect"
 
     def __post_init__(self) -> None:
         # A spec written by hand (not by ``node_spec``) may leave a port's type out: ``any``.
@@ -219,6 +238,7 @@ def node_spec(
     aliases: tuple[str, ...] = (),
     needs: Callable[[Any], tuple[str, ...]] | None = None,
     needs_decided_by: tuple[str, ...] = (),
+    purity: Purity | Callable[[Mapping[str, object]], Purity] = "effect",
     version: int = 1,
 ) -> NodeSpec:
     """The ``NodeSpec`` of the node whose ``run`` function this is.
@@ -230,7 +250,8 @@ def node_spec(
         type: the type name; by default the module's name with ``-`` for ``_``.
         output: name, description (and vocabulary type) of the single output of a node whose
             ``run`` returns its value itself; the name defaults to ``result``.
-        execution, weight, requires, extra, aliases, needs, needs_decided_by: as in ``NodeSpec``.
+        execution, weight, requires, extra, aliases, needs, needs_decided_by, purity: as in
+            ``NodeSpec``.
         version: the implementation's version (a positive integer, 1 by default): raise it when
             the node may give a different result for the same parameters and inputs, so that
             cached results of the old implementation are not reused.
@@ -310,6 +331,7 @@ def node_spec(
         needs=needs,
         needs_decided_by=needs_decided_by,
         subflows=tuple(subflows),
+        purity=purity,
         version=version,
     )
 

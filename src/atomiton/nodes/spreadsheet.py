@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 
 from ..runtime.confine import check_path
 from ..runtime.files import atomic_writer
-from .spec import NodeParams, Port, node_spec
+from .spec import NodeParams, Port, Purity, node_spec
 
 if TYPE_CHECKING:
     from ..runtime.context import NodeContext
@@ -620,8 +620,17 @@ class _Counter(Iterator[Sequence[object]]):
         return row
 
 
+def _purity(params: Mapping[str, object]) -> Purity:
+    """Parsing depends on the file or data read; writing changes a file; a streamed read gives
+    a one-pass iterator, which cannot be kept."""
+    if params.get("operation", "read") != "read":
+        return "effect"
+    return "stream" if params.get("stream", False) is not False else "reads"
+
+
 SPEC: Final = node_spec(
     run,
     description="Read or write CSV, TSV and XLSX tables as records; can stream large files.",
     execution="thread",
+    purity=_purity,
 )

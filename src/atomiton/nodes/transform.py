@@ -413,4 +413,5 @@ SPEC: Final = node_spec(
     run,
     description="Array operations, with Python functions compiled into the module.",
     weight=50,
+    purity="pure",
 )

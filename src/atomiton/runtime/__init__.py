@@ -47,7 +47,8 @@ from .policy import NodeTimeoutError as NodeTimeoutError
 from .runner import arun as arun
 from .runner import run as run
 from .signals import SignalCancel as SignalCancel
-from .supply import CacheArg as CacheArg
+from .cache import Cache as Cache
+from .cache import CacheArg as CacheArg
 from .supply import PinError as PinError
 from .supply import Supplied as Supplied
 from .supply import Supplier as Supplier
@@ -78,6 +79,7 @@ __all__ = [
     "ExecutionProgress",
     "ExecutionStarted",
     "BaseHooks",
+    "Cache",
     "CacheArg",
     "Hooks",
     "HooksArg",

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 OnError = Literal["fail", "continue", "branch"]
 ExecutionMode = Literal["inline", "thread", "process"]
 TaskMode = Literal["inline", "thread"]
+# A node's cache policy as the compiler resolved it: ``on`` (cached when the run uses the cache),
+# ``files`` (also fingerprint the files its text inputs name), ``off`` (never cached).
+CacheUse = Literal["off", "on", "files"]
 
 S = TypeVar("S")
 
@@ -42,6 +45,8 @@ class NodeInfo:
             the run go on with a ``None`` result.
         execution: where the call runs: ``inline`` (the calling thread), ``thread`` or ``process``.
         enabled: False when the blueprint disabled the node; generated code then skips it.
+        cache: whether a run that uses the node cache may serve and store its values
+            (``CacheUse``; ``runtime/cache.py``).
         version: the node's code version, 16 hex digits the compiler works out from what decides
             its behaviour (its type's implementation, its parameters, its code); the same
             version and the same input values give the same result. Empty in modules compiled
@@ -60,6 +65,7 @@ class NodeInfo:
     on_error: OnError = "fail"
     execution: ExecutionMode = "inline"
     enabled: bool = True
+    cache: CacheUse = "off"
     version: str = ""
 
 
@@ -78,6 +84,8 @@ class Blueprint:
         timeout: default flow timeout in seconds (None: no limit).
         metadata: the blueprint's free-form metadata, never interpreted.
         outputs: each output field with the index of the node producing it (-1: none).
+        cache: the blueprint's ``settings.cache`` is ``auto``: runs use the node cache unless
+            told otherwise.
     """
 
     id: str
@@ -92,6 +100,7 @@ class Blueprint:
     # Output field -> index of the node that produces it (-1: an input or a constant), so that
     # a value that does not fit its output's type blames that node.
     outputs: tuple[tuple[str, int], ...] = ()
+    cache: bool = False
     # Progress weights, worked out once here rather than on every observed run.
     weights: tuple[int, ...] = field(init=False, repr=False, compare=False)
 

@@ -23,7 +23,8 @@ from .execution import ACTIVE, Execution, describe, message_of, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .resources import HTTP_CLIENT, RunResources
-from .supply import CacheArg, Supply, suppliers_for
+from .cache import CacheArg, CacheSupplier, make_supplier
+from .supply import Supply, suppliers_for
 from .trace import Trace
 
 I = TypeVar("I")
@@ -65,7 +66,8 @@ def run(
             mTLS, ...); the run never closes it. None: the run makes one pool and closes it.
         pins: node id -> the value the node gives instead of running (every call of it).
         fail: node id -> the exception the node fails with instead of running (testing aid).
-        cache: a cache to supply and keep node values (its ``make_supplier(blueprint)``).
+        cache: the node cache (``cache.py``): None follows the blueprint's ``settings.cache``,
+            False is off, True or a database path is on, a ``Cache`` says how.
         pin_types: the module's ``Pins`` TypedDict, which validates and converts ``pins``.
 
     Returns:
@@ -141,6 +143,10 @@ def _run_observed(
         resources=resources,
         supply=supply,
     )
+    if supply is not None:
+        for supplier in supply.suppliers:
+            if isinstance(supplier, CacheSupplier):
+                supplier.bind(ex)  # the run's id, warnings and resources
     started = time.perf_counter()
     if hookset is not None:
         hookset.emit(
@@ -224,11 +230,9 @@ def _supply(
 ) -> Supply | None:
     """The run's suppliers of node values: fails, then pins, then the cache (None: none)."""
     suppliers = suppliers_for(blueprint, pins, fail, pin_types)
-    if cache is not None:
-        make_supplier = getattr(cache, "make_supplier", None)
-        if make_supplier is None:
-            raise TypeError(f"cache must be a cache (with make_supplier), got {cache!r}")
-        suppliers.append(make_supplier(blueprint))
+    cached = make_supplier(cache, blueprint)
+    if cached is not None:
+        suppliers.append(cached)
     return Supply(suppliers) if suppliers else None
 
 

@@ -23,9 +23,6 @@ from .model import Blueprint, NodeInfo
 
 SuppliedKind = Literal["pinned", "cached", "resumed"]
 
-# What ``run(cache=...)`` takes; the cache's own module narrows it.
-CacheArg = object | None
-
 
 class PinError(AtomitonError, ValueError):
     """A pin or an injected failure does not fit the flow: an unknown node, or a value of the

@@ -143,6 +143,7 @@ class RunDetail:
     host: str | None
     nodes: tuple[NodeRecord, ...]
     events: int  # how many events were recorded
+    resumed_from: str | None = None  # the run this one resumed (``run --resume``)
 
     @property
     def id(self) -> str:

@@ -147,7 +147,7 @@ class RunStore:
             return None
         rows = self._query(
             f"SELECT {_SUMMARY_COLUMNS}, source, sha256, path, atomiton_version, inputs, outputs,"
-            " error_type, error_node, pid, host FROM runs WHERE id = ?",
+            " error_type, error_node, pid, host, resumed_from FROM runs WHERE id = ?",
             (full,),
         )
         if not rows:
@@ -176,7 +176,22 @@ class RunStore:
             host=row[17],
             nodes=tuple(_node(node) for node in nodes),
             events=int(count),
+            resumed_from=row[18],
         )
+
+    def mark_resumed(self, run_id: str, resumed: str) -> None:
+        """Note that run ``run_id`` resumed run ``resumed`` (``run --resume``).
+
+        Raises:
+            StoreError: the database cannot be written.
+        """
+        with self._lock:
+            try:
+                self._conn.execute(
+                    "UPDATE runs SET resumed_from = ? WHERE id = ?", (resumed, run_id)
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the run history {self.path}: {exc}") from None
 
     def events(self, run_id: str, *, after: int = 0) -> list[dict[str, object]]:
         """The events of run ``run_id`` with sequence numbers above ``after``, in order.
@@ -226,8 +241,14 @@ class RunStore:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in doomed])
+                # What they reused or wrote stays cached (``cache gc`` ages it) but is no
+                # longer theirs to resume.
+                self._conn.executemany(
+                    "DELETE FROM cache_runs WHERE run_id = ?", [(i,) for i in doomed]
+                )
                 self._conn.execute(
                     "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM run_blobs)"
+                    " AND sha256 NOT IN (SELECT sha256 FROM cache_blobs)"
                 )
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:

@@ -123,6 +123,37 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE nodes ADD COLUMN version TEXT;
     """,
+    # 5 (cache entries): node call values kept under their cache key (``cache_store.py``); the
+    # run that wrote or reused each one (``cache_runs``: what ``run --resume`` may reuse); a
+    # value too large to keep inline is a blob, referenced from ``cache_blobs`` so that the
+    # runs' gc keeps it; each run's resumed run.
+    """
+    CREATE TABLE cache_entries (
+        key TEXT PRIMARY KEY,
+        blueprint_id TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        version TEXT NOT NULL DEFAULT '',
+        value TEXT,
+        blob TEXT,
+        size INTEGER NOT NULL,
+        created REAL NOT NULL,
+        used REAL NOT NULL,
+        hits INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX cache_entries_used ON cache_entries (used);
+    CREATE TABLE cache_runs (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE cache_blobs (
+        key TEXT NOT NULL REFERENCES cache_entries (key) ON DELETE CASCADE,
+        sha256 TEXT NOT NULL,
+        PRIMARY KEY (key, sha256)
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN resumed_from TEXT;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

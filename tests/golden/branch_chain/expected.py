@@ -28,6 +28,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=4,
             column=5,
             on_error="branch",
+            cache="on",
             version="2e181c7738ba1dda",
         ),
         _rt.NodeInfo(
@@ -36,11 +37,24 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=5,
             column=5,
             on_error="branch",
+            cache="on",
             version="d4d7ddaa1fc27390",
         ),
-        _rt.NodeInfo(id="c", type="code", line=6, column=5, version="f51f4ce84f463373"),
         _rt.NodeInfo(
-            id="handler", type="code", line=7, column=5, version="51e711fc10777627"
+            id="c",
+            type="code",
+            line=6,
+            column=5,
+            cache="on",
+            version="f51f4ce84f463373",
+        ),
+        _rt.NodeInfo(
+            id="handler",
+            type="code",
+            line=7,
+            column=5,
+            cache="on",
+            version="51e711fc10777627",
         ),
     ),
 )
@@ -271,6 +285,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "128:0:4:5:0 1:0:4:61:0 2:0:4:5:0 5:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
+    "142:0:4:5:0 1:0:4:61:0 2:0:4:5:0 5:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
     "7:0:6:5:2 3:0:6:44:2 2:0:6:5:2 13:0:7:5:3 3:0:7:50:3 2:0:7:5:3 14",
 )

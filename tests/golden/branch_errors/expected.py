@@ -31,10 +31,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=50,
             on_error="branch",
+            cache="on",
             version="83594ca3cd215b9c",
         ),
         _rt.NodeInfo(
-            id="report", type="code", line=13, column=5, version="ef4d52d70fafb06a"
+            id="report",
+            type="code",
+            line=13,
+            column=5,
+            cache="on",
+            version="ef4d52d70fafb06a",
         ),
         _rt.NodeInfo(
             id="explain",
@@ -42,6 +48,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=16,
             column=5,
             weight=80,
+            cache="on",
             version="2dd560b996df5df5",
         ),
         _rt.NodeInfo(
@@ -50,6 +57,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=20,
             column=5,
             on_error="branch",
+            cache="on",
             version="1cf171d6228d1717",
         ),
         _rt.NodeInfo(
@@ -57,6 +65,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             type="code",
             line=23,
             column=5,
+            cache="on",
             version="13074afa06c67c22",
         ),
     ),
@@ -324,7 +333,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "151:0:6:5:0 1:0:11:26:0 2:0:6:5:0 11:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
+    "160:0:6:5:0 1:0:11:26:0 2:0:6:5:0 11:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
     "15:0:16:5:2 24:0:20:5:3 1:0:22:41:3 2:0:20:5:3 5:0:23:5:4 3:0:25:24:4 ",
     "2:0:23:5:4 14",
 )

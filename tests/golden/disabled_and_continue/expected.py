@@ -29,6 +29,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=4,
             column=5,
             weight=80,
+            cache="on",
             version="31315733042339bc",
         ),
         _rt.NodeInfo(
@@ -37,6 +38,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=7,
             column=5,
             enabled=False,
+            cache="on",
             version="e7b29b3586c60ff6",
         ),
         _rt.NodeInfo(
@@ -45,6 +47,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=10,
             column=5,
             enabled=False,
+            cache="on",
             version="2fde1e4dd480224f",
         ),
         _rt.NodeInfo(
@@ -53,10 +56,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=13,
             column=5,
             on_error="continue",
+            cache="on",
             version="0f75a83d42cd231f",
         ),
         _rt.NodeInfo(
-            id="fine", type="code", line=16, column=5, version="b5c5fc6d288ddfbe"
+            id="fine",
+            type="code",
+            line=16,
+            column=5,
+            cache="on",
+            version="b5c5fc6d288ddfbe",
         ),
     ),
 )
@@ -249,6 +258,6 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "127:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "136:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
     "4:0:16:5:4 1:0:18:24:4 2:0:16:5:4 10",
 )

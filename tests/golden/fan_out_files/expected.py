@@ -29,6 +29,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=7,
             column=5,
             weight=80,
+            cache="on",
             version="07e310b4d9b4154a",
         ),
         _rt.NodeInfo(
@@ -56,6 +57,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            cache="files",
             version="8fe60b291d1437bc",
         ),
         _rt.NodeInfo(
@@ -65,6 +67,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            cache="files",
             version="d43e0716052cec73",
         ),
     ),
@@ -311,5 +314,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "147:0:7:5:0 13:0:10:5:1 17:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
+    "150:0:7:5:0 13:0:10:5:1 17:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
 )

@@ -31,10 +31,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=9,
             column=5,
             weight=80,
+            cache="on",
             version="20ffea570e26a8b0",
         ),
         _rt.NodeInfo(
-            id="shout", type="code", line=13, column=5, version="23c934a45513b16a"
+            id="shout",
+            type="code",
+            line=13,
+            column=5,
+            cache="on",
+            version="23c934a45513b16a",
         ),
     ),
 )
@@ -213,5 +219,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "99:0:9:5:0 18:0:13:5:1 1:0:16:13:1 2:0:13:5:1 10",
+    "105:0:9:5:0 18:0:13:5:1 1:0:16:13:1 2:0:13:5:1 10",
 )

@@ -38,6 +38,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             type="code",
             line=14,
             column=13,
+            cache="on",
             version="9ec509307e064dff",
         ),
         _rt.NodeInfo(
@@ -46,6 +47,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=17,
             column=13,
             weight=80,
+            cache="on",
             version="90829e055a1f1008",
         ),
     ),
@@ -262,5 +264,5 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:7:5"),
         "blueprint.yaml",
     ),
-    "129:0:14:13:1 1:0:16:32:1 2:0:14:13:1 11:0:17:13:2 12 6:1:7:5:0 15",
+    "131:0:14:13:1 1:0:16:32:1 2:0:14:13:1 11:0:17:13:2 12 6:1:7:5:0 15",
 )

@@ -24,7 +24,12 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("a", 2), ("b", 4), ("c", 6), ("d", 7)),
     nodes=(
         _rt.NodeInfo(
-            id="make", type="code", line=6, column=5, version="f13f501437b19324"
+            id="make",
+            type="code",
+            line=6,
+            column=5,
+            cache="on",
+            version="f13f501437b19324",
         ),
         _rt.NodeInfo(
             id="a.scale",
@@ -33,6 +38,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
             version="92bba91b0b5317dd",
         ),
         _rt.NodeInfo(
@@ -41,6 +47,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=12,
             column=5,
             source="child.yaml",
+            cache="on",
             version="52613772d9ac1319",
         ),
         _rt.NodeInfo(
@@ -50,6 +57,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
             version="7c4cb3c1f6bf55d9",
         ),
         _rt.NodeInfo(
@@ -58,6 +66,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=12,
             column=5,
             source="child.yaml",
+            cache="on",
             version="c233c3e309895224",
         ),
         _rt.NodeInfo(
@@ -67,6 +76,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
             version="ffb1c94cbc1c53c3",
         ),
         _rt.NodeInfo(
@@ -75,10 +85,16 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=12,
             column=5,
             source="child.yaml",
+            cache="on",
             version="e11d080825523bfc",
         ),
         _rt.NodeInfo(
-            id="d", type="code", line=18, column=5, version="b72cc48921be867f"
+            id="d",
+            type="code",
+            line=18,
+            column=5,
+            cache="on",
+            version="b72cc48921be867f",
         ),
     ),
 )
@@ -397,7 +413,7 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:12:5"),
         ("child.yaml", "blueprint.yaml:15:5"),
     ),
-    "192:0:6:5:0 1:0:8:24:0 2:0:6:5:0 11:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
+    "208:0:6:5:0 1:0:8:24:0 2:0:6:5:0 11:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
     "13:1:12:5:2 1:1:14:24:2 2:1:12:5:2 11:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
     "13:2:12:5:4 1:2:14:24:4 2:2:12:5:4 11:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
     "13:3:12:5:6 1:3:14:24:6 2:3:12:5:6 11:0:18:5:7 1:0:20:24:7 2:0:18:5:7 ",

@@ -28,6 +28,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=8,
             column=5,
             source="b.yaml",
+            cache="on",
             version="386466883476fb5c",
         ),
         _rt.NodeInfo(
@@ -36,6 +37,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=8,
             column=5,
             source="d.yaml",
+            cache="on",
             version="5ce38235ce207fe7",
         ),
         _rt.NodeInfo(
@@ -44,6 +46,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=8,
             column=5,
             source="c.yaml",
+            cache="on",
             version="c1b3e9c654e2494c",
         ),
         _rt.NodeInfo(
@@ -52,6 +55,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=8,
             column=5,
             source="d.yaml",
+            cache="on",
             version="cd52bfdc8392ab9d",
         ),
     ),
@@ -279,6 +283,6 @@ _SOURCE_MAP: Final = (
         ("c.yaml", "blueprint.yaml:13:5"),
         ("d.yaml", "c.yaml:11:5", "blueprint.yaml:13:5"),
     ),
-    "136:0:8:5:0 1:0:10:24:0 2:0:8:5:0 11:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
+    "140:0:8:5:0 1:0:10:24:0 2:0:8:5:0 11:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
     "11:2:8:5:2 1:2:10:24:2 2:2:8:5:2 11:3:8:5:3 1:3:10:24:3 2:3:8:5:3 10",
 )

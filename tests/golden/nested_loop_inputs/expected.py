@@ -50,6 +50,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            cache="on",
             version="de3f62b4928ac6e3",
         ),
         _rt.NodeInfo(
@@ -59,6 +60,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            cache="on",
             version="bdffe02155422e5d",
         ),
         _rt.NodeInfo(
@@ -67,6 +69,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            cache="on",
             version="463182d3b9fd3398",
         ),
         _rt.NodeInfo(
@@ -76,6 +79,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            cache="on",
             version="af70ee68ce57743b",
         ),
     ),
@@ -374,6 +378,6 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:5:5"),
         ("child.yaml", "blueprint.yaml:8:5"),
     ),
-    "172:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
+    "176:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
     "1:1:14:56:4 2:1:14:13:4 11:1:15:13:5 12 6:2:9:5:0 15 4:3:9:5:1 15",
 )

@@ -29,6 +29,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="store/greeter-v2.yaml",
             weight=80,
+            cache="on",
             version="325ded092fd2dda6",
         ),
         _rt.NodeInfo(
@@ -38,6 +39,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="store/stamper.yaml",
             weight=80,
+            cache="on",
             version="91b6b1e39050cd09",
         ),
     ),
@@ -213,5 +215,5 @@ _SOURCE_MAP: Final = (
         ("store/greeter-v2.yaml", "blueprint.yaml:9:5"),
         ("store/stamper.yaml", "store/greeter-v2.yaml:12:5", "blueprint.yaml:9:5"),
     ),
-    "100:0:9:5:0 15:1:8:5:1 12",
+    "102:0:9:5:0 15:1:8:5:1 12",
 )

@@ -31,6 +31,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/totals.yaml",
             weight=50,
+            cache="on",
             version="e7c5ed4c2fbfa378",
         ),
         _rt.NodeInfo(
@@ -40,6 +41,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/add.yaml",
             weight=80,
+            cache="on",
             version="7d8e216d89c01d42",
         ),
         _rt.NodeInfo(
@@ -48,6 +50,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=12,
             column=5,
             source="parts/add.yaml",
+            cache="on",
             version="7b6a0c20bdd0d094",
         ),
         _rt.NodeInfo(
@@ -55,6 +58,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             type="code",
             line=20,
             column=9,
+            cache="on",
             version="0f2048c8197d2206",
         ),
     ),
@@ -290,6 +294,6 @@ _SOURCE_MAP: Final = (
         ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
         ("blueprint.yaml", "blueprint.yaml:14:5"),
     ),
-    "137:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 13:1:12:5:2 1:1:14:24:2 ",
+    "141:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 13:1:12:5:2 1:1:14:24:2 ",
     "2:1:12:5:2 15:2:20:9:3 1:2:20:52:3 2:2:20:9:3 12",
 )

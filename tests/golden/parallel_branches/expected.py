@@ -36,6 +36,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             type="code",
             line=12,
             column=15,
+            cache="on",
             version="06e1dfa68fe797aa",
         ),
         _rt.NodeInfo(
@@ -43,6 +44,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             type="code",
             line=16,
             column=15,
+            cache="on",
             version="94cf3fecdd4c2cc8",
         ),
     ),
@@ -276,6 +278,6 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:6:5"),
         "blueprint.yaml",
     ),
-    "123:0:12:15:1 1:0:12:58:1 2:0:12:15:1 10 15:0:16:15:2 1:0:16:60:2 ",
+    "125:0:12:15:1 1:0:12:58:1 2:0:12:15:1 10 15:0:16:15:2 1:0:16:60:2 ",
     "2:0:16:15:2 12 6:1:6:5:0 18",
 )

@@ -29,7 +29,12 @@ BLUEPRINT: Final = _rt.Blueprint(
             id="split", type="python", line=6, column=5, version="2a178bbc8bc4826e"
         ),
         _rt.NodeInfo(
-            id="count", type="code", line=11, column=5, version="203f8d967433fbe2"
+            id="count",
+            type="code",
+            line=11,
+            column=5,
+            cache="on",
+            version="203f8d967433fbe2",
         ),
     ),
 )
@@ -201,5 +206,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "94:0:6:5:0 11:0:11:5:1 1:0:13:24:1 2:0:11:5:1 10",
+    "99:0:6:5:0 11:0:11:5:1 1:0:13:24:1 2:0:11:5:1 10",
 )

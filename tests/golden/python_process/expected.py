@@ -34,7 +34,12 @@ BLUEPRINT: Final = _rt.Blueprint(
             version="7283f09d2b3437bd",
         ),
         _rt.NodeInfo(
-            id="lines", type="code", line=12, column=5, version="6bf5969fd6218450"
+            id="lines",
+            type="code",
+            line=12,
+            column=5,
+            cache="on",
+            version="6bf5969fd6218450",
         ),
     ),
 )
@@ -199,5 +204,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "99:0:6:5:0 4:0:12:5:1 1:0:14:24:1 2:0:12:5:1 10",
+    "104:0:6:5:0 4:0:12:5:1 1:0:14:24:1 2:0:12:5:1 10",
 )

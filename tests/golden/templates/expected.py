@@ -28,6 +28,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=7,
             column=5,
             weight=80,
+            cache="on",
             version="ca584a389238818e",
         ),
     ),
@@ -207,5 +208,5 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "87:0:7:5:0 37",
+    "88:0:7:5:0 37",
 )

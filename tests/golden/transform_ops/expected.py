@@ -28,6 +28,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=13,
             column=5,
             weight=50,
+            cache="on",
             version="a6bce15aeb2a128e",
         ),
         _rt.NodeInfo(
@@ -36,6 +37,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=5,
             weight=50,
+            cache="on",
             version="3728d5fc1b0cb3f2",
         ),
         _rt.NodeInfo(
@@ -44,6 +46,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=15,
             column=5,
             weight=50,
+            cache="on",
             version="774aa1f1404f1572",
         ),
         _rt.NodeInfo(
@@ -52,6 +55,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=16,
             column=5,
             weight=50,
+            cache="on",
             version="a7f74a21f8d28279",
         ),
         _rt.NodeInfo(
@@ -60,6 +64,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=17,
             column=5,
             weight=50,
+            cache="on",
             version="85756141d4a531f5",
         ),
         _rt.NodeInfo(
@@ -68,6 +73,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=18,
             column=5,
             weight=50,
+            cache="on",
             version="22974ac1ce990808",
         ),
     ),
@@ -344,7 +350,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "176:0:13:5:0 1:0:13:83:0 2:0:13:5:0 13:0:14:5:1 11:0:15:5:2 1:0:15:82:2 ",
+    "182:0:13:5:0 1:0:13:83:0 2:0:13:5:0 13:0:14:5:1 11:0:15:5:2 1:0:15:82:2 ",
     "2:0:15:5:2 13:0:16:5:3 11:0:17:5:4 1:0:17:85:4 2:0:17:5:4 13:0:18:5:5 ",
     "10",
 )
