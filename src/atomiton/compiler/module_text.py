@@ -83,6 +83,8 @@ class ModuleView:
     tasks_tuple: str
     outputs_return: str
     uses_field: bool
+    # ``ex.run_tasks(...)`` naming the slots the outputs read (gathered from a cluster).
+    run_tasks: str = "ex.run_tasks(_TASKS, s)"
 
 
 def write_module(view: ModuleView, out: CodeWriter) -> None:
@@ -137,7 +139,7 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
     out.blank(2)
     out.write("def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:")
     out.write("s = _State(inputs)", 4)
-    out.write("ex.run_tasks(_TASKS, s)", 4)
+    out.write(view.run_tasks, 4)
     out.write(view.outputs_return, 4)
     optional = "" if view.inputs_required else " | None = None"
     value = "inputs" if view.inputs_required else "Inputs() if inputs is None else inputs"
@@ -256,8 +258,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -274,6 +281,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -286,6 +294,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -298,4 +307,5 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )'''

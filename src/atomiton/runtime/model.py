@@ -87,6 +87,8 @@ class Blueprint:
     # Output field -> index of the node that produces it (-1: an input or a constant), so that
     # a value that does not fit its output's type blames that node.
     outputs: tuple[tuple[str, int], ...] = ()
+    # The executor runs use unless ``run`` names one (``settings.runtime.executor``).
+    executor: str | None = None
     # Progress weights, worked out once here rather than on every observed run.
     weights: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -107,8 +109,13 @@ class Task(Generic[S]):
         after: indexes (into the same task tuple) of the tasks that must finish first.
         mode: ``inline`` runs in the scheduling thread (cheap, in-memory work); ``thread`` runs on
             the execution's worker threads under the concurrency limit (blocking work).
+        reads: the state slots it reads that other tasks write (what an executor whose tasks
+            share no memory must hand it).
+        writes: the state slots its nodes write (what such an executor hands on).
     """
 
     fn: Callable[[Execution, S], None]
     after: tuple[int, ...] = ()
     mode: TaskMode = "inline"
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()

@@ -19,7 +19,7 @@ from ..errors import AtomitonError, CancelledError, NodeError, OutputError, RunT
 from .confine import AllowPaths, Roots, resolve_roots
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
-from .execution import ACTIVE, Execution, describe, message_of, next_run_id
+from .execution import ACTIVE, Execution, RemoteTasks, describe, message_of, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .resources import HTTP_CLIENT, RunResources
@@ -41,6 +41,7 @@ def run(
     trace: bool = False,
     allow_paths: AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> O:
     """Run a compiled flow and return what its body returns.
 
@@ -58,6 +59,11 @@ def run(
             (``confine.py``); None: no confinement.
         http_client: an ``httpx.Client`` every http-request node of the run uses (for proxies,
             mTLS, ...); the run never closes it. None: the run makes one pool and closes it.
+        executor: where the flow's tasks run: None (the blueprint's ``executor`` setting, else
+            this process's threads), ``"threads"``, ``"dask"`` (a local cluster of worker
+            processes, started and closed with the run), ``"dask-threads"`` (the same inside
+            this process), a scheduler address (``"tcp://host:8786"``), or a
+            ``distributed.Client`` (used, never closed). Dask needs the ``dask`` extra.
 
     Returns:
         The body's result (the flow's ``Outputs``).
@@ -67,10 +73,33 @@ def run(
         ExceptionGroup: several tasks failed at once.
         CancelledError: the run was cancelled.
         RunTimeoutError: the run took longer than its timeout.
-        ValueError: a folder in ``allow_paths`` does not exist.
+        ValueError: a folder in ``allow_paths`` does not exist, or ``executor`` names none.
     """
     roots = resolve_roots(allow_paths)
     resources = RunResources({HTTP_CLIENT: http_client}) if http_client is not None else None
+    if executor is None:
+        executor = blueprint.executor
+    if executor is not None and executor != "threads":
+        # Imported only here: a run on threads never imports distributed.
+        from .executors.dask import open_session
+
+        session = open_session(executor)
+        try:
+            return _run_observed(
+                blueprint,
+                body,
+                inputs,
+                hooks,
+                concurrency,
+                timeout,
+                cancel,
+                trace,
+                roots,
+                resources,
+                session,
+            )
+        finally:
+            session.close()
     if (
         hooks is None
         and cancel is None
@@ -102,6 +131,7 @@ def _run_observed(
     trace: bool,
     roots: Roots = None,
     resources: RunResources | None = None,
+    remote: RemoteTasks | None = None,
 ) -> O:
     run_id = next_run_id()
     hookset = HookSet.build(hooks, run_id)
@@ -116,6 +146,7 @@ def _run_observed(
         allowed_paths=roots,
         resources=resources,
     )
+    ex.remote = remote
     started = time.perf_counter()
     if hookset is not None:
         hookset.emit(
@@ -265,6 +296,7 @@ async def arun(
     trace: bool = False,
     allow_paths: AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> O:
     """Run a compiled flow from asyncio, in a thread of its own, without blocking the loop.
 
@@ -300,6 +332,7 @@ async def arun(
                 trace=trace,
                 allow_paths=roots,
                 http_client=http_client,
+                executor=executor,
             )
         except BaseException as exc:  # handed to the awaiting task
             error = exc

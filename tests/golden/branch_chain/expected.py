@@ -139,12 +139,14 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_skipped(3, "its onError branch was not taken")
 
 
-_TASKS: Final = (_rt.Task(_task_0),)
+_TASKS: Final = (
+    _rt.Task(_task_0, writes=("a", "a_error", "b", "b_error", "c", "handler")),
+)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("c", "handler"))
     return Outputs(
         c=s.c if hasattr(s, "c") else None,
         handler=s.handler if hasattr(s, "handler") else None,
@@ -160,8 +162,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -178,6 +185,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -190,6 +198,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -202,6 +211,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 

@@ -175,12 +175,27 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_skipped(4, "its onError branch was not taken")
 
 
-_TASKS: Final = (_rt.Task(_task_0),)
+_TASKS: Final = (
+    _rt.Task(
+        _task_0,
+        writes=(
+            "total",
+            "total_error",
+            "report",
+            "explain",
+            "fine",
+            "fine_error",
+            "fine_handler",
+        ),
+    ),
+)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(
+        _TASKS, s, results=("report", "explain", "fine", "fine_error", "fine_handler")
+    )
     return Outputs(
         report=s.report if hasattr(s, "report") else None,
         problem=s.explain if hasattr(s, "explain") else None,
@@ -198,8 +213,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -216,6 +236,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -228,6 +249,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -240,6 +262,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 

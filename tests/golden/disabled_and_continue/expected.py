@@ -111,12 +111,12 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(4, s.fine)
 
 
-_TASKS: Final = (_rt.Task(_task_0),)
+_TASKS: Final = (_rt.Task(_task_0, writes=("start", "broken", "fine")),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("broken", "fine"))
     return Outputs(after_off=None, broken=s.broken, fine=s.fine)
 
 
@@ -129,8 +129,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -147,6 +152,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -159,6 +165,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -171,6 +178,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 

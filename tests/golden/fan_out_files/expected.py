@@ -180,14 +180,14 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(_task_0, mode="thread"),
-    _rt.Task(_task_1, mode="thread"),
+    _rt.Task(_task_0, mode="thread", writes=("payload", "write_json", "read_back")),
+    _rt.Task(_task_1, mode="thread", writes=("write_text", "check")),
 )
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("read_back", "write_text", "check"))
     return Outputs(
         text=s.read_back.result, note_size=s.write_text.size, note_exists=s.check.result
     )
@@ -202,8 +202,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -220,6 +225,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -232,6 +238,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -244,6 +251,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 

@@ -241,12 +241,26 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(7, s.d)
 
 
-_TASKS: Final = (_rt.Task(_task_0),)
+_TASKS: Final = (
+    _rt.Task(
+        _task_0,
+        writes=(
+            "make",
+            "a_scale",
+            "a_sum",
+            "b_scale",
+            "b_sum",
+            "c_scale",
+            "c_sum",
+            "d",
+        ),
+    ),
+)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("a_sum", "b_sum", "c_sum", "d"))
     return Outputs(a=s.a_sum, b=s.b_sum, c=s.c_sum, d=s.d)
 
 
@@ -259,8 +273,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -277,6 +296,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -289,6 +309,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -301,6 +322,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 

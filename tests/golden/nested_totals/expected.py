@@ -160,12 +160,17 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(3, s.report_label)
 
 
-_TASKS: Final = (_rt.Task(_task_0),)
+_TASKS: Final = (
+    _rt.Task(
+        _task_0,
+        writes=("totals_sum", "totals_plus_pair", "totals_plus_add", "report_label"),
+    ),
+)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("totals_plus_add", "totals_sum", "report_label"))
     return Outputs(
         total=s.totals_plus_add, count=s.totals_sum.input_count, label=s.report_label
     )
@@ -180,8 +185,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -198,6 +208,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -210,6 +221,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -222,6 +234,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 

@@ -146,12 +146,12 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(0, s.both)
 
 
-_TASKS: Final = (_rt.Task(_task_0, mode="thread"),)
+_TASKS: Final = (_rt.Task(_task_0, mode="thread", writes=("both",)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("both",))
     return Outputs(results=s.both.results)
 
 
@@ -164,8 +164,13 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
+
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -182,6 +187,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
@@ -194,6 +200,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -206,6 +213,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        executor=executor,
     )
 
 
