@@ -24,6 +24,7 @@ Loop items and parallel branches run inside their node's task, on that task's wo
 from __future__ import annotations
 
 import dataclasses
+import linecache
 import os
 import pickle
 import queue
@@ -238,10 +239,11 @@ def _ship(client: Client, module: types.ModuleType) -> None:
     if key in shipped:
         return
     filename = getattr(module, "__file__", None)
-    if filename is None:
-        raise ValueError(f"module {module.__name__!r} has no file to send to the workers")
-    with open(filename, encoding="utf-8") as handle:
-        source = handle.read()
+    # A file, or the text a compiler kept in linecache for a module loaded from memory.
+    source = "".join(linecache.getlines(filename)) if filename else ""
+    # Modules loaded from memory may share a display name: the text must be this blueprint's.
+    if not source or sha256 not in source:
+        raise ValueError(f"the source of module {module.__name__!r} cannot be found to send it")
     client.register_plugin(ModulePlugin(module.__name__, sha256, source, filename), name=key)
     shipped.add(key)
 
@@ -521,13 +523,21 @@ def _unwrap(exc: BaseException | None) -> BaseException:
 
 def _decoded(payload: dict[str, Any]) -> dict[str, Any]:
     return {
-        name: pickle.loads(value) if isinstance(value, _Pickled) else value
+        name: pickle.loads(value.data) if isinstance(value, _Pickled) else value
         for name, value in payload.items()
     }
 
 
-class _Pickled(bytes):
+class _Pickled:
     """A slot value pickled on its worker (so a value that cannot cross is caught there)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __reduce__(self) -> tuple[type[_Pickled], tuple[bytes]]:
+        return (_Pickled, (self.data,))
 
 
 # -- the worker side -------------------------------------------------------------------------------
