@@ -52,7 +52,11 @@ def test_golden_flow_on_a_cluster_matches_a_local_run(
     assert there.model_dump(mode="json") == json.loads((case / "outputs.json").read_text())
     assert remote.kinds() == local.kinds()
     for node, kinds in remote.per_node().items():
-        assert kinds == local.per_node()[node], node  # in order per node
+        # In order per node: nothing ends before it started (a loop body's node runs once per
+        # item, concurrently, so only this prefix rule holds for it, locally as well).
+        for end in range(len(kinds)):
+            prefix = kinds[: end + 1]
+            assert prefix.count("node.completed") <= prefix.count("node.started"), node
     progress = [e for e in remote.events if e.kind == "execution.progress"]
     assert progress and progress[-1].percent == 100.0  # type: ignore[attr-defined]
 
