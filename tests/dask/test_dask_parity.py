@@ -175,8 +175,7 @@ def test_threads_and_unknown_executors(tmp_path: Path) -> None:
 
 def test_a_local_run_does_not_import_distributed(tmp_path: Path) -> None:
     (tmp_path / "flow.yaml").write_text(textwrap.dedent(FAILING.replace("0]", "5]")))
-    script = textwrap.dedent(
-        f"""
+    script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
         from atomiton.compiler import CompileOptions, compile_blueprint, load_module
@@ -186,8 +185,7 @@ def test_a_local_run_does_not_import_distributed(tmp_path: Path) -> None:
         module.run(executor="threads")
         module.run()
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("distributed", "dask")))
-        """
-    )
+        """)
     result = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,

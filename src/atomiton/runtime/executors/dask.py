@@ -289,6 +289,7 @@ class DaskExecutor:
         self.client = client
         self.ex = ex
         self.futures: list[Future[Any]] = []
+        self.index: dict[str, int] = {}  # future key -> task index
         self.done: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         self.events = False
         self.ended: set[int] = set()  # tasks whose last event arrived
@@ -304,6 +305,7 @@ class DaskExecutor:
             run_remote, call, *after, key=f"atomiton-{call.run_id}-{call.index}", pure=False
         )
         future.add_done_callback(self.done.put)
+        self.index[future.key] = len(self.futures)
         self.futures.append(future)
         return future
 
@@ -331,7 +333,7 @@ class DaskExecutor:
                     continue
                 pending.discard(future)
                 if future.status == "finished":
-                    finished.append(self.futures.index(future))
+                    finished.append(self.index[future.key])
                     continue
                 failure = (
                     _unwrap(future.exception())
@@ -373,7 +375,7 @@ class DaskExecutor:
                 router.runs[ex.run_id] = self._replay
         writer = {name: k for k, task in enumerate(tasks) for name in task.writes}
         inputs = getattr(state, "inputs")
-        semaphore = self._semaphore()
+        semaphore = self._semaphore(sum(task.mode == "thread" for task in tasks))
         remaining = None if ex.deadline is None else max(0.0, ex.deadline - time.perf_counter())
         try:
             for k, task in enumerate(tasks):
@@ -414,13 +416,13 @@ class DaskExecutor:
                     router.runs.pop(ex.run_id, None)
             if self.semaphore is not None:
                 self.semaphore.close()
-            self.client.cancel(self.futures, force=True)
+            if not self.cancelled_remote and ex.cancelled:
+                self._stop_remote(message_of(ex.stop_error()))
 
-    def _semaphore(self) -> str | None:
-        """A cluster-wide limit, needed only when the cluster could run more than the limit."""
+    def _semaphore(self, thread_tasks: int) -> str | None:
+        """A cluster-wide limit, needed only when more tasks than the limit could run at once."""
         limit = self.ex.limiter.total_tokens
-        threads = sum(self.client.nthreads().values())
-        if threads <= limit:
+        if thread_tasks <= limit or sum(self.client.nthreads().values()) <= limit:
             return None
         self.semaphore = Semaphore(max_leases=limit, name=f"atomiton-limit-{self.ex.run_id}")
         name: str = self.semaphore.name
