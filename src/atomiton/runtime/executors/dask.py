@@ -238,7 +238,7 @@ def _ship(client: Client, module: types.ModuleType) -> None:
     shipped = _SHIPPED.setdefault(client, set())
     if key in shipped:
         return
-    filename = getattr(module, "__file__", None)
+    filename: str = getattr(module, "__file__", None) or ""
     # A file, or the text a compiler kept in linecache for a module loaded from memory.
     source = "".join(linecache.getlines(filename)) if filename else ""
     # Modules loaded from memory may share a display name: the text must be this blueprint's.
@@ -289,7 +289,7 @@ class DaskExecutor:
         self.client = client
         self.ex = ex
         self.futures: list[Future[Any]] = []
-        self.index: dict[str, int] = {}  # future key -> task index
+        self.index: dict[object, int] = {}  # future key -> task index
         self.done: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         self.events = False
         self.ended: set[int] = set()  # tasks whose last event arrived
