@@ -163,14 +163,14 @@ edges:
 UNPICKLABLE = """
 id: unpicklable
 nodes:
-  - id: numbers
+  - id: makeNumbers
     type: code
     parameters: {code: "return (n for n in range(3))"}
   - id: note
     type: shell-command
     parameters: {program: echo, args: ["done"]}
 edges:
-  - {source: numbers, target: output, targetHandle: numbers}
+  - {source: makeNumbers, target: output, targetHandle: numbers}
   - {source: note, sourceHandle: stdout, target: output, targetHandle: note}
 """
 
@@ -193,7 +193,7 @@ def test_worker_processes_run_a_flow_loaded_from_memory(
     assert list(bad.run().model_dump())[0] == "numbers"  # runs locally
     with pytest.raises(NodeError) as caught:
         bad.run(executor=process_client)
-    assert caught.value.node_id == "numbers"
+    assert caught.value.node_id == "makeNumbers"
     assert "cannot be sent to another worker process" in str(caught.value)
     assert "bad.yaml:" in str(caught.value)
 

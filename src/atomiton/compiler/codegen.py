@@ -98,7 +98,8 @@ _SLOT_READ = re.compile(r"\bs\.([A-Za-z_]\w*)|\bhasattr\(s, [\"']([A-Za-z_]\w*)[
 
 
 class _TaskSlots:
-    """Which state slots each task writes, and which of the slots its ancestors wrote it reads.
+    """Which state slots each task writes (and which node writes each), and which of the slots
+    its ancestors wrote it reads.
 
     Writes are the task's own nodes' slots; reads are found in the task's generated statements,
     so a guard on a node two tasks up counts as surely as an input edge. A name that only looks
@@ -110,15 +111,16 @@ class _TaskSlots:
         by_name = {view.name: view for view in views}
         self.writer: dict[str, int] = {}
         self.writes: list[list[str]] = []
+        self.makers: list[list[int]] = []  # per written slot, the index of the node writing it
         for t, task in enumerate(plan.tasks):
             own = [
-                name
-                for name, _ in builder._state_fields(
-                    tuple(builder.graph.nodes[i] for i in task.nodes)
-                )
+                (name, i)
+                for i in task.nodes
+                for name, _ in builder._state_fields((builder.graph.nodes[i],))
             ]
-            self.writes.append(own)
-            for name in own:
+            self.writes.append([name for name, _ in own])
+            self.makers.append([i for _, i in own])
+            for name, _ in own:
                 self.writer[name] = t
         ancestors: list[set[int]] = []
         for task in plan.tasks:
@@ -223,6 +225,8 @@ class _ModuleBuilder:
                 args.append(f"reads={_names(slots.reads[t])}")
             if slots.writes[t]:
                 args.append(f"writes={_names(slots.writes[t])}")
+                makers = ", ".join(map(str, slots.makers[t]))
+                args.append(f"makers=({makers}{',' if len(slots.makers[t]) == 1 else ''})")
             task_items.append(f"_rt.Task({', '.join(args)})")
         outputs = []
         for o in graph.outputs:

@@ -112,6 +112,8 @@ class Task(Generic[S]):
         reads: the state slots it reads that other tasks write (what an executor whose tasks
             share no memory must hand it).
         writes: the state slots its nodes write (what such an executor hands on).
+        makers: for each slot in ``writes``, the index of the node that writes it (so a value
+            that cannot be handed on blames its node).
     """
 
     fn: Callable[[Execution, S], None]
@@ -119,3 +121,4 @@ class Task(Generic[S]):
     mode: TaskMode = "inline"
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    makers: tuple[int, ...] = ()

@@ -140,7 +140,11 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(_task_0, writes=("a", "a_error", "b", "b_error", "c", "handler")),
+    _rt.Task(
+        _task_0,
+        writes=("a", "a_error", "b", "b_error", "c", "handler"),
+        makers=(0, 0, 1, 1, 2, 3),
+    ),
 )
 
 

@@ -187,6 +187,7 @@ _TASKS: Final = (
             "fine_error",
             "fine_handler",
         ),
+        makers=(0, 0, 1, 2, 3, 3, 4),
     ),
 )
 

@@ -134,7 +134,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(0, s.each)
 
 
-_TASKS: Final = (_rt.Task(_task_0, mode="thread", writes=("each",)),)
+_TASKS: Final = (_rt.Task(_task_0, mode="thread", writes=("each",), makers=(0,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

@@ -136,7 +136,11 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(_task_0, writes=("b_scale", "b_d_inc", "c_scale", "c_d_inc")),
+    _rt.Task(
+        _task_0,
+        writes=("b_scale", "b_d_inc", "c_scale", "c_d_inc"),
+        makers=(0, 1, 2, 3),
+    ),
 )
 
 

@@ -244,8 +244,8 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(_task_0, mode="thread", writes=("ten_each",)),
-    _rt.Task(_task_1, mode="thread", writes=("top_each",)),
+    _rt.Task(_task_0, mode="thread", writes=("ten_each",), makers=(0,)),
+    _rt.Task(_task_1, mode="thread", writes=("top_each",), makers=(1,)),
 )
 
 

@@ -164,6 +164,7 @@ _TASKS: Final = (
     _rt.Task(
         _task_0,
         writes=("totals_sum", "totals_plus_pair", "totals_plus_add", "report_label"),
+        makers=(0, 1, 2, 3),
     ),
 )
 

@@ -146,7 +146,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(0, s.both)
 
 
-_TASKS: Final = (_rt.Task(_task_0, mode="thread", writes=("both",)),)
+_TASKS: Final = (_rt.Task(_task_0, mode="thread", writes=("both",), makers=(0,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

@@ -94,7 +94,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(0, s.fields)
 
 
-_TASKS: Final = (_rt.Task(_task_0, writes=("fields",)),)
+_TASKS: Final = (_rt.Task(_task_0, writes=("fields",), makers=(0,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

@@ -181,7 +181,11 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(_task_0, writes=("big", "sorted", "names", "unique", "total", "teams")),
+    _rt.Task(
+        _task_0,
+        writes=("big", "sorted", "names", "unique", "total", "teams"),
+        makers=(0, 1, 2, 3, 4, 5),
+    ),
 )
 
 

@@ -133,6 +133,7 @@ class TaskCall:
     mode: str
     reads: tuple[str, ...]
     writes: tuple[str, ...]
+    makers: tuple[int, ...]
     run_id: str
     client_pid: int
     concurrency: int
@@ -391,6 +392,7 @@ class DaskExecutor:
                     mode=task.mode,
                     reads=task.reads,
                     writes=task.writes,
+                    makers=task.makers,
                     run_id=ex.run_id,
                     client_pid=os.getpid(),
                     concurrency=ex.limiter.total_tokens,
@@ -632,7 +634,7 @@ def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
             ex.run_tasks((task,), state)
         values = {name: getattr(state, name) for name in call.writes if hasattr(state, name)}
         if os.getpid() != call.client_pid:
-            values = _pickled(ex, values)
+            values = _pickled(ex, values, dict(zip(call.writes, call.makers)))
     except BaseException as exc:
         raise RemoteFailure.of(exc) from None
     finally:
@@ -648,7 +650,7 @@ def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _pickled(ex: Execution, values: dict[str, Any]) -> dict[str, Any]:
+def _pickled(ex: Execution, values: dict[str, Any], makers: dict[str, int]) -> dict[str, Any]:
     """Each value pickled here: one that cannot cross to another process blames its node."""
     out: dict[str, Any] = {}
     for name, value in values.items():
@@ -656,18 +658,9 @@ def _pickled(ex: Execution, values: dict[str, Any]) -> dict[str, Any]:
             out[name] = _Pickled(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as exc:  # noqa: BLE001 - any pickling failure is the node's
             raise ex.blame(
-                _maker(ex, name),
+                makers.get(name, 0),
                 f"its value {name!r} cannot be sent to another worker process "
                 f"({type(exc).__name__}: {exc}); return plain data from it, or run this flow "
                 "on threads",
             ) from None
     return out
-
-
-def _maker(ex: Execution, slot: str) -> int:
-    """The node whose result (or error record) is kept in ``slot``."""
-    base = slot[: -len("_error")] if slot.endswith("_error") else slot
-    for i, info in enumerate(ex.nodes):
-        if info.id.replace("-", "_").replace(".", "_") in (slot, base):
-            return i
-    return 0
