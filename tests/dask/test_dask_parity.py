@@ -112,7 +112,7 @@ edges:
 
 
 def test_a_node_failing_on_a_worker_raises_the_same_node_error(
-    client: Client, tmp_path: Path
+    client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     module = compiled(tmp_path, FAILING)
     with pytest.raises(NodeError) as local:
@@ -129,6 +129,8 @@ def test_a_node_failing_on_a_worker_raises_the_same_node_error(
     assert [e.node_id for e in failed] == ["divide"]  # type: ignore[attr-defined]
     assert failed[0].error_type == "ZeroDivisionError"  # type: ignore[attr-defined]
     assert recorder.events[-1].kind == "execution.failed"
+    # The failure is the run's error, not a Dask "Compute Failed" log with a traceback.
+    assert not [r for r in caplog.records if "Compute Failed" in r.getMessage()]
 
 
 RETRIED = """

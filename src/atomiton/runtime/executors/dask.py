@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import linecache
+import logging
 import os
 import pickle
 import queue
@@ -206,6 +207,31 @@ class ModulePlugin(WorkerPlugin):
 
     def setup(self, worker: object) -> None:
         install_module(self.name, self.sha256, self.source, self.filename)
+        quiet_failures()
+
+
+class _QuietFailures(logging.Filter):
+    """Drops Dask's "Compute Failed" log of this executor's tasks: the failure is the run's
+    ``NodeError``, reported to its caller, not a Dask traceback on the worker's stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (
+            isinstance(args, tuple)
+            and args
+            and str(args[0]).startswith("atomiton-")
+            and str(record.msg).startswith("Compute Failed")
+        )
+
+
+_QUIET = _QuietFailures()
+
+
+def quiet_failures() -> None:
+    """Install the filter on this process's worker logger (once)."""
+    logger = logging.getLogger("distributed.worker")
+    if _QUIET not in logger.filters:
+        logger.addFilter(_QUIET)
 
 
 def install_module(name: str, sha256: str, source: str, filename: str) -> types.ModuleType:
