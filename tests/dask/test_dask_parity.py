@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from distributed import Client, get_task_stream
 
+from atomiton import runtime as rt
 from atomiton.errors import NodeError
 from dask_flows import Recorder, compiled
 
@@ -197,3 +200,26 @@ def test_a_local_run_does_not_import_distributed(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     assert result.stdout.strip() == "[]"
+
+
+WHERE = """
+id: where
+nodes:
+  - id: thread
+    type: code
+    parameters: {code: "import threading\\nreturn threading.current_thread().name"}
+edges:
+  - {source: thread, target: output, targetHandle: thread}
+"""
+
+
+def test_the_blueprint_default_and_arun_run_on_dask(client: Client, tmp_path: Path) -> None:
+    module = compiled(tmp_path, WHERE)
+    assert "Dask-" not in module.run().thread
+    on_cluster = asyncio.run(module.arun(executor=client))
+    assert "Dask-" in on_cluster.thread
+    # ``settings.runtime.executor`` reaches the runtime as BLUEPRINT.executor.
+    blueprint = dataclasses.replace(module.BLUEPRINT, executor="dask-threads")
+    by_default = rt.run(blueprint, module._execute, module.Inputs())
+    assert "Dask-" in by_default.thread
+    assert rt.run(blueprint, module._execute, module.Inputs(), executor="threads") == module.run()
