@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import linecache
 import sys
 import threading
 from collections.abc import Iterator
@@ -258,6 +259,13 @@ def load_module(compiled: CompiledModule) -> ModuleType:
         module = ModuleType(name)
         module.__file__ = f"<{compiled.source}>"
         sys.modules[name] = module
+        # Its text, where tracebacks and a Dask executor (which sends it to workers) look.
+        linecache.cache[module.__file__] = (
+            len(compiled.code),
+            None,
+            compiled.code.splitlines(True),
+            module.__file__,
+        )
         try:
             exec(compile(compiled.code, module.__file__, "exec"), module.__dict__)
         except BaseException:

@@ -100,6 +100,78 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     return RenderedModule(code, out.line_map(), versions)
 
 
+# A state slot named in generated code: ``s.total`` or the guard ``hasattr(s, "total")``.
+_SLOT_READ = re.compile(r"\bs\.([A-Za-z_]\w*)|\bhasattr\(s, [\"']([A-Za-z_]\w*)[\"']\)")
+
+
+class _TaskSlots:
+    """Which state slots each task writes (and which node writes each), and which of the slots
+    its ancestors wrote it reads.
+
+    Writes are the task's own nodes' slots; reads are found in the task's generated statements,
+    so a guard on a node two tasks up counts as surely as an input edge. A name that only looks
+    like a slot read (in embedded code) is kept only when an ancestor task writes that slot.
+    """
+
+    def __init__(self, builder: _ModuleBuilder, views: list[TaskView]) -> None:
+        plan = builder.plan
+        by_name = {view.name: view for view in views}
+        self.writer: dict[str, int] = {}
+        self.writes: list[list[str]] = []
+        self.makers: list[list[int]] = []  # per written slot, the index of the node writing it
+        for t, task in enumerate(plan.tasks):
+            own = [
+                (name, i)
+                for i in task.nodes
+                for name, _ in builder._state_fields((builder.graph.nodes[i],))
+            ]
+            self.writes.append([name for name, _ in own])
+            self.makers.append([i for _, i in own])
+            for name, _ in own:
+                self.writer[name] = t
+        ancestors: list[set[int]] = []
+        for task in plan.tasks:
+            seen = set(task.after)
+            for d in task.after:
+                seen |= ancestors[d]
+            ancestors.append(seen)
+        self.reads: list[list[str]] = []
+        for t in range(len(plan.tasks)):
+            view = by_name[f"_task_{t}"]
+            texts = [
+                _view_text(node)
+                for part in (view, *(by_name[p] for p in view.parts))
+                for node in part.nodes
+            ]
+            found = _slots_in("\n".join(texts))
+            self.reads.append(
+                sorted(name for name in found if self.writer.get(name, t) in ancestors[t])
+            )
+
+    def results(self, text: str) -> list[str]:
+        """The slots the outputs expression ``text`` reads, in the order of first use."""
+        return [name for name in dict.fromkeys(_slots_in_order(text)) if name in self.writer]
+
+
+def _view_text(node: NodeView) -> str:
+    return "\n".join(
+        [*(f.text for f in node.functions), node.statement, node.guard or "", *node.after]
+    )
+
+
+def _slots_in_order(text: str) -> list[str]:
+    return [a or b for a, b in _SLOT_READ.findall(text)]
+
+
+def _slots_in(text: str) -> set[str]:
+    return set(_slots_in_order(text))
+
+
+def _names(names: list[str]) -> str:
+    """A tuple literal of slot names."""
+    return f"({', '.join(literal(n) for n in names)}{',' if len(names) == 1 else ''})"
+
+
 class _ModuleBuilder:
     def __init__(self, graph: Graph, plan: Plan, root: Path, versions: Mapping[str, str]) -> None:
         self.graph = graph
@@ -150,6 +222,7 @@ class _ModuleBuilder:
             ]
             tasks.append(TaskView(f"_task_{t}", [], [part.name for part in parts]))
             tasks.extend(parts)
+        slots = _TaskSlots(self, tasks)
         task_items = []
         for t, task in enumerate(self.plan.tasks):
             args = [f"_task_{t}"]
@@ -157,6 +230,13 @@ class _ModuleBuilder:
                 args.append(f"after=({', '.join(map(str, task.after))},)")
             if task.mode != "inline":
                 args.append(f"mode={literal(task.mode)}")
+            # What crosses between tasks, for an executor whose tasks share no memory.
+            if slots.reads[t]:
+                args.append(f"reads={_names(slots.reads[t])}")
+            if slots.writes[t]:
+                args.append(f"writes={_names(slots.writes[t])}")
+                makers = ", ".join(map(str, slots.makers[t]))
+                args.append(f"makers=({makers}{',' if len(slots.makers[t]) == 1 else ''})")
             task_items.append(f"_rt.Task({', '.join(args)})")
         outputs = []
         for o in graph.outputs:
@@ -253,6 +333,9 @@ class _ModuleBuilder:
             tasks=tasks,
             tasks_tuple=layout.exploded("_TASKS: Final = (", task_items, ")", 0),
             outputs_return=layout.fit(f"return Outputs({output_values})", 4),
+            run_tasks=layout.fit(
+                f"ex.run_tasks(_TASKS, s, results={_names(slots.results(output_values))})", 4
+            ),
             uses_field=self.uses_field,
             pin_types=[
                 (literal(n.id), self._state_annotation(n)) for n in self.all_nodes if not n.skipped

@@ -88,6 +88,8 @@ class ModuleView:
     uses_field: bool
     # ``Pins``/``Fails``: node id -> output type / exception, for ``run(pins=..., fail=...)``.
     pin_types: list[tuple[str, str]] = field(default_factory=list)
+    # ``ex.run_tasks(...)`` naming the slots the outputs read (gathered from a cluster).
+    run_tasks: str = "ex.run_tasks(_TASKS, s)"
 
 
 def write_module(view: ModuleView, out: CodeWriter) -> None:
@@ -147,7 +149,7 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
     out.blank(2)
     out.write("def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:")
     out.write("s = _State(inputs)", 4)
-    out.write("ex.run_tasks(_TASKS, s)", 4)
+    out.write(view.run_tasks, 4)
     out.write(view.outputs_return, 4)
     optional = "" if view.inputs_required else " | None = None"
     value = "inputs" if view.inputs_required else "Inputs() if inputs is None else inputs"
@@ -286,11 +288,15 @@ def run(
     pins: Pins | None = None,
     fail: Fails | None = None,
     cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
     ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
     ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
@@ -312,6 +318,7 @@ def run(
         fail=fail,
         cache=cache,
         pin_types=Pins,
+        executor=executor,
     )
 
 
@@ -327,6 +334,7 @@ async def arun(
     pins: Pins | None = None,
     fail: Fails | None = None,
     cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -343,4 +351,5 @@ async def arun(
         fail=fail,
         cache=cache,
         pin_types=Pins,
+        executor=executor,
     )'''

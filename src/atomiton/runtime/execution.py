@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, Protocol, TypeVar
 
 from ..errors import CancelledError, NodeError
 from . import debug
@@ -42,6 +42,16 @@ from .trace import TraceBuilder
 
 if TYPE_CHECKING:
     from .hooks import HookSet
+
+
+class RemoteTasks(Protocol):
+    """An executor that runs a flow's tasks elsewhere (``executors/dask.py``'s session)."""
+
+    def run_tasks(
+        self, ex: Execution, tasks: Sequence[Task[Any]], state: object, results: Sequence[str]
+    ) -> None:
+        """Run ``tasks`` and set the ``results`` slots on ``state``."""
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -82,6 +92,7 @@ class Execution(RunState):
         "_started",
         "_completed",
         "supply",
+        "remote",
     )
 
     def __init__(
@@ -126,6 +137,8 @@ class Execution(RunState):
         # Helper threads of timed-out calls whose context was cancelled: joined briefly at the end.
         self.abandoned: list[threading.Thread] = []
         self.report: RunReport | None = None
+        # Where ``run_tasks`` sends tasks instead of this process's threads (a Dask session).
+        self.remote: RemoteTasks | None = None
         if hooks is not None or trace:
             report = self.report = RunReport(self, hooks, trace)
             # Same layout, so the class can change: its boundaries are the report's methods.
@@ -327,8 +340,13 @@ class Execution(RunState):
 
     # -- tasks -----------------------------------------------------------------------------------
 
-    def run_tasks(self, tasks: Sequence[Task[S]], state: S) -> None:
+    def run_tasks(
+        self, tasks: Sequence[Task[S]], state: S, results: Sequence[str] | None = None
+    ) -> None:
         """Run ``tasks`` as their dependencies finish; return when every started task finished.
+
+        ``results``: the state slots the caller reads afterwards; a remote executor sets only
+        those on ``state`` (None: every slot the tasks write).
 
         ``inline`` tasks run in this thread, ``thread`` tasks on worker threads under
         ``limiter`` (``ThreadExecutor``). The first failure stops the rest (running tasks stop
@@ -340,6 +358,11 @@ class Execution(RunState):
             CancelledError: the run was cancelled.
             RunTimeoutError: the flow deadline passed.
         """
+        if self.remote is not None:
+            if results is None:
+                results = [name for task in tasks for name in task.writes]
+            self.remote.run_tasks(self, tasks, state, results)
+            return
         # One task has nothing to schedule: call it straight away (a deadline still needs the
         # executor to watch a thread task, and a trace wants task indexes).
         if (

@@ -101,6 +101,8 @@ class Blueprint:
     # a value that does not fit its output's type blames that node.
     outputs: tuple[tuple[str, int], ...] = ()
     cache: bool = False
+    # The executor runs use unless ``run`` names one (``settings.runtime.executor``).
+    executor: str | None = None
     # Progress weights, worked out once here rather than on every observed run.
     weights: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -121,8 +123,16 @@ class Task(Generic[S]):
         after: indexes (into the same task tuple) of the tasks that must finish first.
         mode: ``inline`` runs in the scheduling thread (cheap, in-memory work); ``thread`` runs on
             the execution's worker threads under the concurrency limit (blocking work).
+        reads: the state slots it reads that other tasks write (what an executor whose tasks
+            share no memory must hand it).
+        writes: the state slots its nodes write (what such an executor hands on).
+        makers: for each slot in ``writes``, the index of the node that writes it (so a value
+            that cannot be handed on blames its node).
     """
 
     fn: Callable[[Execution, S], None]
     after: tuple[int, ...] = ()
     mode: TaskMode = "inline"
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    makers: tuple[int, ...] = ()

@@ -19,7 +19,7 @@ from ..errors import AtomitonError, CancelledError, NodeError, OutputError, RunT
 from .confine import AllowPaths, Roots, resolve_roots
 from .control import CancelToken, RunControl
 from .events import ExecutionCancelled, ExecutionCompleted, ExecutionFailed, ExecutionStarted
-from .execution import ACTIVE, Execution, describe, message_of, next_run_id
+from .execution import ACTIVE, Execution, RemoteTasks, describe, message_of, next_run_id
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .resources import HTTP_CLIENT, RunResources
@@ -47,6 +47,7 @@ def run(
     fail: Mapping[str, object] | None = None,
     cache: CacheArg = None,
     pin_types: object = None,
+    executor: object = None,
 ) -> O:
     """Run a compiled flow and return what its body returns.
 
@@ -69,6 +70,11 @@ def run(
         cache: the node cache (``cache.py``): None follows the blueprint's ``settings.cache``,
             False is off, True or a database path is on, a ``Cache`` says how.
         pin_types: the module's ``Pins`` TypedDict, which validates and converts ``pins``.
+        executor: where the flow's tasks run: None (the blueprint's ``executor`` setting, else
+            this process's threads), ``"threads"``, ``"dask"`` (a local cluster of worker
+            processes, started and closed with the run), ``"dask-threads"`` (the same inside
+            this process), a scheduler address (``"tcp://host:8786"``), or a
+            ``distributed.Client`` (used, never closed). Dask needs the ``dask`` extra.
 
     Returns:
         The body's result (the flow's ``Outputs``).
@@ -81,10 +87,34 @@ def run(
         ValueError: a folder in ``allow_paths`` does not exist.
         PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its node's
             output type (before anything runs).
+        ValueError: a folder in ``allow_paths`` does not exist, or ``executor`` names none.
     """
     roots = resolve_roots(allow_paths)
     supply = _supply(blueprint, pins, fail, cache, pin_types)
     resources = RunResources({HTTP_CLIENT: http_client}) if http_client is not None else None
+    if executor is None:
+        executor = blueprint.executor
+    if executor is not None and executor != "threads":
+        # Imported only here: a run on threads never imports distributed.
+        from .executors.dask import open_session
+
+        session = open_session(executor)
+        try:
+            return _run_observed(
+                blueprint,
+                body,
+                inputs,
+                hooks,
+                concurrency,
+                timeout,
+                cancel,
+                trace,
+                roots,
+                resources,
+                session,
+            )
+        finally:
+            session.close()
     if (
         hooks is None
         and cancel is None
@@ -128,6 +158,7 @@ def _run_observed(
     roots: Roots = None,
     resources: RunResources | None = None,
     supply: Supply | None = None,
+    remote: RemoteTasks | None = None,
 ) -> O:
     run_id = next_run_id()
     hookset = HookSet.build(hooks, run_id)
@@ -147,6 +178,7 @@ def _run_observed(
         for supplier in supply.suppliers:
             if isinstance(supplier, CacheSupplier):
                 supplier.bind(ex)  # the run's id, warnings and resources
+    ex.remote = remote
     started = time.perf_counter()
     if hookset is not None:
         hookset.emit(
@@ -315,6 +347,7 @@ async def arun(
     fail: Mapping[str, object] | None = None,
     cache: CacheArg = None,
     pin_types: object = None,
+    executor: object = None,
 ) -> O:
     """Run a compiled flow from asyncio, in a thread of its own, without blocking the loop.
 
@@ -356,6 +389,7 @@ async def arun(
                 fail=fail,
                 cache=cache,
                 pin_types=pin_types,
+                executor=executor,
             )
         except BaseException as exc:  # handed to the awaiting task
             error = exc

@@ -5,7 +5,7 @@ Source sha256: 96162d7d64310ae1d2a395a8b0b866ed18c1b160a541aabbca5e0340fd426610
 
 from __future__ import annotations
 
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +13,7 @@ from atomiton import runtime as _rt
 from atomiton.nodes import edit_fields as _edit_fields
 from atomiton.nodes import file_system as _file_system
 
-__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
+__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="fan-out-files",
@@ -23,15 +23,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="96162d7d64310ae1d2a395a8b0b866ed18c1b160a541aabbca5e0340fd426610",
     outputs=(("text", 3), ("note_size", 2), ("note_exists", 4)),
     nodes=(
-        _rt.NodeInfo(
-            id="payload",
-            type="edit-fields",
-            line=7,
-            column=5,
-            weight=80,
-            cache="on",
-            version="07e310b4d9b4154a",
-        ),
+        _rt.NodeInfo(id="payload", type="edit-fields", line=7, column=5, weight=80),
         _rt.NodeInfo(
             id="write_json",
             type="file-system",
@@ -39,7 +31,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
-            version="b9d95d93c788240b",
         ),
         _rt.NodeInfo(
             id="write_text",
@@ -48,7 +39,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
-            version="58b56e04dfc11ec9",
         ),
         _rt.NodeInfo(
             id="read_back",
@@ -57,8 +47,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
-            cache="files",
-            version="8fe60b291d1437bc",
         ),
         _rt.NodeInfo(
             id="check",
@@ -67,8 +55,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
-            cache="files",
-            version="d43e0716052cec73",
         ),
     ),
 )
@@ -90,31 +76,6 @@ class Outputs(BaseModel):
     text: Any
     note_size: int
     note_exists: Any
-
-
-Pins = TypedDict(
-    "Pins",
-    {
-        "payload": dict[str, Any],
-        "write_json": _file_system.Output,
-        "write_text": _file_system.Output,
-        "read_back": _file_system.Output,
-        "check": _file_system.Output,
-    },
-    total=False,
-)
-
-Fails = TypedDict(
-    "Fails",
-    {
-        "payload": BaseException,
-        "write_json": BaseException,
-        "write_text": BaseException,
-        "read_back": BaseException,
-        "check": BaseException,
-    },
-    total=False,
-)
 
 
 class _State:
@@ -151,10 +112,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "payload", ())):
-            s.payload = _edit_fields.run(
-                _edit_fields.Params(values={"a": 1, "b": [1, 2]})
-            )
+        s.payload = _edit_fields.run(_edit_fields.Params(values={"a": 1, "b": [1, 2]}))
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -164,14 +122,13 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "write_json", (s.payload, inputs.folder))):
-            s.write_json = _file_system.run(
-                _file_system.Params(
-                    operation="write", path=_rt.text(inputs.folder, "/payload.json")
-                ),
-                content=s.payload,
-                context=ex.context(1),
-            )
+        s.write_json = _file_system.run(
+            _file_system.Params(
+                operation="write", path=_rt.text(inputs.folder, "/payload.json")
+            ),
+            content=s.payload,
+            context=ex.context(1),
+        )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -181,10 +138,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "read_back", (s.write_json.path,))):
-            s.read_back = _file_system.run(
-                _P_READ_BACK, path=s.write_json.path, context=ex.context(3)
-            )
+        s.read_back = _file_system.run(
+            _P_READ_BACK, path=s.write_json.path, context=ex.context(3)
+        )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -197,15 +153,14 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "write_text", (inputs.folder,))):
-            s.write_text = _file_system.run(
-                _file_system.Params(
-                    operation="write",
-                    path=_rt.text(inputs.folder, "/note.txt"),
-                    content="written by a flow",
-                ),
-                context=ex.context(2),
-            )
+        s.write_text = _file_system.run(
+            _file_system.Params(
+                operation="write",
+                path=_rt.text(inputs.folder, "/note.txt"),
+                content="written by a flow",
+            ),
+            context=ex.context(2),
+        )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -215,10 +170,9 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        if not (ex.slow and ex.serve(4, s, "check", (s.write_text.path,))):
-            s.check = _file_system.run(
-                _P_CHECK, path=s.write_text.path, context=ex.context(4)
-            )
+        s.check = _file_system.run(
+            _P_CHECK, path=s.write_text.path, context=ex.context(4)
+        )
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -226,14 +180,19 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(_task_0, mode="thread"),
-    _rt.Task(_task_1, mode="thread"),
+    _rt.Task(
+        _task_0,
+        mode="thread",
+        writes=("payload", "write_json", "read_back"),
+        makers=(0, 1, 3),
+    ),
+    _rt.Task(_task_1, mode="thread", writes=("write_text", "check"), makers=(2, 4)),
 )
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("read_back", "write_text", "check"))
     return Outputs(
         text=s.read_back.result, note_size=s.write_text.size, note_exists=s.check.result
     )
@@ -248,20 +207,18 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
-    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
-    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
-        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -273,10 +230,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
@@ -289,9 +243,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -304,15 +256,12 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "150:0:7:5:0 13:0:10:5:1 17:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
+    "111:0:7:5:0 10:0:10:5:1 16:0:16:5:3 11 4:0:13:5:2 17:0:19:5:4 11",
 )

@@ -5,7 +5,7 @@ Source sha256: 7763db541dd0207ef0bc55e3b6d8998c8587cea036fec8cd5fd6ab8f744945b4
 
 from __future__ import annotations
 
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,7 +14,7 @@ from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 from atomiton.nodes import loop as _loop
 
-__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
+__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="parent",
@@ -32,7 +32,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
-            version="573a600077ebc0ad",
         ),
         _rt.NodeInfo(
             id="top.each",
@@ -42,7 +41,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
-            version="ad491b23c556567c",
         ),
         _rt.NodeInfo(
             id="ten.each.body.scale",
@@ -50,8 +48,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
-            cache="on",
-            version="de3f62b4928ac6e3",
         ),
         _rt.NodeInfo(
             id="ten.each.body.tag",
@@ -60,8 +56,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
-            cache="on",
-            version="bdffe02155422e5d",
         ),
         _rt.NodeInfo(
             id="top.each.body.scale",
@@ -69,8 +63,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
-            cache="on",
-            version="463182d3b9fd3398",
         ),
         _rt.NodeInfo(
             id="top.each.body.tag",
@@ -79,8 +71,6 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
-            cache="on",
-            version="af70ee68ce57743b",
         ),
     ),
 )
@@ -101,33 +91,6 @@ class Outputs(BaseModel):
 
     ten: list[Any]
     top: list[Any]
-
-
-Pins = TypedDict(
-    "Pins",
-    {
-        "ten.each": _loop.Output,
-        "top.each": _loop.Output,
-        "ten.each.body.scale": Any,
-        "ten.each.body.tag": dict[str, Any],
-        "top.each.body.scale": Any,
-        "top.each.body.tag": dict[str, Any],
-    },
-    total=False,
-)
-
-Fails = TypedDict(
-    "Fails",
-    {
-        "ten.each": BaseException,
-        "top.each": BaseException,
-        "ten.each.body.scale": BaseException,
-        "ten.each.body.tag": BaseException,
-        "top.each.body.scale": BaseException,
-        "top.each.body.tag": BaseException,
-    },
-    total=False,
-)
 
 
 class _State:
@@ -180,8 +143,7 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "scale", (item,))):
-            s.scale = _code.run(_P_TEN_EACH_BODY_SCALE, data=item, function=_scale_code)
+        s.scale = _code.run(_P_TEN_EACH_BODY_SCALE, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -191,10 +153,9 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "tag", (item,))):
-            s.tag = _edit_fields.run(
-                _edit_fields.Params(values={"value": item, "factor": 10})
-            )
+        s.tag = _edit_fields.run(
+            _edit_fields.Params(values={"value": item, "factor": 10})
+        )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -225,8 +186,7 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(4)
     try:
-        if not (ex.slow and ex.serve(4, s, "scale", (item, inputs.scale))):
-            s.scale = _code.run(_P_TOP_EACH_BODY_SCALE, data=item, function=_scale_code)
+        s.scale = _code.run(_P_TOP_EACH_BODY_SCALE, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -236,10 +196,9 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(5)
     try:
-        if not (ex.slow and ex.serve(5, s, "tag", (item, inputs.scale))):
-            s.tag = _edit_fields.run(
-                _edit_fields.Params(values={"value": item, "factor": inputs.scale})
-            )
+        s.tag = _edit_fields.run(
+            _edit_fields.Params(values={"value": item, "factor": inputs.scale})
+        )
     except Exception as exc:
         ex.node_failed(5, exc)
     if ex.slow:
@@ -254,13 +213,12 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "ten_each", ())):
-            s.ten_each = _loop.run(
-                _P_TEN_EACH,
-                array=[1, 2],
-                body=lambda item: _ten_each_body(ex, inputs, item),
-                context=ex.context(0),
-            )
+        s.ten_each = _loop.run(
+            _P_TEN_EACH,
+            array=[1, 2],
+            body=lambda item: _ten_each_body(ex, inputs, item),
+            context=ex.context(0),
+        )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -273,13 +231,12 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "top_each", ())):
-            s.top_each = _loop.run(
-                _P_TOP_EACH,
-                array=[3],
-                body=lambda item: _top_each_body(ex, inputs, item),
-                context=ex.context(1),
-            )
+        s.top_each = _loop.run(
+            _P_TOP_EACH,
+            array=[3],
+            body=lambda item: _top_each_body(ex, inputs, item),
+            context=ex.context(1),
+        )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -287,14 +244,14 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(_task_0, mode="thread"),
-    _rt.Task(_task_1, mode="thread"),
+    _rt.Task(_task_0, mode="thread", writes=("ten_each",), makers=(0,)),
+    _rt.Task(_task_1, mode="thread", writes=("top_each",), makers=(1,)),
 )
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("ten_each", "top_each"))
     return Outputs(ten=s.ten_each.results, top=s.top_each.results)
 
 
@@ -307,20 +264,18 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
-    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
-    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
-        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -332,10 +287,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
@@ -348,9 +300,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -363,10 +313,7 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
@@ -378,6 +325,6 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:5:5"),
         ("child.yaml", "blueprint.yaml:8:5"),
     ),
-    "176:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
-    "1:1:14:56:4 2:1:14:13:4 11:1:15:13:5 12 6:2:9:5:0 15 4:3:9:5:1 15",
+    "139:0:14:13:2 1:0:14:56:2 2:0:14:13:2 10:0:15:13:3 11 19:1:14:13:4 ",
+    "1:1:14:56:4 2:1:14:13:4 10:1:15:13:5 11 6:2:9:5:0 14 4:3:9:5:1 14",
 )

@@ -5,7 +5,7 @@ Source sha256: 2517b234d84ce43fe8f62d8b67761d495c7d423a6cd6ff2e1f0a21dcd17d1324
 
 from __future__ import annotations
 
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +15,7 @@ from atomiton.nodes import code as _code
 # The blueprint's own functions (python nodes).
 from textwrap import dedent as _user_0
 
-__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
+__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="python-process",
@@ -25,22 +25,8 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="2517b234d84ce43fe8f62d8b67761d495c7d423a6cd6ff2e1f0a21dcd17d1324",
     outputs=(("lines", 1),),
     nodes=(
-        _rt.NodeInfo(
-            id="dedent",
-            type="python",
-            line=6,
-            column=5,
-            execution="process",
-            version="7283f09d2b3437bd",
-        ),
-        _rt.NodeInfo(
-            id="lines",
-            type="code",
-            line=12,
-            column=5,
-            cache="on",
-            version="6bf5969fd6218450",
-        ),
+        _rt.NodeInfo(id="dedent", type="python", line=6, column=5, execution="process"),
+        _rt.NodeInfo(id="lines", type="code", line=12, column=5),
     ),
 )
 
@@ -59,25 +45,6 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     lines: Any
-
-
-Pins = TypedDict(
-    "Pins",
-    {
-        "dedent": str,
-        "lines": Any,
-    },
-    total=False,
-)
-
-Fails = TypedDict(
-    "Fails",
-    {
-        "dedent": BaseException,
-        "lines": BaseException,
-    },
-    total=False,
-)
 
 
 class _State:
@@ -102,8 +69,7 @@ _P_LINES: Final = _code.Params()
 def _task_0(ex: _rt.Execution, s: _State) -> None:
     inputs = s.inputs
     # dedent: python (blueprint.yaml:6:5)
-    if not (ex.slow and ex.serve(0, s, "dedent", (inputs.text,), True)):
-        s.dedent = ex.call(0, _user_0, text=inputs.text)
+    s.dedent = ex.call(0, _user_0, text=inputs.text)
 
     # lines: code (blueprint.yaml:12:5)
     def _lines_code(data: Any) -> Any:
@@ -112,20 +78,21 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "lines", (s.dedent,))):
-            s.lines = _code.run(_P_LINES, data=s.dedent, function=_lines_code)
+        s.lines = _code.run(_P_LINES, data=s.dedent, function=_lines_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
         ex.node_completed(1, s.lines)
 
 
-_TASKS: Final = (_rt.Task(_task_0, mode="thread"),)
+_TASKS: Final = (
+    _rt.Task(_task_0, mode="thread", writes=("dedent", "lines"), makers=(0, 1)),
+)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("lines",))
     return Outputs(lines=s.lines)
 
 
@@ -138,20 +105,18 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
-    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
-    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
-        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -163,10 +128,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
@@ -179,9 +141,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -194,15 +154,12 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "104:0:6:5:0 4:0:12:5:1 1:0:14:24:1 2:0:12:5:1 10",
+    "71:0:6:5:0 3:0:12:5:1 1:0:14:24:1 2:0:12:5:1 9",
 )

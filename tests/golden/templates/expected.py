@@ -5,14 +5,14 @@ Source sha256: fff7b093d0238e933d8d250bc200c4c35e1e4120ea1050665f7c948fad8ffe57
 
 from __future__ import annotations
 
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
 from atomiton import runtime as _rt
 from atomiton.nodes import edit_fields as _edit_fields
 
-__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
+__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="templates",
@@ -21,17 +21,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     source="blueprint.yaml",
     sha256="fff7b093d0238e933d8d250bc200c4c35e1e4120ea1050665f7c948fad8ffe57",
     outputs=(("fields", 0),),
-    nodes=(
-        _rt.NodeInfo(
-            id="fields",
-            type="edit-fields",
-            line=7,
-            column=5,
-            weight=80,
-            cache="on",
-            version="ca584a389238818e",
-        ),
-    ),
+    nodes=(_rt.NodeInfo(id="fields", type="edit-fields", line=7, column=5, weight=80),),
 )
 
 
@@ -50,23 +40,6 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     fields: dict[str, Any]
-
-
-Pins = TypedDict(
-    "Pins",
-    {
-        "fields": dict[str, Any],
-    },
-    total=False,
-)
-
-Fails = TypedDict(
-    "Fails",
-    {
-        "fields": BaseException,
-    },
-    total=False,
-)
 
 
 class _State:
@@ -89,47 +62,44 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "fields", (inputs.user, inputs.greeting))):
-            s.fields = _edit_fields.run(
-                _edit_fields.Params(
-                    keep_only_set=True,
-                    values={
-                        "whole": inputs.user,
-                        "first_tag": _rt.lookup(
-                            inputs.user,
-                            (
-                                "tags",
-                                0,
-                            ),
-                            "inputs.user.tags[0]",
+        s.fields = _edit_fields.run(
+            _edit_fields.Params(
+                keep_only_set=True,
+                values={
+                    "whole": inputs.user,
+                    "first_tag": _rt.lookup(
+                        inputs.user,
+                        (
+                            "tags",
+                            0,
                         ),
-                        "age": _rt.lookup(
-                            inputs.user, ("age",), "variables.user['age']"
-                        ),
-                        "sentence": _rt.text(
-                            inputs.greeting,
-                            ", ",
-                            _rt.lookup(inputs.user, ("name",), "inputs.user.name"),
-                            " (",
-                            _rt.lookup(inputs.user, ("age",), "inputs.user.age"),
-                            ")",
-                        ),
-                        "literal_braces": "a { single } brace",
-                    },
-                )
+                        "inputs.user.tags[0]",
+                    ),
+                    "age": _rt.lookup(inputs.user, ("age",), "variables.user['age']"),
+                    "sentence": _rt.text(
+                        inputs.greeting,
+                        ", ",
+                        _rt.lookup(inputs.user, ("name",), "inputs.user.name"),
+                        " (",
+                        _rt.lookup(inputs.user, ("age",), "inputs.user.age"),
+                        ")",
+                    ),
+                    "literal_braces": "a { single } brace",
+                },
             )
+        )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
         ex.node_completed(0, s.fields)
 
 
-_TASKS: Final = (_rt.Task(_task_0),)
+_TASKS: Final = (_rt.Task(_task_0, writes=("fields",), makers=(0,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:
     s = _State(inputs)
-    ex.run_tasks(_TASKS, s)
+    ex.run_tasks(_TASKS, s, results=("fields",))
     return Outputs(fields=s.fields)
 
 
@@ -142,20 +112,18 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
-    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
-    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
+    ``executor``: where its tasks run: None (the blueprint's setting, else threads),
+    ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
+    ``distributed.Client``.
 
     Raises:
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
-        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -167,10 +135,7 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
@@ -183,9 +148,7 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
-    pins: Pins | None = None,
-    fail: Fails | None = None,
-    cache: _rt.CacheArg = None,
+    executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
     return await _rt.arun(
@@ -198,15 +161,12 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
-        pins=pins,
-        fail=fail,
-        cache=cache,
-        pin_types=Pins,
+        executor=executor,
     )
 
 
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "88:0:7:5:0 37",
+    "61:0:7:5:0 34",
 )

@@ -9,9 +9,14 @@ waits for, cancel everything, wait for the end. Two implementations live here:
 * ``ProcessExecutor`` (``process.py``): calls of ``execution: process`` nodes, in a process pool
   the run owns and ends.
 
-A later distributed backend (Dask, say) implements the same three methods. What a task does,
-which node events it reports and how failures are blamed stay with ``Execution``; sub-work of a
-node (loop items, parallel branches) borrows the same limiter through its ``NodeContext``.
+* ``DaskExecutor`` (``dask.py``, the ``dask`` extra): the run's tasks on a Dask cluster, each
+  submitted with the futures of the tasks it reads from (``Execution.run_tasks`` hands them to
+  it when ``run`` was given an ``executor``). It is not imported here: a run on threads never
+  imports ``distributed``.
+
+What a task does, which node events it reports and how failures are blamed stay with
+``Execution``; sub-work of a node (loop items, parallel branches) borrows the same limiter
+through its ``NodeContext``.
 """
 
 from __future__ import annotations
