@@ -136,6 +136,7 @@ def _graph(
         nodes=tuple(order),
         concurrency=doc.concurrency,
         timeout=doc.timeout,
+        executor=doc.executor,
     )
     groups = {node_id: node.child for node_id, node in bound.nodes.items() if node.child}
     graph = mark_skipped(inline.inline_children(graph, groups, sink), sink)

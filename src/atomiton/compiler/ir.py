@@ -123,6 +123,7 @@ class BlueprintDoc:
     edges: tuple[EdgeDef, ...]
     concurrency: int | None = None
     timeout: float | None = None
+    executor: str | None = None
     # Errors of the file that leave it whole (a default that does not fit its type, a bad
     # setting): ``bind`` reports them with its own, so neither hides the other.
     deferred: tuple[Diagnostic, ...] = ()
@@ -252,6 +253,7 @@ class Graph:
     nodes: tuple[Node, ...]
     concurrency: int | None = None
     timeout: float | None = None
+    executor: str | None = None
     warnings: tuple[Diagnostic, ...] = ()
 
     def node(self, node_id: str) -> Node:

@@ -164,7 +164,9 @@ def _document(
             nodes.append(node)
     edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
     edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
-    concurrency, timeout = _runtime_settings(model.settings or {}, (*loc, "settings"), src, sink)
+    concurrency, timeout, executor = _runtime_settings(
+        model.settings or {}, (*loc, "settings"), src, sink
+    )
     return BlueprintDoc(
         id=blueprint_id,
         name=model.name or blueprint_id,
@@ -181,24 +183,30 @@ def _document(
         edges=tuple(edges),
         concurrency=concurrency,
         timeout=timeout,
+        executor=executor,
     )
+
+
+# The executors a blueprint may name besides a scheduler address (``runtime.run(executor=...)``).
+EXECUTORS: Final = ("threads", "dask", "dask-threads")
 
 
 def _runtime_settings(
     settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
-) -> tuple[int | None, float | None]:
-    """``settings.runtime``: (concurrency, timeout in seconds); bad values are diagnostics."""
+) -> tuple[int | None, float | None, str | None]:
+    """``settings.runtime``: (concurrency, timeout in seconds, executor); bad values are
+    diagnostics."""
     runtime = settings.get("runtime")
     if runtime is None:
-        return None, None
+        return None, None, None
     if not isinstance(runtime, dict):
         sink.error(
             codes.INVALID_BLUEPRINT_SETTING,
             src.positions.span((*loc, "runtime")),
             setting="runtime",
-            message="expected a mapping of concurrency and timeout",
+            message="expected a mapping of concurrency, timeout and executor",
         )
-        return None, None
+        return None, None, None
     concurrency = runtime.get("concurrency")
     if concurrency is not None and (
         isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
@@ -221,7 +229,48 @@ def _runtime_settings(
         )
         timeout = None
     seconds = timeout / 1000 if isinstance(timeout, (int, float)) and timeout > 0 else None
-    return concurrency, seconds
+    executor = runtime.get("executor")
+    problem = None if executor is None else executor_problem(executor)
+    if problem is not None:
+        sink.error(
+            codes.INVALID_BLUEPRINT_SETTING,
+            src.positions.span((*loc, "runtime", "executor")),
+            setting="runtime.executor",
+            message=problem,
+            hint="threads runs on this machine; dask starts a local cluster; "
+            "tcp://host:8786 uses a running Dask scheduler",
+        )
+        executor = None
+    return concurrency, seconds, executor
+
+
+def executor_problem(value: object) -> str | None:
+    """Why ``value`` names no executor, or None: ``threads``, ``dask`` (a local cluster of worker
+    processes), ``dask-threads`` (one in this process) or a scheduler's ``tcp://host:port``."""
+    if value in EXECUTORS:
+        return None
+    expected = "expected 'threads', 'dask', 'dask-threads' or a scheduler address tcp://host:port"
+    if not isinstance(value, str) or "://" not in value:
+        return f"{expected}, found {value!r}"
+    scheme, _, rest = value.partition("://")
+    host, sep, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls") or not sep or not host or not port.isdigit():
+        return f"{expected}, found {value!r}"
+    if not 0 < int(port) < 65536:
+        return f"port {port} of {value!r} is not between 1 and 65535"
+    if any(c.isspace() or c in "/?#@" for c in host):
+        return f"{host!r} in {value!r} is not a host name or address"
+    return None
+    if not isinstance(value, str):
+        return f"expected 'threads', 'dask' or a tcp://host:port address, found {value!r}"
+    if not value.startswith("tcp://"):
+        return f"expected 'threads', 'dask' or a tcp://host:port address, found {value!r}"
+    host, sep, port = value[len("tcp://") :].rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"expected a scheduler address tcp://host:port (port 1-65535), found {value!r}"
+    if any(c.isspace() or c in "/?#@" for c in host):
+        return f"the host of {value!r} is not a host name or address"
+    return None
 
 
 def is_duration(value: object) -> bool:

@@ -87,6 +87,8 @@ class Blueprint:
     # Output field -> index of the node that produces it (-1: an input or a constant), so that
     # a value that does not fit its output's type blames that node.
     outputs: tuple[tuple[str, int], ...] = ()
+    # The executor runs use unless ``run`` names one (``settings.runtime.executor``).
+    executor: str | None = None
     # Progress weights, worked out once here rather than on every observed run.
     weights: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
