@@ -115,6 +115,7 @@ TYPED = """\
         (["--inputs-json", "{oops"], "not valid JSON"),
         (["--inputs-json", "missing.json"], "cannot read missing.json"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["-i", "n=1", "--executor", "ray"], "--executor: expected 'threads', 'dask'"),
     ],
 )
 def test_bad_input_is_a_message_and_exit_2_never_a_traceback(
@@ -172,7 +173,7 @@ def test_executor_option_is_refused_clearly_by_a_module_without_executors(
         assert json.loads(done.stdout) == {"shout": "HELLO, WORLD!HELLO, WORLD!"}
     else:
         assert done.returncode == 2
-        assert "takes no executor" in done.stderr
+        assert "takes no executor: compile it again" in done.stderr
 
 
 def test_sigterm_cancels_the_run_and_exits_143(tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ Examples:
   atomiton run flow.yaml --input threshold=100 --input tags='["a", "b"]' --json
   atomiton run flow.yaml --inputs-json @inputs.json --events events.jsonl
   atomiton run flow.yaml --events - --concurrency 8 --timeout 60
+  atomiton run flow.yaml --executor dask
+  atomiton run flow.yaml --executor tcp://scheduler.lan:8786
 
 \b
 Exit status: 0 done, 1 blueprint errors, 2 usage errors (unknown input, bad value),
@@ -296,6 +298,32 @@ def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]
                 reporter.warning(f"the run was not recorded: {recorder.error}")
 
 
+def _checked_executor(value: str | None) -> str | None:
+    """``--executor``: a name or address the runtime knows, and its library installed."""
+    from ..runtime.main import executor_problem, executor_unavailable
+
+    if value is None:
+        return None
+    problem = executor_problem(value) or executor_unavailable(value)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--executor'")
+    return value
+
+
+def _executor_argument(module: ModuleType, executor: str | None) -> dict[str, str]:
+    """``run``'s keyword for ``--executor``; a usage error when the module predates executors."""
+    import inspect
+
+    if executor is None:
+        return {}
+    if "executor" not in inspect.signature(module.run).parameters:
+        raise click.BadParameter(
+            "this atomiton's generated run() takes no executor; use one with the dask extra",
+            param_hint="'--executor'",
+        )
+    return {"executor": executor}
+
+
 @click.command("run", epilog=EPILOG)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -344,6 +372,15 @@ def _closing(recorder: RunRecorder | None, reporter: Reporter) -> Iterator[None]
     "paths outside, also through '..' or symbolic links, fail the node.",
 )
 @click.option(
+    "--executor",
+    metavar="threads|dask|dask-threads|tcp://HOST:PORT",
+    callback=lambda ctx, param, value: _checked_executor(value),
+    help="Where the flow's tasks run: this process's threads, a local Dask cluster of worker "
+    "processes (dask), one inside this process (dask-threads), or the Dask scheduler at "
+    "tcp://HOST:PORT (default: the blueprint's settings.runtime.executor, else threads). "
+    "Dask needs atomiton[dask]; see docs/distributed.md.",
+)
+@click.option(
     "--recompile",
     is_flag=True,
     help="Compile the blueprint even if the run cache holds it unchanged (and refresh the cache).",
@@ -374,6 +411,7 @@ def run_command(
     recompile: bool,
     record: bool = True,
     db: Path | None = None,
+    executor: str | None = None,
 ) -> None:
     """Run a blueprint and print its outputs.
 
@@ -393,6 +431,7 @@ def run_command(
     token = CancelToken()
     blueprint = module.BLUEPRINT
     watcher = RunWatcher(blueprint.name or blueprint.id, console=reporter.console, events=events)
+    where = _executor_argument(module, executor)
     recorder = _recorder(record, db, blueprint, inputs, file)
 
     def body() -> BaseModel:
@@ -403,6 +442,7 @@ def run_command(
             timeout=timeout,
             cancel=token,
             allow_paths=allow_paths or None,
+            **where,
         )
         return outputs
 
@@ -429,6 +469,12 @@ def run_command(
                 code = 128 + terminated.signal
             watcher.report_skipped(reporter)
             raise click.exceptions.Exit(code) from None
+        except OSError as exc:
+            if not where:
+                raise
+            # Nodes' errors arrive as NodeError: this is the cluster (a scheduler not reachable).
+            reporter.error(f"executor {where['executor']}: {exc}")
+            raise click.exceptions.Exit(status.RUN_FAILED) from None
         except MemoryError:  # raised outside any node (building the outputs, say): still a failure
             reporter.error("the run ran out of memory")
             watcher.report_skipped(reporter)

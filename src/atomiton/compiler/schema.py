@@ -24,6 +24,7 @@ from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from ..nodes import registry
 from ..nodes.javascript_compile import route_javascript
 from ..nodes.spec import COMMON_SETTINGS
+from ..runtime.main import executor_problem
 from .blueprint_models import (
     BlueprintModel,
     ConnectionModel,
@@ -187,10 +188,6 @@ def _document(
     )
 
 
-# The executors a blueprint may name besides a scheduler address (``runtime.run(executor=...)``).
-EXECUTORS: Final = ("threads", "dask", "dask-threads")
-
-
 def _runtime_settings(
     settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
 ) -> tuple[int | None, float | None, str | None]:
@@ -242,35 +239,6 @@ def _runtime_settings(
         )
         executor = None
     return concurrency, seconds, executor
-
-
-def executor_problem(value: object) -> str | None:
-    """Why ``value`` names no executor, or None: ``threads``, ``dask`` (a local cluster of worker
-    processes), ``dask-threads`` (one in this process) or a scheduler's ``tcp://host:port``."""
-    if value in EXECUTORS:
-        return None
-    expected = "expected 'threads', 'dask', 'dask-threads' or a scheduler address tcp://host:port"
-    if not isinstance(value, str) or "://" not in value:
-        return f"{expected}, found {value!r}"
-    scheme, _, rest = value.partition("://")
-    host, sep, port = rest.rpartition(":")
-    if scheme not in ("tcp", "tls") or not sep or not host or not port.isdigit():
-        return f"{expected}, found {value!r}"
-    if not 0 < int(port) < 65536:
-        return f"port {port} of {value!r} is not between 1 and 65535"
-    if any(c.isspace() or c in "/?#@" for c in host):
-        return f"{host!r} in {value!r} is not a host name or address"
-    return None
-    if not isinstance(value, str):
-        return f"expected 'threads', 'dask' or a tcp://host:port address, found {value!r}"
-    if not value.startswith("tcp://"):
-        return f"expected 'threads', 'dask' or a tcp://host:port address, found {value!r}"
-    host, sep, port = value[len("tcp://") :].rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        return f"expected a scheduler address tcp://host:port (port 1-65535), found {value!r}"
-    if any(c.isspace() or c in "/?#@" for c in host):
-        return f"the host of {value!r} is not a host name or address"
-    return None
 
 
 def is_duration(value: object) -> bool:

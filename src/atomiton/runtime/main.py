@@ -72,6 +72,39 @@ def coerce_text(value: str, annotation: object) -> object:
         return value
 
 
+# What ``executor=`` may name besides a scheduler address or a ``distributed.Client``; the
+# blueprint setting ``settings.runtime.executor`` is checked against the same.
+EXECUTORS: Final = ("threads", "dask", "dask-threads")
+
+
+def executor_problem(value: object) -> str | None:
+    """Why ``value`` names no executor, or None: ``threads``, ``dask`` (a local cluster of worker
+    processes), ``dask-threads`` (one in this process) or a scheduler's ``tcp://host:port``."""
+    if value in EXECUTORS:
+        return None
+    expected = "expected 'threads', 'dask', 'dask-threads' or a scheduler address tcp://host:port"
+    if not isinstance(value, str) or "://" not in value:
+        return f"{expected}, found {value!r}"
+    scheme, _, rest = value.partition("://")
+    host, sep, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls") or not sep or not host or not port.isdigit():
+        return f"{expected}, found {value!r}"
+    if not 0 < int(port) < 65536:
+        return f"port {port} of {value!r} is not between 1 and 65535"
+    if any(c.isspace() or c in "/?#@" for c in host):
+        return f"{host!r} in {value!r} is not a host name or address"
+    return None
+
+
+def executor_unavailable(value: str) -> str | None:
+    """Why a valid executor cannot run here (its extra is not installed), or None."""
+    import importlib.util
+
+    if value == "threads" or importlib.util.find_spec("distributed") is not None:
+        return None
+    return f"executor {value!r} needs Dask: pip install 'atomiton[dask]'"
+
+
 def _parser(blueprint: Blueprint, prog: str) -> argparse.ArgumentParser:
     import argparse  # here: every generated module imports the runtime, few run as scripts
 
@@ -98,8 +131,9 @@ def _parser(blueprint: Blueprint, prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--executor",
-        metavar="threads|dask|tcp://HOST:PORT",
-        help="where the tasks run (default: the blueprint's settings.runtime.executor, else threads)",
+        metavar="threads|dask|dask-threads|tcp://HOST:PORT",
+        help="where the tasks run: this process's threads, a local Dask cluster, or a running "
+        "Dask scheduler (default: the blueprint's settings.runtime.executor, else threads)",
     )
     parser.add_argument("--concurrency", type=int, metavar="N", help="at most N tasks at once")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="fail the run after this")
@@ -237,10 +271,12 @@ def run_main(
     if options.executor is not None:
         import inspect
 
-        if "executor" not in inspect.signature(run).parameters:
-            # A module compiled before executors existed: say so rather than fail in the call.
+        problem = executor_problem(options.executor) or executor_unavailable(options.executor)
+        if problem is None and "executor" not in inspect.signature(run).parameters:
+            problem = "this module's run() takes no executor: compile it again"
+        if problem is not None:
             parser.print_usage(sys.stderr)
-            print(f"{parser.prog}: error: this module's run() takes no executor", file=sys.stderr)
+            print(f"{parser.prog}: error: --executor: {problem}", file=sys.stderr)
             return USAGE_ERROR
         extra["executor"] = options.executor
     with cancel_on_signals((signal.SIGINT, *TERMINATION_SIGNALS)) as stopped:
@@ -252,6 +288,12 @@ def run_main(
                 timeout=options.timeout,
                 **extra,
             )
+        except OSError as exc:
+            if "executor" not in extra:
+                raise
+            # Nodes' errors arrive as NodeError: this is the cluster (a scheduler not reachable).
+            print(f"error: executor {options.executor}: {exc}", file=sys.stderr)
+            return RUN_FAILED
         except (AtomitonError, BaseExceptionGroup) as exc:
             lines = _failure_lines(exc)
             if lines is None:
