@@ -43,7 +43,9 @@ def test_a_named_executor_reaches_the_blueprint(tmp_path: Path, executor: str) -
 
 def test_no_setting_leaves_the_blueprint_without_one(tmp_path: Path) -> None:
     path = tmp_path / "plain.yaml"
-    path.write_text("id: plain\nnodes:\n  - {id: one, type: code, parameters: {code: 'return 1'}}\n")
+    path.write_text(
+        "id: plain\nnodes:\n  - {id: one, type: code, parameters: {code: 'return 1'}}\n"
+    )
     compiled = compile_blueprint(path)
     assert "executor=" not in compiled.code.split("class Inputs")[0]
     assert load_module(compiled).BLUEPRINT.executor is None
