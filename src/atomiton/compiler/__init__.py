@@ -23,7 +23,7 @@ from pathlib import Path
 from types import CodeType, ModuleType
 
 from ..diagnostics import Diagnostic, DiagnosticSink
-from . import bind, codegen, inline, parameters, plan, postprocess, resolve, validate
+from . import bind, codegen, inline, parameters, pickling, plan, postprocess, resolve, validate
 from .bound import Child, body_prefix, item_document
 from .ir import Graph, PortDef
 from .reads import mark_skipped
@@ -184,6 +184,7 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
         graph, files = _load_graph(path, options)
         schedule = plan.plan_graph(graph)
         rendered = codegen.render_module(graph, schedule, options)
+        warnings = (*graph.warnings, *pickling.check(graph, schedule))
     # The emitter lays the module out as black would (see ``layout``); running black over the
     # whole module is only for checking that, and costs seconds on large flows.
     code = postprocess.format_code(rendered.code) if options.format else rendered.code
@@ -193,7 +194,7 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
         source=Path(path),
         code=code,
         line_map=line_map,
-        warnings=graph.warnings,
+        warnings=warnings,
         graph=graph,
         files=files,
     )
