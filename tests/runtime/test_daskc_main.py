@@ -116,6 +116,8 @@ TYPED = """\
         (["--inputs-json", "missing.json"], "cannot read missing.json"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["-i", "n=1", "--executor", "ray"], "--executor: expected 'threads', 'dask'"),
+        (["-i", "n=1", "--concurrency", "0"], "invalid int value: '0'"),
+        (["-i", "n=1", "--timeout", "nan"], "invalid float value: 'nan'"),
     ],
 )
 def test_bad_input_is_a_message_and_exit_2_never_a_traceback(

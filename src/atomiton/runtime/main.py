@@ -135,9 +135,26 @@ def _parser(blueprint: Blueprint, prog: str) -> argparse.ArgumentParser:
         help="where the tasks run: this process's threads, a local Dask cluster, or a running "
         "Dask scheduler (default: the blueprint's settings.runtime.executor, else threads)",
     )
-    parser.add_argument("--concurrency", type=int, metavar="N", help="at most N tasks at once")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="fail the run after this")
+    parser.add_argument(
+        "--concurrency", type=_positive(int), metavar="N", help="at most N tasks at once"
+    )
+    parser.add_argument(
+        "--timeout", type=_positive(float), metavar="SECONDS", help="fail the run after this"
+    )
     return parser
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` above 0 (argparse reports the ValueError)."""
+
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not value > 0:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = kind.__name__  # argparse's message: "invalid int value: '0'"
+    return parse
 
 
 def _read_json(raw: str) -> dict[str, Any]:
@@ -289,10 +306,11 @@ def run_main(
                 **extra,
             )
         except OSError as exc:
-            if "executor" not in extra:
+            executor = options.executor or blueprint.executor
+            if executor in (None, "threads"):
                 raise
             # Nodes' errors arrive as NodeError: this is the cluster (a scheduler not reachable).
-            print(f"error: executor {options.executor}: {exc}", file=sys.stderr)
+            print(f"error: executor {executor}: {exc}", file=sys.stderr)
             return RUN_FAILED
         except (AtomitonError, BaseExceptionGroup) as exc:
             lines = _failure_lines(exc)
