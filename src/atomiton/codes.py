@@ -305,6 +305,10 @@ TRIGGER_DROPPED: Final = ErrorCode(
     "W1015",
     "edge {edge}: {node!r} has no single input to hold back and native blueprints have no run-after edge: the trigger is dropped",
 )
+UNPICKLABLE_OUTPUT: Final = ErrorCode(
+    "W0250",
+    "node {node!r}: output {port!r} is {kind}, which cannot be pickled, yet it travels to {reader} in another process (executor {executor!r})",
+)
 
 FUNCTION_SOURCE_UNREAD: Final = ErrorCode(
     "W0270",

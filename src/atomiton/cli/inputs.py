@@ -12,7 +12,7 @@ import json
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from ..diagnostics import did_you_mean
+from ..runtime.main import coerce_text
+from ..runtime.main import is_text_type as _is_text
 
 
 def type_label(annotation: object) -> str:
@@ -40,29 +42,6 @@ def describe_inputs(model: type[BaseModel]) -> str:
         default = "(required)" if info.is_required() else f"= {info.get_default()!r}"
         lines.append(f"  {shown}: {type_label(info.annotation)} {default}")
     return "\n".join(lines)
-
-
-def _is_text(annotation: object) -> bool:
-    """Whether a value for this annotation should be taken verbatim rather than as JSON."""
-    if annotation in (str, Path, PurePath):
-        return True
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return bool(args) and all(_is_text(a) for a in args)
-    if origin is typing.Literal:
-        return all(isinstance(a, str) for a in typing.get_args(annotation))
-    return False
-
-
-def coerce_text(value: str, annotation: object) -> object:
-    """``value`` as typed on the command line, for a field of type ``annotation``."""
-    if _is_text(annotation):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value  # not JSON: let the model's own (lax) validation judge the text
 
 
 def _scalar(text: str) -> object:

@@ -50,6 +50,8 @@ Examples:
   atomiton run flow.yaml --events - --concurrency 8 --timeout 60
   atomiton run flow.yaml --pin fetch=@fetch.json --fail upload=TimeoutError:slow
   atomiton run flow.yaml --pins-from 01J2... --pin-nodes fetch,lookup
+  atomiton run flow.yaml --executor dask
+  atomiton run flow.yaml --executor tcp://scheduler.lan:8786
 
 \b
 Exit status: 0 done, 1 blueprint errors, 2 usage errors (unknown input, bad value),
@@ -303,6 +305,32 @@ def _closing(
                 note_resumed(recorder.db_path, recorder.run_ids[-1], resumed, reporter)
 
 
+def _checked_executor(value: str | None) -> str | None:
+    """``--executor``: a name or address the runtime knows, and its library installed."""
+    from ..runtime.main import executor_problem, executor_unavailable
+
+    if value is None:
+        return None
+    problem = executor_problem(value) or executor_unavailable(value)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--executor'")
+    return value
+
+
+def _executor_argument(module: ModuleType, executor: str | None) -> dict[str, str]:
+    """``run``'s keyword for ``--executor``; a usage error when the module predates executors."""
+    import inspect
+
+    if executor is None:
+        return {}
+    if "executor" not in inspect.signature(module.run).parameters:
+        raise click.BadParameter(
+            "this atomiton's generated run() takes no executor; use one with the dask extra",
+            param_hint="'--executor'",
+        )
+    return {"executor": executor}
+
+
 @click.command("run", epilog=EPILOG)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -349,6 +377,15 @@ def _closing(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Confine file nodes and program working directories to DIR (repeatable); "
     "paths outside, also through '..' or symbolic links, fail the node.",
+)
+@click.option(
+    "--executor",
+    metavar="threads|dask|dask-threads|tcp://HOST:PORT",
+    callback=lambda ctx, param, value: _checked_executor(value),
+    help="Where the flow's tasks run: this process's threads, a local Dask cluster of worker "
+    "processes (dask), one inside this process (dask-threads), or the Dask scheduler at "
+    "tcp://HOST:PORT (default: the blueprint's settings.runtime.executor, else threads). "
+    "Dask needs atomiton[dask]; see docs/distributed.md.",
 )
 @click.option(
     "--recompile",
@@ -453,6 +490,7 @@ def run_command(
     pins_from: str | None = None,
     pin_nodes: str | None = None,
     fail_values: tuple[str, ...] = (),
+    executor: str | None = None,
 ) -> None:
     """Run a blueprint and print its outputs.
 
@@ -487,6 +525,7 @@ def run_command(
         journal=record,
         db=db,
     )
+    where = _executor_argument(module, executor)
     recorder = _recorder(record, db, blueprint, inputs, file)
 
     def body() -> BaseModel:
@@ -500,6 +539,7 @@ def run_command(
             pins=pins or None,
             fail=fails or None,
             cache=cache,
+            **where,
         )
         return outputs
 
@@ -526,6 +566,12 @@ def run_command(
                 code = 128 + terminated.signal
             watcher.report_skipped(reporter)
             raise click.exceptions.Exit(code) from None
+        except OSError as exc:
+            if not where:
+                raise
+            # Nodes' errors arrive as NodeError: this is the cluster (a scheduler not reachable).
+            reporter.error(f"executor {where['executor']}: {exc}")
+            raise click.exceptions.Exit(status.RUN_FAILED) from None
         except MemoryError:  # raised outside any node (building the outputs, say): still a failure
             reporter.error("the run ran out of memory")
             watcher.report_skipped(reporter)

@@ -24,7 +24,18 @@ from pathlib import Path
 from types import CodeType, ModuleType
 
 from ..diagnostics import Diagnostic, DiagnosticSink
-from . import bind, cache_policy, codegen, inline, parameters, plan, postprocess, resolve, validate
+from . import (
+    bind,
+    cache_policy,
+    codegen,
+    inline,
+    parameters,
+    pickling,
+    plan,
+    postprocess,
+    resolve,
+    validate,
+)
 from .bound import Child, body_prefix, item_document
 from .ir import Graph, PortDef
 from .reads import mark_skipped
@@ -140,6 +151,7 @@ def _graph(
         concurrency=doc.concurrency,
         timeout=doc.timeout,
         cache=doc.cache,
+        executor=doc.executor,
     )
     groups = {node_id: node.child for node_id, node in bound.nodes.items() if node.child}
     graph = mark_skipped(inline.inline_children(graph, groups, sink), sink)
@@ -187,6 +199,7 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
         graph, files = _load_graph(path, options)
         schedule = plan.plan_graph(graph)
         rendered = codegen.render_module(graph, schedule, options)
+        warnings = (*graph.warnings, *pickling.check(graph, schedule))
     # The emitter lays the module out as black would (see ``layout``); running black over the
     # whole module is only for checking that, and costs seconds on large flows.
     code = postprocess.format_code(rendered.code) if options.format else rendered.code
@@ -197,7 +210,7 @@ def compile_blueprint(path: str | Path, *, options: CompileOptions | None = None
         source=Path(path),
         code=code,
         line_map=line_map,
-        warnings=(*graph.warnings, *versions.warnings),
+        warnings=(*warnings, *versions.warnings),
         graph=graph,
         files=tuple(dict.fromkeys((*files, *versions.files))),
     )

@@ -294,6 +294,8 @@ class _ModuleBuilder:
             blueprint_args.append("cache=True")
         if graph.metadata:
             blueprint_args.append(f"metadata={literal(dict(graph.metadata))}")
+        if graph.executor is not None:
+            blueprint_args.append(f"executor={literal(graph.executor)}")
         if graph.outputs:
             # Which node produces each output: a result that does not fit blames that node.
             pairs = [

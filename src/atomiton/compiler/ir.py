@@ -130,6 +130,7 @@ class BlueprintDoc:
     timeout: float | None = None
     # ``settings.cache: auto``: runs use the node cache unless told otherwise.
     cache: bool = False
+    executor: str | None = None
     # Errors of the file that leave it whole (a default that does not fit its type, a bad
     # setting): ``bind`` reports them with its own, so neither hides the other.
     deferred: tuple[Diagnostic, ...] = ()
@@ -259,6 +260,7 @@ class Graph:
     nodes: tuple[Node, ...]
     concurrency: int | None = None
     timeout: float | None = None
+    executor: str | None = None
     warnings: tuple[Diagnostic, ...] = ()
     # ``settings.cache: auto`` (see ``BlueprintDoc``).
     cache: bool = False

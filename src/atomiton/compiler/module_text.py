@@ -5,7 +5,8 @@ task and body functions, ``run``/``arun``) and each node's block (timing calls, 
 ``onError: branch`` guard), written through a ``CodeWriter`` that records, as each line is
 written, the blueprint position it stands for. Every statement arrives laid out already
 (``layout``); what a statement says, and which nodes take which path, is decided before this
-(``codegen``, ``plan``). The stored map itself is appended by ``write_source_map``.
+(``codegen``, ``plan``). The stored map itself is appended by ``write_source_map``, followed by
+the script entry (``if __name__ == "__main__"``).
 """
 
 from __future__ import annotations
@@ -262,7 +263,8 @@ def write_source_map(out: CodeWriter, files: list[str], chunks: list[str]) -> No
     """The map from generated lines to blueprint positions, as the module's last statement.
 
     It comes last so that every line it describes is already written; ``files`` and ``chunks``
-    are the literals of its file table and of its runs (``writer.encode``).
+    are the literals of its file table and of its runs (``writer.encode``). Only the script entry
+    follows it.
     """
     out.at(None)
     out.blank(2)
@@ -272,6 +274,18 @@ def write_source_map(out: CodeWriter, files: list[str], chunks: list[str]) -> No
     for chunk in chunks:
         out.write(f"{chunk},", 4)
     out.write(")")
+    _write_entry(out)
+
+
+def _write_entry(out: CodeWriter) -> None:
+    """``python -m app.flows.x --input name=value``: the runtime parses, runs, prints JSON.
+
+    It follows the source map, so that a node failing in a script finds ``_SOURCE_MAP`` defined.
+    """
+    out.at(None)
+    out.blank(2)
+    out.write('if __name__ == "__main__":')
+    out.write("_rt.main(BLUEPRINT, run, Inputs)", 4)
 
 
 _RUN = '''

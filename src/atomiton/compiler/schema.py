@@ -24,6 +24,7 @@ from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from ..nodes import registry
 from ..nodes.javascript_compile import route_javascript
 from ..nodes.spec import COMMON_SETTINGS
+from ..runtime.main import executor_problem
 from .blueprint_models import (
     BlueprintModel,
     ConnectionModel,
@@ -164,7 +165,9 @@ def _document(
             nodes.append(node)
     edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
     edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
-    concurrency, timeout = _runtime_settings(model.settings or {}, (*loc, "settings"), src, sink)
+    concurrency, timeout, executor = _runtime_settings(
+        model.settings or {}, (*loc, "settings"), src, sink
+    )
     cache = _cache_setting(model.settings or {}, (*loc, "settings"), src, sink)
     return BlueprintDoc(
         id=blueprint_id,
@@ -183,6 +186,7 @@ def _document(
         concurrency=concurrency,
         timeout=timeout,
         cache=cache,
+        executor=executor,
     )
 
 
@@ -205,19 +209,20 @@ def _cache_setting(
 
 def _runtime_settings(
     settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
-) -> tuple[int | None, float | None]:
-    """``settings.runtime``: (concurrency, timeout in seconds); bad values are diagnostics."""
+) -> tuple[int | None, float | None, str | None]:
+    """``settings.runtime``: (concurrency, timeout in seconds, executor); bad values are
+    diagnostics."""
     runtime = settings.get("runtime")
     if runtime is None:
-        return None, None
+        return None, None, None
     if not isinstance(runtime, dict):
         sink.error(
             codes.INVALID_BLUEPRINT_SETTING,
             src.positions.span((*loc, "runtime")),
             setting="runtime",
-            message="expected a mapping of concurrency and timeout",
+            message="expected a mapping of concurrency, timeout and executor",
         )
-        return None, None
+        return None, None, None
     concurrency = runtime.get("concurrency")
     if concurrency is not None and (
         isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
@@ -240,7 +245,19 @@ def _runtime_settings(
         )
         timeout = None
     seconds = timeout / 1000 if isinstance(timeout, (int, float)) and timeout > 0 else None
-    return concurrency, seconds
+    executor = runtime.get("executor")
+    problem = None if executor is None else executor_problem(executor)
+    if problem is not None:
+        sink.error(
+            codes.INVALID_BLUEPRINT_SETTING,
+            src.positions.span((*loc, "runtime", "executor")),
+            setting="runtime.executor",
+            message=problem,
+            hint="threads runs on this machine; dask starts a local cluster; "
+            "tcp://host:8786 uses a running Dask scheduler",
+        )
+        executor = None
+    return concurrency, seconds, executor
 
 
 def is_duration(value: object) -> bool:

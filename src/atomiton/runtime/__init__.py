@@ -12,6 +12,7 @@
 * ``policy.py``: retries, node timeouts and ``on_error`` of one call; ``context.py``: what a
   running node may ask (cancellation, progress, sub-work under the same thread limit).
 * ``events.py``/``hooks.py``: what hooks receive and how it reaches them.
+* ``main.py``: a generated module's command line (``python -m app.flows.x --input n=1``).
 """
 
 from .confine import AllowPaths as AllowPaths
@@ -40,6 +41,7 @@ from .hooks import Hooks as Hooks
 from .hooks import HooksArg as HooksArg
 from .hooks import Subscriptions as Subscriptions
 from .limiter import CapacityLimiter as CapacityLimiter
+from .main import main as main
 from .model import Blueprint as Blueprint
 from .model import NodeInfo as NodeInfo
 from .model import Task as Task
@@ -112,6 +114,7 @@ __all__ = [
     "error_value",
     "event_to_dict",
     "lookup",
+    "main",
     "now",
     "shquote",
     "run",

@@ -265,3 +265,7 @@ _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
     "111:0:7:5:0 10:0:10:5:1 16:0:16:5:3 11 4:0:13:5:2 17:0:19:5:4 11",
 )
+
+
+if __name__ == "__main__":
+    _rt.main(BLUEPRINT, run, Inputs)

@@ -172,3 +172,7 @@ _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
     "71:0:9:5:0 14:0:13:5:1 1:0:16:13:1 2:0:13:5:1 9",
 )
+
+
+if __name__ == "__main__":
+    _rt.main(BLUEPRINT, run, Inputs)

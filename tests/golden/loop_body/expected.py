@@ -213,3 +213,7 @@ _SOURCE_MAP: Final = (
     ),
     "91:0:14:13:1 1:0:16:32:1 2:0:14:13:1 10:0:17:13:2 11 6:1:7:5:0 14",
 )
+
+
+if __name__ == "__main__":
+    _rt.main(BLUEPRINT, run, Inputs)

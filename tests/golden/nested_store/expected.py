@@ -182,3 +182,7 @@ _SOURCE_MAP: Final = (
     ),
     "79:0:9:5:0 12:1:8:5:1 11",
 )
+
+
+if __name__ == "__main__":
+    _rt.main(BLUEPRINT, run, Inputs)

@@ -168,3 +168,7 @@ _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
     "71:0:6:5:0 10:0:11:5:1 1:0:13:24:1 2:0:11:5:1 9",
 )
+
+
+if __name__ == "__main__":
+    _rt.main(BLUEPRINT, run, Inputs)

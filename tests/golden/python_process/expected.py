@@ -163,3 +163,7 @@ _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
     "71:0:6:5:0 3:0:12:5:1 1:0:14:24:1 2:0:12:5:1 9",
 )
+
+
+if __name__ == "__main__":
+    _rt.main(BLUEPRINT, run, Inputs)

@@ -170,3 +170,7 @@ _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
     "61:0:7:5:0 34",
 )
+
+
+if __name__ == "__main__":
+    _rt.main(BLUEPRINT, run, Inputs)
