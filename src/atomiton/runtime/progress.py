@@ -37,11 +37,11 @@ class ProgressTracker:
         Returns:
             The new percent when it rose, else None (a node finishing twice counts once).
         """
+        # The common case written out (this runs once per node of an observed run): no whole
+        # percent crossed, so nothing to report; ``percent`` catches up at the next crossing.
         credit = self._weights[i]
-        # The common case written out (this runs once per node): no whole percent crossed, so
-        # nothing to report; ``percent`` catches up at the next crossing.
         previous = self._credit[i]
-        if credit <= previous or self._total == 0:
+        if credit <= previous:  # counted already (or weighs nothing, as when all weigh 0)
             return None
         done = self._done + credit - previous
         if done < self._next:
