@@ -7,8 +7,9 @@ nodes, each with no hooks and with one hook attached, and (d) the import time of
 * floor: the same calls written by hand as straight-line Python;
 * naive: graphlib order + a dict of results + a generic call per node;
 * compiled: the module atomiton generates, called through ``run()``;
-* one hook: the same run with a hook that looks at every event, and with a hook that declares
-  it wants only ``node.completed`` events (the rest are then never built).
+* one hook: the same run with a hook that looks at every event, with a hook that declares it
+  wants only ``node.completed`` events (the rest are then never built), and with a hook of run
+  events only (``execution.*``: the nodes then run as with no hook).
 
 Run: ``python benchmarks/runtime_overhead.py`` (prints a markdown table). On a busy machine add
 ``--cpu``: rows (a) and (b), which run in one thread, are then timed with this thread's CPU clock
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import graphlib
 import importlib
+import os
 import statistics
 import sys
 import tempfile
@@ -30,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from atomiton.compiler import CompileOptions, compile_blueprint
-from atomiton.runtime import NodeCompleted
+from atomiton.runtime import (
+    ExecutionCancelled,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    NodeCompleted,
+)
 
 TRIVIAL = """
 import time
@@ -171,6 +179,16 @@ class CompletedHook(OneHook):
     event_types = (NodeCompleted,)
 
 
+class RunEventsHook(OneHook):
+    """A hook of how runs start and end only, as a notifier would."""
+
+    event_types = (ExecutionStarted, ExecutionCompleted, ExecutionFailed, ExecutionCancelled)
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     # (a) and (b) run in this thread alone, so its CPU clock measures them fully.
     clock = time.thread_time if "--cpu" in sys.argv[1:] else time.perf_counter
@@ -180,7 +198,8 @@ def main() -> None:
     import trivial  # type: ignore[import-not-found]
 
     options = CompileOptions(root=work)
-    rows: list[tuple[str, float, float, float, float, float]] = []
+    load_at_start = load()
+    rows: list[tuple[str, float, float, float, float, float, float]] = []
     for label, make_yaml, n in (
         ("(a) chain", chain_yaml, 100),
         ("(a) chain", chain_yaml, 1000),
@@ -228,6 +247,11 @@ def main() -> None:
             lambda: module.run(inputs, hooks=declared), repeat=15, number=number, clock=clock
         )
         assert declared.count > 0
+        ends = RunEventsHook()
+        t_ends = median_seconds(
+            lambda: module.run(inputs, hooks=ends), repeat=15, number=number, clock=clock
+        )
+        assert ends.count > 0
         rows.append(
             (
                 f"{label}, {n} nodes",
@@ -236,21 +260,22 @@ def main() -> None:
                 t_run / nodes,
                 t_hook / nodes,
                 t_declared / nodes,
+                t_ends / nodes,
             )
         )
 
     which = "this thread's CPU clock (--cpu)" if clock is time.thread_time else "wall clock"
-    print(f"(a)/(b): medians of 15 repeats, {which}\n")
+    print(f"(a)/(b): medians of 15 repeats, {which}; load average {load_at_start} -> {load()}\n")
     print(
-        "| benchmark | floor µs/node | naive µs/node | compiled µs/node | over floor µs/node | ratio to floor | one hook µs/node | hook over floor µs/node | node.completed hook over floor µs/node |"
+        "| benchmark | floor µs/node | naive µs/node | compiled µs/node | over floor µs/node | ratio to floor | one hook µs/node | hook over floor µs/node | node.completed hook over floor µs/node | run-events hook over floor µs/node |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for label, floor_t, naive_t, run_t, hook_t, declared_t in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for label, floor_t, naive_t, run_t, hook_t, declared_t, ends_t in rows:
         us = 1e6
         print(
             f"| {label} | {floor_t * us:.3f} | {naive_t * us:.3f} | {run_t * us:.3f} | "
             f"{(run_t - floor_t) * us:.3f} | {run_t / floor_t:.2f}x | {hook_t * us:.3f} | {(hook_t - floor_t) * us:.3f} | "
-            f"{(declared_t - floor_t) * us:.3f} |"
+            f"{(declared_t - floor_t) * us:.3f} | {(ends_t - floor_t) * us:.3f} |"
         )
 
     # (c) 200 nodes that each block 1 ms at concurrency 8, against a ThreadPoolExecutor.

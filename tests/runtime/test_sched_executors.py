@@ -21,7 +21,7 @@ from atomiton import runtime as rt
 from atomiton.errors import CancelledError
 from atomiton.runtime.executors import Executor, ProcessExecutor, ThreadExecutor
 from atomiton.runtime.hooks import HookSet
-from atomiton.runtime.reporting import runs_in_one_thread
+from atomiton.runtime.model import runs_in_one_thread
 
 
 def blueprint(*executions: str) -> rt.Blueprint:

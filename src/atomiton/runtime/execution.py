@@ -141,11 +141,12 @@ class Execution(RunState):
         self.remote: RemoteTasks | None = None
         if hooks is not None or trace:
             report = self.report = RunReport(self, hooks, trace)
-            # Same layout, so the class can change: its boundaries are the report's methods.
-            self._started: Callable[[int], None] = report.node_started
-            self._completed: Callable[[int, object], None] = report.node_completed
-            self.__class__ = _ObservedExecution
-            self.slow = True
+            if report.watches_nodes:
+                # Same layout, so the class can change: its boundaries are the report's methods.
+                self._started: Callable[[int], None] = report.node_started
+                self._completed: Callable[[int, object], None] = report.node_completed
+                self.__class__ = _ObservedExecution
+                self.slow = True
         self.supply = supply
         if supply is not None:
             self.__class__ = _SuppliedExecution

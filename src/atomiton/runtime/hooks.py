@@ -198,10 +198,16 @@ class HookSet:
         self.wants_values = any(getattr(h, "wants_values", False) is True for h in hooks)
         wanted = [wanted_event_types(hook) for hook in hooks]
         # Per event type, the hooks to call in order: ``emit`` is one dict lookup per event.
-        self._routes: dict[type[Event], tuple[Hooks, ...]] = {
-            cls: tuple(hook for hook, types in zip(hooks, wanted) if cls in types)
-            for cls in EVENT_TYPES
-        }
+        self._routes: dict[type[Event], tuple[Hooks, ...]]
+        if len(hooks) == 1:
+            # One hook, the common case, made without a loop per type (a run makes its HookSet).
+            types = wanted[0]
+            self._routes = {cls: hooks if cls in types else () for cls in EVENT_TYPES}
+        else:
+            self._routes = {
+                cls: tuple(hook for hook, types in zip(hooks, wanted) if cls in types)
+                for cls in EVENT_TYPES
+            }
 
     def route(self, event_type: type[Event]) -> tuple[Hooks, ...]:
         """The hooks that want ``event_type``, in order (``emit`` delivers to exactly these).

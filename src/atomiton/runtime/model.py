@@ -6,7 +6,7 @@ Scheduling lives in ``executors/``, per-node policy in ``execution.py`` and ``po
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypeVar
@@ -69,6 +69,15 @@ class NodeInfo:
     version: str = ""
 
 
+def runs_in_one_thread(nodes: Sequence[NodeInfo]) -> bool:
+    """Whether every node of a run runs inline, so the run never reports from two threads.
+
+    A ``thread`` or ``process`` node (loop and parallel are ``thread`` nodes) runs on a worker
+    thread, and a node timeout calls the node from a helper thread.
+    """
+    return all(info.execution == "inline" and info.timeout is None for info in nodes)
+
+
 @dataclass(frozen=True, slots=True)
 class Blueprint:
     """A compiled blueprint: its identity, its nodes and its run defaults.
@@ -105,9 +114,12 @@ class Blueprint:
     executor: str | None = None
     # Progress weights, worked out once here rather than on every observed run.
     weights: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    # Whether an observed run reports from one thread only (``runs_in_one_thread``), likewise.
+    one_thread: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", tuple(max(0, n.weight) for n in self.nodes))
+        object.__setattr__(self, "one_thread", runs_in_one_thread(self.nodes))
 
     def where(self, info: NodeInfo) -> str:
         """The file a node was written in: its own ``source`` or the blueprint's."""

@@ -7,8 +7,8 @@ its reported fraction. ``execution.py`` decides when to ask and emits the events
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
+from time import perf_counter
 from typing import Final
 
 # Least time between two progress reports of one run (the final 100 is always reported).
@@ -37,11 +37,11 @@ class ProgressTracker:
         Returns:
             The new percent when it rose, else None (a node finishing twice counts once).
         """
+        # The common case written out (this runs once per node of an observed run): no whole
+        # percent crossed, so nothing to report; ``percent`` catches up at the next crossing.
         credit = self._weights[i]
-        # The common case written out (this runs once per node): no whole percent crossed, so
-        # nothing to report; ``percent`` catches up at the next crossing.
         previous = self._credit[i]
-        if credit <= previous or self._total == 0:
+        if credit <= previous:  # counted already (or weighs nothing, as when all weigh 0)
             return None
         done = self._done + credit - previous
         if done < self._next:
@@ -67,26 +67,29 @@ class ProgressTracker:
         return 100.0
 
     def _credit_node(self, i: int, credit: float) -> float | None:
-        if credit <= self._credit[i]:
+        previous = self._credit[i]
+        if credit <= previous:
             return None
-        self._done += credit - self._credit[i]
+        done = self._done = self._done + credit - previous
         self._credit[i] = credit
-        if self._total == 0:
+        total = self._total
+        if total == 0:
             return None
         # 100 is said only by ``finish``, once the run itself succeeded (the outputs may still
         # fail to build); never lower than before (rounding of a sum of fractions could wobble).
-        percent = 100.0 * self._done / self._total
-        if percent >= 100.0 or percent <= self.percent:
+        percent = 100.0 * done / total
+        before = self.percent
+        if percent >= 100.0 or percent <= before:
             return None
+        self.percent = percent
+        whole = int(percent)
+        self._next = (whole + 1) * total / 100  # ``_aim``, written out: this runs once a percent
         # Report in whole-percent steps, at most every REPORT_INTERVAL seconds: a progress event
         # costs every hook a call, and a display cannot show more (a 100-node flow of quick
         # nodes would otherwise say one per node).
-        crossed = int(percent) > int(self.percent)
-        self.percent = percent
-        self._aim()
-        if not crossed:
+        if whole == int(before):
             return None
-        now = time.perf_counter()
+        now = perf_counter()
         if now - self._reported_at < REPORT_INTERVAL:
             return None
         self._reported_at = now

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from .events import (
@@ -33,7 +33,6 @@ from .events import (
     node_completed_event,
     node_started_event,
 )
-from .model import NodeInfo
 from .progress import ProgressTracker
 from .runstate import describe
 from .trace import TraceBuilder
@@ -44,14 +43,14 @@ if TYPE_CHECKING:
 
 NOT_STARTED, RUNNING, DONE = 0, 1, 2
 
-
-def runs_in_one_thread(nodes: Sequence[NodeInfo]) -> bool:
-    """Whether every node of a run runs inline, so the run never reports from two threads.
-
-    A ``thread`` or ``process`` node (loop and parallel are ``thread`` nodes) runs on a worker
-    thread, and a node timeout calls the node from a helper thread.
-    """
-    return all(info.execution == "inline" and info.timeout is None for info in nodes)
+# The events whose facts the per-node boundaries (``node_started``/``node_completed``) gather.
+BOUNDARY_EVENTS: tuple[type[Event], ...] = (
+    NodeStarted,
+    NodeCompleted,
+    NodeFailed,
+    NodeSkipped,
+    ExecutionProgress,
+)
 
 
 class RunReport:
@@ -72,6 +71,7 @@ class RunReport:
         "to_started",
         "to_completed",
         "values",
+        "watches_nodes",
         "_wall",
     )
 
@@ -96,10 +96,12 @@ class RunReport:
         self.progress = (
             ProgressTracker(blueprint.weights) if self.wants(ExecutionProgress) else None
         )
+        # Whether the node boundaries have anything to do: a trace, or an event they feed (a
+        # start, an end, a failure's duration, a skip of what never started, progress). If not,
+        # the run keeps the unobserved boundaries and a hook of run events costs no node a thing.
+        self.watches_nodes = trace or any(map(self.wants, BOUNDARY_EVENTS))
         # Re-entrant: a hook may log through the run while it is being called.
-        self.lock: threading.RLock | None = (
-            None if runs_in_one_thread(self.nodes) else threading.RLock()
-        )
+        self.lock: threading.RLock | None = None if blueprint.one_thread else threading.RLock()
         self.status = bytearray(size)
         self.t_start = [0.0] * size
         self.attempts = [0] * size
@@ -120,11 +122,11 @@ class RunReport:
         run = self.run
         if run.checks:
             run.checkpoint()
-        t = time.perf_counter()
+        t = perf_counter()
         # Node i's slots are written only by the thread running it, and the trace has its own
         # lock: the run's lock is needed only to deliver one event at a time.
-        self.status[i] = RUNNING
         self.t_start[i] = t
+        self.status[i] = 1  # RUNNING, as a constant (a global's load costs a little per node)
         if self.trace is not None:
             self.trace.started(i)
             self.trace.attempt(i)
@@ -162,7 +164,7 @@ class RunReport:
             try:
                 if hooks:
                     info = self.nodes[i]
-                    t = time.perf_counter()
+                    t = perf_counter()
                     event = node_completed_event(
                         self.run_id,
                         self._wall + t,

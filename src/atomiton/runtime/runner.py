@@ -188,7 +188,7 @@ def _run_observed(
                 blueprint_id=blueprint.id,
                 name=blueprint.name,
                 nodes=len(blueprint.nodes),
-                concurrency=ex.limiter.total_tokens,
+                concurrency=ex.concurrency,
                 timeout=ex.timeout,
             )
         )

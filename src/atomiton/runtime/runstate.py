@@ -89,6 +89,12 @@ class RunState:
         return limiter
 
     @property
+    def concurrency(self) -> int:
+        """The thread limit in force, without making the limiter (an observed run's start says it)."""
+        limiter = self._limiter
+        return self._concurrency if limiter is None else limiter.total_tokens
+
+    @property
     def deadline(self) -> float | None:
         """When the flow times out (``time.perf_counter`` clock), or None."""
         return self._deadline
