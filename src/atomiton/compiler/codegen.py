@@ -74,9 +74,6 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     verify.check_values(graph)
     builder = _ModuleBuilder(graph, plan, options.root or Path.cwd())
     view = builder.build()
-    builder.code.check()
-    if builder.code.errors:
-        raise BlueprintError(builder.code.errors)
     out = CodeWriter()
     write_module(view, out)
     line_map = out.line_map()
@@ -89,7 +86,17 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     chunks = [literal(chunk) for chunk in chunks]
     write_source_map(out, table, chunks)
     code = out.text()
-    verify.check_module(code, line_map, graph)
+    # Node code compiles with the module; on its own it is compiled only to say which failed.
+    try:
+        verify.check_module(code, line_map, graph)
+    except BlueprintError:
+        builder.code.check()
+        if builder.code.errors:
+            raise BlueprintError(builder.code.errors) from None
+        raise
+    builder.code.check(module_compiles=True)
+    if builder.code.errors:
+        raise BlueprintError(builder.code.errors)
     return RenderedModule(code, out.line_map())
 
 
