@@ -269,6 +269,11 @@ def _own_layout(statement: str, line_length: int) -> str | None:
         if all(str_width(line) <= line_length for line in statement.split("\n")):
             return statement
         return None
+    return _parsed_layout(statement, line_length)
+
+
+def _parsed_layout(statement: str, line_length: int) -> str | None:
+    """``_own_layout`` from the parsed function: what black changes, found node by node."""
     try:
         tree = ast.parse(statement)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

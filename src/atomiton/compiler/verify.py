@@ -189,26 +189,22 @@ def undefined_at_import(module: CodeType | str) -> list[str]:
 
 def _names(code: CodeType) -> tuple[set[str], set[str], bool]:
     """(names read, names stored, whether ``import *`` runs) by ``code``'s own instructions."""
-    loads: set[str] = set()
-    stores: set[str] = set()
-    star = False
-    names = code.co_names
     raw = code.co_code
-    extended = 0
-    # Every instruction is two bytes (opcode, argument); inline caches are opcode 0.
-    for index in range(0, len(raw), 2):
-        op = raw[index]
-        arg = extended | raw[index + 1]
-        if op == _EXTENDED_ARG:
-            extended = arg << 8
-            continue
-        extended = 0
-        if op == _LOAD_NAME:
-            loads.add(names[arg])
-        elif op == _STORE_NAME or op == _STORE_GLOBAL:
-            stores.add(names[arg])
-        elif op == _LOAD_GLOBAL:
-            loads.add(names[arg >> 1])
-        elif op == _IMPORT_STAR:
-            star = True
-    return loads, stores, star
+    # Every instruction is two bytes (opcode, argument; inline caches are opcode 0): the
+    # opcodes apart, each of the few wanted is found by ``bytes.find``, not a Python loop.
+    ops, args = raw[0::2], raw[1::2]
+    names = code.co_names
+    found: dict[int, set[str]] = {}
+    for op in (_LOAD_NAME, _STORE_NAME, _STORE_GLOBAL, _LOAD_GLOBAL):
+        values = found.setdefault(op, set())
+        at = ops.find(op)
+        while at >= 0:
+            arg, before, shift = args[at], at - 1, 8
+            while before >= 0 and ops[before] == _EXTENDED_ARG:
+                arg |= args[before] << shift
+                before, shift = before - 1, shift + 8
+            values.add(names[arg >> 1 if op == _LOAD_GLOBAL else arg])
+            at = ops.find(op, at + 1)
+    loads = found[_LOAD_NAME] | found[_LOAD_GLOBAL]
+    stores = found[_STORE_NAME] | found[_STORE_GLOBAL]
+    return loads, stores, _IMPORT_STAR >= 0 and ops.find(_IMPORT_STAR) >= 0
