@@ -81,9 +81,6 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     versions = node_versions(graph)  # after the check: values are no deeper than it allows
     builder = _ModuleBuilder(graph, plan, options.root or Path.cwd(), versions.by_id)
     view = builder.build()
-    builder.code.check()
-    if builder.code.errors:
-        raise BlueprintError(builder.code.errors)
     out = CodeWriter()
     write_module(view, out)
     line_map = out.line_map()
@@ -96,7 +93,17 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     chunks = [literal(chunk) for chunk in chunks]
     write_source_map(out, table, chunks)
     code = out.text()
-    verify.check_module(code, line_map, graph)
+    # Node code compiles with the module; on its own it is compiled only to say which failed.
+    try:
+        verify.check_module(code, line_map, graph)
+    except BlueprintError:
+        builder.code.check()
+        if builder.code.errors:
+            raise BlueprintError(builder.code.errors) from None
+        raise
+    builder.code.check(module_compiles=True)
+    if builder.code.errors:
+        raise BlueprintError(builder.code.errors)
     return RenderedModule(code, out.line_map(), versions)
 
 

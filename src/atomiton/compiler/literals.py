@@ -37,6 +37,8 @@ def literal(value: object) -> str:
 
 def comment_text(text: str) -> str:
     """Text safe inside a ``#`` comment: no line breaks or control characters."""
+    if text.isprintable():  # the usual case, without a look at each character
+        return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 

@@ -13,6 +13,7 @@ import keyword
 import re
 import sys
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -121,6 +122,7 @@ SHADOWED_MODULES: Final = frozenset(sys.stdlib_module_names) | {
 SHADOW_SUFFIX: Final = "_flow"
 
 
+@lru_cache(maxsize=4096)  # called for every argument and name of every node
 def identifier(text: str, *, reserved: frozenset[str] = RESERVED) -> str:
     """A snake_case Python identifier for ``text`` (``read-orders`` -> ``read_orders``)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

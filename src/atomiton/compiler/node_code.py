@@ -190,14 +190,20 @@ class NodeCode:
 
     # -- what Python refuses ----------------------------------------------------------------------
 
-    def check(self) -> None:
+    def check(self, module_compiles: bool = False) -> None:
         """Record why Python would not compile node code, at the code's YAML position.
 
         The functions are independent at module scope, so compiling them together fails
         exactly when one of them does; only then is each compiled alone, to say which.
+        ``module_compiles``: the whole module, which holds every function, compiled, so only
+        a ``nonlocal`` can still fail here (there it found the task function's variables).
         """
-        placed = [code.placed for code in self._code if code.placed is not None]
-        together_ok = verify.compile_problem("\n".join(placed)) is None
+        placed = [
+            code.placed
+            for code in self._code
+            if code.placed is not None and (not module_compiles or "nonlocal" in code.placed)
+        ]
+        together_ok = not placed or verify.compile_problem("\n".join(placed)) is None
         if together_ok and not any(code.problem or code.too_deep for code in self._code):
             return
         for code in self._code:

@@ -13,6 +13,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 # Vocabulary name -> the annotation generated modules use.
@@ -97,6 +98,7 @@ def parse_type(text: str) -> PortType | None:
     return _parse(text)
 
 
+@lru_cache(maxsize=1024)  # a flow spells few types, each many times
 def _parse(text: str) -> PortType | None:
     cleaned = text.strip().lower() if text else "any"
     nullable = cleaned.endswith("?")

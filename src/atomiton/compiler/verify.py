@@ -8,8 +8,10 @@ piece of node code. Each finding is a diagnostic at the YAML position it comes f
 from __future__ import annotations
 
 import builtins
-import symtable
+import dis
+import inspect
 import warnings
+from types import CodeType
 from typing import Final
 
 from .. import codes
@@ -105,7 +107,8 @@ def check_module(code: str, line_map: LineMap, graph: Graph) -> None:
     """Compile the whole module (cheap: nothing runs) and report a failure at its node.
 
     Besides what ``compile()`` rejects, a name that the module's top level or a class body
-    reads but nothing defines (a missing import) would fail the import: that is checked too.
+    reads but nothing defines (a missing import) would fail the import: that is checked too,
+    on the bytecode of the same compilation (parsing the module again would double the cost).
     Everything the module holds was checked on the way in, so a failure here is atomiton's
     own mistake; it is still reported where it comes from, never as a traceback, and nothing
     is written.
@@ -114,12 +117,12 @@ def check_module(code: str, line_map: LineMap, graph: Graph) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(code, "<generated module>", "exec", dont_inherit=True)
-            undefined = undefined_at_import(code)
+            compiled = compile(code, "<generated module>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         line = exc.lineno if isinstance(exc, SyntaxError) else None
         message = exc.msg if isinstance(exc, SyntaxError) else str(exc) or type(exc).__name__
     else:
+        undefined = undefined_at_import(compiled)
         if not undefined:
             return
         message = f"{', '.join(map(repr, undefined))} read on import but never defined"
@@ -140,23 +143,68 @@ def check_module(code: str, line_map: LineMap, graph: Graph) -> None:
     )
 
 
-def undefined_at_import(code: str) -> list[str]:
+# Instructions that name a variable of a module or class body (``co_names[arg]``), and those
+# that read a global from a class body after a ``global`` declaration (``co_names[arg >> 1]``
+# since Python 3.11, whose low bit says something else).
+_LOAD_NAME: Final = dis.opmap["LOAD_NAME"]
+_STORE_NAME: Final = dis.opmap["STORE_NAME"]
+_LOAD_GLOBAL: Final = dis.opmap["LOAD_GLOBAL"]
+_STORE_GLOBAL: Final = dis.opmap["STORE_GLOBAL"]
+_IMPORT_STAR: Final = dis.opmap.get("IMPORT_STAR", -1)
+_EXTENDED_ARG: Final = dis.EXTENDED_ARG
+# Functions (comprehensions and lambdas included) get fresh locals; module and class bodies
+# do not.
+_NEW_LOCALS: Final = inspect.CO_NEWLOCALS
+# Names every module namespace holds besides the builtins' (annotations land in the first).
+_MODULE_NAMES: Final = frozenset(
+    {"__annotations__", "__builtins__", "__file__", "__cached__", "__loader__", "__spec__"}
+)
+
+
+def undefined_at_import(module: CodeType | str) -> list[str]:
     """Names the module's top level or its class bodies read that it never defines.
 
     Those run on import (functions only when called, and node code is the user's to get right:
     mypy reports its names), so any such name would make the import fail with a NameError.
+    ``module`` is the compiled module (or its text); the module's and its class bodies'
+    bytecode say what they read and store.
     """
-    table = symtable.symtable(code, "<generated module>", "exec")
-    defined = {
-        symbol.get_name()
-        for symbol in table.get_symbols()
-        if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()
-    }
-    defined.update(dir(builtins))
-    missing: set[str] = set()
-    for scope in [table, *(t for t in table.get_children() if t.get_type() == "class")]:
-        for symbol in scope.get_symbols():
-            local = scope is not table and (symbol.is_assigned() or symbol.is_imported())
-            if symbol.is_referenced() and not local and symbol.get_name() not in defined:
-                missing.add(symbol.get_name())
+    code = compile(module, "<generated module>", "exec") if isinstance(module, str) else module
+    loads, stores, star = _names(code)
+    if star:  # ``from x import *`` may define anything
+        return []
+    defined = stores | _MODULE_NAMES | set(dir(builtins))
+    missing = {name for name in loads if name not in defined}
+    classes = [c for c in code.co_consts if isinstance(c, CodeType)]
+    while classes:
+        body = classes.pop()
+        if body.co_flags & _NEW_LOCALS:
+            continue
+        loads, own, star = _names(body)
+        if not star:
+            missing.update(name for name in loads if name not in own and name not in defined)
+        classes.extend(c for c in body.co_consts if isinstance(c, CodeType))
     return sorted(missing)
+
+
+def _names(code: CodeType) -> tuple[set[str], set[str], bool]:
+    """(names read, names stored, whether ``import *`` runs) by ``code``'s own instructions."""
+    raw = code.co_code
+    # Every instruction is two bytes (opcode, argument; inline caches are opcode 0): the
+    # opcodes apart, each of the few wanted is found by ``bytes.find``, not a Python loop.
+    ops, args = raw[0::2], raw[1::2]
+    names = code.co_names
+    found: dict[int, set[str]] = {}
+    for op in (_LOAD_NAME, _STORE_NAME, _STORE_GLOBAL, _LOAD_GLOBAL):
+        values = found.setdefault(op, set())
+        at = ops.find(op)
+        while at >= 0:
+            arg, before, shift = args[at], at - 1, 8
+            while before >= 0 and ops[before] == _EXTENDED_ARG:
+                arg |= args[before] << shift
+                before, shift = before - 1, shift + 8
+            values.add(names[arg >> 1 if op == _LOAD_GLOBAL else arg])
+            at = ops.find(op, at + 1)
+    loads = found[_LOAD_NAME] | found[_LOAD_GLOBAL]
+    stores = found[_STORE_NAME] | found[_STORE_GLOBAL]
+    return loads, stores, _IMPORT_STAR >= 0 and ops.find(_IMPORT_STAR) >= 0
