@@ -84,7 +84,6 @@ def run(
         ExceptionGroup: several tasks failed at once.
         CancelledError: the run was cancelled.
         RunTimeoutError: the run took longer than its timeout.
-        ValueError: a folder in ``allow_paths`` does not exist.
         PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its node's
             output type (before anything runs).
         ValueError: a folder in ``allow_paths`` does not exist, or ``executor`` names none.
@@ -111,7 +110,8 @@ def run(
                 trace,
                 roots,
                 resources,
-                session,
+                supply=supply,
+                remote=session,
             )
         finally:
             session.close()

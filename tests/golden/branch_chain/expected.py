@@ -5,14 +5,14 @@ Source sha256: dd29ef2496b0dc1d871c13dc20376883e2838650c38af5364b3198d6b151838f
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="blueprint",
@@ -22,10 +22,40 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="dd29ef2496b0dc1d871c13dc20376883e2838650c38af5364b3198d6b151838f",
     outputs=(("c", 2), ("handler", 3)),
     nodes=(
-        _rt.NodeInfo(id="a", type="code", line=4, column=5, on_error="branch"),
-        _rt.NodeInfo(id="b", type="code", line=5, column=5, on_error="branch"),
-        _rt.NodeInfo(id="c", type="code", line=6, column=5),
-        _rt.NodeInfo(id="handler", type="code", line=7, column=5),
+        _rt.NodeInfo(
+            id="a",
+            type="code",
+            line=4,
+            column=5,
+            on_error="branch",
+            cache="on",
+            version="2e181c7738ba1dda",
+        ),
+        _rt.NodeInfo(
+            id="b",
+            type="code",
+            line=5,
+            column=5,
+            on_error="branch",
+            cache="on",
+            version="d4d7ddaa1fc27390",
+        ),
+        _rt.NodeInfo(
+            id="c",
+            type="code",
+            line=6,
+            column=5,
+            cache="on",
+            version="f51f4ce84f463373",
+        ),
+        _rt.NodeInfo(
+            id="handler",
+            type="code",
+            line=7,
+            column=5,
+            cache="on",
+            version="51e711fc10777627",
+        ),
     ),
 )
 
@@ -45,6 +75,29 @@ class Outputs(BaseModel):
 
     c: Any
     handler: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "a": Any,
+        "b": Any,
+        "c": Any,
+        "handler": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "a": BaseException,
+        "b": BaseException,
+        "c": BaseException,
+        "handler": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -90,7 +143,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _a_code(data: Any) -> Any:
         return data + 1
 
-    s.a = ex.call(0, _code.run, _P_A, data=inputs.start, function=_a_code)
+    if not (ex.slow and ex.serve(0, s, "a", (inputs.start,), True)):
+        s.a = ex.call(0, _code.run, _P_A, data=inputs.start, function=_a_code)
     s.a_error = _rt.error_value(ex.node_error(0))
 
     # b: code (blueprint.yaml:5:5)
@@ -99,7 +153,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         def _b_code(data: Any) -> Any:
             return data * 10
 
-        s.b = ex.call(1, _code.run, _P_B, data=s.a, function=_b_code)
+        if not (ex.slow and ex.serve(1, s, "b", (s.a,), True)):
+            s.b = ex.call(1, _code.run, _P_B, data=s.a, function=_b_code)
         s.b_error = _rt.error_value(ex.node_error(1))
     elif ex.slow:
         ex.node_skipped(1, "its onError branch was not taken")
@@ -113,7 +168,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(2)
         try:
-            s.c = _code.run(_P_C, data=s.b, function=_c_code)
+            if not (ex.slow and ex.serve(2, s, "c", (s.b,))):
+                s.c = _code.run(_P_C, data=s.b, function=_c_code)
         except Exception as exc:
             ex.node_failed(2, exc)
         if ex.slow:
@@ -130,7 +186,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(3)
         try:
-            s.handler = _code.run(_P_HANDLER, data=s.a_error, function=_handler_code)
+            if not (ex.slow and ex.serve(3, s, "handler", (s.a_error,))):
+                s.handler = _code.run(
+                    _P_HANDLER, data=s.a_error, function=_handler_code
+                )
         except Exception as exc:
             ex.node_failed(3, exc)
         if ex.slow:
@@ -166,10 +225,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -178,6 +242,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -189,6 +254,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -202,6 +271,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -215,6 +287,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -222,8 +298,8 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "89:0:4:5:0 1:0:4:61:0 2:0:4:5:0 4:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
-    "6:0:6:5:2 3:0:6:44:2 2:0:6:5:2 12:0:7:5:3 3:0:7:50:3 2:0:7:5:3 11",
+    "142:0:4:5:0 1:0:4:61:0 2:0:4:5:0 5:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
+    "7:0:6:5:2 3:0:6:44:2 2:0:6:5:2 13:0:7:5:3 3:0:7:50:3 2:0:7:5:3 14",
 )
 
 

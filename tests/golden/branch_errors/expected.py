@@ -5,7 +5,7 @@ Source sha256: 55870b543287c573c495fdfebae80d1174ab3489e406dc815448f7e134580dd0
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,7 +14,7 @@ from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 from atomiton.nodes import transform as _transform
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="branch-errors",
@@ -25,12 +25,49 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("report", 1), ("problem", 2), ("count", 3), ("handled", 4)),
     nodes=(
         _rt.NodeInfo(
-            id="total", type="transform", line=6, column=5, weight=50, on_error="branch"
+            id="total",
+            type="transform",
+            line=6,
+            column=5,
+            weight=50,
+            on_error="branch",
+            cache="on",
+            version="83594ca3cd215b9c",
         ),
-        _rt.NodeInfo(id="report", type="code", line=13, column=5),
-        _rt.NodeInfo(id="explain", type="edit-fields", line=16, column=5, weight=80),
-        _rt.NodeInfo(id="fine", type="code", line=20, column=5, on_error="branch"),
-        _rt.NodeInfo(id="fine_handler", type="code", line=23, column=5),
+        _rt.NodeInfo(
+            id="report",
+            type="code",
+            line=13,
+            column=5,
+            cache="on",
+            version="ef4d52d70fafb06a",
+        ),
+        _rt.NodeInfo(
+            id="explain",
+            type="edit-fields",
+            line=16,
+            column=5,
+            weight=80,
+            cache="on",
+            version="2dd560b996df5df5",
+        ),
+        _rt.NodeInfo(
+            id="fine",
+            type="code",
+            line=20,
+            column=5,
+            on_error="branch",
+            cache="on",
+            version="1cf171d6228d1717",
+        ),
+        _rt.NodeInfo(
+            id="fine_handler",
+            type="code",
+            line=23,
+            column=5,
+            cache="on",
+            version="13074afa06c67c22",
+        ),
     ),
 )
 
@@ -52,6 +89,31 @@ class Outputs(BaseModel):
     problem: dict[str, Any] | None
     count: Any
     handled: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "total": _transform.Output,
+        "report": Any,
+        "explain": dict[str, Any],
+        "fine": Any,
+        "fine_handler": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "total": BaseException,
+        "report": BaseException,
+        "explain": BaseException,
+        "fine": BaseException,
+        "fine_handler": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -99,13 +161,14 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _total_transform_function(acc: Any, item: Any, index: Any) -> Any:
         return acc + item["amount"]
 
-    s.total = ex.call(
-        0,
-        _transform.run,
-        _P_TOTAL,
-        data=inputs.orders,
-        function=_total_transform_function,
-    )
+    if not (ex.slow and ex.serve(0, s, "total", (inputs.orders,), True)):
+        s.total = ex.call(
+            0,
+            _transform.run,
+            _P_TOTAL,
+            data=inputs.orders,
+            function=_total_transform_function,
+        )
     s.total_error = _rt.error_value(ex.node_error(0))
 
     # report: code (blueprint.yaml:13:5)
@@ -117,7 +180,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(1)
         try:
-            s.report = _code.run(_P_REPORT, data=s.total.result, function=_report_code)
+            if not (ex.slow and ex.serve(1, s, "report", (s.total.result,))):
+                s.report = _code.run(
+                    _P_REPORT, data=s.total.result, function=_report_code
+                )
         except Exception as exc:
             ex.node_failed(1, exc)
         if ex.slow:
@@ -130,17 +196,18 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(2)
         try:
-            s.explain = _edit_fields.run(
-                _edit_fields.Params(
-                    values={
-                        "problem": _rt.lookup(
-                            s.total_error, ("message",), "$input.message"
-                        ),
-                        "kind": _rt.lookup(s.total_error, ("type",), "$input.type"),
-                    }
-                ),
-                data=s.total_error,
-            )
+            if not (ex.slow and ex.serve(2, s, "explain", (s.total_error,))):
+                s.explain = _edit_fields.run(
+                    _edit_fields.Params(
+                        values={
+                            "problem": _rt.lookup(
+                                s.total_error, ("message",), "$input.message"
+                            ),
+                            "kind": _rt.lookup(s.total_error, ("type",), "$input.type"),
+                        }
+                    ),
+                    data=s.total_error,
+                )
         except Exception as exc:
             ex.node_failed(2, exc)
         if ex.slow:
@@ -152,7 +219,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _fine_code(data: Any) -> Any:
         return len(data)
 
-    s.fine = ex.call(3, _code.run, _P_FINE, data=inputs.orders, function=_fine_code)
+    if not (ex.slow and ex.serve(3, s, "fine", (inputs.orders,), True)):
+        s.fine = ex.call(3, _code.run, _P_FINE, data=inputs.orders, function=_fine_code)
     s.fine_error = _rt.error_value(ex.node_error(3))
 
     # fine_handler: code (blueprint.yaml:23:5)
@@ -164,9 +232,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(4)
         try:
-            s.fine_handler = _code.run(
-                _P_FINE_HANDLER, data=s.fine_error, function=_fine_handler_code
-            )
+            if not (ex.slow and ex.serve(4, s, "fine_handler", (s.fine_error,))):
+                s.fine_handler = _code.run(
+                    _P_FINE_HANDLER, data=s.fine_error, function=_fine_handler_code
+                )
         except Exception as exc:
             ex.node_failed(4, exc)
         if ex.slow:
@@ -214,10 +283,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -226,6 +300,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -237,6 +312,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -250,6 +329,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -263,6 +345,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -270,9 +356,9 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "98:0:6:5:0 1:0:11:26:0 2:0:6:5:0 10:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
-    "12:0:16:5:2 23:0:20:5:3 1:0:22:41:3 2:0:20:5:3 4:0:23:5:4 3:0:25:24:4 ",
-    "2:0:23:5:4 13",
+    "160:0:6:5:0 1:0:11:26:0 2:0:6:5:0 11:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
+    "15:0:16:5:2 24:0:20:5:3 1:0:22:41:3 2:0:20:5:3 5:0:23:5:4 3:0:25:24:4 ",
+    "2:0:23:5:4 14",
 )
 
 

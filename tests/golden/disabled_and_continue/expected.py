@@ -5,7 +5,7 @@ Source sha256: c06d8d297290b2374a3dc510e5f2bcfd7c62037d46ef01fc37e196a35ae02cc6
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +13,7 @@ from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="disabled-and-continue",
@@ -23,11 +23,50 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="c06d8d297290b2374a3dc510e5f2bcfd7c62037d46ef01fc37e196a35ae02cc6",
     outputs=(("after_off", -1), ("broken", 3), ("fine", 4)),
     nodes=(
-        _rt.NodeInfo(id="start", type="edit-fields", line=4, column=5, weight=80),
-        _rt.NodeInfo(id="disabled", type="code", line=7, column=5, enabled=False),
-        _rt.NodeInfo(id="after_off", type="code", line=10, column=5, enabled=False),
-        _rt.NodeInfo(id="broken", type="code", line=13, column=5, on_error="continue"),
-        _rt.NodeInfo(id="fine", type="code", line=16, column=5),
+        _rt.NodeInfo(
+            id="start",
+            type="edit-fields",
+            line=4,
+            column=5,
+            weight=80,
+            cache="on",
+            version="31315733042339bc",
+        ),
+        _rt.NodeInfo(
+            id="disabled",
+            type="code",
+            line=7,
+            column=5,
+            enabled=False,
+            cache="on",
+            version="e7b29b3586c60ff6",
+        ),
+        _rt.NodeInfo(
+            id="after_off",
+            type="code",
+            line=10,
+            column=5,
+            enabled=False,
+            cache="on",
+            version="2fde1e4dd480224f",
+        ),
+        _rt.NodeInfo(
+            id="broken",
+            type="code",
+            line=13,
+            column=5,
+            on_error="continue",
+            cache="on",
+            version="0f75a83d42cd231f",
+        ),
+        _rt.NodeInfo(
+            id="fine",
+            type="code",
+            line=16,
+            column=5,
+            cache="on",
+            version="b5c5fc6d288ddfbe",
+        ),
     ),
 )
 
@@ -46,6 +85,27 @@ class Outputs(BaseModel):
     after_off: Any
     broken: Any
     fine: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "start": dict[str, Any],
+        "broken": Any,
+        "fine": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "start": BaseException,
+        "broken": BaseException,
+        "fine": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -77,7 +137,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.start = _edit_fields.run(_edit_fields.Params(values={"n": 3}))
+        if not (ex.slow and ex.serve(0, s, "start", ())):
+            s.start = _edit_fields.run(_edit_fields.Params(values={"n": 3}))
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -95,7 +156,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _broken_code(data: Any) -> Any:
         return data["missing"]
 
-    s.broken = ex.call(3, _code.run, _P_BROKEN, data=s.start, function=_broken_code)
+    if not (ex.slow and ex.serve(3, s, "broken", (s.start,), True)):
+        s.broken = ex.call(3, _code.run, _P_BROKEN, data=s.start, function=_broken_code)
 
     # fine: code (blueprint.yaml:16:5)
     def _fine_code(data: Any) -> Any:
@@ -104,7 +166,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        s.fine = _code.run(_P_FINE, data=s.start, function=_fine_code)
+        if not (ex.slow and ex.serve(4, s, "fine", (s.start,))):
+            s.fine = _code.run(_P_FINE, data=s.start, function=_fine_code)
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -131,10 +194,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -143,6 +211,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -154,6 +223,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -167,6 +240,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -180,6 +256,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -187,8 +267,8 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "76:0:4:5:0 10:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
-    "3:0:16:5:4 1:0:18:24:4 2:0:16:5:4 9",
+    "136:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "4:0:16:5:4 1:0:18:24:4 2:0:16:5:4 10",
 )
 
 

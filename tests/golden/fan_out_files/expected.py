@@ -5,7 +5,7 @@ Source sha256: 96162d7d64310ae1d2a395a8b0b866ed18c1b160a541aabbca5e0340fd426610
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +13,7 @@ from atomiton import runtime as _rt
 from atomiton.nodes import edit_fields as _edit_fields
 from atomiton.nodes import file_system as _file_system
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="fan-out-files",
@@ -23,7 +23,15 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="96162d7d64310ae1d2a395a8b0b866ed18c1b160a541aabbca5e0340fd426610",
     outputs=(("text", 3), ("note_size", 2), ("note_exists", 4)),
     nodes=(
-        _rt.NodeInfo(id="payload", type="edit-fields", line=7, column=5, weight=80),
+        _rt.NodeInfo(
+            id="payload",
+            type="edit-fields",
+            line=7,
+            column=5,
+            weight=80,
+            cache="on",
+            version="07e310b4d9b4154a",
+        ),
         _rt.NodeInfo(
             id="write_json",
             type="file-system",
@@ -31,6 +39,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="b9d95d93c788240b",
         ),
         _rt.NodeInfo(
             id="write_text",
@@ -39,6 +48,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            version="58b56e04dfc11ec9",
         ),
         _rt.NodeInfo(
             id="read_back",
@@ -47,6 +57,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            cache="files",
+            version="8fe60b291d1437bc",
         ),
         _rt.NodeInfo(
             id="check",
@@ -55,6 +67,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             weight=200,
             execution="thread",
+            cache="files",
+            version="d43e0716052cec73",
         ),
     ),
 )
@@ -76,6 +90,31 @@ class Outputs(BaseModel):
     text: Any
     note_size: int
     note_exists: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "payload": dict[str, Any],
+        "write_json": _file_system.Output,
+        "write_text": _file_system.Output,
+        "read_back": _file_system.Output,
+        "check": _file_system.Output,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "payload": BaseException,
+        "write_json": BaseException,
+        "write_text": BaseException,
+        "read_back": BaseException,
+        "check": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -112,7 +151,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.payload = _edit_fields.run(_edit_fields.Params(values={"a": 1, "b": [1, 2]}))
+        if not (ex.slow and ex.serve(0, s, "payload", ())):
+            s.payload = _edit_fields.run(
+                _edit_fields.Params(values={"a": 1, "b": [1, 2]})
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -122,13 +164,14 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.write_json = _file_system.run(
-            _file_system.Params(
-                operation="write", path=_rt.text(inputs.folder, "/payload.json")
-            ),
-            content=s.payload,
-            context=ex.context(1),
-        )
+        if not (ex.slow and ex.serve(1, s, "write_json", (s.payload, inputs.folder))):
+            s.write_json = _file_system.run(
+                _file_system.Params(
+                    operation="write", path=_rt.text(inputs.folder, "/payload.json")
+                ),
+                content=s.payload,
+                context=ex.context(1),
+            )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -138,9 +181,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        s.read_back = _file_system.run(
-            _P_READ_BACK, path=s.write_json.path, context=ex.context(3)
-        )
+        if not (ex.slow and ex.serve(3, s, "read_back", (s.write_json.path,))):
+            s.read_back = _file_system.run(
+                _P_READ_BACK, path=s.write_json.path, context=ex.context(3)
+            )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -153,14 +197,15 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.write_text = _file_system.run(
-            _file_system.Params(
-                operation="write",
-                path=_rt.text(inputs.folder, "/note.txt"),
-                content="written by a flow",
-            ),
-            context=ex.context(2),
-        )
+        if not (ex.slow and ex.serve(2, s, "write_text", (inputs.folder,))):
+            s.write_text = _file_system.run(
+                _file_system.Params(
+                    operation="write",
+                    path=_rt.text(inputs.folder, "/note.txt"),
+                    content="written by a flow",
+                ),
+                context=ex.context(2),
+            )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -170,9 +215,10 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        s.check = _file_system.run(
-            _P_CHECK, path=s.write_text.path, context=ex.context(4)
-        )
+        if not (ex.slow and ex.serve(4, s, "check", (s.write_text.path,))):
+            s.check = _file_system.run(
+                _P_CHECK, path=s.write_text.path, context=ex.context(4)
+            )
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -207,10 +253,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -219,6 +270,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -230,6 +282,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -243,6 +299,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -256,6 +315,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -263,7 +326,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "111:0:7:5:0 10:0:10:5:1 16:0:16:5:3 11 4:0:13:5:2 17:0:19:5:4 11",
+    "150:0:7:5:0 13:0:10:5:1 17:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
 )
 
 

@@ -7,7 +7,7 @@ Edit fields, then code.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +15,7 @@ from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="hello",
@@ -25,8 +25,23 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="47274f0c637f1bd83d999dfb0cce92ab1860c6135bebeff9ea9a6ed766262cc5",
     outputs=(("shout", 1),),
     nodes=(
-        _rt.NodeInfo(id="greet", type="edit-fields", line=9, column=5, weight=80),
-        _rt.NodeInfo(id="shout", type="code", line=13, column=5),
+        _rt.NodeInfo(
+            id="greet",
+            type="edit-fields",
+            line=9,
+            column=5,
+            weight=80,
+            cache="on",
+            version="20ffea570e26a8b0",
+        ),
+        _rt.NodeInfo(
+            id="shout",
+            type="code",
+            line=13,
+            column=5,
+            cache="on",
+            version="23c934a45513b16a",
+        ),
     ),
 )
 
@@ -45,6 +60,25 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     shout: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "greet": dict[str, Any],
+        "shout": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "greet": BaseException,
+        "shout": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -72,11 +106,15 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.greet = _edit_fields.run(
-            _edit_fields.Params(
-                values={"message": _rt.text("Hello, ", inputs.name, "!"), "count": 2}
+        if not (ex.slow and ex.serve(0, s, "greet", (inputs.name,))):
+            s.greet = _edit_fields.run(
+                _edit_fields.Params(
+                    values={
+                        "message": _rt.text("Hello, ", inputs.name, "!"),
+                        "count": 2,
+                    }
+                )
             )
-        )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -89,7 +127,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.shout = _code.run(_P_SHOUT, data=s.greet, function=_shout_code)
+        if not (ex.slow and ex.serve(1, s, "shout", (s.greet,))):
+            s.shout = _code.run(_P_SHOUT, data=s.greet, function=_shout_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -114,10 +153,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -126,6 +170,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -137,6 +182,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -150,6 +199,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -163,6 +215,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -170,7 +226,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "71:0:9:5:0 14:0:13:5:1 1:0:16:13:1 2:0:13:5:1 9",
+    "105:0:9:5:0 18:0:13:5:1 1:0:16:13:1 2:0:13:5:1 10",
 )
 
 

@@ -5,7 +5,7 @@ Source sha256: b2db7e4443f8984cdc005dc6b41ce9f73d604651ada894f9fa47f3d485a91419
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,7 +14,7 @@ from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 from atomiton.nodes import loop as _loop
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="loop-body",
@@ -25,11 +25,30 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("results", 0), ("count", 0)),
     nodes=(
         _rt.NodeInfo(
-            id="each", type="loop", line=7, column=5, weight=20, execution="thread"
+            id="each",
+            type="loop",
+            line=7,
+            column=5,
+            weight=20,
+            execution="thread",
+            version="d67e09a31ca4c584",
         ),
-        _rt.NodeInfo(id="each.body.upper", type="code", line=14, column=13),
         _rt.NodeInfo(
-            id="each.body.tag", type="edit-fields", line=17, column=13, weight=80
+            id="each.body.upper",
+            type="code",
+            line=14,
+            column=13,
+            cache="on",
+            version="9ec509307e064dff",
+        ),
+        _rt.NodeInfo(
+            id="each.body.tag",
+            type="edit-fields",
+            line=17,
+            column=13,
+            weight=80,
+            cache="on",
+            version="90829e055a1f1008",
         ),
     ),
 )
@@ -51,6 +70,27 @@ class Outputs(BaseModel):
 
     results: list[Any]
     count: int
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "each": _loop.Output,
+        "each.body.upper": Any,
+        "each.body.tag": dict[str, Any],
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "each": BaseException,
+        "each.body.upper": BaseException,
+        "each.body.tag": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -95,7 +135,8 @@ def _each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.upper = _code.run(_P_EACH_BODY_UPPER, data=item, function=_upper_code)
+        if not (ex.slow and ex.serve(1, s, "upper", (item,))):
+            s.upper = _code.run(_P_EACH_BODY_UPPER, data=item, function=_upper_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -105,9 +146,10 @@ def _each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.tag = _edit_fields.run(
-            _edit_fields.Params(values={"word": item, "size": inputs.size})
-        )
+        if not (ex.slow and ex.serve(2, s, "tag", (item, inputs.size))):
+            s.tag = _edit_fields.run(
+                _edit_fields.Params(values={"word": item, "size": inputs.size})
+            )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -122,12 +164,13 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.each = _loop.run(
-            _P_EACH,
-            array=inputs.words,
-            body=lambda item: _each_body(ex, inputs, item),
-            context=ex.context(0),
-        )
+        if not (ex.slow and ex.serve(0, s, "each", (inputs.words,))):
+            s.each = _loop.run(
+                _P_EACH,
+                array=inputs.words,
+                body=lambda item: _each_body(ex, inputs, item),
+                context=ex.context(0),
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -152,10 +195,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -164,6 +212,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -175,6 +224,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -188,6 +241,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -201,6 +257,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -211,7 +271,7 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:7:5"),
         "blueprint.yaml",
     ),
-    "91:0:14:13:1 1:0:16:32:1 2:0:14:13:1 10:0:17:13:2 11 6:1:7:5:0 14",
+    "131:0:14:13:1 1:0:16:32:1 2:0:14:13:1 11:0:17:13:2 12 6:1:7:5:0 15",
 )
 
 

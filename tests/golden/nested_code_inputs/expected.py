@@ -5,7 +5,7 @@ Source sha256: 9ee4627cbc9ce5d9f71a16a466f25d36ef58b50d0678cf7c667009be0828a024
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +13,7 @@ from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 from atomiton.nodes import transform as _transform
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="parent",
@@ -23,7 +23,14 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="9ee4627cbc9ce5d9f71a16a466f25d36ef58b50d0678cf7c667009be0828a024",
     outputs=(("a", 2), ("b", 4), ("c", 6), ("d", 7)),
     nodes=(
-        _rt.NodeInfo(id="make", type="code", line=6, column=5),
+        _rt.NodeInfo(
+            id="make",
+            type="code",
+            line=6,
+            column=5,
+            cache="on",
+            version="f13f501437b19324",
+        ),
         _rt.NodeInfo(
             id="a.scale",
             type="transform",
@@ -31,8 +38,18 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
+            version="92bba91b0b5317dd",
         ),
-        _rt.NodeInfo(id="a.sum", type="code", line=12, column=5, source="child.yaml"),
+        _rt.NodeInfo(
+            id="a.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            cache="on",
+            version="52613772d9ac1319",
+        ),
         _rt.NodeInfo(
             id="b.scale",
             type="transform",
@@ -40,8 +57,18 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
+            version="7c4cb3c1f6bf55d9",
         ),
-        _rt.NodeInfo(id="b.sum", type="code", line=12, column=5, source="child.yaml"),
+        _rt.NodeInfo(
+            id="b.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            cache="on",
+            version="c233c3e309895224",
+        ),
         _rt.NodeInfo(
             id="c.scale",
             type="transform",
@@ -49,9 +76,26 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="child.yaml",
             weight=50,
+            cache="on",
+            version="ffb1c94cbc1c53c3",
         ),
-        _rt.NodeInfo(id="c.sum", type="code", line=12, column=5, source="child.yaml"),
-        _rt.NodeInfo(id="d", type="code", line=18, column=5),
+        _rt.NodeInfo(
+            id="c.sum",
+            type="code",
+            line=12,
+            column=5,
+            source="child.yaml",
+            cache="on",
+            version="e11d080825523bfc",
+        ),
+        _rt.NodeInfo(
+            id="d",
+            type="code",
+            line=18,
+            column=5,
+            cache="on",
+            version="b72cc48921be867f",
+        ),
     ),
 )
 
@@ -73,6 +117,37 @@ class Outputs(BaseModel):
     b: Any
     c: Any
     d: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "make": Any,
+        "a.scale": _transform.Output,
+        "a.sum": Any,
+        "b.scale": _transform.Output,
+        "b.sum": Any,
+        "c.scale": _transform.Output,
+        "c.sum": Any,
+        "d": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "make": BaseException,
+        "a.scale": BaseException,
+        "a.sum": BaseException,
+        "b.scale": BaseException,
+        "b.sum": BaseException,
+        "c.scale": BaseException,
+        "c.sum": BaseException,
+        "d": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -137,7 +212,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.make = _code.run(_P_MAKE, function=_make_code)
+        if not (ex.slow and ex.serve(0, s, "make", ())):
+            s.make = _code.run(_P_MAKE, function=_make_code)
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -150,9 +226,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.a_scale = _transform.run(
-            _P_A_SCALE, data=[1, 2], function=_a_scale_transform_function
-        )
+        if not (ex.slow and ex.serve(1, s, "a_scale", ())):
+            s.a_scale = _transform.run(
+                _P_A_SCALE, data=[1, 2], function=_a_scale_transform_function
+            )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -165,7 +242,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.a_sum = _code.run(_P_A_SUM, data=s.a_scale.result, function=_a_sum_code)
+        if not (ex.slow and ex.serve(2, s, "a_sum", (s.a_scale.result,))):
+            s.a_sum = _code.run(_P_A_SUM, data=s.a_scale.result, function=_a_sum_code)
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -178,9 +256,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        s.b_scale = _transform.run(
-            _P_B_SCALE, data=[1, 2], function=_b_scale_transform_function
-        )
+        if not (ex.slow and ex.serve(3, s, "b_scale", ())):
+            s.b_scale = _transform.run(
+                _P_B_SCALE, data=[1, 2], function=_b_scale_transform_function
+            )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -193,7 +272,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        s.b_sum = _code.run(_P_B_SUM, data=s.b_scale.result, function=_b_sum_code)
+        if not (ex.slow and ex.serve(4, s, "b_sum", (s.b_scale.result,))):
+            s.b_sum = _code.run(_P_B_SUM, data=s.b_scale.result, function=_b_sum_code)
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -206,9 +286,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(5)
     try:
-        s.c_scale = _transform.run(
-            _P_C_SCALE, data=[1, 2], function=_c_scale_transform_function
-        )
+        if not (ex.slow and ex.serve(5, s, "c_scale", (s.make,))):
+            s.c_scale = _transform.run(
+                _P_C_SCALE, data=[1, 2], function=_c_scale_transform_function
+            )
     except Exception as exc:
         ex.node_failed(5, exc)
     if ex.slow:
@@ -221,7 +302,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(6)
     try:
-        s.c_sum = _code.run(_P_C_SUM, data=s.c_scale.result, function=_c_sum_code)
+        if not (ex.slow and ex.serve(6, s, "c_sum", (s.c_scale.result, s.make))):
+            s.c_sum = _code.run(_P_C_SUM, data=s.c_scale.result, function=_c_sum_code)
     except Exception as exc:
         ex.node_failed(6, exc)
     if ex.slow:
@@ -234,7 +316,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(7)
     try:
-        s.d = _code.run(_P_D, function=_d_code)
+        if not (ex.slow and ex.serve(7, s, "d", (inputs.rate,))):
+            s.d = _code.run(_P_D, function=_d_code)
     except Exception as exc:
         ex.node_failed(7, exc)
     if ex.slow:
@@ -274,10 +357,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -286,6 +374,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -297,6 +386,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -310,6 +403,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -323,6 +419,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -335,10 +435,11 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:12:5"),
         ("child.yaml", "blueprint.yaml:15:5"),
     ),
-    "133:0:6:5:0 1:0:8:24:0 2:0:6:5:0 10:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
-    "12:1:12:5:2 1:1:14:24:2 2:1:12:5:2 10:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
-    "12:2:12:5:4 1:2:14:24:4 2:2:12:5:4 10:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
-    "12:3:12:5:6 1:3:14:24:6 2:3:12:5:6 10:0:18:5:7 1:0:20:24:7 2:0:18:5:7 9",
+    "208:0:6:5:0 1:0:8:24:0 2:0:6:5:0 11:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
+    "13:1:12:5:2 1:1:14:24:2 2:1:12:5:2 11:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
+    "13:2:12:5:4 1:2:14:24:4 2:2:12:5:4 11:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
+    "13:3:12:5:6 1:3:14:24:6 2:3:12:5:6 11:0:18:5:7 1:0:20:24:7 2:0:18:5:7 ",
+    "10",
 )
 
 

@@ -5,14 +5,14 @@ Source sha256: 3f9d2c04602a17cbc0152cb5339cf65edb57076876a98c199ea2ff4627d22b36
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="nested-diamond",
@@ -22,10 +22,42 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="3f9d2c04602a17cbc0152cb5339cf65edb57076876a98c199ea2ff4627d22b36",
     outputs=(("b", 1), ("c", 3)),
     nodes=(
-        _rt.NodeInfo(id="b.scale", type="code", line=8, column=5, source="b.yaml"),
-        _rt.NodeInfo(id="b.d.inc", type="code", line=8, column=5, source="d.yaml"),
-        _rt.NodeInfo(id="c.scale", type="code", line=8, column=5, source="c.yaml"),
-        _rt.NodeInfo(id="c.d.inc", type="code", line=8, column=5, source="d.yaml"),
+        _rt.NodeInfo(
+            id="b.scale",
+            type="code",
+            line=8,
+            column=5,
+            source="b.yaml",
+            cache="on",
+            version="386466883476fb5c",
+        ),
+        _rt.NodeInfo(
+            id="b.d.inc",
+            type="code",
+            line=8,
+            column=5,
+            source="d.yaml",
+            cache="on",
+            version="5ce38235ce207fe7",
+        ),
+        _rt.NodeInfo(
+            id="c.scale",
+            type="code",
+            line=8,
+            column=5,
+            source="c.yaml",
+            cache="on",
+            version="c1b3e9c654e2494c",
+        ),
+        _rt.NodeInfo(
+            id="c.d.inc",
+            type="code",
+            line=8,
+            column=5,
+            source="d.yaml",
+            cache="on",
+            version="cd52bfdc8392ab9d",
+        ),
     ),
 )
 
@@ -45,6 +77,29 @@ class Outputs(BaseModel):
 
     b: Any
     c: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "b.scale": Any,
+        "b.d.inc": Any,
+        "c.scale": Any,
+        "c.d.inc": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "b.scale": BaseException,
+        "b.d.inc": BaseException,
+        "c.scale": BaseException,
+        "c.d.inc": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -89,7 +144,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.b_scale = _code.run(_P_B_SCALE, data=inputs.x, function=_b_scale_code)
+        if not (ex.slow and ex.serve(0, s, "b_scale", (inputs.x,))):
+            s.b_scale = _code.run(_P_B_SCALE, data=inputs.x, function=_b_scale_code)
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -102,7 +158,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.b_d_inc = _code.run(_P_B_D_INC, data=s.b_scale, function=_b_d_inc_code)
+        if not (ex.slow and ex.serve(1, s, "b_d_inc", (s.b_scale,))):
+            s.b_d_inc = _code.run(_P_B_D_INC, data=s.b_scale, function=_b_d_inc_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -115,7 +172,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.c_scale = _code.run(_P_C_SCALE, data=inputs.x, function=_c_scale_code)
+        if not (ex.slow and ex.serve(2, s, "c_scale", (inputs.x,))):
+            s.c_scale = _code.run(_P_C_SCALE, data=inputs.x, function=_c_scale_code)
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -128,7 +186,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        s.c_d_inc = _code.run(_P_C_D_INC, data=s.c_scale, function=_c_d_inc_code)
+        if not (ex.slow and ex.serve(3, s, "c_d_inc", (s.c_scale,))):
+            s.c_d_inc = _code.run(_P_C_D_INC, data=s.c_scale, function=_c_d_inc_code)
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -159,10 +218,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -171,6 +235,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -182,6 +247,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -195,6 +264,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -208,6 +280,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -220,8 +296,8 @@ _SOURCE_MAP: Final = (
         ("c.yaml", "blueprint.yaml:13:5"),
         ("d.yaml", "c.yaml:11:5", "blueprint.yaml:13:5"),
     ),
-    "85:0:8:5:0 1:0:10:24:0 2:0:8:5:0 10:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
-    "10:2:8:5:2 1:2:10:24:2 2:2:8:5:2 10:3:8:5:3 1:3:10:24:3 2:3:8:5:3 9",
+    "140:0:8:5:0 1:0:10:24:0 2:0:8:5:0 11:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
+    "11:2:8:5:2 1:2:10:24:2 2:2:8:5:2 11:3:8:5:3 1:3:10:24:3 2:3:8:5:3 10",
 )
 
 

@@ -5,7 +5,7 @@ Source sha256: 7763db541dd0207ef0bc55e3b6d8998c8587cea036fec8cd5fd6ab8f744945b4
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,7 +14,7 @@ from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 from atomiton.nodes import loop as _loop
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="parent",
@@ -32,6 +32,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
+            version="573a600077ebc0ad",
         ),
         _rt.NodeInfo(
             id="top.each",
@@ -41,6 +42,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             source="child.yaml",
             weight=20,
             execution="thread",
+            version="ad491b23c556567c",
         ),
         _rt.NodeInfo(
             id="ten.each.body.scale",
@@ -48,6 +50,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            cache="on",
+            version="de3f62b4928ac6e3",
         ),
         _rt.NodeInfo(
             id="ten.each.body.tag",
@@ -56,6 +60,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            cache="on",
+            version="bdffe02155422e5d",
         ),
         _rt.NodeInfo(
             id="top.each.body.scale",
@@ -63,6 +69,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=14,
             column=13,
             source="child.yaml",
+            cache="on",
+            version="463182d3b9fd3398",
         ),
         _rt.NodeInfo(
             id="top.each.body.tag",
@@ -71,6 +79,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=13,
             source="child.yaml",
             weight=80,
+            cache="on",
+            version="af70ee68ce57743b",
         ),
     ),
 )
@@ -91,6 +101,33 @@ class Outputs(BaseModel):
 
     ten: list[Any]
     top: list[Any]
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "ten.each": _loop.Output,
+        "top.each": _loop.Output,
+        "ten.each.body.scale": Any,
+        "ten.each.body.tag": dict[str, Any],
+        "top.each.body.scale": Any,
+        "top.each.body.tag": dict[str, Any],
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "ten.each": BaseException,
+        "top.each": BaseException,
+        "ten.each.body.scale": BaseException,
+        "ten.each.body.tag": BaseException,
+        "top.each.body.scale": BaseException,
+        "top.each.body.tag": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -143,7 +180,8 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.scale = _code.run(_P_TEN_EACH_BODY_SCALE, data=item, function=_scale_code)
+        if not (ex.slow and ex.serve(2, s, "scale", (item,))):
+            s.scale = _code.run(_P_TEN_EACH_BODY_SCALE, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -153,9 +191,10 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(3)
     try:
-        s.tag = _edit_fields.run(
-            _edit_fields.Params(values={"value": item, "factor": 10})
-        )
+        if not (ex.slow and ex.serve(3, s, "tag", (item,))):
+            s.tag = _edit_fields.run(
+                _edit_fields.Params(values={"value": item, "factor": 10})
+            )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -186,7 +225,8 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(4)
     try:
-        s.scale = _code.run(_P_TOP_EACH_BODY_SCALE, data=item, function=_scale_code)
+        if not (ex.slow and ex.serve(4, s, "scale", (item, inputs.scale))):
+            s.scale = _code.run(_P_TOP_EACH_BODY_SCALE, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -196,9 +236,10 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(5)
     try:
-        s.tag = _edit_fields.run(
-            _edit_fields.Params(values={"value": item, "factor": inputs.scale})
-        )
+        if not (ex.slow and ex.serve(5, s, "tag", (item, inputs.scale))):
+            s.tag = _edit_fields.run(
+                _edit_fields.Params(values={"value": item, "factor": inputs.scale})
+            )
     except Exception as exc:
         ex.node_failed(5, exc)
     if ex.slow:
@@ -213,12 +254,13 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.ten_each = _loop.run(
-            _P_TEN_EACH,
-            array=[1, 2],
-            body=lambda item: _ten_each_body(ex, inputs, item),
-            context=ex.context(0),
-        )
+        if not (ex.slow and ex.serve(0, s, "ten_each", ())):
+            s.ten_each = _loop.run(
+                _P_TEN_EACH,
+                array=[1, 2],
+                body=lambda item: _ten_each_body(ex, inputs, item),
+                context=ex.context(0),
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -231,12 +273,13 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.top_each = _loop.run(
-            _P_TOP_EACH,
-            array=[3],
-            body=lambda item: _top_each_body(ex, inputs, item),
-            context=ex.context(1),
-        )
+        if not (ex.slow and ex.serve(1, s, "top_each", ())):
+            s.top_each = _loop.run(
+                _P_TOP_EACH,
+                array=[3],
+                body=lambda item: _top_each_body(ex, inputs, item),
+                context=ex.context(1),
+            )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -264,10 +307,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -276,6 +324,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -287,6 +336,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -300,6 +353,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -313,6 +369,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -325,8 +385,8 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:5:5"),
         ("child.yaml", "blueprint.yaml:8:5"),
     ),
-    "139:0:14:13:2 1:0:14:56:2 2:0:14:13:2 10:0:15:13:3 11 19:1:14:13:4 ",
-    "1:1:14:56:4 2:1:14:13:4 10:1:15:13:5 11 6:2:9:5:0 14 4:3:9:5:1 14",
+    "176:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
+    "1:1:14:56:4 2:1:14:13:4 11:1:15:13:5 12 6:2:9:5:0 15 4:3:9:5:1 15",
 )
 
 

@@ -5,14 +5,14 @@ Source sha256: 9327e23eaf2054248127cf87e1ba1d03e2fd2da6db8a5206b444c4266438151c
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from atomiton import runtime as _rt
 from atomiton.nodes import edit_fields as _edit_fields
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="nested-store",
@@ -29,6 +29,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="store/greeter-v2.yaml",
             weight=80,
+            cache="on",
+            version="325ded092fd2dda6",
         ),
         _rt.NodeInfo(
             id="greet.stamp.mark",
@@ -37,6 +39,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="store/stamper.yaml",
             weight=80,
+            cache="on",
+            version="91b6b1e39050cd09",
         ),
     ),
 )
@@ -56,6 +60,25 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     greeting: dict[str, Any]
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "greet.hello": dict[str, Any],
+        "greet.stamp.mark": dict[str, Any],
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "greet.hello": BaseException,
+        "greet.stamp.mark": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -80,9 +103,12 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.greet_hello = _edit_fields.run(
-            _edit_fields.Params(values={"text": _rt.text("Hello, ", inputs.name, "!")})
-        )
+        if not (ex.slow and ex.serve(0, s, "greet_hello", (inputs.name,))):
+            s.greet_hello = _edit_fields.run(
+                _edit_fields.Params(
+                    values={"text": _rt.text("Hello, ", inputs.name, "!")}
+                )
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -92,9 +118,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.greet_stamp_mark = _edit_fields.run(
-            _edit_fields.Params(values={"stamped": True}), data=s.greet_hello
-        )
+        if not (ex.slow and ex.serve(1, s, "greet_stamp_mark", (s.greet_hello,))):
+            s.greet_stamp_mark = _edit_fields.run(
+                _edit_fields.Params(values={"stamped": True}), data=s.greet_hello
+            )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -121,10 +148,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -133,6 +165,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -144,6 +177,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -157,6 +194,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -170,6 +210,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -180,7 +224,7 @@ _SOURCE_MAP: Final = (
         ("store/greeter-v2.yaml", "blueprint.yaml:9:5"),
         ("store/stamper.yaml", "store/greeter-v2.yaml:12:5", "blueprint.yaml:9:5"),
     ),
-    "79:0:9:5:0 12:1:8:5:1 11",
+    "102:0:9:5:0 15:1:8:5:1 12",
 )
 
 

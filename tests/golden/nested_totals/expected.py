@@ -5,7 +5,7 @@ Source sha256: 6ff9eaa2a290e467267f0949ca70536526a17de5e17ef5c20d4395e97710a7eb
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,7 +14,7 @@ from atomiton.nodes import code as _code
 from atomiton.nodes import edit_fields as _edit_fields
 from atomiton.nodes import transform as _transform
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="nested-totals",
@@ -31,6 +31,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/totals.yaml",
             weight=50,
+            cache="on",
+            version="e7c5ed4c2fbfa378",
         ),
         _rt.NodeInfo(
             id="totals.plus.pair",
@@ -39,6 +41,8 @@ BLUEPRINT: Final = _rt.Blueprint(
             column=5,
             source="parts/add.yaml",
             weight=80,
+            cache="on",
+            version="7d8e216d89c01d42",
         ),
         _rt.NodeInfo(
             id="totals.plus.add",
@@ -46,8 +50,17 @@ BLUEPRINT: Final = _rt.Blueprint(
             line=12,
             column=5,
             source="parts/add.yaml",
+            cache="on",
+            version="7b6a0c20bdd0d094",
         ),
-        _rt.NodeInfo(id="report.label", type="code", line=20, column=9),
+        _rt.NodeInfo(
+            id="report.label",
+            type="code",
+            line=20,
+            column=9,
+            cache="on",
+            version="0f2048c8197d2206",
+        ),
     ),
 )
 
@@ -68,6 +81,29 @@ class Outputs(BaseModel):
     total: float
     count: int
     label: str
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "totals.sum": _transform.Output,
+        "totals.plus.pair": dict[str, Any],
+        "totals.plus.add": Any,
+        "report.label": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "totals.sum": BaseException,
+        "totals.plus.pair": BaseException,
+        "totals.plus.add": BaseException,
+        "report.label": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -109,9 +145,12 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.totals_sum = _transform.run(
-            _P_TOTALS_SUM, data=inputs.amounts, function=_totals_sum_transform_function
-        )
+        if not (ex.slow and ex.serve(0, s, "totals_sum", (inputs.amounts,))):
+            s.totals_sum = _transform.run(
+                _P_TOTALS_SUM,
+                data=inputs.amounts,
+                function=_totals_sum_transform_function,
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -121,9 +160,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.totals_plus_pair = _edit_fields.run(
-            _edit_fields.Params(values={"left": s.totals_sum.result, "right": 10})
-        )
+        if not (ex.slow and ex.serve(1, s, "totals_plus_pair", (s.totals_sum.result,))):
+            s.totals_plus_pair = _edit_fields.run(
+                _edit_fields.Params(values={"left": s.totals_sum.result, "right": 10})
+            )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -136,9 +176,12 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.totals_plus_add = _code.run(
-            _P_TOTALS_PLUS_ADD, data=s.totals_plus_pair, function=_totals_plus_add_code
-        )
+        if not (ex.slow and ex.serve(2, s, "totals_plus_add", (s.totals_plus_pair,))):
+            s.totals_plus_add = _code.run(
+                _P_TOTALS_PLUS_ADD,
+                data=s.totals_plus_pair,
+                function=_totals_plus_add_code,
+            )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -151,9 +194,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        s.report_label = _code.run(
-            _P_REPORT_LABEL, data=s.totals_plus_add, function=_report_label_code
-        )
+        if not (ex.slow and ex.serve(3, s, "report_label", (s.totals_plus_add,))):
+            s.report_label = _code.run(
+                _P_REPORT_LABEL, data=s.totals_plus_add, function=_report_label_code
+            )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -186,10 +230,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -198,6 +247,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -209,6 +259,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -222,6 +276,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -235,6 +292,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -246,8 +307,8 @@ _SOURCE_MAP: Final = (
         ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
         ("blueprint.yaml", "blueprint.yaml:14:5"),
     ),
-    "105:0:10:5:0 1:0:12:56:0 2:0:10:5:0 12:1:9:5:1 12:1:12:5:2 1:1:14:24:2 ",
-    "2:1:12:5:2 12:2:20:9:3 1:2:20:52:3 2:2:20:9:3 11",
+    "141:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 13:1:12:5:2 1:1:14:24:2 ",
+    "2:1:12:5:2 15:2:20:9:3 1:2:20:52:3 2:2:20:9:3 12",
 )
 
 

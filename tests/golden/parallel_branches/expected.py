@@ -5,7 +5,7 @@ Source sha256: 75399941dfee0dc18508f2bc3e9aec118b40f1f736008515ef3a7b8f8a9fb16e
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +13,7 @@ from atomiton import runtime as _rt
 from atomiton.nodes import code as _code
 from atomiton.nodes import parallel as _parallel
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="parallel-branches",
@@ -23,9 +23,30 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="75399941dfee0dc18508f2bc3e9aec118b40f1f736008515ef3a7b8f8a9fb16e",
     outputs=(("results", 0),),
     nodes=(
-        _rt.NodeInfo(id="both", type="parallel", line=6, column=5, execution="thread"),
-        _rt.NodeInfo(id="both.branch0.total", type="code", line=12, column=15),
-        _rt.NodeInfo(id="both.branch1.biggest", type="code", line=16, column=15),
+        _rt.NodeInfo(
+            id="both",
+            type="parallel",
+            line=6,
+            column=5,
+            execution="thread",
+            version="3571e3ebd7ef56c8",
+        ),
+        _rt.NodeInfo(
+            id="both.branch0.total",
+            type="code",
+            line=12,
+            column=15,
+            cache="on",
+            version="06e1dfa68fe797aa",
+        ),
+        _rt.NodeInfo(
+            id="both.branch1.biggest",
+            type="code",
+            line=16,
+            column=15,
+            cache="on",
+            version="94cf3fecdd4c2cc8",
+        ),
     ),
 )
 
@@ -44,6 +65,27 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     results: list[Any]
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "both": _parallel.Output,
+        "both.branch0.total": Any,
+        "both.branch1.biggest": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "both": BaseException,
+        "both.branch0.total": BaseException,
+        "both.branch1.biggest": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -87,7 +129,8 @@ def _both_branch0(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.total = _code.run(_P_BOTH_BRANCH0_TOTAL, data=item, function=_total_code)
+        if not (ex.slow and ex.serve(1, s, "total", (item,))):
+            s.total = _code.run(_P_BOTH_BRANCH0_TOTAL, data=item, function=_total_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -114,9 +157,10 @@ def _both_branch1(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.biggest = _code.run(
-            _P_BOTH_BRANCH1_BIGGEST, data=item, function=_biggest_code
-        )
+        if not (ex.slow and ex.serve(2, s, "biggest", (item,))):
+            s.biggest = _code.run(
+                _P_BOTH_BRANCH1_BIGGEST, data=item, function=_biggest_code
+            )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -131,15 +175,16 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.both = _parallel.run(
-            _P_BOTH,
-            data=inputs.numbers,
-            branches=[
-                lambda item: _both_branch0(ex, inputs, item),
-                lambda item: _both_branch1(ex, inputs, item),
-            ],
-            context=ex.context(0),
-        )
+        if not (ex.slow and ex.serve(0, s, "both", (inputs.numbers,))):
+            s.both = _parallel.run(
+                _P_BOTH,
+                data=inputs.numbers,
+                branches=[
+                    lambda item: _both_branch0(ex, inputs, item),
+                    lambda item: _both_branch1(ex, inputs, item),
+                ],
+                context=ex.context(0),
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -164,10 +209,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -176,6 +226,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -187,6 +238,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -200,6 +255,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -213,6 +271,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -223,8 +285,8 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:6:5"),
         "blueprint.yaml",
     ),
-    "83:0:12:15:1 1:0:12:58:1 2:0:12:15:1 9 15:0:16:15:2 1:0:16:60:2 ",
-    "2:0:16:15:2 11 6:1:6:5:0 17",
+    "125:0:12:15:1 1:0:12:58:1 2:0:12:15:1 10 15:0:16:15:2 1:0:16:60:2 ",
+    "2:0:16:15:2 12 6:1:6:5:0 18",
 )
 
 

@@ -5,7 +5,7 @@ Source sha256: 4abedc2e971c089bd8a36c3230340ea751d7ac91b48583c9fb2496a808ad32db
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +15,7 @@ from atomiton.nodes import code as _code
 # The blueprint's own functions (python nodes).
 from textwrap import wrap as _user_0
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="python-node",
@@ -25,8 +25,17 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="4abedc2e971c089bd8a36c3230340ea751d7ac91b48583c9fb2496a808ad32db",
     outputs=(("count", 1),),
     nodes=(
-        _rt.NodeInfo(id="split", type="python", line=6, column=5),
-        _rt.NodeInfo(id="count", type="code", line=11, column=5),
+        _rt.NodeInfo(
+            id="split", type="python", line=6, column=5, version="2a178bbc8bc4826e"
+        ),
+        _rt.NodeInfo(
+            id="count",
+            type="code",
+            line=11,
+            column=5,
+            cache="on",
+            version="203f8d967433fbe2",
+        ),
     ),
 )
 
@@ -45,6 +54,25 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     count: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "split": list[str],
+        "count": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "split": BaseException,
+        "count": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -72,7 +100,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.split = _user_0(text=inputs.text)
+        if not (ex.slow and ex.serve(0, s, "split", (inputs.text,))):
+            s.split = _user_0(text=inputs.text)
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -85,7 +114,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.count = _code.run(_P_COUNT, data=s.split, function=_count_code)
+        if not (ex.slow and ex.serve(1, s, "count", (s.split,))):
+            s.count = _code.run(_P_COUNT, data=s.split, function=_count_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -110,10 +140,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -122,6 +157,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -133,6 +169,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -146,6 +186,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -159,6 +202,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -166,7 +213,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "71:0:6:5:0 10:0:11:5:1 1:0:13:24:1 2:0:11:5:1 9",
+    "99:0:6:5:0 11:0:11:5:1 1:0:13:24:1 2:0:11:5:1 10",
 )
 
 

@@ -5,7 +5,7 @@ Source sha256: 2517b234d84ce43fe8f62d8b67761d495c7d423a6cd6ff2e1f0a21dcd17d1324
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +15,7 @@ from atomiton.nodes import code as _code
 # The blueprint's own functions (python nodes).
 from textwrap import dedent as _user_0
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="python-process",
@@ -25,8 +25,22 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="2517b234d84ce43fe8f62d8b67761d495c7d423a6cd6ff2e1f0a21dcd17d1324",
     outputs=(("lines", 1),),
     nodes=(
-        _rt.NodeInfo(id="dedent", type="python", line=6, column=5, execution="process"),
-        _rt.NodeInfo(id="lines", type="code", line=12, column=5),
+        _rt.NodeInfo(
+            id="dedent",
+            type="python",
+            line=6,
+            column=5,
+            execution="process",
+            version="7283f09d2b3437bd",
+        ),
+        _rt.NodeInfo(
+            id="lines",
+            type="code",
+            line=12,
+            column=5,
+            cache="on",
+            version="6bf5969fd6218450",
+        ),
     ),
 )
 
@@ -45,6 +59,25 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     lines: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "dedent": str,
+        "lines": Any,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "dedent": BaseException,
+        "lines": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -69,7 +102,8 @@ _P_LINES: Final = _code.Params()
 def _task_0(ex: _rt.Execution, s: _State) -> None:
     inputs = s.inputs
     # dedent: python (blueprint.yaml:6:5)
-    s.dedent = ex.call(0, _user_0, text=inputs.text)
+    if not (ex.slow and ex.serve(0, s, "dedent", (inputs.text,), True)):
+        s.dedent = ex.call(0, _user_0, text=inputs.text)
 
     # lines: code (blueprint.yaml:12:5)
     def _lines_code(data: Any) -> Any:
@@ -78,7 +112,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.lines = _code.run(_P_LINES, data=s.dedent, function=_lines_code)
+        if not (ex.slow and ex.serve(1, s, "lines", (s.dedent,))):
+            s.lines = _code.run(_P_LINES, data=s.dedent, function=_lines_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -105,10 +140,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -117,6 +157,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -128,6 +169,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -141,6 +186,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -154,6 +202,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -161,7 +213,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "71:0:6:5:0 3:0:12:5:1 1:0:14:24:1 2:0:12:5:1 9",
+    "104:0:6:5:0 4:0:12:5:1 1:0:14:24:1 2:0:12:5:1 10",
 )
 
 

@@ -5,14 +5,14 @@ Source sha256: fff7b093d0238e933d8d250bc200c4c35e1e4120ea1050665f7c948fad8ffe57
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from atomiton import runtime as _rt
 from atomiton.nodes import edit_fields as _edit_fields
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="templates",
@@ -21,7 +21,17 @@ BLUEPRINT: Final = _rt.Blueprint(
     source="blueprint.yaml",
     sha256="fff7b093d0238e933d8d250bc200c4c35e1e4120ea1050665f7c948fad8ffe57",
     outputs=(("fields", 0),),
-    nodes=(_rt.NodeInfo(id="fields", type="edit-fields", line=7, column=5, weight=80),),
+    nodes=(
+        _rt.NodeInfo(
+            id="fields",
+            type="edit-fields",
+            line=7,
+            column=5,
+            weight=80,
+            cache="on",
+            version="ca584a389238818e",
+        ),
+    ),
 )
 
 
@@ -40,6 +50,23 @@ class Outputs(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     fields: dict[str, Any]
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "fields": dict[str, Any],
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "fields": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -62,32 +89,35 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.fields = _edit_fields.run(
-            _edit_fields.Params(
-                keep_only_set=True,
-                values={
-                    "whole": inputs.user,
-                    "first_tag": _rt.lookup(
-                        inputs.user,
-                        (
-                            "tags",
-                            0,
+        if not (ex.slow and ex.serve(0, s, "fields", (inputs.user, inputs.greeting))):
+            s.fields = _edit_fields.run(
+                _edit_fields.Params(
+                    keep_only_set=True,
+                    values={
+                        "whole": inputs.user,
+                        "first_tag": _rt.lookup(
+                            inputs.user,
+                            (
+                                "tags",
+                                0,
+                            ),
+                            "inputs.user.tags[0]",
                         ),
-                        "inputs.user.tags[0]",
-                    ),
-                    "age": _rt.lookup(inputs.user, ("age",), "variables.user['age']"),
-                    "sentence": _rt.text(
-                        inputs.greeting,
-                        ", ",
-                        _rt.lookup(inputs.user, ("name",), "inputs.user.name"),
-                        " (",
-                        _rt.lookup(inputs.user, ("age",), "inputs.user.age"),
-                        ")",
-                    ),
-                    "literal_braces": "a { single } brace",
-                },
+                        "age": _rt.lookup(
+                            inputs.user, ("age",), "variables.user['age']"
+                        ),
+                        "sentence": _rt.text(
+                            inputs.greeting,
+                            ", ",
+                            _rt.lookup(inputs.user, ("name",), "inputs.user.name"),
+                            " (",
+                            _rt.lookup(inputs.user, ("age",), "inputs.user.age"),
+                            ")",
+                        ),
+                        "literal_braces": "a { single } brace",
+                    },
+                )
             )
-        )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -112,10 +142,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -124,6 +159,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -135,6 +171,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -148,6 +188,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -161,6 +204,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -168,7 +215,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "61:0:7:5:0 34",
+    "88:0:7:5:0 37",
 )
 
 

@@ -5,14 +5,14 @@ Source sha256: 893bb5287c870559ba7c00ce7cfffe8a237b183470f684a03351fe72f490f835
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from atomiton import runtime as _rt
 from atomiton.nodes import transform as _transform
 
-__all__ = ["BLUEPRINT", "Inputs", "Outputs", "arun", "run"]
+__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]
 
 BLUEPRINT: Final = _rt.Blueprint(
     id="transform-ops",
@@ -22,12 +22,60 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="893bb5287c870559ba7c00ce7cfffe8a237b183470f684a03351fe72f490f835",
     outputs=(("names", 3), ("total", 4), ("kept", 0), ("teams", 5)),
     nodes=(
-        _rt.NodeInfo(id="big", type="transform", line=13, column=5, weight=50),
-        _rt.NodeInfo(id="sorted", type="transform", line=14, column=5, weight=50),
-        _rt.NodeInfo(id="names", type="transform", line=15, column=5, weight=50),
-        _rt.NodeInfo(id="unique", type="transform", line=16, column=5, weight=50),
-        _rt.NodeInfo(id="total", type="transform", line=17, column=5, weight=50),
-        _rt.NodeInfo(id="teams", type="transform", line=18, column=5, weight=50),
+        _rt.NodeInfo(
+            id="big",
+            type="transform",
+            line=13,
+            column=5,
+            weight=50,
+            cache="on",
+            version="a6bce15aeb2a128e",
+        ),
+        _rt.NodeInfo(
+            id="sorted",
+            type="transform",
+            line=14,
+            column=5,
+            weight=50,
+            cache="on",
+            version="3728d5fc1b0cb3f2",
+        ),
+        _rt.NodeInfo(
+            id="names",
+            type="transform",
+            line=15,
+            column=5,
+            weight=50,
+            cache="on",
+            version="774aa1f1404f1572",
+        ),
+        _rt.NodeInfo(
+            id="unique",
+            type="transform",
+            line=16,
+            column=5,
+            weight=50,
+            cache="on",
+            version="a7f74a21f8d28279",
+        ),
+        _rt.NodeInfo(
+            id="total",
+            type="transform",
+            line=17,
+            column=5,
+            weight=50,
+            cache="on",
+            version="85756141d4a531f5",
+        ),
+        _rt.NodeInfo(
+            id="teams",
+            type="transform",
+            line=18,
+            column=5,
+            weight=50,
+            cache="on",
+            version="22974ac1ce990808",
+        ),
     ),
 )
 
@@ -55,6 +103,33 @@ class Outputs(BaseModel):
     total: Any
     kept: int
     teams: Any
+
+
+Pins = TypedDict(
+    "Pins",
+    {
+        "big": _transform.Output,
+        "sorted": _transform.Output,
+        "names": _transform.Output,
+        "unique": _transform.Output,
+        "total": _transform.Output,
+        "teams": _transform.Output,
+    },
+    total=False,
+)
+
+Fails = TypedDict(
+    "Fails",
+    {
+        "big": BaseException,
+        "sorted": BaseException,
+        "names": BaseException,
+        "unique": BaseException,
+        "total": BaseException,
+        "teams": BaseException,
+    },
+    total=False,
+)
 
 
 class _State:
@@ -111,9 +186,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        s.big = _transform.run(
-            _P_BIG, data=inputs.rows, function=_big_transform_function
-        )
+        if not (ex.slow and ex.serve(0, s, "big", (inputs.rows, inputs.minimum))):
+            s.big = _transform.run(
+                _P_BIG, data=inputs.rows, function=_big_transform_function
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -123,7 +199,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        s.sorted = _transform.run(_P_SORTED, data=s.big.result)
+        if not (ex.slow and ex.serve(1, s, "sorted", (s.big.result,))):
+            s.sorted = _transform.run(_P_SORTED, data=s.big.result)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -136,9 +213,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        s.names = _transform.run(
-            _P_NAMES, data=s.sorted.result, function=_names_transform_function
-        )
+        if not (ex.slow and ex.serve(2, s, "names", (s.sorted.result,))):
+            s.names = _transform.run(
+                _P_NAMES, data=s.sorted.result, function=_names_transform_function
+            )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -148,7 +226,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        s.unique = _transform.run(_P_UNIQUE, data=s.names.result)
+        if not (ex.slow and ex.serve(3, s, "unique", (s.names.result,))):
+            s.unique = _transform.run(_P_UNIQUE, data=s.names.result)
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -161,9 +240,10 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        s.total = _transform.run(
-            _P_TOTAL, data=s.big.result, function=_total_transform_function
-        )
+        if not (ex.slow and ex.serve(4, s, "total", (s.big.result,))):
+            s.total = _transform.run(
+                _P_TOTAL, data=s.big.result, function=_total_transform_function
+            )
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -173,7 +253,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(5)
     try:
-        s.teams = _transform.run(_P_TEAMS, data=inputs.rows)
+        if not (ex.slow and ex.serve(5, s, "teams", (inputs.rows,))):
+            s.teams = _transform.run(_P_TEAMS, data=inputs.rows)
     except Exception as exc:
         ex.node_failed(5, exc)
     if ex.slow:
@@ -209,10 +290,15 @@ def run(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow and return its outputs.
 
+    ``pins`` gives nodes' values instead of running them (every call of a node in a loop),
+    ``fail`` makes nodes fail with the given exception (to test ``onError`` and retries).
     ``executor``: where its tasks run: None (the blueprint's setting, else threads),
     ``"threads"``, ``"dask"``, ``"dask-threads"``, a scheduler address or a
     ``distributed.Client``.
@@ -221,6 +307,7 @@ def run(
         NodeError: a node failed; it names the node and its place in the blueprint.
         CancelledError: the run was cancelled through ``cancel``.
         RunTimeoutError: the run took longer than ``timeout`` seconds.
+        PinError: ``pins`` or ``fail`` name an unknown node, or a pin does not fit its type.
     """
     return _rt.run(
         BLUEPRINT,
@@ -232,6 +319,10 @@ def run(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -245,6 +336,9 @@ async def arun(
     cancel: _rt.CancelToken | None = None,
     allow_paths: _rt.AllowPaths = None,
     http_client: object | None = None,
+    pins: Pins | None = None,
+    fail: Fails | None = None,
+    cache: _rt.CacheArg = None,
     executor: object = None,
 ) -> Outputs:
     """Run the flow from asyncio; cancelling the awaiting task cancels the run."""
@@ -258,6 +352,10 @@ async def arun(
         cancel=cancel,
         allow_paths=allow_paths,
         http_client=http_client,
+        pins=pins,
+        fail=fail,
+        cache=cache,
+        pin_types=Pins,
         executor=executor,
     )
 
@@ -265,8 +363,9 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "107:0:13:5:0 1:0:13:83:0 2:0:13:5:0 12:0:14:5:1 10:0:15:5:2 1:0:15:82:2 ",
-    "2:0:15:5:2 12:0:16:5:3 10:0:17:5:4 1:0:17:85:4 2:0:17:5:4 12:0:18:5:5 9",
+    "182:0:13:5:0 1:0:13:83:0 2:0:13:5:0 13:0:14:5:1 11:0:15:5:2 1:0:15:82:2 ",
+    "2:0:15:5:2 13:0:16:5:3 11:0:17:5:4 1:0:17:85:4 2:0:17:5:4 13:0:18:5:5 ",
+    "10",
 )
 
 
