@@ -100,11 +100,13 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
 
 
 class _ModuleBuilder:
-    def __init__(self, graph: Graph, plan: Plan, root: Path, versions: Mapping[str, str]) -> None:
+    def __init__(
+        self, graph: Graph, plan: Plan, root: Path, versions: Mapping[str, str] | None = None
+    ) -> None:
         self.graph = graph
         self.plan = plan
         self.root = root
-        self.versions = versions
+        self.versions = versions if versions is not None else node_versions(graph).by_id
         self.code = NodeCode(self._absolute)
         self.node_attr = Namer(reserved=STATE_RESERVED)
         self.input_field = Namer(fields=True)
