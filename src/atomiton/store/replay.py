@@ -33,7 +33,8 @@ def recorded_pins(
 
     Args:
         run_id: the recorded run.
-        nodes: the nodes to pin (None: every node that gave a value in that run).
+        nodes: the nodes to pin (None: every node that gave a value in that run and whose
+            value was recorded).
         db: the run store, or its path (default: the default history).
 
     Raises:
@@ -59,7 +60,12 @@ def recorded_pins(
                 raise PinError(
                     f"run {run.id} has no node {node_id!r} (its nodes: {known})", node_id
                 )
-            pins[node_id] = _value_of(store, run.id, record)
+            try:
+                pins[node_id] = _value_of(store, run.id, record)
+            except PinError:
+                if nodes is not None:
+                    raise
+                # Not named: a node whose value was not kept is left to run.
         return pins
     finally:
         if store is not db:
