@@ -78,6 +78,8 @@ def event_dict(event: Event) -> dict[str, object]:
     data: dict[str, object] = {"event": event.kind}
     for name in names:
         data[name] = getattr(event, name)
+    if data.get("supplied", "") is None:
+        del data["supplied"]  # as ``event_to_dict``: only a supplied node's event says it
     return data
 
 
