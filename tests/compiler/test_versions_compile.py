@@ -318,3 +318,27 @@ def test_compiling_twice_gives_the_same_versions(tmp_path: Path) -> None:
     two = compile_blueprint(path)
     assert node_versions(one.graph) == node_versions(two.graph)
     assert one.code == two.code
+
+
+def test_changes_since_names_the_changed_node_each_downstream_node_comes_from(
+    tmp_path: Path,
+) -> None:
+    from atomiton.compiler.versions import changes_since
+
+    before = versions(
+        tmp_path / "a", chain({"a": "return 1", "b": "return data", "c": "return data"})
+    )
+    compiled = compile_data(
+        tmp_path / "b", chain({"a": "return 2", "b": "return data", "c": "return data"})
+    )
+    now = node_versions(compiled.graph).by_id
+    recorded: dict[str, str | None] = {**before}
+    found = [(c.node, c.kind, c.reason) for c in changes_since(compiled.graph, now, recorded)]
+    assert found == [
+        ("a", "changed", f"version {before['a']} -> {now['a']}"),
+        ("b", "downstream", "downstream of 'a'"),
+        ("c", "downstream", "downstream of 'a' through 'b'"),
+    ]
+    assert changes_since(compiled.graph, now, {**now}) == []
+    unknown = changes_since(compiled.graph, now, {**now, "b": None})
+    assert [(c.node, c.kind) for c in unknown] == [("b", "unknown"), ("c", "downstream")]

@@ -90,7 +90,9 @@ class _Hasher:
         known = self.by_id.get(node.id)
         if known is not None:
             return known
-        parts: list[object] = [_FORMAT, __version__, node.type, self._implementation(node)]
+        # The type's own name, not an alias the blueprint may spell it with.
+        type_name = node.spec.type if node.spec is not None else node.type
+        parts: list[object] = [_FORMAT, __version__, type_name, self._implementation(node)]
         compiled = {function.param for function in node.code}
         parts.append({k: v for k, v in node.params.items() if k not in compiled})
         parts.append(dict(node.inputs))
@@ -104,7 +106,7 @@ class _Hasher:
     def _implementation(self, node: Node) -> object:
         if node.spec is not None:
             spec = node.spec
-            return ("spec", spec.module, spec.version, _package_version(node.type))
+            return ("spec", spec.module, spec.version, _package_version(spec.type))
         if node.function is None:
             return ("none",)
         source = self._function(node)
