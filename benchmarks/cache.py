@@ -34,9 +34,9 @@ import time
 SLOW = {slow}
 
 
-def slow(x: int) -> int:
+def slow(data: int) -> int:
     time.sleep(SLOW)
-    return x
+    return data
 
 
 def inc(data: int) -> int:

@@ -201,7 +201,6 @@ def _cache_setting(
             src.positions.span((*loc, "cache")),
             setting="cache",
             message=f"expected 'auto' or 'off', found {value!r}",
-            hint="auto caches the values of pure nodes; a node's own cache: setting refines it",
         )
         return False
     return bool(value == "auto")

@@ -39,6 +39,9 @@ from .schema import StoreError, connect, default_db_path
 from .values import INLINE_LIMIT, VALUE_CAP
 
 _TAG: Final = "$"
+# Queued writes are written in one transaction when this many are queued, or this old.
+_BATCH: Final = 256
+_FLUSH_SECONDS: Final = 1.0
 _MAX_DEPTH: Final = 200
 
 
@@ -220,6 +223,12 @@ class CacheStore:
         self._conn = conn
         self.path = path
         self._lock = threading.Lock()
+        self._pending: list[tuple[str, tuple[object, ...]]] = []
+        # Written by ``put``/``link`` and not yet in the database: ``get`` sees them first.
+        self._unflushed: dict[str, str] = {}
+        self._unflushed_links: set[tuple[str, str]] = set()
+        self._flushed_at = time.monotonic()
+        self.error: StoreError | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> CacheStore:
@@ -233,8 +242,42 @@ class CacheStore:
         return cls(connect(where), where)
 
     def close(self) -> None:
+        """Write what is queued and close the connection."""
         with self._lock:
+            self._flush()
             self._conn.close()
+
+    def flush(self) -> None:
+        """Write what is queued now (reads other than ``get`` do it first themselves)."""
+        with self._lock:
+            self._flush()
+
+    def _queue(self, sql: str, params: tuple[object, ...]) -> None:
+        """Queue a write (under the lock); written in one transaction per batch, so a cached
+        node costs a lookup, not a commit. A batch is written when it is full or old."""
+        self._pending.append((sql, params))
+        if len(self._pending) >= _BATCH or time.monotonic() - self._flushed_at >= _FLUSH_SECONDS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the queued batch (under the lock). A cache that cannot be written never fails
+        a run: the batch is dropped and the error kept in ``error``."""
+        pending, self._pending = self._pending, []
+        self._flushed_at = time.monotonic()
+        if pending:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, params in pending:
+                        self._conn.execute(sql, params)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                self.error = StoreError(f"cannot write the node cache in {self.path}: {exc}")
+        self._unflushed.clear()
+        self._unflushed_links.clear()
 
     def get(self, key: str, *, run_id: str | None = None) -> tuple[bool, object]:
         """``(True, value)`` when ``key`` is stored (and, with ``run_id``, was written or
@@ -250,17 +293,28 @@ class CacheStore:
             )
             params = (key, run_id)
         with self._lock:
-            row = self._conn.execute(sql, params).fetchone()
-            if row is None:
-                return False, None
-            text: str | None = row[0]
+            text: str | None = self._unflushed.get(key)
+            if (
+                text is not None
+                and run_id is not None
+                and (run_id, key) not in self._unflushed_links
+            ):
+                text = None
             if text is None:
-                blob = self._conn.execute(
-                    "SELECT data FROM blobs WHERE sha256 = ?", (row[1],)
-                ).fetchone()
-                if blob is None:
+                try:
+                    row = self._conn.execute(sql, params).fetchone()
+                    if row is None:
+                        return False, None
+                    text = row[0]
+                    if text is None:
+                        blob = self._conn.execute(
+                            "SELECT data FROM blobs WHERE sha256 = ?", (row[1],)
+                        ).fetchone()
+                        if blob is None:
+                            return False, None
+                        text = bytes(blob[0]).decode("utf-8")
+                except sqlite3.Error:
                     return False, None
-                text = bytes(blob[0]).decode("utf-8")
         try:
             return True, load(text)
         except (Unstorable, ValueError, KeyError, TypeError):
@@ -272,36 +326,31 @@ class CacheStore:
         raw = text.encode("utf-8")
         blob = hashlib.sha256(raw).hexdigest() if len(raw) > INLINE_LIMIT else None
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if blob is not None:
-                    self._conn.execute(
-                        "INSERT OR IGNORE INTO blobs (sha256, kind, size, data) VALUES (?, ?, ?, ?)",
-                        (blob, "json", len(raw), raw),
-                    )
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO cache_entries (key, blueprint_id, node_id, version,"
-                    " value, blob, size, created, used, hits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                    (
-                        key,
-                        blueprint_id,
-                        node_id,
-                        version,
-                        None if blob else text,
-                        blob,
-                        len(raw),
-                        now,
-                        now,
-                    ),
+            if blob is not None:
+                self._queue(
+                    "INSERT OR IGNORE INTO blobs (sha256, kind, size, data) VALUES (?, ?, ?, ?)",
+                    (blob, "json", len(raw), raw),
                 )
-                if blob is not None:
-                    self._conn.execute(
-                        "INSERT OR IGNORE INTO cache_blobs (key, sha256) VALUES (?, ?)", (key, blob)
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            self._queue(
+                "INSERT OR REPLACE INTO cache_entries (key, blueprint_id, node_id, version,"
+                " value, blob, size, created, used, hits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (
+                    key,
+                    blueprint_id,
+                    node_id,
+                    version,
+                    None if blob else text,
+                    blob,
+                    len(raw),
+                    now,
+                    now,
+                ),
+            )
+            if blob is not None:
+                self._queue(
+                    "INSERT OR IGNORE INTO cache_blobs (key, sha256) VALUES (?, ?)", (key, blob)
+                )
+            self._unflushed[key] = text
 
     def save(
         self, key: str, blueprint_id: str, node: NodeInfo, value: object, run_id: str
@@ -312,30 +361,28 @@ class CacheStore:
             text = dump(value)
         except Unstorable as exc:
             return str(exc)
-        try:
-            self.put(key, blueprint_id, node.id, node.version, text)
-            with self._lock:
-                self.link(key, run_id, node.id)
-        except sqlite3.Error as exc:
-            return f"the cache cannot be written: {exc}"
+        self.put(key, blueprint_id, node.id, node.version, text)
+        with self._lock:
+            self.link(key, run_id, node.id)
         return None
 
     def touch(self, key: str, run_id: str | None, node_id: str) -> None:
         """``key`` was used (served, or written) by run ``run_id``: its time, hits and the run."""
         with self._lock:
-            self._conn.execute(
+            self._queue(
                 "UPDATE cache_entries SET used = ?, hits = hits + 1 WHERE key = ?",
                 (time.time(), key),
             )
             self.link(key, run_id, node_id)
 
     def link(self, key: str, run_id: str | None, node_id: str) -> None:
-        """Note that run ``run_id`` wrote or reused the entry ``key`` (what resume reuses)."""
+        """Note that run ``run_id`` wrote or reused the entry ``key`` (under the lock)."""
         if run_id is not None:
-            self._conn.execute(
+            self._queue(
                 "INSERT OR IGNORE INTO cache_runs (run_id, key, node_id) VALUES (?, ?, ?)",
                 (run_id, key, node_id),
             )
+            self._unflushed_links.add((run_id, key))
 
     def entries(self, *, blueprint_id: str | None = None) -> list[CacheEntry]:
         """The stored entries, most recently used first."""
@@ -348,12 +395,14 @@ class CacheStore:
             sql += " WHERE blueprint_id = ?"
             params = (blueprint_id,)
         with self._lock:
+            self._flush()
             rows = self._conn.execute(sql + " ORDER BY used DESC, key", params).fetchall()
         return [CacheEntry(*row) for row in rows]
 
     def run_nodes(self, run_id: str) -> set[str]:
         """The ids of the nodes whose values run ``run_id`` wrote or reused."""
         with self._lock:
+            self._flush()
             rows = self._conn.execute(
                 "SELECT DISTINCT node_id FROM cache_runs WHERE run_id = ?", (run_id,)
             ).fetchall()
@@ -362,6 +411,7 @@ class CacheStore:
     def run_versions(self, run_id: str) -> dict[str, set[str]]:
         """Per node id, the code versions of the values run ``run_id`` wrote or reused."""
         with self._lock:
+            self._flush()
             rows = self._conn.execute(
                 "SELECT r.node_id, e.version FROM cache_runs r JOIN cache_entries e"
                 " ON e.key = r.key WHERE r.run_id = ?",
@@ -380,6 +430,7 @@ class CacheStore:
             StoreError: the database cannot be written.
         """
         with self._lock:
+            self._flush()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 doomed: list[str] = []
@@ -420,6 +471,7 @@ class CacheStore:
             sql += " AND node_id = ?"
             params.append(node_id)
         with self._lock:
+            self._flush()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 keys = [str(row[0]) for row in self._conn.execute(sql, params).fetchall()]
