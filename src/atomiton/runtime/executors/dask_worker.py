@@ -202,14 +202,18 @@ class _Pickled:
 # The runs this worker process has tasks of, by run id, so a cancel reaches them all.
 _LIVE: dict[str, set[Execution]] = {}
 _LIVE_LOCK = threading.Lock()
-# Runs cancelled here, so a task that starts after the cancel stops at once.
+# Runs cancelled here, so a task that starts after the cancel stops at once (the latest ones:
+# a task that late is rare, as the client cancels the futures too).
 _CANCELLED: dict[str, str] = {}
+_CANCELLED_KEPT = 1000
 
 
 def cancel_on_worker(run_id: str, reason: str) -> None:
     """Cancel this worker's part of run ``run_id`` (running nodes' contexts kill programs)."""
     with _LIVE_LOCK:
         _CANCELLED[run_id] = reason
+        if len(_CANCELLED) > _CANCELLED_KEPT:
+            del _CANCELLED[next(iter(_CANCELLED))]
         runs = list(_LIVE.get(run_id, ()))
     for run in runs:
         run.cancel(reason)
