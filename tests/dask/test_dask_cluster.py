@@ -14,7 +14,7 @@ from distributed import Client
 
 from atomiton import runtime as rt
 from atomiton.errors import CancelledError, NodeError, RunTimeoutError
-from atomiton.runtime.executors.dask import live_tasks
+from atomiton.runtime.executors.dask_worker import live_tasks
 from dask_flows import Recorder, compiled
 
 SLEEPERS = """

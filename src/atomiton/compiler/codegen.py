@@ -174,6 +174,54 @@ def _slots_in(text: str) -> set[str]:
     return set(_slots_in_order(text))
 
 
+# Above this size the ``_TASKS`` tuple is laid out here, as black would, rather than by black:
+# a 10,000-node chain names 10,000 slots, which black takes seconds to format.
+_LARGE_TASKS = 4000
+
+
+def _tasks_tuple(items: list[str]) -> str:
+    if sum(map(len, items)) <= _LARGE_TASKS:
+        return layout.exploded("_TASKS: Final = (", items, ")", 0)
+    return "_TASKS: Final = (\n" + "".join(_exploded_call(item, 4) for item in items) + ")"
+
+
+def _exploded_call(call: str, indent: int) -> str:
+    """``f(a, b=(x, y))`` as one element of an exploded collection, laid out as black does:
+    on one line if it fits, else its arguments on one line, else one per line, each tuple
+    argument split the same way."""
+    pad = " " * indent
+    if indent + len(call) + 1 <= layout.LINE_LENGTH:
+        return f"{pad}{call},\n"
+    head, body = call[: call.index("(") + 1], call[call.index("(") + 1 : -1]
+    if indent + 4 + len(body) <= layout.LINE_LENGTH:
+        return f"{pad}{head}\n{pad}    {body}\n{pad}),\n"
+    lines = [f"{pad}{head}\n"]
+    for arg in _top_level_split(body):
+        if indent + 4 + len(arg) + 1 <= layout.LINE_LENGTH or not arg.endswith(")"):
+            lines.append(f"{pad}    {arg},\n")
+        else:
+            lines.append(_exploded_call(arg, indent + 4))
+    lines.append(f"{pad}),\n")
+    return "".join(lines)
+
+
+def _top_level_split(body: str) -> list[str]:
+    """``body`` split at its top-level commas (the elements hold no commas in strings)."""
+    parts, depth, start = [], 0, 0
+    for k, char in enumerate(body):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(body[start:k].strip())
+            start = k + 1
+    last = body[start:].strip()
+    if last:
+        parts.append(last)
+    return parts
+
+
 def _names(names: list[str]) -> str:
     """A tuple literal of slot names."""
     return f"({', '.join(literal(n) for n in names)}{',' if len(names) == 1 else ''})"
@@ -342,7 +390,7 @@ class _ModuleBuilder:
             constants=self.constants,
             bodies=self.bodies,
             tasks=tasks,
-            tasks_tuple=layout.exploded("_TASKS: Final = (", task_items, ")", 0),
+            tasks_tuple=_tasks_tuple(task_items),
             outputs_return=layout.fit(f"return Outputs({output_values})", 4),
             run_tasks=layout.fit(
                 f"ex.run_tasks(_TASKS, s, results={_names(slots.results(output_values))})", 4

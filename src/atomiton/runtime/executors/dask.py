@@ -5,16 +5,16 @@ argument through ``open_session``); nothing else in the runtime imports ``distri
 
 What it owns: the session (a ``distributed.Client`` it made, with its ``LocalCluster``, or one
 it was given and never closes), shipping the generated module to the workers (a worker plugin
-carrying its source, so modules loaded from any file work in worker processes), the worker
-side of a task (``run_remote``: a fresh state object, the upstream slots set on it, the task
-function run under a worker-side ``Execution``), events back to the client's hooks (Dask's
-event topics, replayed into the client run's ``RunReport`` in order per node), cancellation
-(futures cancelled, and every worker's runs of that id cancelled, which kills their programs),
-and the flow's concurrency limit across the cluster (a ``distributed.Semaphore`` when the
-cluster has more threads than the limit).
+carrying its source, so modules loaded from memory work in worker processes), submitting each
+task with the futures of the tasks it reads from, waiting (the first failure cancels the rest),
+events back to the client's hooks (Dask's event topic, replayed into the client run's
+``RunReport`` in order per node), cancellation (futures cancelled, and every worker's part of
+the run cancelled, which kills its programs) and the flow's concurrency limit across the
+cluster (a ``distributed.Semaphore`` when more tasks than the limit could run at once).
 
-What it leaves to others: what a task does and the policy of each node (the same generated
-functions and ``policy.py`` run on the worker), and building ``NodeError`` (``Execution.blame``).
+What it leaves to others: the worker side of a task (``dask_worker.py``), what a task does and
+the policy of each node (the same generated functions and ``policy.py`` run on the worker), and
+building ``NodeError`` (``Execution.blame``).
 Loop items and parallel branches run inside their node's task, on that task's worker.
 """
 
@@ -23,9 +23,7 @@ Loop items and parallel branches run inside their node's task, on that task's wo
 
 from __future__ import annotations
 
-import dataclasses
 import linecache
-import logging
 import os
 import pickle
 import queue
@@ -35,14 +33,11 @@ import time
 import types
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import cloudpickle  # type: ignore[import-untyped]
-from distributed import Client, Future, LocalCluster, Semaphore, get_worker
-from distributed.diagnostics.plugin import WorkerPlugin
+from distributed import Client, Future, LocalCluster, Semaphore
 
-from ...errors import CancelledError, NodeError, RunTimeoutError
+from ...errors import CancelledError, RunTimeoutError
 from ..events import (
     Event,
     Log,
@@ -53,14 +48,23 @@ from ..events import (
     NodeSkipped,
     NodeStarted,
 )
-from ..runstate import message_of
 from ..model import Task
+from ..runstate import message_of
+from .dask_worker import (
+    EVENTS_TOPIC,
+    ModulePlugin,
+    RemoteFailure,
+    TaskCall,
+    cancel_on_worker,
+    decoded,
+    live_tasks,
+    run_remote,
+    sha_of,
+)
 
 if TYPE_CHECKING:
     from ..execution import Execution
 
-# One topic for every run's events; each message names its run.
-EVENTS_TOPIC = "atomiton-events"
 # How long the end of a run waits for the events of its tasks still on their way.
 _EVENT_GRACE = 10.0
 # How long a stopped run waits for its tasks on the workers to notice (programs are killed).
@@ -117,150 +121,11 @@ def open_session(executor: object) -> DaskSession:
     )
 
 
-# -- what crosses to a worker ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCall:
-    """Everything the worker needs to run task ``index`` of a run (small, pickled per task)."""
-
-    module: str
-    sha256: str
-    function: str
-    state_class: str
-    inputs_class: str
-    inputs: dict[str, Any]
-    index: int
-    mode: str
-    reads: tuple[str, ...]
-    writes: tuple[str, ...]
-    makers: tuple[int, ...]
-    run_id: str
-    client_pid: int
-    concurrency: int
-    timeout: float | None
-    semaphore: str | None
-    events: tuple[type[Event], ...]
-    values: bool
-    allowed_paths: Any
-
-
-class RemoteFailure(Exception):
-    """A task's failure as it crosses back to the client (``NodeError`` does not pickle)."""
-
-    def __init__(self, kind: str, fields: dict[str, Any], notes: list[str]) -> None:
-        super().__init__(kind, fields, notes)
-        self.kind = kind
-        self.fields = fields
-        self.notes = notes
-
-    def error(self) -> BaseException:
-        """The exception the task raised on its worker, rebuilt."""
-        error: BaseException
-        if self.kind == "node":
-            error = NodeError(**self.fields)
-        elif self.kind == "cancelled":
-            error = CancelledError(self.fields["message"])
-        elif self.kind == "timeout":
-            error = RunTimeoutError(self.fields["message"])
-        else:
-            error = RuntimeError(self.fields["message"])
-        for note in self.notes:
-            error.add_note(note)
-        return error
-
-    @classmethod
-    def of(cls, exc: BaseException) -> RemoteFailure:
-        notes = list(getattr(exc, "__notes__", ()))
-        if isinstance(exc, NodeError):
-            fields = {
-                name: getattr(exc, name)
-                for name in (
-                    "message",
-                    "node_id",
-                    "node_type",
-                    "source",
-                    "line",
-                    "column",
-                    "node_line",
-                    "node_column",
-                    "statement",
-                    "included_from",
-                )
-            }
-            return cls("node", fields, notes)
-        if isinstance(exc, CancelledError):
-            return cls("cancelled", {"message": str(exc)}, notes)
-        if isinstance(exc, RunTimeoutError):
-            return cls("timeout", {"message": str(exc)}, notes)
-        return cls("other", {"message": f"{type(exc).__name__}: {exc}"}, notes)
-
-
-class ModulePlugin(WorkerPlugin):
-    """Makes a generated module importable on every worker, by its name, from its source."""
-
-    def __init__(self, name: str, sha256: str, source: str, filename: str) -> None:
-        self.name = name
-        self.sha256 = sha256
-        self.source = source
-        self.filename = filename
-
-    def setup(self, worker: object) -> None:
-        install_module(self.name, self.sha256, self.source, self.filename)
-        quiet_failures()
-
-
-class _QuietFailures(logging.Filter):
-    """Drops Dask's "Compute Failed" log of this executor's tasks: the failure is the run's
-    ``NodeError``, reported to its caller, not a Dask traceback on the worker's stderr."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        return not (
-            isinstance(args, tuple)
-            and args
-            and str(args[0]).startswith("atomiton-")
-            and str(record.msg).startswith("Compute Failed")
-        )
-
-
-_QUIET = _QuietFailures()
-
-
-def quiet_failures() -> None:
-    """Install the filter on this process's worker logger (once)."""
-    logger = logging.getLogger("distributed.worker")
-    if _QUIET not in logger.filters:
-        logger.addFilter(_QUIET)
-
-
-def install_module(name: str, sha256: str, source: str, filename: str) -> types.ModuleType:
-    """The module ``name`` of this blueprint hash: already loaded, importable, or made here."""
-    module = sys.modules.get(name)
-    if module is not None and _sha_of(module) == sha256:
-        return module
-    module = types.ModuleType(name)
-    module.__file__ = filename
-    sys.modules[name] = module  # before running it: pydantic resolves annotations through it
-    try:
-        exec(compile(source, filename, "exec"), module.__dict__)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
-
-
-def _sha_of(module: types.ModuleType) -> str | None:
-    blueprint = getattr(module, "BLUEPRINT", None)
-    return getattr(blueprint, "sha256", None)
-
-
-# Plugins already registered, per client: one registration per module and client.
 _SHIPPED: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _ship(client: Client, module: types.ModuleType) -> None:
-    sha256 = _sha_of(module) or ""
+    sha256 = sha_of(module) or ""
     key = f"atomiton-module-{module.__name__}-{sha256[:16]}"
     shipped = _SHIPPED.setdefault(client, set())
     if key in shipped:
@@ -391,6 +256,12 @@ class DaskExecutor:
         ex = self.ex
         if not tasks:
             return
+        if len(tasks) > 1 and not any(task.writes for task in tasks):
+            # Its tasks share one state object and say nothing of what they hand on.
+            raise ValueError(
+                "this flow's module was compiled by an atomiton that did not record what its "
+                "tasks read and write: compile it again to run it on Dask"
+            )
         module = sys.modules[tasks[0].fn.__module__]
         _ship(self.client, module)
         report = ex.report
@@ -409,7 +280,7 @@ class DaskExecutor:
                 producers = sorted({writer[name] for name in task.reads if name in writer})
                 call = TaskCall(
                     module=module.__name__,
-                    sha256=_sha_of(module) or "",
+                    sha256=sha_of(module) or "",
                     function=task.fn.__name__,
                     state_class=type(state).__name__,
                     inputs_class=type(inputs).__name__,
@@ -435,7 +306,7 @@ class DaskExecutor:
             wanted = {writer[name] for name in results if name in writer}
             values = self.client.gather([self.futures[k] for k in sorted(wanted)])
             for payload in values:
-                for name, value in _decoded(payload).items():
+                for name, value in decoded(payload).items():
                     if name in results:
                         setattr(state, name, value)
         finally:
@@ -549,144 +420,3 @@ def _unwrap(exc: BaseException | None) -> BaseException:
     if isinstance(exc, RemoteFailure):
         return exc.error()
     return exc if exc is not None else RuntimeError("a task failed without an exception")
-
-
-def _decoded(payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: pickle.loads(value.data) if isinstance(value, _Pickled) else value
-        for name, value in payload.items()
-    }
-
-
-class _Pickled:
-    """A slot value pickled on its worker (so a value that cannot cross is caught there)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def __reduce__(self) -> tuple[type[_Pickled], tuple[bytes]]:
-        return (_Pickled, (self.data,))
-
-
-# -- the worker side -------------------------------------------------------------------------------
-
-# The runs this worker process has tasks of, by run id, so a cancel reaches them all.
-_LIVE: dict[str, set[Execution]] = {}
-_LIVE_LOCK = threading.Lock()
-# Runs cancelled here, so a task that starts after the cancel stops at once.
-_CANCELLED: dict[str, str] = {}
-
-
-def cancel_on_worker(run_id: str, reason: str) -> None:
-    """Cancel this worker's part of run ``run_id`` (running nodes' contexts kill programs)."""
-    with _LIVE_LOCK:
-        _CANCELLED[run_id] = reason
-        runs = list(_LIVE.get(run_id, ()))
-    for run in runs:
-        run.cancel(reason)
-
-
-def live_tasks(run_id: str) -> int:
-    """How many tasks of run ``run_id`` this worker is running now."""
-    with _LIVE_LOCK:
-        return len(_LIVE.get(run_id, ()))
-
-
-class _Forward:
-    """The worker-side hook: each node event goes to the client through the events topic."""
-
-    wants_trace = False
-
-    def __init__(
-        self, run_id: str, task: int, event_types: tuple[type[Event], ...], values: bool
-    ) -> None:
-        self.run_id = run_id
-        self.task = task
-        self.event_types = event_types
-        self.wants_values = values
-        self.worker = get_worker()
-
-    def on_event(self, *, event: Event) -> None:
-        try:
-            data = pickle.dumps((self.task, event))
-        except Exception:  # noqa: BLE001 - a value that does not pickle rides without it
-            if not isinstance(event, NodeCompleted):
-                raise
-            data = pickle.dumps((self.task, dataclasses.replace(event, value=None)))
-        self.worker.log_event(EVENTS_TOPIC, {"run": self.run_id, "data": data})
-
-    def end(self) -> None:
-        """The task's last message: the client may stop waiting for its events."""
-        data = pickle.dumps((self.task, None))
-        self.worker.log_event(EVENTS_TOPIC, {"run": self.run_id, "data": data})
-
-
-def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
-    """Run one task of a flow on this worker; return the values of the slots it wrote."""
-    from ..execution import Execution
-    from ..hooks import HookSet
-
-    module = sys.modules[call.module]
-    state = getattr(module, call.state_class)(
-        getattr(module, call.inputs_class).model_construct(**call.inputs)
-    )
-    for payload in upstream:
-        for name, value in _decoded(payload).items():
-            if name in call.reads:
-                setattr(state, name, value)
-    forward = _Forward(call.run_id, call.index, call.events, call.values) if call.events else None
-    hooks = HookSet.build(forward, call.run_id) if forward is not None else None
-    ex = Execution(
-        getattr(module, "BLUEPRINT"),
-        hooks=hooks,
-        concurrency=call.concurrency,
-        timeout=call.timeout,
-        run_id=call.run_id,
-        allowed_paths=call.allowed_paths,
-    )
-    with _LIVE_LOCK:
-        _LIVE.setdefault(call.run_id, set()).add(ex)
-        cancelled = _CANCELLED.get(call.run_id)
-    if cancelled is not None:
-        ex.cancel(cancelled)
-    task: Task[Any] = Task(getattr(module, call.function), mode=call.mode)  # type: ignore[arg-type]
-    try:
-        if call.semaphore is not None and call.mode == "thread":
-            with Semaphore(max_leases=call.concurrency, name=call.semaphore):
-                ex.run_tasks((task,), state)
-        else:
-            ex.run_tasks((task,), state)
-        values = {name: getattr(state, name) for name in call.writes if hasattr(state, name)}
-        if os.getpid() != call.client_pid:
-            values = _pickled(ex, values, dict(zip(call.writes, call.makers)))
-    except BaseException as exc:
-        raise RemoteFailure.of(exc) from None
-    finally:
-        with _LIVE_LOCK:
-            live = _LIVE.get(call.run_id)
-            if live is not None:
-                live.discard(ex)
-                if not live:
-                    del _LIVE[call.run_id]
-        ex.close()
-        if forward is not None:
-            forward.end()
-    return values
-
-
-def _pickled(ex: Execution, values: dict[str, Any], makers: dict[str, int]) -> dict[str, Any]:
-    """Each value pickled here: one that cannot cross to another process blames its node."""
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        try:
-            out[name] = _Pickled(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-        except Exception as exc:  # noqa: BLE001 - any pickling failure is the node's
-            raise ex.blame(
-                makers.get(name, 0),
-                f"its value {name!r} cannot be sent to another worker process "
-                f"({type(exc).__name__}: {exc}); return plain data from it, or run this flow "
-                "on threads",
-            ) from None
-    return out
