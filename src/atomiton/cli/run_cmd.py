@@ -307,10 +307,10 @@ def _closing(
 
 def _checked_executor(value: str | None) -> str | None:
     """``--executor``: a name or address the runtime knows, and its library installed."""
-    from ..runtime.main import executor_problem, executor_unavailable
-
     if value is None:
         return None
+    from ..runtime.main import executor_problem, executor_unavailable
+
     problem = executor_problem(value) or executor_unavailable(value)
     if problem is not None:
         raise click.BadParameter(problem, param_hint="'--executor'")
