@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -62,6 +63,8 @@ from .values import INLINE_LIMIT, VALUE_CAP, Encoded, encode
 _ENDS: Final = (ExecutionCompleted, ExecutionFailed, ExecutionCancelled)
 # One encoder for every batch: ``json.dumps`` with options builds a new one per call.
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, default=str)
+# A node's text value as ``values.encode`` writes it.
+_TEXT_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 _FIELDS: dict[type[Event], tuple[str, ...] | None] = {}
 
 
@@ -347,6 +350,24 @@ class RunRecorder:
                 self._runs.pop(run_id, None)
 
     def _encode(self, value: object) -> Encoded:
+        # Most nodes produce a number, a flag or a short text: its JSON is written here straight
+        # away, the same text ``encode`` gives after its walk (measure, convert, a new encoder).
+        kind = type(value)
+        text: str | None = None
+        if kind is str:
+            if len(value) + 2 <= self.value_cap:  # type: ignore[arg-type]
+                text = _TEXT_ENCODER.encode(value)
+        elif self.value_cap >= 8:  # what ``encode`` counts for a scalar
+            if value is None:
+                text = "null"
+            elif kind is bool:
+                text = "true" if value else "false"
+            elif kind is int:
+                text = int.__repr__(value)
+            elif kind is float and math.isfinite(value):  # type: ignore[arg-type]
+                text = float.__repr__(value)
+        if text is not None and len(text) <= self.inline_limit:
+            return Encoded(text, ())
         return encode(value, inline_limit=self.inline_limit, cap=self.value_cap)
 
     def _note(self, event: Event, writes: _Writes) -> None:
