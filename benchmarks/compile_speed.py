@@ -6,7 +6,9 @@ to end, as ``atomiton compile`` calls it (the median of the repeats); the stages
 apart (resolve+bind+validate+inline, plan, render with layout) so that a slow stage is named, not guessed.
 The floor is Python's own ``compile()`` of the generated module (what importing that much code
 costs anyway); the last column is what running black over the whole module would add, which
-compiling does not do. Machines differ and other work slows a run: compare ``x floor``.
+compiling does not do. Machines differ and other work slows a run: compare ``x floor``, and
+``cpu`` (the process time of ``compile``), which other processes inflate far less than the wall
+clock.
 
     python benchmarks/compile_speed.py [--sizes 10,100,1000,5000,10000] [--repeat 3]
 
@@ -32,8 +34,10 @@ from atomiton.compiler import (
     compile_blueprint,
     layout,
     load_graph,
+    naming,
     plan,
     postprocess,
+    types,
 )
 
 GOALS: Final = {1000: 0.5, 10000: 5.0}  # seconds to compile that many nodes
@@ -105,9 +109,12 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 
 def layout_cache_clear() -> None:
-    """Forget laid-out statements, so that every repeat pays for its own layout."""
+    """Forget laid-out statements, identifiers and port types, so that every repeat pays for
+    its own (a first compilation in a process finds these memos empty)."""
     layout._black.cache_clear()
     layout._black_element.cache_clear()
+    naming.identifier.cache_clear()
+    types._parse.cache_clear()
 
 
 def measure(
@@ -117,7 +124,9 @@ def measure(
     runs: dict[str, list[float]] = {}
     for _ in range(repeat):
         layout_cache_clear()
+        cpu = time.process_time()
         compiled, t_compile = timed(lambda: compile_blueprint(path, options=options))
+        cpu = time.process_time() - cpu
         graph, t_build = timed(lambda: load_graph(path, options=options))
         schedule, t_plan = timed(lambda: plan.plan_graph(graph))
         # Render lays the module out as black would (compiler/layout.py); black over the whole
@@ -125,7 +134,13 @@ def measure(
         layout_cache_clear()
         _, t_render = timed(lambda: codegen.render_module(graph, schedule, options))
         # The source map is recorded while rendering (compiler/writer.py): no stage of its own.
-        stages = {"compile": t_compile, "build": t_build, "plan": t_plan, "render": t_render}
+        stages = {
+            "compile": t_compile,
+            "cpu": cpu,
+            "build": t_build,
+            "plan": t_plan,
+            "render": t_render,
+        }
         # Floor: what Python itself takes to turn the same module into bytecode, a cost any
         # producer of this much code pays at import.
         _, stages["floor"] = timed(lambda: compile(compiled.code, str(path), "exec"))
@@ -144,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     header = (
-        f"{'shape':<7}{'nodes':>7}{'compile':>9}{'ms/node':>9}{'growth':>8}{'build':>9}"
+        f"{'shape':<7}{'nodes':>7}{'compile':>9}{'cpu':>9}{'ms/node':>9}{'growth':>8}{'build':>9}"
         f"{'plan':>9}{'render':>9}{'floor':>9}{'x floor':>9}{'(black over all)':>18}"
     )
     print(header)
@@ -168,7 +183,8 @@ def main() -> None:
                     growth = f"{math.log(total / previous[1]) / math.log(size / previous[0]):.2f}"
                 previous = (size, total)
                 print(
-                    f"{shape:<7}{size:>7}{total:>9.3f}{1000 * total / size:>9.3f}{growth:>8}"
+                    f"{shape:<7}{size:>7}{total:>9.3f}{times['cpu']:>9.3f}"
+                    f"{1000 * total / size:>9.3f}{growth:>8}"
                     f"{times['build']:>9.3f}{times['plan']:>9.3f}{times['render']:>9.3f}"
                     f"{times['floor']:>9.3f}{total / times['floor']:>9.1f}"
                     f"{times.get('black', math.nan):>18.3f}"
