@@ -25,6 +25,7 @@ def test_public_surface_is_pinned() -> None:
         "RunTimeoutError",
         "__version__",
         "compile_blueprint",
+        "recorded_pins",
     ]
     for name in atomiton.__all__:
         assert getattr(atomiton, name) is not None
