@@ -149,7 +149,7 @@ def test_the_plan_decides_for_the_nodes_of_bodies_too() -> None:
 
 def test_a_node_result_type_comes_from_its_spec_not_its_module() -> None:
     graph = load_graph(GOLDEN / "hello" / "blueprint.yaml")
-    builder = _ModuleBuilder(graph, plan_graph(graph), Path.cwd())
+    builder = _ModuleBuilder(graph, plan_graph(graph), Path.cwd(), {})
     code = registry.get("code")
     assert code is not None
     # A module that cannot be imported: only the declared ports can give the type.

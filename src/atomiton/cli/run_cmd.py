@@ -32,7 +32,6 @@ from .params import compile_options, effective_search_path, search_path_option
 from . import status
 from .outputs import outputs_data, print_outputs
 from .report import Reporter, stdout_console
-from .resume import cache_options, note_resumed
 from .settings import project_settings
 from .watch import RunWatcher
 
@@ -302,6 +301,8 @@ def _closing(
             if recorder.error is not None:
                 reporter.warning(f"the run was not recorded: {recorder.error}")
             elif resumed is not None and recorder.run_ids:
+                from .resume import note_resumed
+
                 note_resumed(recorder.db_path, recorder.run_ids[-1], resumed, reporter)
 
 
@@ -513,6 +514,8 @@ def run_command(
     token = CancelToken()
     blueprint = module.BLUEPRINT
     watcher = RunWatcher(blueprint.name or blueprint.id, console=reporter.console, events=events)
+    from .resume import cache_options
+
     cache = cache_options(
         blueprint,
         file,
