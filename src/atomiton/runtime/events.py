@@ -3,6 +3,9 @@
 Every event carries when it happened (``timestamp``, seconds since the epoch) and which run it
 belongs to (``run_id``, unique and sortable by start time), so one hook can watch many concurrent runs.
 Building and delivering events is ``hooks.py``'s job; deciding when to emit is ``execution.py``'s.
+The two events of every node have positional factories (``node_started_event``,
+``node_completed_event``) that fill a draft and make it the frozen class, the cheapest way to
+build a frozen dataclass in Python.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ class's ``node_started``/``node_completed``, which ask the run's ``checks`` flag
 Cost: the two events of every node are built and delivered here with the calls written out.
 Timestamps come from the monotonic clock read for durations anyway, offset to wall time once per
 run. Runs whose nodes all run inline in one thread (``Blueprint``: no ``thread``/``process``
-node, no node timeout) deliver without the lock, which only orders deliveries between threads.
+node, no node timeout: ``Blueprint.one_thread``) deliver without the lock, which only orders
+deliveries between threads; it is re-entrant because a hook may call back into its run. When no
+hook wants an event the boundaries feed (``BOUNDARY_EVENTS``) and there is no trace, the run
+keeps its unobserved boundaries (``watches_nodes``), so a hook of run events costs no node.
 """
 
 from __future__ import annotations
@@ -125,8 +128,8 @@ class RunReport:
         t = perf_counter()
         # Node i's slots are written only by the thread running it, and the trace has its own
         # lock: the run's lock is needed only to deliver one event at a time.
+        self.status[i] = RUNNING
         self.t_start[i] = t
-        self.status[i] = 1  # RUNNING, as a constant (a global's load costs a little per node)
         if self.trace is not None:
             self.trace.started(i)
             self.trace.attempt(i)
