@@ -248,3 +248,69 @@ def test_what_compiling_keeps_alive_is_not_left_for_the_next_young_collection(
     finally:
         gc.unfreeze()
         (gc.enable if was else gc.disable)()
+
+
+# -- tuples too long for their line (the source map's file table) ----------------------------------
+
+tuple_items = st.one_of(
+    st.text(alphabet=st.sampled_from("ab_/.:é字 '\""), max_size=40).map(layout.string),
+    st.integers(-5, 10**6).map(str),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(items=st.lists(tuple_items, min_size=2, max_size=6), indent=st.sampled_from([4, 8, 12]))
+def test_a_long_tuple_element_is_exploded_as_black_explodes_it(
+    items: list[str], indent: int
+) -> None:
+    expression = f"({', '.join(items)})"
+    by_black = layout._reindent(
+        layout._black_element(expression, layout.LINE_LENGTH - indent), indent
+    )
+    assert layout.element(expression, indent) == by_black
+
+
+def test_a_deeply_included_flow_is_laid_out_without_black(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file of the source map's table names where it was included from: long tuples."""
+    calls: list[str] = []
+    real = layout.black.format_str
+
+    def counted(text: str, *, mode: object) -> str:
+        calls.append(text)
+        return real(text, mode=mode)  # type: ignore[arg-type]
+
+    interface = (
+        "interface:\n  inputs: [{id: value, dataType: any, default: 0}]\n"
+        "  outputs: [{id: result, dataType: any}]\n"
+    )
+    child = "leaf_with_a_rather_long_file_name_for_the_table.yaml"
+    for level in range(4):
+        if level == 0:  # two nodes: one alone is written ``nodes=(...,)``, which black lays out
+            nodes = "".join(
+                f"  - {{id: {n}, type: code, parameters: {{code: 'return data'}}}}\n" for n in "cd"
+            )
+            edges = "  - {source: input.value, target: c}\n  - {source: c, target: d}\n"
+            last = "d"
+        else:  # the child twice: two entries in the file table
+            nodes = "".join(
+                f"  - {{id: {n}, type: blueprint, parameters: {{path: {child}}}}}\n" for n in "ce"
+            )
+            edges = (
+                "  - {source: input.value, target: c, targetHandle: value}\n"
+                "  - {source: c, sourceHandle: result, target: e, targetHandle: value}\n"
+            )
+            last = "e, sourceHandle: result"
+        name = f"level_{level}_of_a_nesting_that_makes_long_include_chains.yaml"
+        (tmp_path / name).write_text(
+            f"id: l{level}\n{interface}nodes:\n{nodes}edges:\n{edges}"
+            f"  - {{source: {last}, target: output, targetHandle: result}}\n"
+        )
+        child = name
+    monkeypatch.setattr(layout.black, "format_str", counted)
+    layout._black.cache_clear()
+    layout._black_element.cache_clear()
+    compiled = compile_blueprint(tmp_path / child, options=CompileOptions(root=tmp_path))
+    assert [call for call in calls if not call.startswith('"""')] == []
+    assert '"level_0_of_a_nesting_that_makes_long_include_chains.yaml",\n' in compiled.code

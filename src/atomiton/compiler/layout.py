@@ -64,7 +64,7 @@ def element(expression: str, indent: int) -> str:
     if "\n" not in expression:
         if indent + str_width(line) <= LINE_LENGTH:
             return line
-        split = _split_call(expression, indent, ",")
+        split = _split_call(expression, indent, ",") or _split_tuple(expression, indent, ",")
         if split is not None:
             return split
     return _reindent(_black_element(expression, LINE_LENGTH - indent), indent)
@@ -133,6 +133,22 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
         return None
     lines = "\n".join(f"{pad}    {part}," for part in parts)
     return f"{head}\n{lines}\n{pad}){suffix}"
+
+
+def _split_tuple(text: str, indent: int, suffix: str) -> str | None:
+    """A parenthesised tuple too long for its line, one item per line as black explodes it
+    (a tuple's brackets always are, once split: the source map's file table holds many)."""
+    if not text.startswith("(") or _final_call_bracket(text) != 0:
+        return None
+    body = text[1:-1]
+    if not body or body.rstrip().endswith(","):
+        return None
+    parts = top_level_parts(body)
+    if len(parts) < 2 or any(indent + 5 + str_width(part) > LINE_LENGTH for part in parts):
+        return None
+    pad = " " * indent
+    lines = "\n".join(f"{pad}    {part}," for part in parts)
+    return f"(\n{lines}\n{pad}){suffix}"
 
 
 def top_level_parts(body: str) -> list[str]:
