@@ -41,6 +41,7 @@ COMPLETED = {
     "duration": 0.5,
     "attempts": 2,
     "value": (1, 2),
+    "supplied": "cached",
 }
 
 
