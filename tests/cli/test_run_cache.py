@@ -255,7 +255,11 @@ def test_a_blueprint_with_errors_leaves_no_entry(cli: Invoke, write: WriteBluepr
 def test_a_file_written_during_the_compile_is_not_cached(
     cli: Invoke, write: WriteBlueprint
 ) -> None:
-    write("hello.yaml", HELLO)  # just written: it may still be changing
+    # Dated after the compile starts, as a file still being written is (a file written just
+    # before it may look older than the settle window on a busy machine).
+    path = write("hello.yaml", HELLO)
+    future = time.time() + 60
+    os.utime(path, (future, future))
     assert cli("run", "hello.yaml").exit_code == 0
     assert _entries() == []
 
