@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +36,8 @@ from .ir import (
     Template,
     TemplateExpr,
 )
-from black.strings import str_width
 
-from . import layout, verify
+from . import layout, task_slots, verify
 from .bound import ERROR_PORT
 from .cache_policy import cache_use, stream_nodes
 from .literals import docstring_text, comment_text, is_immutable, is_static, literal
@@ -107,126 +105,6 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     return RenderedModule(code, out.line_map(), versions)
 
 
-# A state slot named in generated code: ``s.total`` or the guard ``hasattr(s, "total")``.
-_SLOT_READ = re.compile(r"\bs\.([A-Za-z_]\w*)|\bhasattr\(s, [\"']([A-Za-z_]\w*)[\"']\)")
-
-
-class _TaskSlots:
-    """Which state slots each task writes (and which node writes each), and which of the slots
-    its ancestors wrote it reads.
-
-    Writes are the task's own nodes' slots; reads are found in the task's generated statements,
-    so a guard on a node two tasks up counts as surely as an input edge. A name that only looks
-    like a slot read (in embedded code) is kept only when an ancestor task writes that slot.
-    """
-
-    def __init__(self, builder: _ModuleBuilder, views: list[TaskView]) -> None:
-        plan = builder.plan
-        by_name = {view.name: view for view in views}
-        self.writer: dict[str, int] = {}
-        self.writes: list[list[str]] = []
-        self.makers: list[list[int]] = []  # per written slot, the index of the node writing it
-        for t, task in enumerate(plan.tasks):
-            own = [
-                (name, i)
-                for i in task.nodes
-                for name, _ in builder._state_fields((builder.graph.nodes[i],))
-            ]
-            self.writes.append([name for name, _ in own])
-            self.makers.append([i for _, i in own])
-            for name, _ in own:
-                self.writer[name] = t
-        ancestors: list[set[int]] = []
-        for task in plan.tasks:
-            seen = set(task.after)
-            for d in task.after:
-                seen |= ancestors[d]
-            ancestors.append(seen)
-        self.reads: list[list[str]] = []
-        for t in range(len(plan.tasks)):
-            view = by_name[f"_task_{t}"]
-            texts = [
-                _view_text(node)
-                for part in (view, *(by_name[p] for p in view.parts))
-                for node in part.nodes
-            ]
-            found = _slots_in("\n".join(texts))
-            self.reads.append(
-                sorted(name for name in found if self.writer.get(name, t) in ancestors[t])
-            )
-
-    def results(self, text: str) -> list[str]:
-        """The slots the outputs expression ``text`` reads, in the order of first use."""
-        return [name for name in dict.fromkeys(_slots_in_order(text)) if name in self.writer]
-
-
-def _view_text(node: NodeView) -> str:
-    return "\n".join(
-        [*(f.text for f in node.functions), node.statement, node.guard or "", *node.after]
-    )
-
-
-def _slots_in_order(text: str) -> list[str]:
-    return [a or b for a, b in _SLOT_READ.findall(text)]
-
-
-def _slots_in(text: str) -> set[str]:
-    return set(_slots_in_order(text))
-
-
-# Above this size the ``_TASKS`` tuple is laid out here, as black would, rather than by black:
-# a 10,000-node chain names 10,000 slots, which black takes seconds to format.
-_LARGE_TASKS = 4000
-
-
-def _tasks_tuple(items: list[str]) -> str:
-    if sum(map(len, items)) <= _LARGE_TASKS:
-        return layout.exploded("_TASKS: Final = (", items, ")", 0)
-    return "_TASKS: Final = (\n" + "".join(_exploded_call(item, 4) for item in items) + ")"
-
-
-def _exploded_call(call: str, indent: int) -> str:
-    """``f(a, b=(x, y))`` as one element of an exploded collection, laid out as black does:
-    on one line if it fits, else its arguments on one line, else one per line, each tuple
-    argument split the same way."""
-    pad = " " * indent
-    if indent + len(call) + 1 <= layout.LINE_LENGTH:
-        return f"{pad}{call},\n"
-    head, body = call[: call.index("(") + 1], call[call.index("(") + 1 : -1]
-    if indent + 4 + len(body) <= layout.LINE_LENGTH:
-        return f"{pad}{head}\n{pad}    {body}\n{pad}),\n"
-    lines = [f"{pad}{head}\n"]
-    for arg in _top_level_split(body):
-        if indent + 4 + len(arg) + 1 <= layout.LINE_LENGTH or not arg.endswith(")"):
-            lines.append(f"{pad}    {arg},\n")
-        else:
-            lines.append(_exploded_call(arg, indent + 4))
-    lines.append(f"{pad}),\n")
-    return "".join(lines)
-
-
-def _top_level_split(body: str) -> list[str]:
-    """``body`` split at its top-level commas (the elements hold no commas in strings)."""
-    parts, depth, start = [], 0, 0
-    for k, char in enumerate(body):
-        if char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(body[start:k].strip())
-            start = k + 1
-    last = body[start:].strip()
-    if last:
-        parts.append(last)
-    return parts
-
-
-def _names(names: list[str]) -> str:
-    """A tuple literal of slot names."""
-    return f"({', '.join(literal(n) for n in names)}{',' if len(names) == 1 else ''})"
-
-
 class _ModuleBuilder:
     def __init__(
         self, graph: Graph, plan: Plan, root: Path, versions: Mapping[str, str] | None = None
@@ -266,35 +144,21 @@ class _ModuleBuilder:
         for t, task in enumerate(self.plan.tasks):
             views = [self._node_view(i, graph.nodes[i]) for i in task.nodes]
             if len(views) <= _NODES_PER_FUNCTION:
-                tasks.append(TaskView(f"_task_{t}", views, [], _reads_inputs(views)))
+                tasks.append(TaskView(f"_task_{t}", views, [], task_slots.reads_inputs(views)))
                 continue
             parts = [
                 TaskView(
                     f"_task_{t}_part_{k + 1}",
                     chunk := views[start : start + _NODES_PER_FUNCTION],
                     [],
-                    _reads_inputs(chunk),
+                    task_slots.reads_inputs(chunk),
                 )
                 for k, start in enumerate(range(0, len(views), _NODES_PER_FUNCTION))
             ]
             tasks.append(TaskView(f"_task_{t}", [], [part.name for part in parts]))
             tasks.extend(parts)
-        slots = _TaskSlots(self, tasks)
-        task_items = []
-        for t, task in enumerate(self.plan.tasks):
-            args = [f"_task_{t}"]
-            if task.after:
-                args.append(f"after=({', '.join(map(str, task.after))},)")
-            if task.mode != "inline":
-                args.append(f"mode={literal(task.mode)}")
-            # What crosses between tasks, for an executor whose tasks share no memory.
-            if slots.reads[t]:
-                args.append(f"reads={_names(slots.reads[t])}")
-            if slots.writes[t]:
-                args.append(f"writes={_names(slots.writes[t])}")
-                makers = ", ".join(map(str, slots.makers[t]))
-                args.append(f"makers=({makers}{',' if len(slots.makers[t]) == 1 else ''})")
-            task_items.append(f"_rt.Task({', '.join(args)})")
+        slots = task_slots.TaskSlots(self.plan, graph.nodes, self._state_fields, tasks)
+        task_items = task_slots.task_items(self.plan, slots)
         outputs = []
         for o in graph.outputs:
             name = self.output_field(o.port.name)
@@ -390,10 +254,11 @@ class _ModuleBuilder:
             constants=self.constants,
             bodies=self.bodies,
             tasks=tasks,
-            tasks_tuple=_tasks_tuple(task_items),
+            tasks_tuple=task_slots.tasks_tuple(task_items),
             outputs_return=layout.fit(f"return Outputs({output_values})", 4),
             run_tasks=layout.fit(
-                f"ex.run_tasks(_TASKS, s, results={_names(slots.results(output_values))})", 4
+                f"ex.run_tasks(_TASKS, s, results={task_slots.names_tuple(slots.results(output_values))})",
+                4,
             ),
             uses_field=self.uses_field,
             pin_types=[
@@ -568,12 +433,12 @@ class _ModuleBuilder:
         # Asked on the slow path only: is the node's value supplied (pinned, cached, ...)?
         serve_args = f"{index}, s, {literal(attr)}, {self._key_values(node)}"
         if decision.policy:
-            serve = _serve_header(f"{serve_args}, True", 4 + extra)
+            serve = layout.serve_header(f"{serve_args}, True", 4 + extra)
             statement = layout.fit(
                 f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 8 + extra
             )
         else:
-            serve = _serve_header(serve_args, 8 + extra)
+            serve = layout.serve_header(serve_args, 8 + extra)
             statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 12 + extra)
         after = []
         if node.settings.on_error == "branch":
@@ -803,44 +668,6 @@ class _ModuleBuilder:
         if not expr.path:
             return root
         return f"_rt.lookup({root}, ({', '.join(literal(p) for p in expr.path)},), {literal(expr.text)})"
-
-
-_READS_INPUTS = re.compile(r"\binputs\b")
-
-
-def _reads_inputs(nodes: list[NodeView]) -> bool:
-    """Whether any of the nodes' code reads the flow's inputs (else no ``inputs`` local)."""
-    return any(
-        _READS_INPUTS.search(text)
-        for node in nodes
-        for text in (node.statement, node.serve, *(function.text for function in node.functions))
-    )
-
-
-def _serve_header(args: str, indent: int) -> str:
-    """``if not (ex.slow and ex.serve(<args>)):`` at ``indent``, laid out as black would.
-
-    Written by hand for the shapes black gives it (one line; the test on its own line; split
-    at ``and``; the call's arguments on one line; one per line), as every node has one and
-    black costs milliseconds a statement; anything longer still goes to black.
-    """
-    call = f"ex.serve({args})"
-    line = f"if not (ex.slow and {call}):"
-    if indent + str_width(line) <= layout.LINE_LENGTH:
-        return line
-    pad = " " * indent
-    if indent + 4 + str_width(f"ex.slow and {call}") <= layout.LINE_LENGTH:
-        return f"if not (\n{pad}    ex.slow and {call}\n{pad}):"
-    if indent + 4 + str_width(f"and {call}") <= layout.LINE_LENGTH:
-        return f"if not (\n{pad}    ex.slow\n{pad}    and {call}\n{pad}):"
-    head = f"if not (\n{pad}    ex.slow\n{pad}    and ex.serve("
-    tail = f"\n{pad}    )\n{pad}):"
-    if indent + 8 + str_width(args) <= layout.LINE_LENGTH:
-        return f"{head}\n{pad}        {args}{tail}"
-    parts = layout.top_level_parts(args)
-    if all(indent + 9 + str_width(part) <= layout.LINE_LENGTH for part in parts):
-        return head + "".join(f"\n{pad}        {part}," for part in parts) + tail
-    return f"if {layout.condition(f'not (ex.slow and {call})', indent)}:"
 
 
 def _subflow_argument(node: Node, bodies: list[str]) -> str:
