@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from atomiton.compiler import CompileOptions, compile_blueprint
-from atomiton.compiler.codegen import _serve_header
+from atomiton.compiler.layout import serve_header as _serve_header
 from atomiton.compiler.layout import BLACK_MODE
 
 

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
 from ..errors import BlueprintError
 from ..naming import pascal_case, snake_case
 from ..nodes.registry import BUILTIN_PACKAGE
@@ -37,12 +35,11 @@ from .ir import (
     Template,
     TemplateExpr,
 )
-from black.strings import str_width
 
-from . import layout, verify
+from . import blueprint_text, layout, reads, task_slots, verify
 from .bound import ERROR_PORT
 from .cache_policy import cache_use, stream_nodes
-from .literals import docstring_text, comment_text, is_immutable, is_static, literal
+from .literals import comment_text, is_immutable, is_static, literal
 from .module_text import BodyView, ModuleView, NodeView, TaskView, write_module, write_source_map
 from .naming import STATE_RESERVED, Namer, identifier
 from .node_code import NodeCode
@@ -107,126 +104,6 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     return RenderedModule(code, out.line_map(), versions)
 
 
-# A state slot named in generated code: ``s.total`` or the guard ``hasattr(s, "total")``.
-_SLOT_READ = re.compile(r"\bs\.([A-Za-z_]\w*)|\bhasattr\(s, [\"']([A-Za-z_]\w*)[\"']\)")
-
-
-class _TaskSlots:
-    """Which state slots each task writes (and which node writes each), and which of the slots
-    its ancestors wrote it reads.
-
-    Writes are the task's own nodes' slots; reads are found in the task's generated statements,
-    so a guard on a node two tasks up counts as surely as an input edge. A name that only looks
-    like a slot read (in embedded code) is kept only when an ancestor task writes that slot.
-    """
-
-    def __init__(self, builder: _ModuleBuilder, views: list[TaskView]) -> None:
-        plan = builder.plan
-        by_name = {view.name: view for view in views}
-        self.writer: dict[str, int] = {}
-        self.writes: list[list[str]] = []
-        self.makers: list[list[int]] = []  # per written slot, the index of the node writing it
-        for t, task in enumerate(plan.tasks):
-            own = [
-                (name, i)
-                for i in task.nodes
-                for name, _ in builder._state_fields((builder.graph.nodes[i],))
-            ]
-            self.writes.append([name for name, _ in own])
-            self.makers.append([i for _, i in own])
-            for name, _ in own:
-                self.writer[name] = t
-        ancestors: list[set[int]] = []
-        for task in plan.tasks:
-            seen = set(task.after)
-            for d in task.after:
-                seen |= ancestors[d]
-            ancestors.append(seen)
-        self.reads: list[list[str]] = []
-        for t in range(len(plan.tasks)):
-            view = by_name[f"_task_{t}"]
-            texts = [
-                _view_text(node)
-                for part in (view, *(by_name[p] for p in view.parts))
-                for node in part.nodes
-            ]
-            found = _slots_in("\n".join(texts))
-            self.reads.append(
-                sorted(name for name in found if self.writer.get(name, t) in ancestors[t])
-            )
-
-    def results(self, text: str) -> list[str]:
-        """The slots the outputs expression ``text`` reads, in the order of first use."""
-        return [name for name in dict.fromkeys(_slots_in_order(text)) if name in self.writer]
-
-
-def _view_text(node: NodeView) -> str:
-    return "\n".join(
-        [*(f.text for f in node.functions), node.statement, node.guard or "", *node.after]
-    )
-
-
-def _slots_in_order(text: str) -> list[str]:
-    return [a or b for a, b in _SLOT_READ.findall(text)]
-
-
-def _slots_in(text: str) -> set[str]:
-    return set(_slots_in_order(text))
-
-
-# Above this size the ``_TASKS`` tuple is laid out here, as black would, rather than by black:
-# a 10,000-node chain names 10,000 slots, which black takes seconds to format.
-_LARGE_TASKS = 4000
-
-
-def _tasks_tuple(items: list[str]) -> str:
-    if sum(map(len, items)) <= _LARGE_TASKS:
-        return layout.exploded("_TASKS: Final = (", items, ")", 0)
-    return "_TASKS: Final = (\n" + "".join(_exploded_call(item, 4) for item in items) + ")"
-
-
-def _exploded_call(call: str, indent: int) -> str:
-    """``f(a, b=(x, y))`` as one element of an exploded collection, laid out as black does:
-    on one line if it fits, else its arguments on one line, else one per line, each tuple
-    argument split the same way."""
-    pad = " " * indent
-    if indent + len(call) + 1 <= layout.LINE_LENGTH:
-        return f"{pad}{call},\n"
-    head, body = call[: call.index("(") + 1], call[call.index("(") + 1 : -1]
-    if indent + 4 + len(body) <= layout.LINE_LENGTH:
-        return f"{pad}{head}\n{pad}    {body}\n{pad}),\n"
-    lines = [f"{pad}{head}\n"]
-    for arg in _top_level_split(body):
-        if indent + 4 + len(arg) + 1 <= layout.LINE_LENGTH or not arg.endswith(")"):
-            lines.append(f"{pad}    {arg},\n")
-        else:
-            lines.append(_exploded_call(arg, indent + 4))
-    lines.append(f"{pad}),\n")
-    return "".join(lines)
-
-
-def _top_level_split(body: str) -> list[str]:
-    """``body`` split at its top-level commas (the elements hold no commas in strings)."""
-    parts, depth, start = [], 0, 0
-    for k, char in enumerate(body):
-        if char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(body[start:k].strip())
-            start = k + 1
-    last = body[start:].strip()
-    if last:
-        parts.append(last)
-    return parts
-
-
-def _names(names: list[str]) -> str:
-    """A tuple literal of slot names."""
-    return f"({', '.join(literal(n) for n in names)}{',' if len(names) == 1 else ''})"
-
-
 class _ModuleBuilder:
     def __init__(
         self, graph: Graph, plan: Plan, root: Path, versions: Mapping[str, str] | None = None
@@ -266,35 +143,21 @@ class _ModuleBuilder:
         for t, task in enumerate(self.plan.tasks):
             views = [self._node_view(i, graph.nodes[i]) for i in task.nodes]
             if len(views) <= _NODES_PER_FUNCTION:
-                tasks.append(TaskView(f"_task_{t}", views, [], _reads_inputs(views)))
+                tasks.append(TaskView(f"_task_{t}", views, [], task_slots.reads_inputs(views)))
                 continue
             parts = [
                 TaskView(
                     f"_task_{t}_part_{k + 1}",
                     chunk := views[start : start + _NODES_PER_FUNCTION],
                     [],
-                    _reads_inputs(chunk),
+                    task_slots.reads_inputs(chunk),
                 )
                 for k, start in enumerate(range(0, len(views), _NODES_PER_FUNCTION))
             ]
             tasks.append(TaskView(f"_task_{t}", [], [part.name for part in parts]))
             tasks.extend(parts)
-        slots = _TaskSlots(self, tasks)
-        task_items = []
-        for t, task in enumerate(self.plan.tasks):
-            args = [f"_task_{t}"]
-            if task.after:
-                args.append(f"after=({', '.join(map(str, task.after))},)")
-            if task.mode != "inline":
-                args.append(f"mode={literal(task.mode)}")
-            # What crosses between tasks, for an executor whose tasks share no memory.
-            if slots.reads[t]:
-                args.append(f"reads={_names(slots.reads[t])}")
-            if slots.writes[t]:
-                args.append(f"writes={_names(slots.writes[t])}")
-                makers = ", ".join(map(str, slots.makers[t]))
-                args.append(f"makers=({makers}{',' if len(slots.makers[t]) == 1 else ''})")
-            task_items.append(f"_rt.Task({', '.join(args)})")
+        slots = task_slots.TaskSlots(self.plan, graph.nodes, self._state_fields, tasks)
+        task_items = task_slots.task_items(self.plan, slots)
         outputs = []
         for o in graph.outputs:
             name = self.output_field(o.port.name)
@@ -329,56 +192,31 @@ class _ModuleBuilder:
             layout.fit(f"from {module} import {name} as {alias}", 0)
             for (module, name), alias in self.user_imports.items()
         )
-        title = graph.name or graph.id
         source = self._path(graph.display)
-        docstring = docstring_text(
-            f"{title}: generated by atomiton {__version__} from {source}. Do not edit.\n\n"
-            f"Source sha256: {graph.sha256}"
-            + (f"\n\n{graph.description.strip()}" if graph.description.strip() else "")
-        )
-        blueprint_args = [
-            f"id={literal(graph.id)}",
-            f"name={literal(graph.name)}",
-            f"version={literal(graph.version)}",
-            f"source={literal(source)}",
-            f"sha256={literal(graph.sha256)}",
+        producers = [
+            (
+                self.output_field(o.port.name),
+                self.index_of[o.binding.node] if isinstance(o.binding, FromNode) else -1,
+            )
+            for o in graph.outputs
         ]
-        if graph.concurrency is not None:
-            blueprint_args.append(f"concurrency={literal(graph.concurrency)}")
-        if graph.timeout is not None:
-            blueprint_args.append(f"timeout={literal(graph.timeout)}")
-        if graph.cache:
-            blueprint_args.append("cache=True")
-        if graph.metadata:
-            blueprint_args.append(f"metadata={literal(dict(graph.metadata))}")
-        if graph.executor is not None:
-            blueprint_args.append(f"executor={literal(graph.executor)}")
-        if graph.outputs:
-            # Which node produces each output: a result that does not fit blames that node.
-            pairs = [
-                f"({literal(self.output_field(o.port.name))}, "
-                f"{self.index_of[o.binding.node] if isinstance(o.binding, FromNode) else -1})"
-                for o in graph.outputs
-            ]
-            blueprint_args.append(f"outputs=({', '.join(pairs)}{',' if len(pairs) == 1 else ''})")
-        node_infos = layout.exploded(
-            "nodes=(", [self._node_info(n) for n in self.all_nodes], ")", 4, trailing=","
-        )
-        blueprint = "\n".join(
-            [
-                "BLUEPRINT: Final = _rt.Blueprint(",
-                *(f"    {layout.element(arg, 4)}" for arg in blueprint_args),
-                f"    {node_infos}",
-                ")",
-            ]
-        )
+        infos = [
+            blueprint_text.node_info(
+                n,
+                self._path(n.span.path) if n.span.path != graph.display else None,
+                cache_use(n, self.streams),
+                self.versions[n.id],
+            )
+            for n in self.all_nodes
+        ]
+        blueprint = blueprint_text.blueprint_constant(graph, source, producers, infos)
         output_values = ", ".join(
             f"{self.output_field(o.port.name)}={self._guarded_value(o.binding)}"
             for o in graph.outputs
         )
         inputs_required = any(p.default is MISSING for p in graph.inputs)
         view = ModuleView(
-            docstring=layout.fit(f'"""{docstring}\n"""', 0, force=True),
+            docstring=blueprint_text.module_docstring(graph, source),
             imports=imports,
             user_imports=user_imports,
             blueprint=blueprint,
@@ -390,10 +228,11 @@ class _ModuleBuilder:
             constants=self.constants,
             bodies=self.bodies,
             tasks=tasks,
-            tasks_tuple=_tasks_tuple(task_items),
+            tasks_tuple=task_slots.tasks_tuple(task_items),
             outputs_return=layout.fit(f"return Outputs({output_values})", 4),
             run_tasks=layout.fit(
-                f"ex.run_tasks(_TASKS, s, results={_names(slots.results(output_values))})", 4
+                f"ex.run_tasks(_TASKS, s, results={task_slots.names_tuple(slots.results(output_values))})",
+                4,
             ),
             uses_field=self.uses_field,
             pin_types=[
@@ -500,41 +339,6 @@ class _ModuleBuilder:
             return python_type(parse_type(node.outputs[0].type) or ANY)
         return "Any"
 
-    def _node_info(self, node: Node) -> str:
-        args = [
-            f"id={literal(node.id)}",
-            f"type={literal(node.type)}",
-            f"line={node.span.line}",
-            f"column={node.span.column}",
-        ]
-        if node.span.path != self.graph.display:
-            args.append(f"source={literal(self._path(node.span.path))}")
-        weight = node.spec.weight if node.spec is not None else 100
-        if weight != 100:
-            args.append(f"weight={weight}")
-        settings = node.settings
-        if settings.retries:
-            args.append(f"retries={settings.retries}")
-            args.append(f"retry_delay={literal(settings.retry_delay)}")
-        if settings.timeout is not None:
-            args.append(f"timeout={literal(settings.timeout)}")
-        if settings.on_error != "fail":
-            args.append(f"on_error={literal(settings.on_error)}")
-        execution = (
-            node.spec.execution
-            if node.spec is not None
-            else str(node.params.get("execution", "inline"))
-        )
-        if execution != "inline":
-            args.append(f"execution={literal(execution)}")
-        if node.skipped:
-            args.append("enabled=False")
-        use = cache_use(node, self.streams)
-        if use != "off":
-            args.append(f"cache={literal(use)}")
-        args.append(f"version={literal(self.versions[node.id])}")
-        return f"_rt.NodeInfo({', '.join(args)})"
-
     # -- nodes -----------------------------------------------------------------------------------
 
     def _module(self, spec: NodeSpec) -> str:
@@ -566,14 +370,14 @@ class _ModuleBuilder:
         else:
             fn, args = self._user_call(node)
         # Asked on the slow path only: is the node's value supplied (pinned, cached, ...)?
-        serve_args = f"{index}, s, {literal(attr)}, {self._key_values(node)}"
+        serve_args = f"{index}, s, {literal(attr)}, {reads.key_values(node, self._value)}"
         if decision.policy:
-            serve = _serve_header(f"{serve_args}, True", 4 + extra)
+            serve = layout.serve_header(f"{serve_args}, True", 4 + extra)
             statement = layout.fit(
                 f"s.{attr} = ex.call({index}, {fn}, {', '.join(args)})", 8 + extra
             )
         else:
-            serve = _serve_header(serve_args, 8 + extra)
+            serve = layout.serve_header(serve_args, 8 + extra)
             statement = layout.fit(f"s.{attr} = {fn}({', '.join(args)})", 12 + extra)
         after = []
         if node.settings.on_error == "branch":
@@ -598,51 +402,6 @@ class _ModuleBuilder:
             f"s.{attr}",
             serve,
         )
-
-    def _key_values(self, node: Node) -> str:
-        """The tuple of every value the node's call depends on, for ``Execution.serve``.
-
-        Its inputs, then the values its parameters' templates read, then what its code reads
-        (``inputs.<name>``), each once, in that order; constants are left out (they are part
-        of the node's code, not of its input).
-        """
-        found: list[str] = []
-
-        def add(expression: str) -> None:
-            if expression not in found:
-                found.append(expression)
-
-        def walk(value: object) -> None:
-            if isinstance(value, (FromNode, FromInput)):
-                add(self._value(value))
-            elif isinstance(value, FromTemplate):
-                walk(value.template)
-            elif isinstance(value, Template):
-                for part in value.parts:
-                    if isinstance(part, TemplateExpr):
-                        if part.root == "env":
-                            add(f"_rt.env({literal(part.path[0])})")
-                        elif part.root == "now":
-                            add("_rt.now()")
-                        else:
-                            walk(part.root)
-            elif isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    walk(item)
-
-        for bound in node.inputs.values():
-            walk(bound)
-        compiled = {function.param for function in node.code}
-        for name, value in node.params.items():
-            if name not in compiled:
-                walk(value)
-        for function in node.code:
-            for _, binding in function.reads:
-                walk(binding)
-        return f"({', '.join(found)}{',' if len(found) == 1 else ''})"
 
     def _spec_call(self, node: Node, spec: NodeSpec) -> tuple[str, list[str]]:
         module = self._module(spec)
@@ -803,44 +562,6 @@ class _ModuleBuilder:
         if not expr.path:
             return root
         return f"_rt.lookup({root}, ({', '.join(literal(p) for p in expr.path)},), {literal(expr.text)})"
-
-
-_READS_INPUTS = re.compile(r"\binputs\b")
-
-
-def _reads_inputs(nodes: list[NodeView]) -> bool:
-    """Whether any of the nodes' code reads the flow's inputs (else no ``inputs`` local)."""
-    return any(
-        _READS_INPUTS.search(text)
-        for node in nodes
-        for text in (node.statement, node.serve, *(function.text for function in node.functions))
-    )
-
-
-def _serve_header(args: str, indent: int) -> str:
-    """``if not (ex.slow and ex.serve(<args>)):`` at ``indent``, laid out as black would.
-
-    Written by hand for the shapes black gives it (one line; the test on its own line; split
-    at ``and``; the call's arguments on one line; one per line), as every node has one and
-    black costs milliseconds a statement; anything longer still goes to black.
-    """
-    call = f"ex.serve({args})"
-    line = f"if not (ex.slow and {call}):"
-    if indent + str_width(line) <= layout.LINE_LENGTH:
-        return line
-    pad = " " * indent
-    if indent + 4 + str_width(f"ex.slow and {call}") <= layout.LINE_LENGTH:
-        return f"if not (\n{pad}    ex.slow and {call}\n{pad}):"
-    if indent + 4 + str_width(f"and {call}") <= layout.LINE_LENGTH:
-        return f"if not (\n{pad}    ex.slow\n{pad}    and {call}\n{pad}):"
-    head = f"if not (\n{pad}    ex.slow\n{pad}    and ex.serve("
-    tail = f"\n{pad}    )\n{pad}):"
-    if indent + 8 + str_width(args) <= layout.LINE_LENGTH:
-        return f"{head}\n{pad}        {args}{tail}"
-    parts = layout.top_level_parts(args)
-    if all(indent + 9 + str_width(part) <= layout.LINE_LENGTH for part in parts):
-        return head + "".join(f"\n{pad}        {part}," for part in parts) + tail
-    return f"if {layout.condition(f'not (ex.slow and {call})', indent)}:"
 
 
 def _subflow_argument(node: Node, bodies: list[str]) -> str:

@@ -167,6 +167,53 @@ def top_level_parts(body: str) -> list[str]:
     return parts
 
 
+def exploded_call(call: str, indent: int) -> str:
+    """``f(a, b=(x, y))`` as one element of an exploded collection, laid out as black does:
+    on one line if it fits, else its arguments on one line, else one per line, each tuple
+    argument split the same way."""
+    pad = " " * indent
+    if indent + len(call) + 1 <= LINE_LENGTH:
+        return f"{pad}{call},\n"
+    head, body = call[: call.index("(") + 1], call[call.index("(") + 1 : -1]
+    if indent + 4 + len(body) <= LINE_LENGTH:
+        return f"{pad}{head}\n{pad}    {body}\n{pad}),\n"
+    lines = [f"{pad}{head}\n"]
+    # A one-element tuple's trailing comma leaves an empty last part: black writes none.
+    for arg in [part for part in top_level_parts(body) if part]:
+        if indent + 4 + len(arg) + 1 <= LINE_LENGTH or not arg.endswith(")"):
+            lines.append(f"{pad}    {arg},\n")
+        else:
+            lines.append(exploded_call(arg, indent + 4))
+    lines.append(f"{pad}),\n")
+    return "".join(lines)
+
+
+def serve_header(args: str, indent: int) -> str:
+    """``if not (ex.slow and ex.serve(<args>)):`` at ``indent``, laid out as black would.
+
+    Written by hand for the shapes black gives it (one line; the test on its own line; split
+    at ``and``; the call's arguments on one line; one per line), as every node has one and
+    black costs milliseconds a statement; anything longer still goes to black.
+    """
+    call = f"ex.serve({args})"
+    line = f"if not (ex.slow and {call}):"
+    if indent + str_width(line) <= LINE_LENGTH:
+        return line
+    pad = " " * indent
+    if indent + 4 + str_width(f"ex.slow and {call}") <= LINE_LENGTH:
+        return f"if not (\n{pad}    ex.slow and {call}\n{pad}):"
+    if indent + 4 + str_width(f"and {call}") <= LINE_LENGTH:
+        return f"if not (\n{pad}    ex.slow\n{pad}    and {call}\n{pad}):"
+    head = f"if not (\n{pad}    ex.slow\n{pad}    and ex.serve("
+    tail = f"\n{pad}    )\n{pad}):"
+    if indent + 8 + str_width(args) <= LINE_LENGTH:
+        return f"{head}\n{pad}        {args}{tail}"
+    parts = top_level_parts(args)
+    if all(indent + 9 + str_width(part) <= LINE_LENGTH for part in parts):
+        return head + "".join(f"\n{pad}        {part}," for part in parts) + tail
+    return f"if {condition(f'not (ex.slow and {call})', indent)}:"
+
+
 # A string literal (closed, or running to the end of the text as an unclosed one does), or a
 # bracket or comma outside one: what splitting a statement needs, found without stepping
 # through every character in Python.

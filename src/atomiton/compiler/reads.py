@@ -1,5 +1,6 @@
 """What each node of a graph reads, and what follows from it: dependencies, a stable
-topological order, and which nodes a disabled node takes down with it.
+topological order, which nodes a disabled node takes down with it, and the values a node's
+call depends on as generated code spells them (the key ``Execution.serve`` is asked with).
 
 Plain functions over ``ir`` data, shared by ``validate`` (the one sort), ``bind``, the planner and
 code generation.
@@ -8,7 +9,7 @@ code generation.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from .. import codes
@@ -24,6 +25,7 @@ from .ir import (
     Template,
     TemplateExpr,
 )
+from .literals import literal
 
 
 def stable_topological(nodes: list[Node], position: Mapping[str, int]) -> list[Node]:
@@ -79,6 +81,53 @@ def _collect(value: object, found: list[Binding]) -> None:
 def dependencies(node: Node) -> set[str]:
     """Ids of the nodes whose outputs ``node`` reads."""
     return {b.node for b in bindings_of(node) if isinstance(b, FromNode)}
+
+
+def key_values(node: Node, spell: Callable[[object], str]) -> str:
+    """The tuple of every value the node's call depends on, for ``Execution.serve``, each
+    value spelled by ``spell`` (code generation's expression for a binding in scope).
+
+    Its inputs, then the values its parameters' templates read, then what its code reads
+    (``inputs.<name>``), each once, in that order; constants are left out (they are part
+    of the node's code, not of its input).
+    """
+    found: list[str] = []
+
+    def add(expression: str) -> None:
+        if expression not in found:
+            found.append(expression)
+
+    def walk(value: object) -> None:
+        if isinstance(value, (FromNode, FromInput)):
+            add(spell(value))
+        elif isinstance(value, FromTemplate):
+            walk(value.template)
+        elif isinstance(value, Template):
+            for part in value.parts:
+                if isinstance(part, TemplateExpr):
+                    if part.root == "env":
+                        add(f"_rt.env({literal(part.path[0])})")
+                    elif part.root == "now":
+                        add("_rt.now()")
+                    else:
+                        walk(part.root)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    for bound in node.inputs.values():
+        walk(bound)
+    compiled = {function.param for function in node.code}
+    for name, value in node.params.items():
+        if name not in compiled:
+            walk(value)
+    for function in node.code:
+        for _, binding in function.reads:
+            walk(binding)
+    return f"({', '.join(found)}{',' if len(found) == 1 else ''})"
 
 
 def mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:

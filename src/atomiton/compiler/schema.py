@@ -2,17 +2,16 @@
 
 Atomiton's alternative spellings are accepted here and folded into one form: ``config``/``data``
 for ``parameters``, ``connections`` for ``edges``, ``variables`` for interface inputs, nodes with
-their own ``nodes``/``edges`` (inline groups). Ports and their types and defaults, a node's common
-settings (``enabled``, ``timeout``, ``retries``, ``onError``) and the run's settings are checked
+their own ``nodes``/``edges`` (inline groups). Ports and their types and defaults are checked
 here. The pydantic models of the file and the turning of their validation errors into
 diagnostics at the offending key's YAML position are ``blueprint_models``'s; the file's dialect
-is folded by ``dialects`` before anything here reads it.
+is folded by ``dialects`` before anything here reads it; the run's settings and a node's common
+settings are read and checked by ``settings``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -24,7 +23,6 @@ from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from ..nodes import registry
 from ..nodes.javascript_compile import route_javascript
 from ..nodes.spec import COMMON_SETTINGS
-from ..runtime.main import executor_problem
 from .blueprint_models import (
     BlueprintModel,
     ConnectionModel,
@@ -34,8 +32,9 @@ from .blueprint_models import (
     describe_path,
     validate_model,
 )
+from . import settings
 from .dialects import fold_dialect
-from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, NodeSettings, PortDef
+from .ir import MISSING, BlueprintDoc, EdgeDef, NodeDef, PortDef
 from .source import Path_, SourceFile
 from .types import (
     MAX_TYPE_DEPTH,
@@ -165,10 +164,10 @@ def _document(
             nodes.append(node)
     edges = _edges(model.edges or [], (*loc, "edges"), src, sink)
     edges += _connections(model.connections or [], (*loc, "connections"), src, sink)
-    concurrency, timeout, executor = _runtime_settings(
+    concurrency, timeout, executor = settings.runtime_settings(
         model.settings or {}, (*loc, "settings"), src, sink
     )
-    cache = _cache_setting(model.settings or {}, (*loc, "settings"), src, sink)
+    cache = settings.cache_setting(model.settings or {}, (*loc, "settings"), src, sink)
     return BlueprintDoc(
         id=blueprint_id,
         name=model.name or blueprint_id,
@@ -187,85 +186,6 @@ def _document(
         timeout=timeout,
         cache=cache,
         executor=executor,
-    )
-
-
-def _cache_setting(
-    settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
-) -> bool:
-    """``settings.cache``: ``auto`` turns the node cache on for runs (docs/caching.md)."""
-    value = settings.get("cache", "off")
-    if value not in ("auto", "off"):
-        sink.error(
-            codes.INVALID_BLUEPRINT_SETTING,
-            src.positions.span((*loc, "cache")),
-            setting="cache",
-            message=f"expected 'auto' or 'off', found {value!r}",
-        )
-        return False
-    return bool(value == "auto")
-
-
-def _runtime_settings(
-    settings: Mapping[str, Any], loc: Path_, src: SourceFile, sink: DiagnosticSink
-) -> tuple[int | None, float | None, str | None]:
-    """``settings.runtime``: (concurrency, timeout in seconds, executor); bad values are
-    diagnostics."""
-    runtime = settings.get("runtime")
-    if runtime is None:
-        return None, None, None
-    if not isinstance(runtime, dict):
-        sink.error(
-            codes.INVALID_BLUEPRINT_SETTING,
-            src.positions.span((*loc, "runtime")),
-            setting="runtime",
-            message="expected a mapping of concurrency, timeout and executor",
-        )
-        return None, None, None
-    concurrency = runtime.get("concurrency")
-    if concurrency is not None and (
-        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-    ):
-        sink.error(
-            codes.INVALID_BLUEPRINT_SETTING,
-            src.positions.span((*loc, "runtime", "concurrency")),
-            setting="runtime.concurrency",
-            message=f"expected a whole number >= 1, found {concurrency!r}",
-        )
-        concurrency = None
-    timeout = runtime.get("timeout")
-    if timeout is not None and not is_duration(timeout):
-        sink.error(
-            codes.INVALID_BLUEPRINT_SETTING,
-            src.positions.span((*loc, "runtime", "timeout")),
-            setting="runtime.timeout",
-            message=f"expected a finite number of milliseconds >= 0, found {timeout!r}",
-            hint="0 or no timeout means the run may take as long as it needs",
-        )
-        timeout = None
-    seconds = timeout / 1000 if isinstance(timeout, (int, float)) and timeout > 0 else None
-    executor = runtime.get("executor")
-    problem = None if executor is None else executor_problem(executor)
-    if problem is not None:
-        sink.error(
-            codes.INVALID_BLUEPRINT_SETTING,
-            src.positions.span((*loc, "runtime", "executor")),
-            setting="runtime.executor",
-            message=problem,
-            hint="threads runs on this machine; dask starts a local cluster; "
-            "tcp://host:8786 uses a running Dask scheduler",
-        )
-        executor = None
-    return concurrency, seconds, executor
-
-
-def is_duration(value: object) -> bool:
-    """A number of milliseconds a setting may hold: finite and not negative (not a bool)."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and value >= 0
     )
 
 
@@ -390,7 +310,7 @@ def _node(
         template_spans=template_spans,
         sink=sink,
     )
-    settings = _settings(model, params, param_spans, sink)
+    node_settings = settings.node_settings(model, params, param_spans, sink)
     subflows = _subflows(model, params, param_spans, loc, src, sink, sha256)
     inline = None
     if model.nodes is not None:
@@ -407,7 +327,7 @@ def _node(
         description=model.description or "",
         params=params,
         param_spans=param_spans,
-        settings=settings,
+        settings=node_settings,
         template_spans=template_spans,
         declared_inputs=tuple(
             _port(p, (*loc, "inputPorts", i), src, sink)
@@ -500,69 +420,6 @@ def _subflows(
         else:
             sink.error(codes.SUB_BLUEPRINT_WITHOUT_SOURCE, spans.get(key), node=model.id)
     return tuple(found)
-
-
-def _settings(
-    model: NodeModel, params: dict[str, object], spans: Mapping[str, Span], sink: DiagnosticSink
-) -> NodeSettings:
-    """Take Atomiton's common settings out of the parameters and check them."""
-    # A node type that has a parameter of its own called like a setting (http-request's and
-    # shell-command's ``timeout``) keeps it as a parameter.
-    spec = registry.get(model.type)
-    own = (
-        {(f.alias or n) for n, f in spec.params.model_fields.items()} if spec is not None else set()
-    )
-    found = {
-        key: params.pop(key) for key in list(params) if key in COMMON_SETTINGS and key not in own
-    }
-
-    def bad(key: str, message: str) -> None:
-        sink.error(
-            codes.INVALID_SETTING,
-            spans.get(key),
-            node=model.id,
-            type=model.type,
-            setting=key,
-            message=message,
-        )
-
-    enabled = found.get("enabled", True)
-    if not isinstance(enabled, bool):
-        bad("enabled", "expected true or false")
-        enabled = True
-    timeout = found.get("timeout")
-    timeout_s: float | None = None
-    if timeout is not None:
-        if not is_duration(timeout):
-            bad("timeout", f"expected a finite number of milliseconds >= 0, found {timeout!r}")
-        elif isinstance(timeout, (int, float)) and timeout > 0:
-            timeout_s = timeout / 1000
-    retries = found.get("retries", 0)
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        bad("retries", "expected a whole number >= 0")
-        retries = 0
-    delay = found.get("retryDelay", 1000)
-    if not is_duration(delay):
-        bad("retryDelay", f"expected a finite number of milliseconds >= 0, found {delay!r}")
-        delay = 1000
-    on_error = found.get("onError", "fail")
-    if on_error == "stop":  # Atomiton's older spelling
-        on_error = "fail"
-    if on_error not in ("fail", "continue", "branch"):
-        bad("onError", "expected 'fail', 'continue' or 'branch'")
-        on_error = "fail"
-    cache = found.get("cache", "auto")
-    if cache not in ("auto", "always", "never"):
-        bad("cache", f"expected 'auto', 'always' or 'never', found {cache!r}")
-        cache = "auto"
-    pure = found.get("pure", False)
-    if not isinstance(pure, bool):
-        bad("pure", "expected true or false")
-        pure = False
-    delay_s = delay / 1000 if isinstance(delay, (int, float)) else 1.0
-    return NodeSettings(
-        enabled, timeout_s, retries, delay_s, on_error, cache, pure  # type: ignore[arg-type]
-    )
 
 
 def _edges(raw: list[Any], loc: Path_, src: SourceFile, sink: DiagnosticSink) -> list[EdgeDef]:

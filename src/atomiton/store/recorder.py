@@ -17,12 +17,12 @@ The recorder ``wants_values``: each ``NodeCompleted`` carries the node's value, 
 stores with the node by the value rules (``values.py``: JSON, blobs, the size cap), never in the
 event stream. A node's inputs are the outputs of the nodes upstream of it, so they are not
 stored twice. The run's own inputs and outputs are recorded through ``inputs=`` and
-``record_outputs``.
+``record_outputs``. The rows the events are folded into, and the batch's SQL, are
+``record_rows``'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -33,10 +33,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from .. import __version__
 from ..runtime.events import (
@@ -47,82 +47,20 @@ from ..runtime.events import (
     ExecutionStarted,
     NodeCompleted,
     NodeEvent,
-    NodeFailed,
-    NodeRetrying,
-    NodeSkipped,
-    NodeStarted,
-    event_to_dict,
 )
 from ..runtime.execution import active_runs
 from ..runtime.model import Blueprint
-from .records import NodeState, RunStatus
+from .record_rows import BatchWrites, NodeRow, RunRecord, apply_node_event, event_dict
+from .records import RunStatus
 from .runstore import HEARTBEAT, RunStore, settle_dead_runs
 from .schema import StoreError, connect, default_db_path
 from .values import INLINE_LIMIT, VALUE_CAP, Encoded, encode
 
 _ENDS: Final = (ExecutionCompleted, ExecutionFailed, ExecutionCancelled)
-# One encoder for every batch: ``json.dumps`` with options builds a new one per call.
-_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, default=str)
 # A node's text value as ``values.encode`` writes it.
 _TEXT_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-_FIELDS: dict[type[Event], tuple[str, ...] | None] = {}
-
-
-def event_dict(event: Event) -> dict[str, object]:
-    """``event_to_dict(event)``, faster: the field names of each event class are read once."""
-    names = _FIELDS.get(type(event), ())
-    if names == ():
-        # A node's value is stored with the node (``values.py``'s rules), not in the stream.
-        fields = tuple(f.name for f in dataclasses.fields(event) if f.name != "value")
-        # Only events without a trace take the short way; a trace needs ``event_to_dict``.
-        names = _FIELDS[type(event)] = None if "trace" in fields else fields
-    if names is None:
-        return event_to_dict(event)
-    data: dict[str, object] = {"event": event.kind}
-    for name in names:
-        data[name] = getattr(event, name)
-    if "supplied" in data and data["supplied"] is None:
-        del data["supplied"]  # as ``event_to_dict``: only a supplied node says so
-    return data
-
 
 _UNSET: Final[Any] = object()
-
-
-@dataclass
-class _Node:
-    """A node's row while its run is recorded (the ``nodes`` table's columns, in order)."""
-
-    index: int
-    type: str
-    state: NodeState = "pending"
-    started: float | None = None
-    ended: float | None = None
-    duration: float | None = None
-    attempts: int = 0
-    error: str | None = None
-    error_type: str | None = None
-    source: str = ""
-    line: int = 0
-    column: int = 0
-    output: str | None = None
-    version: str | None = None
-
-
-@dataclass
-class _Run:
-    """What the writer knows of one run it records."""
-
-    run_id: str
-    blueprint: Blueprint | None
-    seq: int = 0
-    status: RunStatus = "running"
-    ended: float | None = None
-    error: str | None = None
-    error_type: str | None = None
-    error_node: str | None = None
-    nodes: dict[str, _Node] = field(default_factory=dict)
-    dirty: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -183,7 +121,7 @@ class RunRecorder:
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
-        self._runs: dict[str, _Run] = {}  # writer thread only
+        self._runs: dict[str, RunRecord] = {}  # writer thread only
         self._abandoned: set[str] = set()  # runs recorded as interrupted while still going
         self._host = socket.gethostname()
         self._closing = False
@@ -329,7 +267,7 @@ class RunRecorder:
                 done.set()
 
     def _write(self, conn: sqlite3.Connection, batch: list[object]) -> None:
-        writes = _Writes()
+        writes = BatchWrites()
         try:
             for item in batch:
                 if isinstance(item, Event):
@@ -370,7 +308,7 @@ class RunRecorder:
             return Encoded(text, ())
         return encode(value, inline_limit=self.inline_limit, cap=self.value_cap)
 
-    def _note(self, event: Event, writes: _Writes) -> None:
+    def _note(self, event: Event, writes: BatchWrites) -> None:
         """Fold one event into the run's state and the batch's writes."""
         run = self._runs.get(event.run_id)
         if run is None:
@@ -385,8 +323,8 @@ class RunRecorder:
         if isinstance(event, NodeEvent):
             node = run.nodes.get(event.node_id)
             if node is None:
-                node = run.nodes[event.node_id] = _Node(event.index, event.node_type)
-            _apply_node_event(node, event)
+                node = run.nodes[event.node_id] = NodeRow(event.index, event.node_type)
+            apply_node_event(node, event)
             if type(event) is NodeCompleted:
                 # Encoded here, on the writer thread: the run's threads only queue the event.
                 encoded = self._encode(event.value)
@@ -407,13 +345,13 @@ class RunRecorder:
             writes.touched.add(event.run_id)
             writes.ended.append(event.run_id)
 
-    def _begin(self, event: Event, writes: _Writes) -> _Run:
+    def _begin(self, event: Event, writes: BatchWrites) -> RunRecord:
         """Start the record of a run: its row, and its nodes as pending."""
         blueprint = self._find_blueprint(event)
-        run = self._runs[event.run_id] = _Run(event.run_id, blueprint)
+        run = self._runs[event.run_id] = RunRecord(event.run_id, blueprint)
         if blueprint is not None:
             for index, info in enumerate(blueprint.nodes):
-                run.nodes[info.id] = _Node(
+                run.nodes[info.id] = NodeRow(
                     index,
                     info.type,
                     state="pending" if info.enabled else "skipped",
@@ -473,7 +411,7 @@ class RunRecorder:
 
     def _abandon(self, status: RunStatus) -> None:
         """End the record of every run still going on (the program is leaving without them)."""
-        writes = _Writes()
+        writes = BatchWrites()
         for run in self._runs.values():
             run.status, run.ended = status, time.time()
             self._abandoned.add(run.run_id)
@@ -490,121 +428,6 @@ class RunRecorder:
                     conn.execute("ROLLBACK")
                 self._lost(StoreError(f"cannot write the run history {self.db_path}: {exc}"))
         self._runs.clear()
-
-
-_RUN_COLUMNS: Final = (
-    "id, blueprint_id, name, version, source, sha256, path, atomiton_version, started, inputs,"
-    " pid, host, status, heartbeat"
-)
-
-
-@dataclass
-class _Writes:
-    """The rows one batch writes, gathered before the transaction so that it stays short."""
-
-    started: list[tuple[Any, ...]] = field(default_factory=list)
-    # Per run: the sequence number of the batch's first event, and the events as dicts.
-    events: dict[str, tuple[int, list[dict[str, object]]]] = field(default_factory=dict)
-    outputs: list[tuple[str, Encoded]] = field(default_factory=list)
-    # Node values whose stored form refers to blobs, per run.
-    values: list[tuple[str, Encoded]] = field(default_factory=list)
-    touched: set[str] = field(default_factory=set)
-    ended: list[str] = field(default_factory=list)
-
-    def apply(self, conn: sqlite3.Connection, runs: dict[str, _Run], now: float) -> None:
-        for row in self.started:
-            *fields, inputs = row[:10]
-            text = None if inputs is None else inputs.text
-            conn.execute(
-                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                (*fields, text, *row[10:], now),
-            )
-            if inputs is not None:
-                _store_blobs(conn, row[0], inputs)
-        # One row per run and batch: the events as a JSON array, numbered first..last.
-        conn.executemany(
-            "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
-            [
-                (run_id, first, first + len(items) - 1, _ENCODER.encode(items))
-                for run_id, (first, items) in self.events.items()
-            ],
-        )
-        for run_id in self.touched | {row[0] for row in self.started}:
-            run = runs.get(run_id)
-            if run is None:
-                continue
-            conn.executemany(
-                "INSERT OR REPLACE INTO nodes VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_node_row(run_id, node_id, run.nodes[node_id]) for node_id in run.dirty],
-            )
-            run.dirty.clear()
-            conn.execute(
-                "UPDATE runs SET status = ?, ended = ?, error = ?, error_type = ?,"
-                " error_node = ?, heartbeat = ? WHERE id = ?",
-                (run.status, run.ended, run.error, run.error_type, run.error_node, now, run_id),
-            )
-        for run_id, encoded in self.outputs:
-            conn.execute("UPDATE runs SET outputs = ? WHERE id = ?", (encoded.text, run_id))
-            _store_blobs(conn, run_id, encoded)
-        for run_id, encoded in self.values:
-            _store_blobs(conn, run_id, encoded)
-
-
-def _store_blobs(conn: sqlite3.Connection, run_id: str, encoded: Encoded) -> None:
-    for blob in encoded.blobs:
-        conn.execute(
-            "INSERT OR IGNORE INTO blobs (sha256, kind, size, data) VALUES (?, ?, ?, ?)",
-            (blob.sha256, blob.kind, len(blob.data), blob.data),
-        )
-        conn.execute("INSERT OR IGNORE INTO run_blobs VALUES (?, ?)", (run_id, blob.sha256))
-
-
-def _node_row(run_id: str, node_id: str, node: _Node) -> tuple[object, ...]:
-    return (
-        run_id,
-        node_id,
-        node.index,
-        node.type,
-        node.state,
-        node.started,
-        node.ended,
-        node.duration,
-        node.attempts,
-        node.error,
-        node.error_type,
-        node.source,
-        node.line,
-        node.column,
-        node.output,
-        node.version,
-    )
-
-
-def _apply_node_event(node: _Node, event: NodeEvent) -> None:
-    if isinstance(event, NodeStarted):
-        node.state = "running"
-        node.attempts = max(node.attempts, event.attempt)
-        if node.started is None or event.attempt == 1:
-            node.started = event.timestamp
-            node.ended = node.duration = None
-    elif isinstance(event, NodeCompleted):
-        # A supplied value (pinned, cached, resumed) is the node's state: it did not run.
-        node.state = cast(NodeState, event.supplied) if event.supplied else "done"
-        node.ended = event.timestamp
-        node.duration, node.attempts = event.duration, event.attempts
-        node.error = node.error_type = None
-    elif isinstance(event, NodeFailed):
-        node.state, node.ended = "failed", event.timestamp
-        node.duration, node.attempts = event.duration, event.attempts
-        node.error, node.error_type = event.error, event.error_type
-    elif isinstance(event, NodeRetrying):
-        node.attempts = max(node.attempts, event.attempt)
-    elif isinstance(event, NodeSkipped):
-        node.state, node.ended = "skipped", event.timestamp
-        if event.reason:
-            node.error = event.reason
 
 
 def run_recorded(
