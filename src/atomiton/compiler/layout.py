@@ -175,7 +175,10 @@ def exploded_call(call: str, indent: int) -> str:
     if indent + len(call) + 1 <= LINE_LENGTH:
         return f"{pad}{call},\n"
     head, body = call[: call.index("(") + 1], call[call.index("(") + 1 : -1]
-    if indent + 4 + len(body) <= LINE_LENGTH:
+    # A call's arguments stay on one line when they fit; a tuple's items (``writes=(...)``)
+    # never do: black explodes a collection it has to split, one item per line.
+    is_call = head[:-1].rstrip("=") == head[:-1] and head != "("
+    if is_call and indent + 4 + len(body) <= LINE_LENGTH:
         return f"{pad}{head}\n{pad}    {body}\n{pad}),\n"
     lines = [f"{pad}{head}\n"]
     # A one-element tuple's trailing comma leaves an empty last part: black writes none.

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from black.strings import str_width
+
 from . import layout
 from .ir import Node
 from .literals import literal
@@ -22,10 +24,6 @@ from .plan import Plan
 _SLOT_READ = re.compile(r"\bs\.([A-Za-z_]\w*)|\bhasattr\(s, [\"']([A-Za-z_]\w*)[\"']\)")
 
 _READS_INPUTS = re.compile(r"\binputs\b")
-
-# Above this size the ``_TASKS`` tuple is laid out here, as black would, rather than by black:
-# a 10,000-node chain names 10,000 slots, which black takes seconds to format.
-_LARGE_TASKS = 4000
 
 StateFields = Callable[[tuple[Node, ...]], list[tuple[str, str]]]
 
@@ -110,9 +108,12 @@ def task_items(plan: Plan, slots: TaskSlots) -> list[str]:
 
 
 def tasks_tuple(items: list[str]) -> str:
-    """The ``_TASKS: Final = (...)`` statement holding ``items``, laid out as black would."""
-    if sum(map(len, items)) <= _LARGE_TASKS:
-        return layout.exploded("_TASKS: Final = (", items, ")", 0)
+    """The ``_TASKS: Final = (...)`` statement holding ``items``, laid out as black would (by
+    hand: a 10,000-node chain names 10,000 slots, which black takes seconds to format)."""
+    if len(items) == 1:
+        line = f"_TASKS: Final = ({items[0]},)"
+        if str_width(line) <= layout.LINE_LENGTH:
+            return line
     return "_TASKS: Final = (\n" + "".join(layout.exploded_call(item, 4) for item in items) + ")"
 
 
