@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
@@ -146,19 +147,7 @@ def gc_command(
         raise click.UsageError("give --older-than AGE or --max-size SIZE (or both)")
     age = None if older_than is None else parse_age(older_than)
     budget = None if max_size is None else _size(max_size)
-    store = _open(db or (ctx.obj or {}).get("db"))
-    if store is None:
-        click.echo("deleted 0 entries", err=True)
-        return
-    from ..store import StoreError
-
-    try:
-        deleted = store.gc(older_than=age, max_bytes=budget)
-    except StoreError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
-    click.echo(f"deleted {deleted} entr{'y' if deleted == 1 else 'ies'}", err=True)
+    _delete(ctx, db, lambda store: store.gc(older_than=age, max_bytes=budget))
 
 
 @cache_command.command("clear", epilog=EPILOG)
@@ -170,16 +159,20 @@ def clear_command(
     ctx: click.Context, blueprint: str | None, node_id: str | None, db: Path | None
 ) -> None:
     """Delete cached values: all of them, or a blueprint's, or one node's."""
-    store = _open(db or (ctx.obj or {}).get("db"))
-    if store is None:
-        click.echo("deleted 0 entries", err=True)
-        return
-    from ..store import StoreError
+    _delete(ctx, db, lambda store: store.clear(blueprint_id=blueprint, node_id=node_id))
 
-    try:
-        deleted = store.clear(blueprint_id=blueprint, node_id=node_id)
-    except StoreError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+
+def _delete(ctx: click.Context, db: Path | None, delete: Callable[[CacheStore], int]) -> None:
+    """Open the store, ``delete`` from it and say how many entries went."""
+    store = _open(db or (ctx.obj or {}).get("db"))
+    deleted = 0
+    if store is not None:
+        from ..store import StoreError
+
+        try:
+            deleted = delete(store)
+        except StoreError as exc:
+            _fail(str(exc))
+        finally:
+            store.close()
     click.echo(f"deleted {deleted} entr{'y' if deleted == 1 else 'ies'}", err=True)

@@ -93,29 +93,13 @@ def run(
     resources = RunResources({HTTP_CLIENT: http_client}) if http_client is not None else None
     if executor is None:
         executor = blueprint.executor
+    session = None
     if executor is not None and executor != "threads":
         # Imported only here: a run on threads never imports distributed.
         from .executors.dask import open_session
 
         session = open_session(executor)
-        try:
-            return _run_observed(
-                blueprint,
-                body,
-                inputs,
-                hooks,
-                concurrency,
-                timeout,
-                cancel,
-                trace,
-                roots,
-                resources,
-                supply=supply,
-                remote=session,
-            )
-        finally:
-            session.close()
-    if (
+    elif (
         hooks is None
         and cancel is None
         and timeout is None
@@ -131,19 +115,24 @@ def run(
             ACTIVE.discard(ex)
             if ex.holds_resources:
                 ex.close()
-    return _run_observed(
-        blueprint,
-        body,
-        inputs,
-        hooks,
-        concurrency,
-        timeout,
-        cancel,
-        trace,
-        roots,
-        resources,
-        supply,
-    )
+    try:
+        return _run_observed(
+            blueprint,
+            body,
+            inputs,
+            hooks,
+            concurrency,
+            timeout,
+            cancel,
+            trace,
+            roots,
+            resources,
+            supply=supply,
+            remote=session,
+        )
+    finally:
+        if session is not None:
+            session.close()
 
 
 def _run_observed(
