@@ -92,7 +92,9 @@ def project(tmp_path: Path) -> Iterator[Path]:
         # The steps module and the flow modules bound to it (a flow module is cached by its
         # code, which another test compiles again) must not outlive this folder.
         for name in set(sys.modules) - before:
-            del sys.modules[name]
+            origin = getattr(sys.modules[name], "__file__", None) or ""
+            if not origin.startswith((sys.prefix, sys.base_prefix)):
+                del sys.modules[name]  # a library first imported here stays: one copy of each
         sys.modules.pop("cache_steps", None)
 
 

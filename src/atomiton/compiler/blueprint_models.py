@@ -34,6 +34,7 @@ class PortModel(_Model):
     label: str | None = None
     required: bool | None = None
     multiple: bool | None = None
+    secret: bool | None = None
 
 
 class InterfaceModel(_Model):

@@ -133,7 +133,26 @@ class _ModuleBuilder:
         self.body_namer = Namer()
         self.top_ids = frozenset(self.nodes)
         # How a read of an interface input is spelled in the scope being rendered.
-        self.read_input: Callable[[str], str] = lambda name: f"inputs.{self.input_names[name]}"
+        self.read_input: Callable[[str], str] = self._read_flow_input
+        self.secrets = {p.name for p in graph.inputs if p.secret}
+        # A secret input's revealed read -> the ``SecretStr`` itself, which is what a cache key
+        # gets (and the cache then leaves the node alone: ``runtime/cache_keys.py``).
+        self.secret_reads: dict[str, str] = {}
+
+    def _read_flow_input(self, name: str) -> str:
+        field = f"inputs.{self.input_names[name]}"
+        if name not in self.secrets:
+            return field
+        revealed = f"{field}.get_secret_value()"
+        port = next(p for p in self.graph.inputs if p.name == name)
+        if port.type.endswith("?") or port.default is None:
+            revealed = f"(None if {field} is None else {revealed})"
+        self.secret_reads[revealed] = field
+        return revealed
+
+    def _key_value(self, value: object) -> str:
+        expression = self._value(value)
+        return self.secret_reads.get(expression, expression)
 
     def build(self) -> ModuleView:
         graph = self.graph
@@ -235,6 +254,7 @@ class _ModuleBuilder:
                 4,
             ),
             uses_field=self.uses_field,
+            uses_secret=bool(self.secrets),
             pin_types=[
                 (literal(n.id), self._state_annotation(n)) for n in self.all_nodes if not n.skipped
             ],
@@ -270,6 +290,10 @@ class _ModuleBuilder:
         name = self.input_names[port.name]
         annotation = python_type(parse_type(port.type) or ANY)
         default = None if port.default is MISSING else literal(port.default)
+        if port.secret:
+            annotation = annotation.replace("str", "SecretStr")
+            if isinstance(port.default, str):
+                default = f"SecretStr({default})"
         if default == "None" and annotation != "Any" and not annotation.endswith("| None"):
             annotation = f"{annotation} | None"
         if name == port.name and not port.description:
@@ -370,7 +394,7 @@ class _ModuleBuilder:
         else:
             fn, args = self._user_call(node)
         # Asked on the slow path only: is the node's value supplied (pinned, cached, ...)?
-        serve_args = f"{index}, s, {literal(attr)}, {reads.key_values(node, self._value)}"
+        serve_args = f"{index}, s, {literal(attr)}, {reads.key_values(node, self._key_value)}"
         if decision.policy:
             serve = layout.serve_header(f"{serve_args}, True", 4 + extra)
             statement = layout.fit(

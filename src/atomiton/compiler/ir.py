@@ -53,6 +53,8 @@ class PortDef:
     default: object = MISSING
     description: str = ""
     multiple: bool = False
+    # ``secret: true`` on an interface input: a ``SecretStr`` field, never in a cache key.
+    secret: bool = False
 
     @property
     def required(self) -> bool:

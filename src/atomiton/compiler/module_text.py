@@ -87,6 +87,8 @@ class ModuleView:
     tasks_tuple: str
     outputs_return: str
     uses_field: bool
+    # An input is ``secret: true`` (a ``SecretStr`` field).
+    uses_secret: bool = False
     # ``Pins``/``Fails``: node id -> output type / exception, for ``run(pins=..., fail=...)``.
     pin_types: list[tuple[str, str]] = field(default_factory=list)
     # ``ex.run_tasks(...)`` naming the slots the outputs read (gathered from a cluster).
@@ -102,7 +104,9 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
     out.blank()
     out.write("from typing import Any, Final, TypedDict")
     out.blank()
-    out.write("from pydantic import BaseModel, ConfigDict" + (", Field" if view.uses_field else ""))
+    names = ["BaseModel", "ConfigDict", *(["Field"] if view.uses_field else [])]
+    names += ["SecretStr"] if view.uses_secret else []
+    out.write(f"from pydantic import {', '.join(names)}")
     out.blank()
     out.write("from atomiton import runtime as _rt")
     for line in view.imports:

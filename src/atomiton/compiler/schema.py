@@ -201,9 +201,18 @@ def _port(
     default = p.default if p.default is not MISSING else p.defaultValue
     type_key = "type" if p.type else "dataType"
     type_text = _check_type(p.type or p.dataType, (*loc, type_key), src, sink)
+    secret = bool(p.secret)
     if interface:
         _check_default(name, type_text, default, (*loc, default_key), src, sink)
-    return PortDef(name, type_text, span, default, p.description, bool(p.multiple))
+        if secret and type_text not in ("string", "string?"):
+            sink.error(
+                codes.INVALID_VALUE,
+                src.positions.span((*loc, "secret")),
+                where=describe_path((*loc, "secret")),
+                message=f"a secret input is a string (string or string?), not {type_text!r}",
+            )
+            secret = False
+    return PortDef(name, type_text, span, default, p.description, bool(p.multiple), secret)
 
 
 def _check_type(text: str, loc: Path_, src: SourceFile, sink: DiagnosticSink) -> str:
