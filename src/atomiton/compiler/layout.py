@@ -192,29 +192,29 @@ def exploded_call(call: str, indent: int) -> str:
 
 
 def serve_header(args: str, indent: int) -> str:
-    """``if not (ex.slow and ex.serve(<args>)):`` at ``indent``, laid out as black would.
+    """``if not (ex.supplying and ex.serve(<args>)):`` at ``indent``, laid out as black would.
 
     Written by hand for the shapes black gives it (one line; the test on its own line; split
     at ``and``; the call's arguments on one line; one per line), as every node has one and
     black costs milliseconds a statement; anything longer still goes to black.
     """
     call = f"ex.serve({args})"
-    line = f"if not (ex.slow and {call}):"
+    line = f"if not (ex.supplying and {call}):"
     if indent + str_width(line) <= LINE_LENGTH:
         return line
     pad = " " * indent
-    if indent + 4 + str_width(f"ex.slow and {call}") <= LINE_LENGTH:
-        return f"if not (\n{pad}    ex.slow and {call}\n{pad}):"
+    if indent + 4 + str_width(f"ex.supplying and {call}") <= LINE_LENGTH:
+        return f"if not (\n{pad}    ex.supplying and {call}\n{pad}):"
     if indent + 4 + str_width(f"and {call}") <= LINE_LENGTH:
-        return f"if not (\n{pad}    ex.slow\n{pad}    and {call}\n{pad}):"
-    head = f"if not (\n{pad}    ex.slow\n{pad}    and ex.serve("
+        return f"if not (\n{pad}    ex.supplying\n{pad}    and {call}\n{pad}):"
+    head = f"if not (\n{pad}    ex.supplying\n{pad}    and ex.serve("
     tail = f"\n{pad}    )\n{pad}):"
     if indent + 8 + str_width(args) <= LINE_LENGTH:
         return f"{head}\n{pad}        {args}{tail}"
     parts = top_level_parts(args)
     if all(indent + 9 + str_width(part) <= LINE_LENGTH for part in parts):
         return head + "".join(f"\n{pad}        {part}," for part in parts) + tail
-    return f"if {condition(f'not (ex.slow and {call})', indent)}:"
+    return f"if {condition(f'not (ex.supplying and {call})', indent)}:"
 
 
 # A string literal (closed, or running to the end of the text as an unclosed one does), or a

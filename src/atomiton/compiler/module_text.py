@@ -42,7 +42,7 @@ class NodeView:
     after: list[str] = field(default_factory=list)
     # Where the call's value is kept (``s.total``): handed to ``node_completed`` for hooks.
     target: str = ""
-    # ``if not (ex.slow and ex.serve(...)):``, laid out: the call runs unless its value is
+    # ``if not (ex.supplying and ex.serve(...)):``, laid out: the call runs unless its value is
     # supplied (``Execution.serve``: pins, fails, a cache).
     serve: str = ""
 

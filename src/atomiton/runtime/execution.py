@@ -92,6 +92,9 @@ class Execution(RunState):
         "_started",
         "_completed",
         "supply",
+        # Any supplier at all: generated code asks ``serve`` only then, so a run with hooks but
+        # no pins, fails or cache builds no key tuple per node.
+        "supplying",
         "remote",
     )
 
@@ -148,6 +151,7 @@ class Execution(RunState):
                 self.__class__ = _ObservedExecution
                 self.slow = True
         self.supply = supply
+        self.supplying = supply is not None
         if supply is not None:
             self.__class__ = _SuppliedExecution
             self.slow = True

@@ -143,7 +143,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _a_code(data: Any) -> Any:
         return data + 1
 
-    if not (ex.slow and ex.serve(0, s, "a", (inputs.start,), True)):
+    if not (ex.supplying and ex.serve(0, s, "a", (inputs.start,), True)):
         s.a = ex.call(0, _code.run, _P_A, data=inputs.start, function=_a_code)
     s.a_error = _rt.error_value(ex.node_error(0))
 
@@ -153,7 +153,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         def _b_code(data: Any) -> Any:
             return data * 10
 
-        if not (ex.slow and ex.serve(1, s, "b", (s.a,), True)):
+        if not (ex.supplying and ex.serve(1, s, "b", (s.a,), True)):
             s.b = ex.call(1, _code.run, _P_B, data=s.a, function=_b_code)
         s.b_error = _rt.error_value(ex.node_error(1))
     elif ex.slow:
@@ -168,7 +168,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(2)
         try:
-            if not (ex.slow and ex.serve(2, s, "c", (s.b,))):
+            if not (ex.supplying and ex.serve(2, s, "c", (s.b,))):
                 s.c = _code.run(_P_C, data=s.b, function=_c_code)
         except Exception as exc:
             ex.node_failed(2, exc)
@@ -186,7 +186,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(3)
         try:
-            if not (ex.slow and ex.serve(3, s, "handler", (s.a_error,))):
+            if not (ex.supplying and ex.serve(3, s, "handler", (s.a_error,))):
                 s.handler = _code.run(
                     _P_HANDLER, data=s.a_error, function=_handler_code
                 )

@@ -161,7 +161,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _total_transform_function(acc: Any, item: Any, index: Any) -> Any:
         return acc + item["amount"]
 
-    if not (ex.slow and ex.serve(0, s, "total", (inputs.orders,), True)):
+    if not (ex.supplying and ex.serve(0, s, "total", (inputs.orders,), True)):
         s.total = ex.call(
             0,
             _transform.run,
@@ -180,7 +180,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(1)
         try:
-            if not (ex.slow and ex.serve(1, s, "report", (s.total.result,))):
+            if not (ex.supplying and ex.serve(1, s, "report", (s.total.result,))):
                 s.report = _code.run(
                     _P_REPORT, data=s.total.result, function=_report_code
                 )
@@ -196,7 +196,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(2)
         try:
-            if not (ex.slow and ex.serve(2, s, "explain", (s.total_error,))):
+            if not (ex.supplying and ex.serve(2, s, "explain", (s.total_error,))):
                 s.explain = _edit_fields.run(
                     _edit_fields.Params(
                         values={
@@ -219,7 +219,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _fine_code(data: Any) -> Any:
         return len(data)
 
-    if not (ex.slow and ex.serve(3, s, "fine", (inputs.orders,), True)):
+    if not (ex.supplying and ex.serve(3, s, "fine", (inputs.orders,), True)):
         s.fine = ex.call(3, _code.run, _P_FINE, data=inputs.orders, function=_fine_code)
     s.fine_error = _rt.error_value(ex.node_error(3))
 
@@ -232,7 +232,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         if ex.slow:
             ex.node_started(4)
         try:
-            if not (ex.slow and ex.serve(4, s, "fine_handler", (s.fine_error,))):
+            if not (ex.supplying and ex.serve(4, s, "fine_handler", (s.fine_error,))):
                 s.fine_handler = _code.run(
                     _P_FINE_HANDLER, data=s.fine_error, function=_fine_handler_code
                 )

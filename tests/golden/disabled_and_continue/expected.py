@@ -137,7 +137,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "start", ())):
+        if not (ex.supplying and ex.serve(0, s, "start", ())):
             s.start = _edit_fields.run(_edit_fields.Params(values={"n": 3}))
     except Exception as exc:
         ex.node_failed(0, exc)
@@ -156,7 +156,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     def _broken_code(data: Any) -> Any:
         return data["missing"]
 
-    if not (ex.slow and ex.serve(3, s, "broken", (s.start,), True)):
+    if not (ex.supplying and ex.serve(3, s, "broken", (s.start,), True)):
         s.broken = ex.call(3, _code.run, _P_BROKEN, data=s.start, function=_broken_code)
 
     # fine: code (blueprint.yaml:16:5)
@@ -166,7 +166,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        if not (ex.slow and ex.serve(4, s, "fine", (s.start,))):
+        if not (ex.supplying and ex.serve(4, s, "fine", (s.start,))):
             s.fine = _code.run(_P_FINE, data=s.start, function=_fine_code)
     except Exception as exc:
         ex.node_failed(4, exc)

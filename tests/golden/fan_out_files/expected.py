@@ -151,7 +151,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "payload", ())):
+        if not (ex.supplying and ex.serve(0, s, "payload", ())):
             s.payload = _edit_fields.run(
                 _edit_fields.Params(values={"a": 1, "b": [1, 2]})
             )
@@ -164,7 +164,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "write_json", (s.payload, inputs.folder))):
+        if not (
+            ex.supplying and ex.serve(1, s, "write_json", (s.payload, inputs.folder))
+        ):
             s.write_json = _file_system.run(
                 _file_system.Params(
                     operation="write", path=_rt.text(inputs.folder, "/payload.json")
@@ -181,7 +183,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "read_back", (s.write_json.path,))):
+        if not (ex.supplying and ex.serve(3, s, "read_back", (s.write_json.path,))):
             s.read_back = _file_system.run(
                 _P_READ_BACK, path=s.write_json.path, context=ex.context(3)
             )
@@ -197,7 +199,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "write_text", (inputs.folder,))):
+        if not (ex.supplying and ex.serve(2, s, "write_text", (inputs.folder,))):
             s.write_text = _file_system.run(
                 _file_system.Params(
                     operation="write",
@@ -215,7 +217,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        if not (ex.slow and ex.serve(4, s, "check", (s.write_text.path,))):
+        if not (ex.supplying and ex.serve(4, s, "check", (s.write_text.path,))):
             s.check = _file_system.run(
                 _P_CHECK, path=s.write_text.path, context=ex.context(4)
             )
@@ -326,7 +328,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "150:0:7:5:0 13:0:10:5:1 17:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
+    "150:0:7:5:0 13:0:10:5:1 19:0:16:5:3 12 4:0:13:5:2 18:0:19:5:4 12",
 )
 
 

@@ -106,7 +106,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "greet", (inputs.name,))):
+        if not (ex.supplying and ex.serve(0, s, "greet", (inputs.name,))):
             s.greet = _edit_fields.run(
                 _edit_fields.Params(
                     values={
@@ -127,7 +127,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "shout", (s.greet,))):
+        if not (ex.supplying and ex.serve(1, s, "shout", (s.greet,))):
             s.shout = _code.run(_P_SHOUT, data=s.greet, function=_shout_code)
     except Exception as exc:
         ex.node_failed(1, exc)

@@ -135,7 +135,7 @@ def _each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "upper", (item,))):
+        if not (ex.supplying and ex.serve(1, s, "upper", (item,))):
             s.upper = _code.run(_P_EACH_BODY_UPPER, data=item, function=_upper_code)
     except Exception as exc:
         ex.node_failed(1, exc)
@@ -146,7 +146,7 @@ def _each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "tag", (item, inputs.size))):
+        if not (ex.supplying and ex.serve(2, s, "tag", (item, inputs.size))):
             s.tag = _edit_fields.run(
                 _edit_fields.Params(values={"word": item, "size": inputs.size})
             )
@@ -164,7 +164,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "each", (inputs.words,))):
+        if not (ex.supplying and ex.serve(0, s, "each", (inputs.words,))):
             s.each = _loop.run(
                 _P_EACH,
                 array=inputs.words,

@@ -212,7 +212,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "make", ())):
+        if not (ex.supplying and ex.serve(0, s, "make", ())):
             s.make = _code.run(_P_MAKE, function=_make_code)
     except Exception as exc:
         ex.node_failed(0, exc)
@@ -226,7 +226,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "a_scale", ())):
+        if not (ex.supplying and ex.serve(1, s, "a_scale", ())):
             s.a_scale = _transform.run(
                 _P_A_SCALE, data=[1, 2], function=_a_scale_transform_function
             )
@@ -242,7 +242,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "a_sum", (s.a_scale.result,))):
+        if not (ex.supplying and ex.serve(2, s, "a_sum", (s.a_scale.result,))):
             s.a_sum = _code.run(_P_A_SUM, data=s.a_scale.result, function=_a_sum_code)
     except Exception as exc:
         ex.node_failed(2, exc)
@@ -256,7 +256,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "b_scale", ())):
+        if not (ex.supplying and ex.serve(3, s, "b_scale", ())):
             s.b_scale = _transform.run(
                 _P_B_SCALE, data=[1, 2], function=_b_scale_transform_function
             )
@@ -272,7 +272,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        if not (ex.slow and ex.serve(4, s, "b_sum", (s.b_scale.result,))):
+        if not (ex.supplying and ex.serve(4, s, "b_sum", (s.b_scale.result,))):
             s.b_sum = _code.run(_P_B_SUM, data=s.b_scale.result, function=_b_sum_code)
     except Exception as exc:
         ex.node_failed(4, exc)
@@ -286,7 +286,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(5)
     try:
-        if not (ex.slow and ex.serve(5, s, "c_scale", (s.make,))):
+        if not (ex.supplying and ex.serve(5, s, "c_scale", (s.make,))):
             s.c_scale = _transform.run(
                 _P_C_SCALE, data=[1, 2], function=_c_scale_transform_function
             )
@@ -302,7 +302,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(6)
     try:
-        if not (ex.slow and ex.serve(6, s, "c_sum", (s.c_scale.result, s.make))):
+        if not (ex.supplying and ex.serve(6, s, "c_sum", (s.c_scale.result, s.make))):
             s.c_sum = _code.run(_P_C_SUM, data=s.c_scale.result, function=_c_sum_code)
     except Exception as exc:
         ex.node_failed(6, exc)
@@ -316,7 +316,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(7)
     try:
-        if not (ex.slow and ex.serve(7, s, "d", (inputs.rate,))):
+        if not (ex.supplying and ex.serve(7, s, "d", (inputs.rate,))):
             s.d = _code.run(_P_D, function=_d_code)
     except Exception as exc:
         ex.node_failed(7, exc)

@@ -144,7 +144,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "b_scale", (inputs.x,))):
+        if not (ex.supplying and ex.serve(0, s, "b_scale", (inputs.x,))):
             s.b_scale = _code.run(_P_B_SCALE, data=inputs.x, function=_b_scale_code)
     except Exception as exc:
         ex.node_failed(0, exc)
@@ -158,7 +158,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "b_d_inc", (s.b_scale,))):
+        if not (ex.supplying and ex.serve(1, s, "b_d_inc", (s.b_scale,))):
             s.b_d_inc = _code.run(_P_B_D_INC, data=s.b_scale, function=_b_d_inc_code)
     except Exception as exc:
         ex.node_failed(1, exc)
@@ -172,7 +172,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "c_scale", (inputs.x,))):
+        if not (ex.supplying and ex.serve(2, s, "c_scale", (inputs.x,))):
             s.c_scale = _code.run(_P_C_SCALE, data=inputs.x, function=_c_scale_code)
     except Exception as exc:
         ex.node_failed(2, exc)
@@ -186,7 +186,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "c_d_inc", (s.c_scale,))):
+        if not (ex.supplying and ex.serve(3, s, "c_d_inc", (s.c_scale,))):
             s.c_d_inc = _code.run(_P_C_D_INC, data=s.c_scale, function=_c_d_inc_code)
     except Exception as exc:
         ex.node_failed(3, exc)

@@ -180,7 +180,7 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "scale", (item,))):
+        if not (ex.supplying and ex.serve(2, s, "scale", (item,))):
             s.scale = _code.run(_P_TEN_EACH_BODY_SCALE, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(2, exc)
@@ -191,7 +191,7 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "tag", (item,))):
+        if not (ex.supplying and ex.serve(3, s, "tag", (item,))):
             s.tag = _edit_fields.run(
                 _edit_fields.Params(values={"value": item, "factor": 10})
             )
@@ -225,7 +225,7 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(4)
     try:
-        if not (ex.slow and ex.serve(4, s, "scale", (item, inputs.scale))):
+        if not (ex.supplying and ex.serve(4, s, "scale", (item, inputs.scale))):
             s.scale = _code.run(_P_TOP_EACH_BODY_SCALE, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(4, exc)
@@ -236,7 +236,7 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(5)
     try:
-        if not (ex.slow and ex.serve(5, s, "tag", (item, inputs.scale))):
+        if not (ex.supplying and ex.serve(5, s, "tag", (item, inputs.scale))):
             s.tag = _edit_fields.run(
                 _edit_fields.Params(values={"value": item, "factor": inputs.scale})
             )
@@ -254,7 +254,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "ten_each", ())):
+        if not (ex.supplying and ex.serve(0, s, "ten_each", ())):
             s.ten_each = _loop.run(
                 _P_TEN_EACH,
                 array=[1, 2],
@@ -273,7 +273,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "top_each", ())):
+        if not (ex.supplying and ex.serve(1, s, "top_each", ())):
             s.top_each = _loop.run(
                 _P_TOP_EACH,
                 array=[3],

@@ -103,7 +103,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "greet_hello", (inputs.name,))):
+        if not (ex.supplying and ex.serve(0, s, "greet_hello", (inputs.name,))):
             s.greet_hello = _edit_fields.run(
                 _edit_fields.Params(
                     values={"text": _rt.text("Hello, ", inputs.name, "!")}
@@ -118,7 +118,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "greet_stamp_mark", (s.greet_hello,))):
+        if not (ex.supplying and ex.serve(1, s, "greet_stamp_mark", (s.greet_hello,))):
             s.greet_stamp_mark = _edit_fields.run(
                 _edit_fields.Params(values={"stamped": True}), data=s.greet_hello
             )

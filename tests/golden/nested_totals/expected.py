@@ -145,7 +145,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "totals_sum", (inputs.amounts,))):
+        if not (ex.supplying and ex.serve(0, s, "totals_sum", (inputs.amounts,))):
             s.totals_sum = _transform.run(
                 _P_TOTALS_SUM,
                 data=inputs.amounts,
@@ -160,7 +160,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "totals_plus_pair", (s.totals_sum.result,))):
+        if not (
+            ex.supplying and ex.serve(1, s, "totals_plus_pair", (s.totals_sum.result,))
+        ):
             s.totals_plus_pair = _edit_fields.run(
                 _edit_fields.Params(values={"left": s.totals_sum.result, "right": 10})
             )
@@ -176,7 +178,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "totals_plus_add", (s.totals_plus_pair,))):
+        if not (
+            ex.supplying and ex.serve(2, s, "totals_plus_add", (s.totals_plus_pair,))
+        ):
             s.totals_plus_add = _code.run(
                 _P_TOTALS_PLUS_ADD,
                 data=s.totals_plus_pair,
@@ -194,7 +198,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "report_label", (s.totals_plus_add,))):
+        if not (ex.supplying and ex.serve(3, s, "report_label", (s.totals_plus_add,))):
             s.report_label = _code.run(
                 _P_REPORT_LABEL, data=s.totals_plus_add, function=_report_label_code
             )
@@ -307,8 +311,8 @@ _SOURCE_MAP: Final = (
         ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
         ("blueprint.yaml", "blueprint.yaml:14:5"),
     ),
-    "141:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 13:1:12:5:2 1:1:14:24:2 ",
-    "2:1:12:5:2 15:2:20:9:3 1:2:20:52:3 2:2:20:9:3 12",
+    "141:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 15:1:12:5:2 1:1:14:24:2 ",
+    "2:1:12:5:2 17:2:20:9:3 1:2:20:52:3 2:2:20:9:3 12",
 )
 
 

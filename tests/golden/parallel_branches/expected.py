@@ -129,7 +129,7 @@ def _both_branch0(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "total", (item,))):
+        if not (ex.supplying and ex.serve(1, s, "total", (item,))):
             s.total = _code.run(_P_BOTH_BRANCH0_TOTAL, data=item, function=_total_code)
     except Exception as exc:
         ex.node_failed(1, exc)
@@ -157,7 +157,7 @@ def _both_branch1(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "biggest", (item,))):
+        if not (ex.supplying and ex.serve(2, s, "biggest", (item,))):
             s.biggest = _code.run(
                 _P_BOTH_BRANCH1_BIGGEST, data=item, function=_biggest_code
             )
@@ -175,7 +175,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "both", (inputs.numbers,))):
+        if not (ex.supplying and ex.serve(0, s, "both", (inputs.numbers,))):
             s.both = _parallel.run(
                 _P_BOTH,
                 data=inputs.numbers,

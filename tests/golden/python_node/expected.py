@@ -100,7 +100,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "split", (inputs.text,))):
+        if not (ex.supplying and ex.serve(0, s, "split", (inputs.text,))):
             s.split = _user_0(text=inputs.text)
     except Exception as exc:
         ex.node_failed(0, exc)
@@ -114,7 +114,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "count", (s.split,))):
+        if not (ex.supplying and ex.serve(1, s, "count", (s.split,))):
             s.count = _code.run(_P_COUNT, data=s.split, function=_count_code)
     except Exception as exc:
         ex.node_failed(1, exc)

@@ -102,7 +102,7 @@ _P_LINES: Final = _code.Params()
 def _task_0(ex: _rt.Execution, s: _State) -> None:
     inputs = s.inputs
     # dedent: python (blueprint.yaml:6:5)
-    if not (ex.slow and ex.serve(0, s, "dedent", (inputs.text,), True)):
+    if not (ex.supplying and ex.serve(0, s, "dedent", (inputs.text,), True)):
         s.dedent = ex.call(0, _user_0, text=inputs.text)
 
     # lines: code (blueprint.yaml:12:5)
@@ -112,7 +112,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "lines", (s.dedent,))):
+        if not (ex.supplying and ex.serve(1, s, "lines", (s.dedent,))):
             s.lines = _code.run(_P_LINES, data=s.dedent, function=_lines_code)
     except Exception as exc:
         ex.node_failed(1, exc)

@@ -89,7 +89,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "fields", (inputs.user, inputs.greeting))):
+        if not (
+            ex.supplying and ex.serve(0, s, "fields", (inputs.user, inputs.greeting))
+        ):
             s.fields = _edit_fields.run(
                 _edit_fields.Params(
                     keep_only_set=True,
@@ -215,7 +217,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "88:0:7:5:0 37",
+    "88:0:7:5:0 39",
 )
 
 

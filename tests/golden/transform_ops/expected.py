@@ -186,7 +186,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(0)
     try:
-        if not (ex.slow and ex.serve(0, s, "big", (inputs.rows, inputs.minimum))):
+        if not (ex.supplying and ex.serve(0, s, "big", (inputs.rows, inputs.minimum))):
             s.big = _transform.run(
                 _P_BIG, data=inputs.rows, function=_big_transform_function
             )
@@ -199,7 +199,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(1)
     try:
-        if not (ex.slow and ex.serve(1, s, "sorted", (s.big.result,))):
+        if not (ex.supplying and ex.serve(1, s, "sorted", (s.big.result,))):
             s.sorted = _transform.run(_P_SORTED, data=s.big.result)
     except Exception as exc:
         ex.node_failed(1, exc)
@@ -213,7 +213,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(2)
     try:
-        if not (ex.slow and ex.serve(2, s, "names", (s.sorted.result,))):
+        if not (ex.supplying and ex.serve(2, s, "names", (s.sorted.result,))):
             s.names = _transform.run(
                 _P_NAMES, data=s.sorted.result, function=_names_transform_function
             )
@@ -226,7 +226,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(3)
     try:
-        if not (ex.slow and ex.serve(3, s, "unique", (s.names.result,))):
+        if not (ex.supplying and ex.serve(3, s, "unique", (s.names.result,))):
             s.unique = _transform.run(_P_UNIQUE, data=s.names.result)
     except Exception as exc:
         ex.node_failed(3, exc)
@@ -240,7 +240,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(4)
     try:
-        if not (ex.slow and ex.serve(4, s, "total", (s.big.result,))):
+        if not (ex.supplying and ex.serve(4, s, "total", (s.big.result,))):
             s.total = _transform.run(
                 _P_TOTAL, data=s.big.result, function=_total_transform_function
             )
@@ -253,7 +253,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     if ex.slow:
         ex.node_started(5)
     try:
-        if not (ex.slow and ex.serve(5, s, "teams", (inputs.rows,))):
+        if not (ex.supplying and ex.serve(5, s, "teams", (inputs.rows,))):
             s.teams = _transform.run(_P_TEAMS, data=inputs.rows)
     except Exception as exc:
         ex.node_failed(5, exc)
