@@ -277,6 +277,9 @@ class Recording:
         value = self.seen.get((index, repr(key)))
         return None if value is None else rt.Supplied(value, "cached")
 
+    def bind(self, ex: object) -> None:
+        pass
+
     def completed(self, node: rt.NodeInfo, index: int, value: object) -> None:
         self.completed_values.append((node.id, value))
         self.seen[(index, repr(self.keys[index]))] = value

@@ -3,9 +3,10 @@ and input values were seen before gets its value from the store instead of runni
 
 ``make_supplier`` turns a run's ``cache=`` argument (``CacheArg``: off, on, a database, or a
 ``Cache`` of options) and the blueprint's ``settings.cache`` into a ``CacheSupplier``, or None
-when the run uses no cache; the runner binds it to the run's ``Execution`` (``bind``). The supplier computes each call's key, the node's code version
-(``NodeInfo.version``) plus a stable hash of the values the call depends on (``cache_keys.py``),
-serves a stored value when there is one, and stores the value of a call that ran. Which nodes
+when the run uses no cache; the runner binds it to the run's ``Execution`` (``bind``). The
+supplier computes each call's key, the node's code version (``NodeInfo.version``) plus a
+stable hash of the values the call depends on (``cache_keys.py``), serves a stored value when
+there is one, and stores the value of a call that ran. Which nodes
 are cached is the compiler's decision, emitted per node as ``NodeInfo.cache`` (``off``, ``on``,
 ``files``: also fingerprint the files its string inputs name); ``docs/caching.md`` has the rules.
 

@@ -23,7 +23,7 @@ from .execution import ACTIVE, Execution, RemoteTasks, describe, message_of, nex
 from .hooks import HooksArg, HookSet
 from .model import Blueprint
 from .resources import HTTP_CLIENT, RunResources
-from .cache import CacheArg, CacheSupplier, make_supplier
+from .cache import CacheArg, make_supplier
 from .supply import Supply, suppliers_for
 from .trace import Trace
 
@@ -165,8 +165,7 @@ def _run_observed(
     )
     if supply is not None:
         for supplier in supply.suppliers:
-            if isinstance(supplier, CacheSupplier):
-                supplier.bind(ex)  # the run's id, warnings and resources
+            supplier.bind(ex)
     ex.remote = remote
     started = time.perf_counter()
     if hookset is not None:

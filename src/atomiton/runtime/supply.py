@@ -16,10 +16,13 @@ import copy
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..errors import AtomitonError
 from .model import Blueprint, NodeInfo
+
+if TYPE_CHECKING:
+    from .execution import Execution
 
 SuppliedKind = Literal["pinned", "cached", "resumed"]
 
@@ -50,8 +53,11 @@ class Supplier(Protocol):
     through its retries and ``onError`` like a real failure (each attempt asks again).
     ``key_values`` are the values the node's call depends on, in an order the compiler fixed.
     ``completed`` is told the value of each node call that ran (not of supplied ones), on the
-    thread that asked ``supply`` for it: per-call state is kept per thread.
+    thread that asked ``supply`` for it: per-call state is kept per thread. ``bind`` is called
+    once, before any node runs, with the run's ``Execution`` (its id, warnings, resources).
     """
+
+    def bind(self, ex: Execution) -> None: ...
 
     def supply(
         self, node: NodeInfo, index: int, key_values: tuple[object, ...]
@@ -138,6 +144,9 @@ class Pinned:
     def supply(self, node: NodeInfo, index: int, key_values: tuple[object, ...]) -> Supplied | None:
         return self._values.get(index)
 
+    def bind(self, ex: Execution) -> None:
+        pass
+
     def completed(self, node: NodeInfo, index: int, value: object) -> None:
         pass
 
@@ -213,6 +222,9 @@ class Failing:
         except Exception:  # an exception that cannot be copied is raised as it is
             fresh = error
         raise fresh
+
+    def bind(self, ex: Execution) -> None:
+        pass
 
     def completed(self, node: NodeInfo, index: int, value: object) -> None:
         pass
