@@ -194,5 +194,5 @@ nodes:
 edges:
   - {source: input, sourceHandle: items, target: each, targetHandle: array}
 """
-    outputs = run_blueprint(tmp_path, text, "body=lambda item:", items=[1, 2, 3])
+    outputs = run_blueprint(tmp_path, text, "body=_rt.partial(", items=[1, 2, 3])
     assert outputs.each == [2, 4, 6]

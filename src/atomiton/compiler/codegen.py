@@ -455,9 +455,8 @@ class _ModuleBuilder:
                 args.append(f"{port.attr}={self._value(bound)}")
         for function in node.code:
             args.append(f"{function.kwarg}=_{self._attr(node)}_{snake_case(function.param)}")
-        bodies = [
-            f"lambda item: {self._body(node, body)}(ex, inputs, item)" for body in node.bodies
-        ]
+        # A partial, not a lambda: a cluster runs it elsewhere by the function's name.
+        bodies = [f"_rt.partial({self._body(node, body)}, ex, inputs)" for body in node.bodies]
         if bodies:
             args.append(_subflow_argument(node, bodies))
         if spec.needs_context:

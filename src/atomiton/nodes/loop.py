@@ -2,7 +2,8 @@
 
 The body is a sub-blueprint that the compiler turns into a function of the generated module; it
 arrives here as ``body``. This module owns iteration, the ``maxIterations`` guard, concurrency
-(through ``NodeContext.map``), per-iteration progress and ``continueOnError``.
+(through ``NodeContext.map``), per-iteration progress and ``continueOnError``. On a cluster
+(``NodeContext.offload``) the items of a concurrent loop run as the cluster's tasks, in batches.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import Field
 
 from ..errors import CancelledError
-from ..runtime.context import NodeContext
+from ..runtime.context import NodeContext, Offloaded
 from ..runtime.execution import describe, message_of
 from .spec import Code, NodeParams, Port, Subflow, node_spec
 
@@ -139,6 +140,16 @@ def run(
         context.progress(finished, total, f"iteration {index + 1} of {total}")
         return value
 
+    if params.concurrency > 1 and total > 1:
+        with context.offload([body]) as remote:
+            if remote is not None:
+                results = _offloaded(params, remote, items, errors, context)
+                errors.sort(key=lambda record: int(record["index"]))
+                return Output(
+                    results=results if params.collect_results else [],
+                    iteration_count=total,
+                    errors=errors,
+                )
     results = context.map(iterate, enumerate(items), concurrency=params.concurrency)
     errors.sort(key=lambda record: int(record["index"]))
     return Output(
@@ -186,6 +197,40 @@ def _run_while(
     return Output(results=results, iteration_count=iteration, errors=errors)
 
 
+def _offloaded(
+    params: Params,
+    remote: Offloaded,
+    items: list[Any],
+    errors: list[dict[str, Any]],
+    context: NodeContext,
+) -> list[Any]:
+    """The items as tasks of a cluster, in batches run one item after another, at most
+    ``concurrency`` batches at once (``context.map`` over the batches keeps the order, the
+    first failure and the cancelling of the rest as it does for items)."""
+    total = len(items)
+    count = remote.batches(total, params.concurrency)
+    size = -(-total // count)
+    batches = [list(range(start, min(start + size, total))) for start in range(0, total, size)]
+    lock = threading.Lock()
+    done = 0
+
+    def run_batch(indexes: list[int]) -> list[Any]:
+        nonlocal done
+        context.check()
+        outcomes = remote.call(0, [items[k] for k in indexes], params.continue_on_error)
+        values = []
+        for index, (value, error) in zip(indexes, outcomes):
+            values.append(_settled(params, index, value, error, errors, lock))
+            with lock:
+                done += 1
+                finished = done
+            context.progress(finished, total, f"iteration {index + 1} of {total}")
+        return values
+
+    nested = context.map(run_batch, batches, concurrency=params.concurrency)
+    return [value for values in nested for value in values]
+
+
 def _iteration(
     params: Params,
     body: Callable[[Any], Any],
@@ -199,11 +244,27 @@ def _iteration(
     except CancelledError:
         raise
     except Exception as exc:
-        if not params.continue_on_error:
-            raise LoopError(f"iteration {index} failed: {describe(exc)}") from exc
-        with lock:
-            errors.append({"index": index, "error": message_of(exc), "type": type(exc).__name__})
-        return None
+        return _settled(params, index, None, exc, errors, lock)
+
+
+def _settled(
+    params: Params,
+    index: int,
+    value: Any,
+    error: BaseException | None,
+    errors: list[dict[str, Any]],
+    lock: threading.Lock,
+) -> Any:
+    """An iteration's value, or its failure: raised, or recorded under ``continueOnError``."""
+    if error is None:
+        return value
+    if not isinstance(error, Exception) or isinstance(error, CancelledError):
+        raise error
+    if not params.continue_on_error:
+        raise LoopError(f"iteration {index} failed: {describe(error)}") from error
+    with lock:
+        errors.append({"index": index, "error": message_of(error), "type": type(error).__name__})
+    return None
 
 
 def _needs(params: Params) -> tuple[str, ...]:

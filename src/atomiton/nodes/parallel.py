@@ -23,6 +23,9 @@ The node's thread only coordinates where it must watch the clock (``operationTim
 call with a detached context, which then returns the moment the outcome is decided): the first
 branch thread then works on the node's token and the rest borrow. A branch thread that timed
 out is cancelled and no longer counted: a new one takes its place.
+
+On a cluster (``NodeContext.offload``) each branch runs as a task of the cluster; the same
+threads then wait for those tasks, so strategies, timeouts and cancelling behave as here.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field
 
 from ..errors import CancelledError
-from ..runtime.context import NodeContext
+from ..runtime.context import NodeContext, Offloaded
 from ..runtime.execution import describe
 from .spec import NodeParams, Port, Subflow, node_spec
 
@@ -313,6 +317,24 @@ def run(
     count = len(branches)
     if count == 0:
         return Output(results=[], completed=0, failed=0)
+    with context.offload(branches) as remote:
+        if remote is not None:
+            # Each branch a task of the cluster; this node's threads only wait for them.
+            branches = [partial(_remote_branch, remote, k) for k in range(count)]
+        return _run(params, data, branches, context)
+
+
+def _remote_branch(remote: Offloaded, index: int, data: Any) -> Any:
+    ((value, error),) = remote.call(index, [data], True)
+    if error is not None:
+        raise error
+    return value
+
+
+def _run(
+    params: Params, data: Any, branches: Sequence[Callable[[Any], Any]], context: NodeContext
+) -> Output:
+    count = len(branches)
     state = _Run(branches, data, context, params)
     op_timeout = params.operation_timeout / 1000 if params.operation_timeout is not None else None
     deadline = (

@@ -15,6 +15,9 @@
 * ``main.py``: a generated module's command line (``python -m app.flows.x --input n=1``).
 """
 
+# A loop body or parallel branch: ``partial(_body, ex, inputs)``, which a cluster takes apart.
+from functools import partial as partial
+
 from .confine import AllowPaths as AllowPaths
 from .context import NodeContext as NodeContext
 from .control import CancelToken as CancelToken
@@ -116,6 +119,7 @@ __all__ = [
     "lookup",
     "main",
     "now",
+    "partial",
     "shquote",
     "run",
     "text",

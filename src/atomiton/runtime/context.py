@@ -10,14 +10,19 @@ belong to ``child`` (``current_scope``), so cancelling it - a branch that timed 
 a loop that timed out - cancels their contexts (a program they started is killed) and stops them
 at their next node boundary. Sub-work threads count against the run's ``CapacityLimiter``: the
 node's own thread works on its own token and every further thread borrows one.
+
+Sub-work may also leave the process: ``offload`` asks the run for an ``Offload`` (lent by the
+execution's resources under ``OFFLOAD``; on a Dask worker, ``executors/dask_items.py``), which
+runs loop items and parallel branches as tasks of the cluster. Locally there is none and
+nothing here imports a cluster library.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import TypeVar, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Final, Protocol, TypeVar, cast
 
 from ..errors import CancelledError
 from .confine import Roots
@@ -37,6 +42,38 @@ class _ScopeLocal(threading.local):
 
 
 _local = _ScopeLocal()
+
+# The key under which an execution's resources lend its ``Offload`` (a Dask worker's).
+OFFLOAD: Final = "atomiton-offload"
+
+# One sub-work call's outcome: its value, or what it raised (then the value is None).
+Outcome = tuple[Any, BaseException | None]
+
+
+class Offloaded(Protocol):
+    """Sub-work functions (bodies) sent elsewhere, for the length of one ``offload`` block."""
+
+    def batches(self, count: int, concurrency: int) -> int:
+        """Into how many batches ``count`` items run at most ``concurrency`` at once are cut."""
+
+    def call(self, body: int, items: Sequence[Any], keep_going: bool) -> list[Outcome]:
+        """Run body ``body`` on each of ``items``, one after another, elsewhere; wait for them.
+
+        Returns one outcome per item run: after a failure the rest of ``items`` are not run
+        unless ``keep_going``. Cancelling this thread's ``subtask`` scope stops the call.
+
+        Raises:
+            CancelledError: the scope was cancelled while the call ran.
+        """
+
+
+class Offload(Protocol):
+    """Where an execution sends sub-work instead of its own threads (a cluster)."""
+
+    def session(
+        self, bodies: Sequence[Callable[[Any], Any]], context: NodeContext
+    ) -> AbstractContextManager[Offloaded | None]:
+        """A block in which ``bodies`` run elsewhere; None when they cannot (then run here)."""
 
 
 def current_scope() -> NodeContext | None:
@@ -224,6 +261,18 @@ class NodeContext:
         """
         if self._leftover is not None:
             self._leftover(thread)
+
+    def offload(
+        self, bodies: Sequence[Callable[[Any], Any]]
+    ) -> AbstractContextManager[Offloaded | None]:
+        """A block in which ``bodies`` (a loop's body, a parallel node's branches) run as tasks
+        of a cluster; None inside when the run has no cluster (the usual case) or they cannot
+        go there, and the node runs them itself."""
+        resources = self.resources
+        offload = resources.lent(OFFLOAD) if resources is not None else None
+        if offload is None:
+            return nullcontext(None)
+        return cast(Offload, offload).session(bodies, self)
 
     def map(
         self,

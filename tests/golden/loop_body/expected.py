@@ -168,7 +168,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
             s.each = _loop.run(
                 _P_EACH,
                 array=inputs.words,
-                body=lambda item: _each_body(ex, inputs, item),
+                body=_rt.partial(_each_body, ex, inputs),
                 context=ex.context(0),
             )
     except Exception as exc:

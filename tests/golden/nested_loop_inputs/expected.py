@@ -258,7 +258,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
             s.ten_each = _loop.run(
                 _P_TEN_EACH,
                 array=[1, 2],
-                body=lambda item: _ten_each_body(ex, inputs, item),
+                body=_rt.partial(_ten_each_body, ex, inputs),
                 context=ex.context(0),
             )
     except Exception as exc:
@@ -277,7 +277,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
             s.top_each = _loop.run(
                 _P_TOP_EACH,
                 array=[3],
-                body=lambda item: _top_each_body(ex, inputs, item),
+                body=_rt.partial(_top_each_body, ex, inputs),
                 context=ex.context(1),
             )
     except Exception as exc:

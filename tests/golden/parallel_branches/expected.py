@@ -180,8 +180,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
                 _P_BOTH,
                 data=inputs.numbers,
                 branches=[
-                    lambda item: _both_branch0(ex, inputs, item),
-                    lambda item: _both_branch1(ex, inputs, item),
+                    _rt.partial(_both_branch0, ex, inputs),
+                    _rt.partial(_both_branch1, ex, inputs),
                 ],
                 context=ex.context(0),
             )

@@ -14,8 +14,8 @@ cluster (a ``distributed.Semaphore`` when more tasks than the limit could run at
 
 What it leaves to others: the worker side of a task (``dask_worker.py``), what a task does and
 the policy of each node (the same generated functions and ``policy.py`` run on the worker), and
-building ``NodeError`` (``Execution.blame``).
-Loop items and parallel branches run inside their node's task, on that task's worker.
+building ``NodeError`` (``Execution.blame``), loop items and parallel branches, which a
+worker sends to the cluster itself (``dask_items.py``).
 """
 
 # distributed's own annotations are partial: its calls are typed at this module's edge.
@@ -52,6 +52,7 @@ from ..model import Task
 from ..runstate import message_of
 from .dask_worker import (
     EVENTS_TOPIC,
+    CacheRecipe,
     ModulePlugin,
     RemoteFailure,
     TaskCall,
@@ -274,6 +275,7 @@ class DaskExecutor:
         writer = {name: k for k, task in enumerate(tasks) for name in task.writes}
         inputs = getattr(state, "inputs")
         semaphore = self._semaphore(sum(task.mode == "thread" for task in tasks))
+        supply = _portable(ex)
         remaining = None if ex.deadline is None else max(0.0, ex.deadline - time.perf_counter())
         try:
             for k, task in enumerate(tasks):
@@ -298,6 +300,7 @@ class DaskExecutor:
                     events=wanted_events,
                     values=bool(report is not None and report.values),
                     allowed_paths=ex.allowed_paths,
+                    supply=supply,
                 )
                 # The task waits for its plan predecessors and gets its producers' values.
                 order = sorted(set(task.after) | set(producers))
@@ -377,6 +380,19 @@ class DaskExecutor:
                 if left <= 0:
                     return
                 self.arrived.wait(left)
+
+
+def _portable(ex: Execution) -> tuple[Any, ...]:
+    """The run's suppliers as they travel to the workers: the cache as its options (each
+    worker opens the database at the same path), pins and fails as they are."""
+    from ..cache import CacheSupplier
+
+    if ex.supply is None:
+        return ()
+    return tuple(
+        CacheRecipe(supplier.options) if isinstance(supplier, CacheSupplier) else supplier
+        for supplier in ex.supply.suppliers
+    )
 
 
 def _forwarded(ex: Execution) -> tuple[type[Event], ...]:

@@ -25,6 +25,7 @@ import sys
 import threading
 import types
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -33,10 +34,10 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from ...errors import CancelledError, NodeError, RunTimeoutError
 from ..events import Event, NodeCompleted
-from ..model import Task
 
 if TYPE_CHECKING:
     from ..execution import Execution
+    from ..supply import Supply
 
 # One topic for every run's events; each message names its run.
 EVENTS_TOPIC = "atomiton-events"
@@ -65,6 +66,15 @@ class TaskCall:
     events: tuple[type[Event], ...]
     values: bool
     allowed_paths: Any
+    # The run's suppliers (pins, fails; a cache as its ``CacheRecipe``), rebuilt per task.
+    supply: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRecipe:
+    """A run's node cache as it travels: its options; each worker opens the database itself."""
+
+    options: Any
 
 
 class RemoteFailure(Exception):
@@ -177,12 +187,22 @@ def sha_of(module: types.ModuleType) -> str | None:
     return getattr(blueprint, "sha256", None)
 
 
-# Plugins already registered, per client: one registration per module and client.
 def decoded(payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: pickle.loads(value.data) if isinstance(value, _Pickled) else value
-        for name, value in payload.items()
-    }
+    return {name: decoded_value(value) for name, value in payload.items()}
+
+
+def decoded_value(value: Any) -> Any:
+    """A value as it came from a worker, unpickled if it was pickled there."""
+    return pickle.loads(value.data) if isinstance(value, _Pickled) else value
+
+
+def pickled_value(value: Any) -> Any:
+    """``value`` pickled here, so that one that cannot cross fails where it was made.
+
+    Raises:
+        Exception: whatever pickling raised.
+    """
+    return _Pickled(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class _Pickled:
@@ -199,7 +219,8 @@ class _Pickled:
 
 # -- the worker side -------------------------------------------------------------------------------
 
-# The runs this worker process has tasks of, by run id, so a cancel reaches them all.
+# The runs this worker process has tasks of, by run id (and each batch of sub-work by its own
+# key too), so a cancel reaches them all.
 _LIVE: dict[str, set[Execution]] = {}
 _LIVE_LOCK = threading.Lock()
 # Runs cancelled here, so a task that starts after the cancel stops at once (the latest ones:
@@ -209,7 +230,8 @@ _CANCELLED_KEPT = 1000
 
 
 def cancel_on_worker(run_id: str, reason: str) -> None:
-    """Cancel this worker's part of run ``run_id`` (running nodes' contexts kill programs)."""
+    """Cancel this worker's part of run ``run_id``, or the batch of sub-work of that key
+    (running nodes' contexts kill programs)."""
     with _LIVE_LOCK:
         _CANCELLED[run_id] = reason
         if len(_CANCELLED) > _CANCELLED_KEPT:
@@ -254,11 +276,76 @@ class _Forward:
         self.worker.log_event(EVENTS_TOPIC, {"run": self.run_id, "data": data})
 
 
-def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
-    """Run one task of a flow on this worker; return the values of the slots it wrote."""
+def worker_execution(
+    call: TaskCall, module: types.ModuleType, task: int, scope: str | None = None
+) -> tuple[Execution, _Forward | None]:
+    """The worker-side ``Execution`` of task ``task`` (-1: a batch of sub-work, ``scope``):
+    events forwarded to the client, the run's suppliers, sub-work offloaded to the cluster,
+    and registered so that a cancel of the run (or of ``scope``) reaches it. End it with
+    ``released``."""
+    from ..context import OFFLOAD
     from ..execution import Execution
     from ..hooks import HookSet
+    from ..resources import RunResources
+    from .dask_items import ClusterOffload
 
+    forward = _Forward(call.run_id, task, call.events, call.values) if call.events else None
+    hooks = HookSet.build(forward, call.run_id) if forward is not None else None
+    blueprint = getattr(module, "BLUEPRINT")
+    supply = _supply(call.supply, blueprint)
+    offload = ClusterOffload(call, module)
+    ex = Execution(
+        blueprint,
+        hooks=hooks,
+        concurrency=call.concurrency,
+        timeout=call.timeout,
+        run_id=call.run_id,
+        allowed_paths=call.allowed_paths,
+        resources=RunResources({OFFLOAD: offload}),
+        supply=supply,
+    )
+    offload.ex = ex
+    if supply is not None:
+        for supplier in supply.suppliers:
+            supplier.bind(ex)
+    keys = (call.run_id,) if scope is None else (call.run_id, scope)
+    with _LIVE_LOCK:
+        for key in keys:
+            _LIVE.setdefault(key, set()).add(ex)
+        cancelled = next((_CANCELLED[k] for k in keys if k in _CANCELLED), None)
+    if cancelled is not None:
+        ex.cancel(cancelled)
+    return ex, forward
+
+
+def released(ex: Execution, call: TaskCall, scope: str | None = None) -> None:
+    """The end of a ``worker_execution``: unregistered and closed."""
+    with _LIVE_LOCK:
+        for key in (call.run_id,) if scope is None else (call.run_id, scope):
+            live = _LIVE.get(key)
+            if live is not None:
+                live.discard(ex)
+                if not live:
+                    del _LIVE[key]
+    ex.close()
+
+
+def _supply(parts: tuple[Any, ...], blueprint: Any) -> Supply | None:
+    from ..cache import CacheSupplier
+    from ..supply import Supply
+
+    if not parts:
+        return None
+    return Supply(
+        [
+            CacheSupplier(blueprint, None, part.options) if isinstance(part, CacheRecipe) else part
+            for part in parts
+        ]
+    )
+
+
+def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
+    """Run one task of a flow on this worker; return the values of the slots it wrote."""
     module = sys.modules[call.module]
     state = getattr(module, call.state_class)(
         getattr(module, call.inputs_class).model_construct(**call.inputs)
@@ -267,44 +354,39 @@ def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
         for name, value in decoded(payload).items():
             if name in call.reads:
                 setattr(state, name, value)
-    forward = _Forward(call.run_id, call.index, call.events, call.values) if call.events else None
-    hooks = HookSet.build(forward, call.run_id) if forward is not None else None
-    ex = Execution(
-        getattr(module, "BLUEPRINT"),
-        hooks=hooks,
-        concurrency=call.concurrency,
-        timeout=call.timeout,
-        run_id=call.run_id,
-        allowed_paths=call.allowed_paths,
-    )
-    with _LIVE_LOCK:
-        _LIVE.setdefault(call.run_id, set()).add(ex)
-        cancelled = _CANCELLED.get(call.run_id)
-    if cancelled is not None:
-        ex.cancel(cancelled)
-    task: Task[Any] = Task(getattr(module, call.function), mode=call.mode)  # type: ignore[arg-type]
+    ex, forward = worker_execution(call, module, call.index)
+    task = getattr(module, call.function)
     try:
         if call.semaphore is not None and call.mode == "thread":
             with Semaphore(max_leases=call.concurrency, name=call.semaphore):
-                ex.run_tasks((task,), state)
+                _run_task(ex, task, state, call.mode)
         else:
-            ex.run_tasks((task,), state)
+            _run_task(ex, task, state, call.mode)
         values = {name: getattr(state, name) for name in call.writes if hasattr(state, name)}
         if os.getpid() != call.client_pid:
             values = _pickled(ex, values, dict(zip(call.writes, call.makers)))
     except BaseException as exc:
         raise RemoteFailure.of(exc) from None
     finally:
-        with _LIVE_LOCK:
-            live = _LIVE.get(call.run_id)
-            if live is not None:
-                live.discard(ex)
-                if not live:
-                    del _LIVE[call.run_id]
-        ex.close()
+        released(ex, call)
         if forward is not None:
             forward.end()
     return values
+
+
+def _run_task(ex: Execution, task: Callable[[Execution, Any], None], state: Any, mode: str) -> None:
+    """The task in this thread, the Dask task's own: its loops and parallel nodes can leave the
+    worker's pool while they wait for their items (the client watches the run's deadline, and
+    the worker-side execution checks it at every node boundary)."""
+    if mode == "inline":
+        task(ex, state)
+        return
+    # A thread task holds a token: its sub-work borrows the rest, as in a local run.
+    ex.limiter.acquire()
+    try:
+        task(ex, state)
+    finally:
+        ex.limiter.release()
 
 
 def _pickled(ex: Execution, values: dict[str, Any], makers: dict[str, int]) -> dict[str, Any]:
@@ -312,7 +394,7 @@ def _pickled(ex: Execution, values: dict[str, Any], makers: dict[str, int]) -> d
     out: dict[str, Any] = {}
     for name, value in values.items():
         try:
-            out[name] = _Pickled(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            out[name] = pickled_value(value)
         except Exception as exc:  # noqa: BLE001 - any pickling failure is the node's
             raise ex.blame(
                 makers.get(name, 0),
