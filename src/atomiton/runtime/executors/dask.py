@@ -410,7 +410,7 @@ def _replay_event(report: Any, event: Event) -> None:
         if event.attempts > 1:
             report.attempts[i] = event.attempts
         try:
-            report.node_completed(i, event.value)
+            report.node_completed(i, event.value, event.supplied)
         except (CancelledError, RunTimeoutError):
             pass  # the client run stopped meanwhile: the event is reported all the same
     elif isinstance(event, NodeFailed):

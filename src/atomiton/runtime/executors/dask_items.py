@@ -153,14 +153,33 @@ class _Session:
         self.client = client
         self.functions = functions
         self.context = context
-        self.threads: int | None = None
+        self.lock = threading.Lock()
+        self.slots: list[str] | None = None  # one entry per thread of the cluster
+        self.turn = 0
 
     def batches(self, count: int, concurrency: int) -> int:
-        if self.threads is None:
-            self.threads = max(1, sum(self.client.nthreads().values()))
+        threads = len(self._slots())
         limit = self.context.limiter.total_tokens if self.context.limiter is not None else None
-        slots = min(concurrency, self.threads, limit or concurrency)
+        slots = min(concurrency, threads, limit or concurrency)
         return max(1, min(count, slots * BATCHES_PER_THREAD))
+
+    def _slots(self) -> list[str]:
+        with self.lock:
+            if self.slots is None:
+                nthreads: dict[str, int] = self.client.nthreads()
+                self.slots = [address for address, n in sorted(nthreads.items()) for _ in range(n)]
+            return self.slots
+
+    def _next_worker(self) -> list[str] | None:
+        """The worker the next batch prefers, in turn: the scheduler, not yet told that the
+        node's thread left its pool, would otherwise queue them all on the other workers."""
+        slots = self._slots()
+        if not slots:
+            return None
+        with self.lock:
+            address = slots[self.turn % len(slots)]
+            self.turn += 1
+        return [address]
 
     def call(self, body: int, items: Sequence[Any], keep_going: bool) -> list[Outcome]:
         owner = self.owner
@@ -178,7 +197,15 @@ class _Session:
         )
         scope = current_scope() or self.context
         done = threading.Event()
-        future: Future[Any] = self.client.submit(run_items, call, list(items), key=key, pure=False)
+        future: Future[Any] = self.client.submit(
+            run_items,
+            call,
+            list(items),
+            key=key,
+            pure=False,
+            workers=self._next_worker(),
+            allow_other_workers=True,
+        )
         future.add_done_callback(lambda _: done.set())
         unregister = scope.on_cancel(done.set)
         try:
