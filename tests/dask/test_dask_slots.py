@@ -58,8 +58,11 @@ def test_tasks_name_what_they_read_and_write(tmp_path: Path) -> None:
         for name, i in zip(task.writes, task.makers)
         if not name.endswith("_error")
     }
-    assert set(by_node) == set(index)
-    join = next(t for t in tasks if by_node["join"] in t.writes)
+    # Only what another task or the outputs read leaves its task: the start (read by the
+    # arms), the arms (read by the join's task), the last node (an output); not the join,
+    # which only the last node of its own chain reads.
+    assert set(by_node) == {"start", "leftArm", "rightArm", "shout"}
+    join = next(t for t in tasks if by_node["shout"] in t.writes)  # the join's chain
     # The join reads both arms, and the right arm's error record (its guard).
     assert {by_node["leftArm"], by_node["rightArm"]} <= set(join.reads)
     assert any(name.endswith("_error") for name in join.reads)

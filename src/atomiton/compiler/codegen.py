@@ -176,7 +176,6 @@ class _ModuleBuilder:
             tasks.append(TaskView(f"_task_{t}", [], [part.name for part in parts]))
             tasks.extend(parts)
         slots = task_slots.TaskSlots(self.plan, graph.nodes, self._state_fields, tasks)
-        task_items = task_slots.task_items(self.plan, slots)
         outputs = []
         for o in graph.outputs:
             name = self.output_field(o.port.name)
@@ -233,6 +232,9 @@ class _ModuleBuilder:
             f"{self.output_field(o.port.name)}={self._guarded_value(o.binding)}"
             for o in graph.outputs
         )
+        results = slots.results(output_values)
+        slots.narrow(results)
+        task_items = task_slots.task_items(self.plan, slots)
         inputs_required = any(p.default is MISSING for p in graph.inputs)
         view = ModuleView(
             docstring=blueprint_text.module_docstring(graph, source),
@@ -250,7 +252,7 @@ class _ModuleBuilder:
             tasks_tuple=task_slots.tasks_tuple(task_items),
             outputs_return=layout.fit(f"return Outputs({output_values})", 4),
             run_tasks=layout.fit(
-                f"ex.run_tasks(_TASKS, s, results={task_slots.names_tuple(slots.results(output_values))})",
+                f"ex.run_tasks(_TASKS, s, results={task_slots.names_tuple(results)})",
                 4,
             ),
             uses_field=self.uses_field,

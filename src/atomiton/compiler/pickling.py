@@ -7,7 +7,9 @@ on its way. Some values never pickle: an iterator or generator, an open file, a 
 an HTTP client. This module finds, before the flow runs, node outputs known to be such a value
 (from the node type's ``run`` annotations, a ``stream: true`` parameter, a ``code`` node that
 returns a generator expression or ``open(...)``, a ``python`` node's generator function or annotation) and warns
-at the producing node (W0250). Values that stay inside one task are not pickled and not reported.
+at the producing node (W0250). Values that stay inside one task are not pickled and not reported
+(a task hands on only the slots other tasks or the outputs read: ``task_slots.narrow``); a node's
+value is one slot, so when one of its ports travels its other ports travel with it.
 The run-time check (a value that fails to pickle is a ``NodeError``) belongs to the executor.
 """
 
@@ -81,17 +83,21 @@ def check(graph: Graph, plan: Plan) -> list[Diagnostic]:
         if isinstance(output.binding, FromNode):
             key = (output.binding.node, output.binding.port)
             crossing.setdefault(key, f"the caller as output {output.port.name!r}")
+    # A node's value travels whole (one state slot): a port read elsewhere takes the others along.
+    slot_crossing: dict[str, str] = {}
+    for (node_id, _), first in crossing.items():
+        slot_crossing.setdefault(node_id, first)
     for node in graph.nodes:
         for port, kind in unpicklable_outputs(node).items():
-            reader = crossing.get((node.id, port))
-            if reader is not None:
+            travels = crossing.get((node.id, port)) or slot_crossing.get(node.id)
+            if travels is not None:
                 sink.warning(
                     codes.UNPICKLABLE_OUTPUT,
                     node.span,
                     node=node.id,
                     port=port,
                     kind=kind,
-                    reader=reader,
+                    reader=travels,
                     executor=graph.executor,
                     hint=_HINT,
                 )

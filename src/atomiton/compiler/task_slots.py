@@ -2,8 +2,8 @@
 generated module's ``_TASKS`` tuple that carries them.
 
 An executor whose tasks share no memory (a distributed one) ships only what crosses between
-tasks, so each ``_rt.Task`` names the slots it reads, the slots it writes and the node writing
-each. ``codegen`` renders the tasks' statements and the state's fields; this module reads those
+tasks, so each ``_rt.Task`` names the slots it reads from other tasks, the slots it hands on
+(those a later task reads or the outputs read) and the node writing each. ``codegen`` renders the tasks' statements and the state's fields; this module reads those
 statements for slot reads and lays out the tuple. How tasks are cut is the plan's decision.
 """
 
@@ -76,6 +76,16 @@ class TaskSlots:
     def results(self, text: str) -> list[str]:
         """The slots the outputs expression ``text`` reads, in the order of first use."""
         return [name for name in dict.fromkeys(_slots_in_order(text)) if name in self.writer]
+
+    def narrow(self, results: list[str]) -> None:
+        """Keep in each task's writes only the slots a later task reads or the outputs read
+        (``results``): what its chain alone uses never leaves the task, so it is never pickled
+        (``pickling.check`` warns about exactly the values that do leave)."""
+        wanted = set(results).union(*self.reads)
+        for t, (writes, makers) in enumerate(zip(self.writes, self.makers)):
+            kept = [(name, i) for name, i in zip(writes, makers) if name in wanted]
+            self.writes[t] = [name for name, _ in kept]
+            self.makers[t] = [i for _, i in kept]
 
 
 def reads_inputs(nodes: list[NodeView]) -> bool:

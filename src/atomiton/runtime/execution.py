@@ -48,9 +48,14 @@ class RemoteTasks(Protocol):
     """An executor that runs a flow's tasks elsewhere (``executors/dask.py``'s session)."""
 
     def run_tasks(
-        self, ex: Execution, tasks: Sequence[Task[Any]], state: object, results: Sequence[str]
+        self,
+        ex: Execution,
+        tasks: Sequence[Task[Any]],
+        state: object,
+        results: Sequence[str] | None,
     ) -> None:
-        """Run ``tasks`` and set the ``results`` slots on ``state``."""
+        """Run ``tasks`` and set the ``results`` slots on ``state`` (None: a module too old
+        to say which, whose tasks' writes are every slot they make)."""
 
 
 P = ParamSpec("P")
@@ -364,8 +369,6 @@ class Execution(RunState):
             RunTimeoutError: the flow deadline passed.
         """
         if self.remote is not None:
-            if results is None:
-                results = [name for task in tasks for name in task.writes]
             self.remote.run_tasks(self, tasks, state, results)
             return
         # One task has nothing to schedule: call it straight away (a deadline still needs the

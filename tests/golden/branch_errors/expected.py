@@ -247,16 +247,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
 _TASKS: Final = (
     _rt.Task(
         _task_0,
-        writes=(
-            "total",
-            "total_error",
-            "report",
-            "explain",
-            "fine",
-            "fine_error",
-            "fine_handler",
-        ),
-        makers=(0, 0, 1, 2, 3, 3, 4),
+        writes=("report", "explain", "fine", "fine_error", "fine_handler"),
+        makers=(1, 2, 3, 3, 4),
     ),
 )
 

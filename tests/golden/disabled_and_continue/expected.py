@@ -174,9 +174,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(4, s.fine)
 
 
-_TASKS: Final = (
-    _rt.Task(_task_0, writes=("start", "broken", "fine"), makers=(0, 3, 4)),
-)
+_TASKS: Final = (_rt.Task(_task_0, writes=("broken", "fine"), makers=(3, 4)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

@@ -228,12 +228,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
 
 
 _TASKS: Final = (
-    _rt.Task(
-        _task_0,
-        mode="thread",
-        writes=("payload", "write_json", "read_back"),
-        makers=(0, 1, 3),
-    ),
+    _rt.Task(_task_0, mode="thread", writes=("read_back",), makers=(3,)),
     _rt.Task(_task_1, mode="thread", writes=("write_text", "check"), makers=(2, 4)),
 )
 

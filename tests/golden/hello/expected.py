@@ -135,7 +135,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(1, s.shout)
 
 
-_TASKS: Final = (_rt.Task(_task_0, writes=("greet", "shout"), makers=(0, 1)),)
+_TASKS: Final = (_rt.Task(_task_0, writes=("shout",), makers=(1,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

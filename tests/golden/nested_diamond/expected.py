@@ -194,13 +194,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(3, s.c_d_inc)
 
 
-_TASKS: Final = (
-    _rt.Task(
-        _task_0,
-        writes=("b_scale", "b_d_inc", "c_scale", "c_d_inc"),
-        makers=(0, 1, 2, 3),
-    ),
-)
+_TASKS: Final = (_rt.Task(_task_0, writes=("b_d_inc", "c_d_inc"), makers=(1, 3)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

@@ -128,9 +128,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(1, s.greet_stamp_mark)
 
 
-_TASKS: Final = (
-    _rt.Task(_task_0, writes=("greet_hello", "greet_stamp_mark"), makers=(0, 1)),
-)
+_TASKS: Final = (_rt.Task(_task_0, writes=("greet_stamp_mark",), makers=(1,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

@@ -211,8 +211,8 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
 _TASKS: Final = (
     _rt.Task(
         _task_0,
-        writes=("totals_sum", "totals_plus_pair", "totals_plus_add", "report_label"),
-        makers=(0, 1, 2, 3),
+        writes=("totals_sum", "totals_plus_add", "report_label"),
+        makers=(0, 2, 3),
     ),
 )
 

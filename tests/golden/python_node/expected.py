@@ -122,7 +122,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(1, s.count)
 
 
-_TASKS: Final = (_rt.Task(_task_0, writes=("split", "count"), makers=(0, 1)),)
+_TASKS: Final = (_rt.Task(_task_0, writes=("count",), makers=(1,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

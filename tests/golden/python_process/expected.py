@@ -120,9 +120,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_completed(1, s.lines)
 
 
-_TASKS: Final = (
-    _rt.Task(_task_0, mode="thread", writes=("dedent", "lines"), makers=(0, 1)),
-)
+_TASKS: Final = (_rt.Task(_task_0, mode="thread", writes=("lines",), makers=(1,)),)
 
 
 def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:

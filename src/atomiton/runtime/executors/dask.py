@@ -91,7 +91,11 @@ class DaskSession:
                 self.cluster.close()
 
     def run_tasks(
-        self, ex: Execution, tasks: Sequence[Task[Any]], state: object, results: Sequence[str]
+        self,
+        ex: Execution,
+        tasks: Sequence[Task[Any]],
+        state: object,
+        results: Sequence[str] | None,
     ) -> None:
         """``Execution.run_tasks`` on the cluster: see ``DaskExecutor``."""
         DaskExecutor(self.client, ex).run(tasks, state, results)
@@ -252,17 +256,19 @@ class DaskExecutor:
 
     # -- running ---------------------------------------------------------------------------------
 
-    def run(self, tasks: Sequence[Task[Any]], state: object, results: Sequence[str]) -> None:
+    def run(self, tasks: Sequence[Task[Any]], state: object, results: Sequence[str] | None) -> None:
         """Submit every task, wait, then set the ``results`` slots on ``state``."""
         ex = self.ex
         if not tasks:
             return
-        if len(tasks) > 1 and not any(task.writes for task in tasks):
-            # Its tasks share one state object and say nothing of what they hand on.
-            raise ValueError(
-                "this flow's module was compiled by an atomiton that did not record what its "
-                "tasks read and write: compile it again to run it on Dask"
-            )
+        if results is None:
+            if len(tasks) > 1:
+                # Its tasks share one state object and say nothing of what they hand on.
+                raise ValueError(
+                    "this flow's module was compiled by an atomiton that did not record what "
+                    "its tasks read and write: compile it again to run it on Dask"
+                )
+            results = tasks[0].writes
         module = sys.modules[tasks[0].fn.__module__]
         _ship(self.client, module)
         report = ex.report
