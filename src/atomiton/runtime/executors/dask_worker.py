@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
 import pickle
 import sys
 import threading
 import types
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -34,6 +36,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from ...errors import CancelledError, NodeError, RunTimeoutError
 from ..events import Event, NodeCompleted
+from .process import ProcessExecutor
 
 if TYPE_CHECKING:
     from ..execution import Execution
@@ -305,6 +308,9 @@ def worker_execution(
         supply=supply,
     )
     offload.ex = ex
+    if multiprocessing.current_process().daemon:
+        # Its process pool could not start: the run's process calls stay in this process.
+        ex._processes = InWorkerProcess(_note_process_calls(ex))
     if supply is not None:
         for supplier in supply.suppliers:
             supplier.bind(ex)
@@ -316,6 +322,65 @@ def worker_execution(
     if cancelled is not None:
         ex.cancel(cancelled)
     return ex, forward
+
+
+class InWorkerProcess(ProcessExecutor):
+    """``execution: process`` calls on a Dask worker process, which may not start processes of
+    its own (it is a daemon): each call runs on a thread of the worker process itself, which
+    already is a process apart from the caller's, its data pickled both ways as in a pool.
+
+    A call that times out or is cancelled cannot be stopped there: it is left to finish on its
+    daemon thread while the node fails (or the run stops) at once.
+    """
+
+    __slots__ = ("_note",)
+
+    def __init__(self, note: Callable[[], None]) -> None:
+        super().__init__(lambda: 1)
+        self._note: Callable[[], None] | None = note
+
+    def submit(self, fn: Callable[[], Any], after: Sequence[Future[Any]] = ()) -> Future[Any]:
+        note, self._note = self._note, None
+        if note is not None:
+            note()
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - the caller reads it from the future
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="atomiton-process-call", daemon=True).start()
+        return future
+
+    def end(self, future: Future[Any]) -> None:
+        future.cancel()
+
+    def was_ended(self, future: Future[Any]) -> bool:
+        return False
+
+    def drop(self, future: Future[Any]) -> None:
+        pass
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _note_process_calls(ex: Execution) -> Callable[[], None]:
+    def note() -> None:
+        ex.log(
+            "execution: process nodes run in the Dask worker process itself, which cannot start "
+            "processes of its own (it already is a process apart from the caller)",
+            level="info",
+        )
+
+    return note
 
 
 def released(ex: Execution, call: TaskCall, scope: str | None = None) -> None:
