@@ -16,7 +16,8 @@ waits for, cancel everything, wait for the end. Two implementations live here:
 
 What a task does, which node events it reports and how failures are blamed stay with
 ``Execution``; sub-work of a node (loop items, parallel branches) borrows the same limiter
-through its ``NodeContext``.
+through its ``NodeContext``, or, on a Dask worker, runs as tasks of the cluster
+(``dask_items.py``, the ``Offload`` the worker-side execution lends its nodes).
 """
 
 from __future__ import annotations

@@ -2,14 +2,18 @@
 
 What it owns: the small description of one task sent to a worker (``TaskCall``), a task's run
 there (``run_remote``: the generated module's state object filled with the upstream slots it
-reads, the task function under a worker-side ``Execution``, the slots it wrote handed back, each
+reads, the task function under a worker-side ``Execution``, the slots it hands on returned, each
 pickled on the worker when the worker is another process, so a value that cannot cross fails
-its node), the generated module made importable on each worker (``ModulePlugin``), node events
-sent back on Dask's event topic, and the cancelling of a run's tasks on this worker (every
-running node's context is cancelled, which kills its programs).
+its node), the worker-side ``Execution`` itself (``worker_execution``: the run's suppliers
+rebuilt, sub-work offloaded to the cluster, ``execution: process`` calls kept in a worker
+process, ``InWorkerProcess``), the generated module made importable on each worker
+(``ModulePlugin``), node events sent back on Dask's event topic, and the cancelling of a run's
+tasks (or of one batch of sub-work) on this worker (every running node's context is cancelled,
+which kills its programs).
 
 What it leaves to ``dask.py``: the client, submitting, waiting, and replaying the events into
-the client's run. Imported only with it (it imports ``distributed``).
+the client's run; to ``dask_items.py``: loop items and parallel branches. Imported only with
+them (it imports ``distributed``).
 """
 
 # distributed's own annotations are partial: its calls are typed at this module's edge.
@@ -28,19 +32,21 @@ import types
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
 from distributed import Semaphore, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from ...errors import CancelledError, NodeError, RunTimeoutError
+from ..cache import CacheSupplier
+from ..context import OFFLOAD
 from ..events import Event, NodeCompleted
+from ..execution import Execution
+from ..hooks import HookSet
+from ..resources import RunResources
+from ..supply import Supply
 from .process import ProcessExecutor
-
-if TYPE_CHECKING:
-    from ..execution import Execution
-    from ..supply import Supply
 
 # One topic for every run's events; each message names its run.
 EVENTS_TOPIC = "atomiton-events"
@@ -286,11 +292,7 @@ def worker_execution(
     events forwarded to the client, the run's suppliers, sub-work offloaded to the cluster,
     and registered so that a cancel of the run (or of ``scope``) reaches it. End it with
     ``released``."""
-    from ..context import OFFLOAD
-    from ..execution import Execution
-    from ..hooks import HookSet
-    from ..resources import RunResources
-    from .dask_items import ClusterOffload
+    from .dask_items import ClusterOffload  # it imports this module
 
     forward = _Forward(call.run_id, task, call.events, call.values) if call.events else None
     hooks = HookSet.build(forward, call.run_id) if forward is not None else None
@@ -396,9 +398,6 @@ def released(ex: Execution, call: TaskCall, scope: str | None = None) -> None:
 
 
 def _supply(parts: tuple[Any, ...], blueprint: Any) -> Supply | None:
-    from ..cache import CacheSupplier
-    from ..supply import Supply
-
     if not parts:
         return None
     return Supply(
