@@ -344,3 +344,54 @@ def test_a_local_loop_or_parallel_run_imports_no_cluster_library(tmp_path: Path)
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     assert result.stdout.split("\n")[:2] == ["6 2", "[]"]
+
+
+RETRIED = """
+id: retried
+variables:
+  items: {type: array, defaultValue: [1, 2, 3]}
+  marks: {type: string, defaultValue: ""}
+nodes:
+  - id: each
+    type: loop
+    parameters:
+      concurrency: 3
+      body:
+        nodes:
+          - id: flaky
+            type: code
+            parameters:
+              retries: 1
+              retryDelay: 0.01
+              code: |
+                import pathlib
+                mark = pathlib.Path(inputs.marks) / str(data)
+                if not mark.exists():
+                    mark.write_text("once")
+                    raise RuntimeError("first attempt")
+                return data
+        edges:
+          - {source: input, sourceHandle: item, target: flaky}
+          - {source: flaky, target: output, targetHandle: value}
+edges:
+  - {source: input, sourceHandle: items, target: each, targetHandle: array}
+  - {source: each, sourceHandle: results, target: output, targetHandle: values}
+"""
+
+
+def test_retries_of_items_run_on_the_workers_and_report_back(
+    client: Client, tmp_path: Path
+) -> None:
+    module = compiled(tmp_path, RETRIED)
+    results = []
+    for name in ("here", "there"):
+        marks = tmp_path / name
+        marks.mkdir()
+        recorder = Recorder()
+        options: dict[str, Any] = {"executor": client} if name == "there" else {}
+        outputs = module.run(module.Inputs(marks=str(marks)), hooks=recorder, **options)
+        results.append((outputs, recorder.kinds()))
+    (here, local), (there, remote) = results
+    assert there == here and here.values == [1, 2, 3]
+    assert remote == local
+    assert local.count(("node.retrying", "each.body.flaky")) == 3
