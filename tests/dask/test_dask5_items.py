@@ -395,3 +395,39 @@ def test_retries_of_items_run_on_the_workers_and_report_back(
     assert there == here and here.values == [1, 2, 3]
     assert remote == local
     assert local.count(("node.retrying", "each.body.flaky")) == 3
+
+
+TIMED_OUT = """
+id: timed-out
+nodes:
+  - id: both
+    type: parallel
+    parameters:
+      operationTimeout: 400
+      branches:
+        - nodes:
+            - {id: slow, type: shell-command, parameters: {program: sleep, args: ["30"]}}
+          edges:
+            - {source: slow, sourceHandle: exitCode, target: output, targetHandle: code}
+        - nodes:
+            - {id: fast, type: code, parameters: {code: "return 'fast'"}}
+          edges:
+            - {source: fast, target: output, targetHandle: code}
+edges:
+  - {source: both, sourceHandle: results, target: output, targetHandle: codes}
+"""
+
+
+def test_a_branch_timeout_fails_as_locally_and_kills_the_program(
+    client: Client, tmp_path: Path
+) -> None:
+    module = compiled(tmp_path, TIMED_OUT)
+    here = failure(module)
+    started = time.monotonic()
+    recorder = Recorder()
+    there = failure(module, executor=client, hooks=recorder)
+    assert time.monotonic() - started < 20
+    assert str(there) == str(here)
+    assert "operationTimeout (400 ms)" in str(there) and there.node_id == "both"
+    assert sleeping_children() == []
+    assert_nothing_left(client, recorder)

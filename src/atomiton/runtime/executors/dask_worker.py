@@ -420,6 +420,7 @@ def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
                 setattr(state, name, value)
     ex, forward = worker_execution(call, module, call.index)
     task = getattr(module, call.function)
+    failure: RemoteFailure | None = None
     try:
         if call.semaphore is not None and call.mode == "thread":
             with Semaphore(max_leases=call.concurrency, name=call.semaphore):
@@ -430,11 +431,15 @@ def run_remote(call: TaskCall, *upstream: dict[str, Any]) -> dict[str, Any]:
         if os.getpid() != call.client_pid:
             values = _pickled(ex, values, dict(zip(call.writes, call.makers)))
     except BaseException as exc:
-        raise RemoteFailure.of(exc) from None
+        failure = RemoteFailure.of(exc)
     finally:
         released(ex, call)
         if forward is not None:
             forward.end()
+    if failure is not None:
+        # Raised outside the handler, so it carries no context: Dask pickles an exception with
+        # its whole chain, and a chain that does not pickle would reach the client as text.
+        raise failure
     return values
 
 
