@@ -1,11 +1,13 @@
 """The per-node text written without black is what black writes: the module docstring, a call
 whose keyword tuple must be exploded (``ex.run_tasks(..., results=(...))``), each node's
 ``_rt.NodeInfo`` in ``BLUEPRINT.nodes``; and nodes that set no parameters share their type's
-default ``Params()`` constant.
+default ``Params()`` constant. The module is compiled in parts split at its top-level
+statements, with the verdict the whole text would get.
 """
 
 from __future__ import annotations
 
+import __future__
 import re
 from pathlib import Path
 
@@ -20,7 +22,12 @@ from atomiton.compiler import (
     compile_blueprint,
     layout,
     load_module,
+    verify,
 )
+from atomiton.compiler.ir import Graph
+from atomiton.compiler.writer import Origin
+from atomiton.diagnostics import Span
+from atomiton.errors import BlueprintError
 from atomiton.compiler.literals import docstring_text, literal
 
 MODE = layout.BLACK_MODE
@@ -152,3 +159,82 @@ def test_nodes_that_set_no_parameters_share_their_types_defaults(tmp_path: Path)
     assert '_P_CODE: Final = _code.Params(runtime="python")' in code
     assert _black(code) == code
     assert load_module(compiled).run().b == 1
+
+
+# -- the module compiled in parts --------------------------------------------------------------
+
+
+def _chain(folder: Path, size: int) -> Path:
+    nodes = "".join(
+        f"  - {{id: n{i}, type: code, parameters: {{code: 'return (data or 0) + {i}'}}}}\n"
+        for i in range(size)
+    )
+    edges = "".join(f"  - {{source: n{i - 1}, target: n{i}}}\n" for i in range(1, size))
+    path = folder / "chain.yaml"
+    path.write_text(f"id: chain\nnodes:\n{nodes}edges:\n{edges}")
+    return path
+
+
+def test_the_module_is_checked_in_parts_split_at_top_level_statements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[object] = []
+    real = verify.check_module
+
+    def spy(code: object, line_map: object, graph: object) -> None:
+        seen.append(code)
+        real(code, line_map, graph)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify, "check_module", spy)
+    compiled = compile_blueprint(_chain(tmp_path, 450), options=CompileOptions(root=tmp_path))
+    (parts,) = seen
+    assert isinstance(parts, list)
+    assert "".join(text for _, text in parts) == compiled.code
+    lines = compiled.code.split("\n")
+    for first, text in parts:
+        assert lines[first - 1 : first - 1 + text.count("\n")] == text.split("\n")[:-1]
+        # Each part holds whole top-level statements: it compiles on its own.
+        compile(text, "part", "exec", flags=__future__.annotations.compiler_flag)
+    # The three task functions of 200, 200 and 50 nodes are each a part of their own.
+    heads = [text.lstrip("\n").split("\n", 1)[0] for _, text in parts]
+    for name in ("_task_0_part_1", "_task_0_part_2", "_task_0_part_3"):
+        assert sum(head.startswith(f"def {name}(") for head in heads) == 1
+
+
+def _graph() -> Graph:
+    return Graph("g", "", "", "", "flows/g.yaml", "", {}, (), (), ())
+
+
+def test_a_part_that_does_not_compile_is_reported_at_its_line_in_the_module() -> None:
+    parts = [
+        (1, "from __future__ import annotations\n\nx: Undefined = 1\n\n"),
+        (5, "\ndef f() -> None:\n    pass\n"),
+        (8, "\ndef g() -> None:\n    # broken\n    break\n"),
+    ]
+    origin = Origin(Span("flows/g.yaml", 7, 5))
+    with pytest.raises(BlueprintError) as raised:
+        verify.check_module(parts, ((10, origin),), _graph())
+    (diagnostic,) = raised.value.diagnostics
+    assert "'break' outside loop (generated line 11)" in diagnostic.message
+    assert diagnostic.span == origin.span
+    # Without the break every part compiles; the first part's future import reaches the
+    # others (``Undefined`` is an annotation, never read).
+    verify.check_module(parts[:2], (), _graph())
+
+
+def test_names_defined_in_one_part_are_seen_from_the_others() -> None:
+    first = (1, "from __future__ import annotations\n\nfrom os import path\n")
+    reads = (4, "\n\nclass A:\n    where = path.sep\n    other = missing_name\n")
+    with pytest.raises(BlueprintError) as raised:
+        verify.check_module([first, reads], (), _graph())
+    assert "'missing_name' read on import" in raised.value.diagnostics[0].message
+    verify.check_module([first, (4, "\n\nclass A:\n    where = path.sep\n")], (), _graph())
+
+
+def test_a_future_import_past_the_first_part_is_refused_as_in_the_whole_module() -> None:
+    parts = [(1, "x = 1\n"), (2, "from __future__ import annotations\n")]
+    with pytest.raises(BlueprintError) as raised:
+        verify.check_module(parts, (), _graph())
+    assert "from __future__ imports must occur at the beginning" in (
+        raised.value.diagnostics[0].message
+    )

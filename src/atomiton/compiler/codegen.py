@@ -92,7 +92,7 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     code = out.text()
     # Node code compiles with the module; on its own it is compiled only to say which failed.
     try:
-        verify.check_module(code, line_map, graph)
+        verify.check_module(out.parts(), line_map, graph)
     except BlueprintError:
         builder.code.check()
         if builder.code.errors:

@@ -122,8 +122,20 @@ class EventBuilder:
         if loader.check_event(yaml.StreamEndEvent):
             return None
         loader.get_event()  # document start
+        get_event, scalar, close = loader.get_event, self._scalar, self._close
+        # The event types by identity, the common ones first: a blueprint's events are mostly
+        # scalars and the ends of collections (the rest go through ``_event``).
+        scalar_event, ends = yaml.ScalarEvent, (yaml.MappingEndEvent, yaml.SequenceEndEvent)
         while not self.done:
-            self._event(loader.get_event())
+            event = get_event()
+            kind = type(event)
+            if kind is scalar_event:
+                mark = event.start_mark
+                scalar(event, (mark.line + 1, mark.column + 1))
+            elif kind in ends:
+                close()
+            else:
+                self._event(event)
         loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
             event = loader.get_event()
@@ -181,16 +193,24 @@ class EventBuilder:
     def _scalar(self, event: yaml.ScalarEvent, position: _Position) -> None:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self._resolve(event)
+            text = event.value
+            # A quoted scalar, or a word no implicit resolver claims: text (most of them).
+            if not event.implicit[0] or (text and text[0] not in self.first_characters):
+                tag = _STR_TAG
+            else:
+                tag = self._resolve(event)
         parent = self.stack[-1] if self.stack else None
         if parent is not None and parent.is_map and not parent.key_pending:
             if tag == _MERGE_TAG:
                 parent.key, parent.key_position = "<<", position
                 parent.key_pending, parent.key_kind = True, "merge"
                 return
-            self._take_key(parent, self._construct(event, tag, position), position)
+            key = event.value if tag == _STR_TAG else self._construct(event, tag, position)
+            self._take_key(parent, key, position)
             return
-        self._count(1, position)
+        self.values += 1
+        if self.values > self.limits.max_values:
+            self._count(0, position)
         if (
             parent is not None
             and event.anchor is None
@@ -198,7 +218,7 @@ class EventBuilder:
             and parent.key_kind != "merge"
         ):
             # The common case, kept short: a plain value into its list or under its key.
-            value = self._construct(event, tag, position)
+            value = event.value if tag == _STR_TAG else self._construct(event, tag, position)
             parent.size += 1
             if not parent.is_map:
                 if parent.record:
@@ -347,7 +367,11 @@ class EventBuilder:
     # -- assembling ---------------------------------------------------------------------------
 
     def _take_key(self, parent: _Frame, key: Any, position: _Position) -> None:
-        if not isinstance(key, (str, int, float, bool)) and key is not None:
+        if (
+            type(key) is not str
+            and not isinstance(key, (str, int, float, bool))
+            and key is not None
+        ):
             key = str(key)
         parent.key, parent.key_position, parent.key_pending = key, position, True
         if key in parent.written:
