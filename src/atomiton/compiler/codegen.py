@@ -110,7 +110,7 @@ class _ModuleBuilder:
     ) -> None:
         self.graph = graph
         self.plan = plan
-        self.root = root
+        self.root = root.resolve()  # asks the file system: once, not once per file
         self.versions = versions if versions is not None else node_versions(graph).by_id
         self.code = NodeCode(self._absolute)
         self.node_attr = Namer(reserved=STATE_RESERVED)
@@ -278,8 +278,7 @@ class _ModuleBuilder:
         return rebased
 
     def _absolute(self, display: str) -> Path:
-        path = Path(display)
-        return Path(posixpath.normpath((self.root.resolve() / path).as_posix()))
+        return Path(posixpath.normpath((self.root / display).as_posix()))
 
     # -- model fields ----------------------------------------------------------------------------
 

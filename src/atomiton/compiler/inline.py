@@ -202,12 +202,13 @@ class _Substitute:
         return binding
 
     def node(self, node: Node) -> Node:
-        return replace(
-            node,
-            inputs=_map_inputs(node.inputs, self.binding),
-            params=_map_value(node.params, self.binding),  # type: ignore[arg-type]
-            code=_map_code(node.code, self.binding),
-        )
+        # Most nodes read no group's output: they are kept as they are, not copied.
+        inputs = _map_inputs(node.inputs, self.binding)
+        params = _map_value(node.params, self.binding)
+        code = _map_code(node.code, self.binding)
+        if inputs == node.inputs and params == node.params and code == node.code:
+            return node
+        return replace(node, inputs=inputs, params=params, code=code)  # type: ignore[arg-type]
 
 
 def _map_inputs(

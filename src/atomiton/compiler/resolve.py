@@ -134,14 +134,26 @@ class _Reader:
         self.options = options
         # Keyed by (resolved path, display name), in the order first read.
         self.files: dict[tuple[Path, str], _Parsed] = {}
+        # A path -> (resolved, display name): each asks the file system, and a file is named
+        # by every node that includes it, twice (counting nodes, then following them).
+        self.names: dict[Path, tuple[Path, str]] = {}
+
+    def key(self, path: Path) -> Path:
+        """``path`` resolved, as files are told apart (asked of the file system once)."""
+        return self._names(path)[0]
+
+    def _names(self, path: Path) -> tuple[Path, str]:
+        names = self.names.get(path)
+        if names is None:
+            names = self.names[path] = (_key(path), display_path(path, self.options.root))
+        return names
 
     def read(self, path: Path, sink: DiagnosticSink) -> BlueprintDoc | None:
         """The validated document at ``path``; its problems go to ``sink`` on every call."""
-        display = display_path(path, self.options.root)
-        key = (_key(path), display)
+        key = self._names(path)
         if key not in self.files:
             own = DiagnosticSink()
-            self.files[key] = (_parse(path, display, own, self.options.limits), tuple(own.items))
+            self.files[key] = (_parse(path, key[1], own, self.options.limits), tuple(own.items))
         doc, diagnostics = self.files[key]
         sink.extend(diagnostics)
         return doc
@@ -235,7 +247,7 @@ class _Reader:
                 hint=f"looked in {', '.join(places)}",
             )
             return None
-        key = _key(found)
+        key = self.key(found)
         if key in chain.files:
             start = chain.files.index(key)
             loop = [*chain.labels[start:], display_path(found, options.root)]
@@ -290,7 +302,7 @@ def _check_tree_size(doc: BlueprintDoc, reader: _Reader) -> None:
     counter = _TreeCounter(reader)
     total = 0
     # Resolving the path touches the file system: once, not once per node.
-    open_files = frozenset({_key(doc.path)})
+    open_files = frozenset({reader.key(doc.path)})
     for node in doc.nodes:
         size = counter.node(node, doc, open_files, 0)
         total += size
@@ -349,7 +361,7 @@ class _TreeCounter:
             return 0
         if found is None:
             return 0
-        key = _key(found)
+        key = self.reader.key(found)
         if key in open_files:
             return 0  # a cycle: the build reports it
         if key not in self.files:
