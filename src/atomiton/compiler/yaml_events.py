@@ -321,14 +321,32 @@ class EventBuilder:
     def _open(
         self, event: yaml.MappingStartEvent | yaml.SequenceStartEvent, position: _Position
     ) -> None:
-        if len(self.stack) >= self.limits.max_depth:
+        stack = self.stack
+        if len(stack) >= self.limits.max_depth:
             self._too_deep(position)
         is_map = isinstance(event, yaml.MappingStartEvent)
-        as_key = self._expecting_key()
-        if not as_key:
-            self._count(1, position)
-        merge_list = not is_map and self._in_merge() and self.stack[-1].is_map
-        path, record = self._next_path()
+        parent = stack[-1] if stack else None
+        if parent is not None and parent.key_kind == "" and parent.merge_list is None:
+            # The common case, kept short: a collection as a value (under a key written once
+            # so far, or in a list), not as a key, nothing merged (see the general case below).
+            if parent.is_map and not parent.key_pending:
+                as_key, path, record = True, parent.path, False
+            else:
+                as_key = False
+                self.values += 1
+                if self.values > self.limits.max_values:
+                    self._count(0, position)
+                if parent.is_map:
+                    path, record = (*parent.path, parent.key), parent.record
+                else:
+                    path, record = (*parent.path, len(parent.value)), parent.record
+            merge_list = False
+        else:
+            as_key = self._expecting_key()
+            if not as_key:
+                self._count(1, position)
+            merge_list = not is_map and self._in_merge() and stack[-1].is_map
+            path, record = self._next_path()
         frame = _Frame(
             is_map,
             path,
@@ -349,6 +367,25 @@ class EventBuilder:
         frame = self.stack.pop()
         if frame.is_map and frame.merges:
             self._merge(frame)
+        stack = self.stack
+        if frame.anchor is None and not frame.as_key and frame.merge_list is None and stack:
+            parent = stack[-1]
+            if parent.merge_list is None and parent.key_kind != "merge":
+                # The common case, kept short (``_deliver`` without a ``_Built``): a plain
+                # collection into its list, or under a key written once so far.
+                parent.size += frame.size
+                if frame.height >= parent.height:
+                    parent.height = frame.height + 1
+                if not parent.is_map:
+                    parent.value.append(frame.value)
+                    return
+                parent.key_pending = False
+                if parent.key_kind == "":
+                    parent.value[parent.key] = frame.value
+                    parent.written.add(parent.key)
+                    if parent.record:
+                        self.positions.keys[(*parent.path, parent.key)] = parent.key_position
+                return
         built = _Built(
             frame.value,
             frame.path,
