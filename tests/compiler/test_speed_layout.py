@@ -22,6 +22,7 @@ from atomiton.compiler import (
     compile_blueprint,
     layout,
     load_module,
+    resolve,
     verify,
 )
 from atomiton.compiler.ir import Graph
@@ -238,3 +239,37 @@ def test_a_future_import_past_the_first_part_is_refused_as_in_the_whole_module()
     assert "from __future__ imports must occur at the beginning" in (
         raised.value.diagnostics[0].message
     )
+
+
+# -- each included file asked of the file system once --------------------------------------------
+
+
+def test_each_included_file_is_resolved_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leaf = tmp_path / "leaf.yaml"
+    leaf.write_text(
+        "id: leaf\ninterface:\n  inputs: [{id: value, dataType: any, default: 0}]\n"
+        "  outputs: [{id: result, dataType: any}]\n"
+        "nodes:\n  - {id: n, type: code, parameters: {code: 'return (data or 0) + 1'}}\n"
+        "edges:\n  - {source: input.value, target: n}\n"
+        "  - {source: n, target: output, targetHandle: result}\n"
+    )
+    groups = "".join(
+        f"  - {{id: g{i}, type: blueprint, parameters: {{path: leaf.yaml}}}}\n" for i in range(6)
+    )
+    main = tmp_path / "main.yaml"
+    main.write_text(f"id: main\nnodes:\n{groups}")
+    resolved: list[Path] = []
+    real = resolve._key
+
+    def counted(path: Path) -> Path:
+        resolved.append(path)
+        return real(path)
+
+    monkeypatch.setattr(resolve, "_key", counted)
+    compiled = compile_blueprint(main, options=CompileOptions(root=tmp_path))
+    assert [n.id for n in compiled.graph.nodes] == [f"g{i}.n" for i in range(6)]
+    # Six includes of one file, each followed twice (counting nodes, then building): the file
+    # (and the blueprint itself) asked of the file system once per spelling of its path.
+    assert len(resolved) == len(set(resolved))

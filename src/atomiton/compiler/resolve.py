@@ -12,7 +12,7 @@ files mean (node types, ports, edges) is left to ``bind``; splicing children in,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +54,15 @@ class IncludeChain:
     spans: tuple[Span, ...] = ()  # innermost first
 
     @classmethod
-    def root(cls, doc: BlueprintDoc) -> IncludeChain:
-        return cls((_key(doc.path),), (doc.display,))
+    def root(cls, doc: BlueprintDoc, key: Callable[[Path], Path]) -> IncludeChain:
+        return cls((key(doc.path),), (doc.display,))
 
-    def enter(self, node: NodeDef, child: BlueprintDoc) -> IncludeChain:
+    def enter(
+        self, node: NodeDef, child: BlueprintDoc, key: Callable[[Path], Path]
+    ) -> IncludeChain:
+        """The chain inside ``child``; ``key`` resolves its path (``_Reader.key`` remembers)."""
         inline = child.path == self.files[-1] and child.display == self.labels[-1]
-        files = self.files if inline else (*self.files, _key(child.path))
+        files = self.files if inline else (*self.files, key(child.path))
         labels = self.labels if inline else (*self.labels, child.display)
         return IncludeChain(files, labels, (node.span, *self.spans))
 
@@ -123,7 +126,7 @@ def resolve_tree(path: Path, options: CompileOptions) -> IncludeTree:
     sink.raise_if_errors()
     assert doc is not None
     _check_tree_size(doc, reader)
-    root = reader.resolve(doc, IncludeChain.root(doc))
+    root = reader.resolve(doc, IncludeChain.root(doc, reader.key))
     return IncludeTree(root, tuple(dict.fromkeys(resolved for resolved, _ in reader.files)))
 
 
@@ -177,7 +180,7 @@ class _Reader:
                     includes[position, index] = self._follow(node, index, reference, doc, chain)
                 else:
                     # Written inline: no file to find, and its depth is the YAML's.
-                    tree = self.resolve(subflow, chain.enter(node, subflow))
+                    tree = self.resolve(subflow, chain.enter(node, subflow, self.key))
                     includes[position, index] = Include(node, index, tree)
         return ResolvedDoc(doc, chain, includes)
 
@@ -191,7 +194,7 @@ class _Reader:
     ) -> Include:
         sink = DiagnosticSink()
         child = self._load_child(reference, parent, chain, sink)
-        tree = None if child is None else self.resolve(child, chain.enter(node, child))
+        tree = None if child is None else self.resolve(child, chain.enter(node, child, self.key))
         return Include(node, index, tree, tuple(sink.items))
 
     def _load_child(
