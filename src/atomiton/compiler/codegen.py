@@ -123,6 +123,7 @@ class _ModuleBuilder:
         self.constants: list[str] = []
         self.defaults: set[str] = set()  # constants holding a node type's ``Params()``
         self.paths: dict[str, str] = {}
+        self.folder: str | None = None  # the blueprint's own folder, which paths are relative to
         self.nodes = {n.id: n for n in graph.nodes}
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
         # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
@@ -272,8 +273,9 @@ class _ModuleBuilder:
         """
         rebased = self.paths.get(display)
         if rebased is None:
-            main = self._absolute(self.graph.display)
-            rebased = Path(os.path.relpath(self._absolute(display), main.parent)).as_posix()
+            if self.folder is None:
+                self.folder = str(self._absolute(self.graph.display).parent)
+            rebased = Path(os.path.relpath(self._absolute(display), self.folder)).as_posix()
             self.paths[display] = rebased
         return rebased
 

@@ -140,6 +140,12 @@ class _Reader:
         # A path -> (resolved, display name): each asks the file system, and a file is named
         # by every node that includes it, twice (counting nodes, then following them).
         self.names: dict[Path, tuple[Path, str]] = {}
+        # The folder display names are relative to, resolved once (``display_path`` resolves
+        # it per call); None when it cannot be resolved, and names are then written as given.
+        try:
+            self.base: Path | None = (options.root or Path.cwd()).resolve()
+        except (OSError, RuntimeError):
+            self.base = None
 
     def key(self, path: Path) -> Path:
         """``path`` resolved, as files are told apart (asked of the file system once)."""
@@ -148,8 +154,18 @@ class _Reader:
     def _names(self, path: Path) -> tuple[Path, str]:
         names = self.names.get(path)
         if names is None:
-            names = self.names[path] = (_key(path), display_path(path, self.options.root))
+            names = self.names[path] = self._name(path)
         return names
+
+    def _name(self, path: Path) -> tuple[Path, str]:
+        """``path`` resolved, and named as ``display_path`` names it (from the same resolve)."""
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a name too long, a symlink loop
+            return path.absolute(), path.as_posix()
+        if self.base is None or not resolved.is_relative_to(self.base):
+            return resolved, path.as_posix()
+        return resolved, resolved.relative_to(self.base).as_posix()
 
     def read(self, path: Path, sink: DiagnosticSink) -> BlueprintDoc | None:
         """The validated document at ``path``; its problems go to ``sink`` on every call."""
