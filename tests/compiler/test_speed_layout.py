@@ -261,15 +261,15 @@ def test_each_included_file_is_resolved_once(
     main = tmp_path / "main.yaml"
     main.write_text(f"id: main\nnodes:\n{groups}")
     resolved: list[Path] = []
-    real = resolve._key
+    real = resolve._resolved
 
-    def counted(path: Path) -> Path:
+    def counted(path: Path) -> Path | None:
         resolved.append(path)
         return real(path)
 
-    monkeypatch.setattr(resolve, "_key", counted)
+    monkeypatch.setattr(resolve, "_resolved", counted)
     compiled = compile_blueprint(main, options=CompileOptions(root=tmp_path))
     assert [n.id for n in compiled.graph.nodes] == [f"g{i}.n" for i in range(6)]
     # Six includes of one file, each followed twice (counting nodes, then building): the file
     # (and the blueprint itself) asked of the file system once per spelling of its path.
-    assert len(resolved) == len(set(resolved))
+    assert resolved and len(resolved) == len(set(resolved))

@@ -106,11 +106,12 @@ class IncludeTree:
     files: tuple[Path, ...]
 
 
-def _key(path: Path) -> Path:
+def _resolved(path: Path) -> Path | None:
+    """``path`` resolved (asking the file system), None when it cannot be."""
     try:
         return path.resolve()
     except (OSError, RuntimeError):  # a name too long, a symlink loop
-        return path.absolute()
+        return None
 
 
 def resolve_tree(path: Path, options: CompileOptions) -> IncludeTree:
@@ -159,9 +160,8 @@ class _Reader:
 
     def _name(self, path: Path) -> tuple[Path, str]:
         """``path`` resolved, and named as ``display_path`` names it (from the same resolve)."""
-        try:
-            resolved = path.resolve()
-        except (OSError, RuntimeError):  # a name too long, a symlink loop
+        resolved = _resolved(path)
+        if resolved is None:
             return path.absolute(), path.as_posix()
         if self.base is None or not resolved.is_relative_to(self.base):
             return resolved, path.as_posix()
