@@ -128,18 +128,23 @@ def encode(
     current: list[str] = []
     width = 0
     previous = 0
+    indexes: dict[tuple[str, tuple[Span, ...]], int] = {}
     for line, origin in line_map:
         gap = line - previous
         previous = line
         if origin is None:
             entry = f"{gap}"
         else:
-            key = (
-                rebase(origin.span.path),
-                tuple(f"{rebase(s.path)}:{s.line}:{s.column}" for s in origin.included_from),
-            )
-            index = files.setdefault(key, len(files))
             span = origin.span
+            # Every run of an included file repeats its places of inclusion: spelled once.
+            place = (span.path, origin.included_from)
+            index = indexes.get(place)
+            if index is None:
+                key = (
+                    rebase(span.path),
+                    tuple(f"{rebase(s.path)}:{s.line}:{s.column}" for s in origin.included_from),
+                )
+                index = indexes[place] = files.setdefault(key, len(files))
             entry = f"{gap}:{index}:{span.line}:{span.column}:{origin.node}"
         if current and width + len(entry) + 1 > _CHUNK:
             chunks.append(" ".join(current) + " ")
