@@ -20,6 +20,7 @@ sub-blueprint files of ten nodes, those grouped ten to a file, and so on (depth 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import statistics
 import tempfile
@@ -127,12 +128,17 @@ def measure(
         cpu = time.process_time()
         compiled, t_compile = timed(lambda: compile_blueprint(path, options=options))
         cpu = time.process_time() - cpu
-        graph, t_build = timed(lambda: load_graph(path, options=options))
-        schedule, t_plan = timed(lambda: plan.plan_graph(graph))
-        # Render lays the module out as black would (compiler/layout.py); black over the whole
-        # module is not part of compiling, only timed here to show what that saves.
-        layout_cache_clear()
-        _, t_render = timed(lambda: codegen.render_module(graph, schedule, options))
+        # The stages apart, with the collector paused as ``compile_blueprint`` pauses it.
+        gc.disable()
+        try:
+            graph, t_build = timed(lambda: load_graph(path, options=options))
+            schedule, t_plan = timed(lambda: plan.plan_graph(graph))
+            # Render lays the module out as black would (compiler/layout.py); black over the
+            # whole module is not part of compiling, only timed here to show what that saves.
+            layout_cache_clear()
+            _, t_render = timed(lambda: codegen.render_module(graph, schedule, options))
+        finally:
+            gc.enable()
         # The source map is recorded while rendering (compiler/writer.py): no stage of its own.
         stages = {
             "compile": t_compile,

@@ -8,6 +8,8 @@ each node's cache use and version; this module only spells them, through ``liter
 
 from __future__ import annotations
 
+from black.strings import str_width
+
 from .. import __version__
 from . import layout
 from .ir import Graph, Node
@@ -22,17 +24,17 @@ def module_docstring(graph: Graph, source: str) -> str:
         f"Do not edit.\n\nSource sha256: {graph.sha256}"
         + (f"\n\n{graph.description.strip()}" if graph.description.strip() else "")
     )
-    return layout.fit(f'"""{text}\n"""', 0, force=True)
+    return layout.docstring(text)
 
 
 def blueprint_constant(
-    graph: Graph, source: str, producers: list[tuple[str, int]], node_infos: list[str]
+    graph: Graph, source: str, producers: list[tuple[str, int]], node_infos: list[list[str]]
 ) -> str:
     """The ``BLUEPRINT: Final = _rt.Blueprint(...)`` statement.
 
     ``producers`` pairs each output field with the index of the node producing it (-1: none),
-    so a result that does not fit blames that node; ``node_infos`` are ``node_info`` texts in
-    the order events index nodes.
+    so a result that does not fit blames that node; ``node_infos`` are ``node_info`` arguments
+    in the order events index nodes.
     """
     args = [
         f"id={literal(graph.id)}",
@@ -54,7 +56,10 @@ def blueprint_constant(
     if producers:
         pairs = [f"({literal(field)}, {index})" for field, index in producers]
         args.append(f"outputs=({', '.join(pairs)}{',' if len(pairs) == 1 else ''})")
-    nodes = layout.exploded("nodes=(", node_infos, ")", 4, trailing=",")
+    if len(node_infos) < 2:
+        nodes = layout.exploded("nodes=(", [_call(a) for a in node_infos], ")", 4, trailing=",")
+    else:
+        nodes = "\n".join(["nodes=(", *(_info_element(info, 8) for info in node_infos), "    ),"])
     return "\n".join(
         [
             "BLUEPRINT: Final = _rt.Blueprint(",
@@ -65,15 +70,38 @@ def blueprint_constant(
     )
 
 
-def node_info(node: Node, source: str | None, cache: str, version: str) -> str:
-    """One node's ``_rt.NodeInfo(...)``; ``source`` is its file's rebased path when the node
-    comes from another file than the blueprint's own (None: the same file)."""
-    args = [
-        f"id={literal(node.id)}",
-        f"type={literal(node.type)}",
-        f"line={node.span.line}",
-        f"column={node.span.column}",
-    ]
+_POSITIONAL = ("id", "type", "line", "column")
+
+
+def _call(args: list[str]) -> str:
+    return f"_rt.NodeInfo({', '.join(args)})"
+
+
+def _info_element(args: list[str], indent: int) -> str:
+    """One ``_rt.NodeInfo(...),`` of the exploded ``nodes`` tuple, laid out as black would.
+
+    On one line, or its arguments on one line, id, type, line and column are written by
+    position (one line reads as one node); exploded one argument per line, every argument is
+    named, and black keeps that too (the named arguments do not fit on one line either).
+    """
+    pad = " " * indent
+    body = ", ".join(args)
+    if indent + len("_rt.NodeInfo(),") + str_width(body) <= layout.LINE_LENGTH:
+        return f"{pad}_rt.NodeInfo({body}),"
+    if indent + 4 + str_width(body) <= layout.LINE_LENGTH:
+        return f"{pad}_rt.NodeInfo(\n{pad}    {body}\n{pad}),"
+    named = [f"{name}={value}" for name, value in zip(_POSITIONAL, args)] + args[4:]
+    if all(indent + 5 + str_width(arg) <= layout.LINE_LENGTH for arg in named):
+        lines = "".join(f"\n{pad}    {arg}," for arg in named)
+        return f"{pad}_rt.NodeInfo({lines}\n{pad}),"
+    return pad + layout.element(_call(named), indent)
+
+
+def node_info(node: Node, source: str | None, cache: str, version: str) -> list[str]:
+    """The arguments of one node's ``_rt.NodeInfo(...)``: id, type, line and column, then by
+    name the settings that differ from the defaults; ``source`` is its file's rebased path when
+    the node comes from another file than the blueprint's own (None: the same file)."""
+    args = [literal(node.id), literal(node.type), str(node.span.line), str(node.span.column)]
     if source is not None:
         args.append(f"source={literal(source)}")
     weight = node.spec.weight if node.spec is not None else 100
@@ -99,4 +127,4 @@ def node_info(node: Node, source: str | None, cache: str, version: str) -> str:
     if cache != "off":
         args.append(f"cache={literal(cache)}")
     args.append(f"version={literal(version)}")
-    return f"_rt.NodeInfo({', '.join(args)})"
+    return args

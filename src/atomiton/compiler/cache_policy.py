@@ -28,7 +28,8 @@ def cache_use(node: Node, streams: frozenset[str] = frozenset()) -> CacheUse:
     the ids of the nodes whose values are streams (``stream_nodes``)."""
     settings = node.settings
     purity = _purity(node)
-    if settings.cache == "never" or purity == "stream" or references(node) & streams:
+    # Most flows stream nothing: then what the node reads need not be walked.
+    if settings.cache == "never" or purity == "stream" or (streams and references(node) & streams):
         return "off"
     if settings.cache == "always":
         return "files" if purity == "reads" else "on"

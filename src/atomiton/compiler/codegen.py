@@ -82,7 +82,7 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     write_module(view, out)
     line_map = out.line_map()
     files: dict[tuple[str, tuple[str, ...]], int] = {}
-    chunks = encode(line_map, files, builder.rebase)
+    chunks = encode(line_map, files, builder.path)
     table = [
         literal(path) if not rest else f"({', '.join(literal(p) for p in (path, *rest))})"
         for path, rest in files
@@ -92,7 +92,7 @@ def render_module(graph: Graph, plan: Plan, options: CompileOptions) -> Rendered
     code = out.text()
     # Node code compiles with the module; on its own it is compiled only to say which failed.
     try:
-        verify.check_module(code, line_map, graph)
+        verify.check_module(out.parts(), line_map, graph)
     except BlueprintError:
         builder.code.check()
         if builder.code.errors:
@@ -110,7 +110,7 @@ class _ModuleBuilder:
     ) -> None:
         self.graph = graph
         self.plan = plan
-        self.root = root
+        self.root = root.resolve()  # asks the file system: once, not once per file
         self.versions = versions if versions is not None else node_versions(graph).by_id
         self.code = NodeCode(self._absolute)
         self.node_attr = Namer(reserved=STATE_RESERVED)
@@ -121,7 +121,9 @@ class _ModuleBuilder:
         self.modules: dict[tuple[str, str], str] = {}
         self.user_imports: dict[tuple[str, str], str] = {}
         self.constants: list[str] = []
+        self.defaults: set[str] = set()  # constants holding a node type's ``Params()``
         self.paths: dict[str, str] = {}
+        self.folder: str | None = None  # the blueprint's own folder, which paths are relative to
         self.nodes = {n.id: n for n in graph.nodes}
         self.input_names = {p.name: self.input_field(p.name) for p in graph.inputs}
         # Every node, bodies included, in BLUEPRINT.nodes order (the index events carry).
@@ -210,7 +212,7 @@ class _ModuleBuilder:
             layout.fit(f"from {module} import {name} as {alias}", 0)
             for (module, name), alias in self.user_imports.items()
         )
-        source = self._path(graph.display)
+        source = self.path(graph.display)
         producers = [
             (
                 self.output_field(o.port.name),
@@ -221,7 +223,7 @@ class _ModuleBuilder:
         infos = [
             blueprint_text.node_info(
                 n,
-                self._path(n.span.path) if n.span.path != graph.display else None,
+                self.path(n.span.path) if n.span.path != graph.display else None,
                 cache_use(n, self.streams),
                 self.versions[n.id],
             )
@@ -263,7 +265,7 @@ class _ModuleBuilder:
         )
         return view
 
-    def _path(self, display: str) -> str:
+    def path(self, display: str) -> str:
         """A path as the module records it: relative to the blueprint's own folder.
 
         Diagnostics name files relative to the compile root (the current directory on the
@@ -273,18 +275,14 @@ class _ModuleBuilder:
         """
         rebased = self.paths.get(display)
         if rebased is None:
-            main = self._absolute(self.graph.display)
-            rebased = Path(os.path.relpath(self._absolute(display), main.parent)).as_posix()
+            if self.folder is None:
+                self.folder = str(self._absolute(self.graph.display).parent)
+            rebased = Path(os.path.relpath(self._absolute(display), self.folder)).as_posix()
             self.paths[display] = rebased
         return rebased
 
-    def rebase(self, display: str) -> str:
-        """``display`` as the module records paths (see ``_path``)."""
-        return self._path(display)
-
     def _absolute(self, display: str) -> Path:
-        path = Path(display)
-        return Path(posixpath.normpath((self.root.resolve() / path).as_posix()))
+        return Path(posixpath.normpath((self.root / display).as_posix()))
 
     # -- model fields ----------------------------------------------------------------------------
 
@@ -376,7 +374,7 @@ class _ModuleBuilder:
         return self.modules.setdefault((package, name), alias)
 
     def _node_view(self, index: int, node: Node) -> NodeView:
-        where = f"{self._path(node.span.path)}:{node.span.line}:{node.span.column}"
+        where = f"{self.path(node.span.path)}:{node.span.line}:{node.span.column}"
         comment = comment_text(f"# {node.id}: {node.type} ({where})")
         origin = Origin(node.span, index, node.included_from)
         attr = self._attr(node)
@@ -442,7 +440,14 @@ class _ModuleBuilder:
         # Only values nobody can change are built once for every run; a list or a mapping is
         # built again by each call, so what one run (or one loop item) does to it, for example
         # a reduce appending to its initial ``[]``, never reaches another.
-        if is_static(node.params) and is_immutable(node.params):
+        if not params:
+            # The type's defaults: one constant shared by every node that sets nothing.
+            key = f"{spec.type}\x00defaults"  # no node id holds a NUL: never a node's name
+            params_expr = f"_P_{self.constant(key).upper()}"
+            if params_expr not in self.defaults:
+                self.defaults.add(params_expr)
+                self.constants.append(layout.fit(f"{params_expr}: Final = {module}.Params()", 0))
+        elif is_static(node.params) and is_immutable(node.params):
             constant = f"_P_{self.constant(node.id).upper()}"
             self.constants.append(layout.fit(f"{constant}: Final = {params_expr}", 0))
             params_expr = constant
@@ -462,7 +467,7 @@ class _ModuleBuilder:
         if bodies:
             args.append(_subflow_argument(node, bodies))
         if spec.needs_context:
-            args.append(f"context=ex.context({self._index(node)})")
+            args.append(f"context=ex.context({self.index_of[node.id]})")
         return f"{module}.run", args
 
     def _attr(self, node: Node) -> str:
@@ -482,9 +487,6 @@ class _ModuleBuilder:
             )
             args.append(f"{identifier(port, reserved=frozenset())}={value}")
         return alias, args
-
-    def _index(self, node: Node) -> int:
-        return self.index_of[node.id]
 
     def _body(self, owner: Node, body: Graph) -> str:
         """Render ``body`` as a function of (ex, inputs, item); return the function's name."""
@@ -511,7 +513,7 @@ class _ModuleBuilder:
         for node in body.nodes:
             self._attr(node)
         try:
-            nodes = [self._node_view(self._index(n), n) for n in body.nodes]
+            nodes = [self._node_view(self.index_of[n.id], n) for n in body.nodes]
             kept = self._state_fields(body.nodes)
             fields = [layout.fit(f"{name}: {annotation}", 4) for name, annotation in kept]
             slots = layout.exploded("__slots__ = (", [literal(name) for name, _ in kept], ")", 4)

@@ -58,6 +58,28 @@ def fit(statement: str, indent: int, *, force: bool = False) -> str:
     return _reindent(_black(statement, LINE_LENGTH - indent), indent)
 
 
+def docstring(text: str) -> str:
+    """The module's docstring statement ``\"\"\"text\\n\"\"\"`` as black writes it.
+
+    Black leaves a docstring alone when its first line has no whitespace around it, its
+    other lines no trailing whitespace and no indentation common to all of them, and it
+    neither ends in a quote nor holds a backslash (black pads or re-indents those): the
+    usual case, written here as it is; anything else goes to black.
+    """
+    lines = text.split("\n")
+    rest = [line for line in lines[1:] if line]
+    if (
+        rest
+        and "\\" not in text
+        and not text.startswith(('"', " "))
+        and not text.endswith('"')
+        and all(line == line.rstrip() for line in lines)
+        and any(not line[0].isspace() for line in rest)
+    ):
+        return f'"""{text}\n"""'
+    return fit(f'"""{text}\n"""', 0, force=True)
+
+
 def element(expression: str, indent: int) -> str:
     """One element of an exploded collection (one element per line, trailing comma)."""
     line = f"{expression},"
@@ -127,12 +149,42 @@ def _split_call(text: str, indent: int, suffix: str) -> str | None:
     # A collection literal (``name=(``) that does not fit is always one element per line.
     if not head.endswith("=(") and indent + 4 + str_width(body) <= LINE_LENGTH:
         return f"{head}\n{pad}    {body}\n{pad}){suffix}"
-    # Black's next try: one argument per line, with the magic trailing comma it adds.
+    # Black's next try: one argument per line, with the magic trailing comma it adds; an
+    # argument still too long is split in turn (a keyword's tuple, one item per line).
     parts = top_level_parts(body)
-    if len(parts) < 2 or any(indent + 5 + str_width(part) > LINE_LENGTH for part in parts):
+    if len(parts) < 2:
         return None
-    lines = "\n".join(f"{pad}    {part}," for part in parts)
-    return f"{head}\n{lines}\n{pad}){suffix}"
+    lines = []
+    for part in parts:
+        line = f"{part},"
+        if indent + 4 + str_width(line) > LINE_LENGTH:
+            split = _split_keyword_tuple(part, indent + 4)
+            if split is None:
+                return None
+            line = split
+        lines.append(f"{pad}    {line}")
+    return f"{head}\n{chr(10).join(lines)}\n{pad}){suffix}"
+
+
+# ``name=(`` opening a keyword argument's tuple.
+_KEYWORD_TUPLE = re.compile(r"[A-Za-z_]\w*=\(")
+
+
+def _split_keyword_tuple(part: str, indent: int) -> str | None:
+    """``name=(a, b, ...)``, an argument too long for its line, one item per line as black
+    explodes a tuple it has to split (it adds the magic trailing comma); the argument's own
+    comma follows. None for anything else."""
+    opening = part.find("(")
+    if not _KEYWORD_TUPLE.match(part) or _final_call_bracket(part) != opening:
+        return None
+    items = top_level_parts(part[opening + 1 : -1])
+    if len(items) < 2 or not items[-1]:  # a one-item tuple's comma is not magic
+        return None
+    if any(indent + 5 + str_width(item) > LINE_LENGTH for item in items):
+        return None
+    pad = " " * indent
+    lines = "\n".join(f"{pad}    {item}," for item in items)
+    return f"{part[: opening + 1]}\n{lines}\n{pad}),"
 
 
 def _split_tuple(text: str, indent: int, suffix: str) -> str | None:

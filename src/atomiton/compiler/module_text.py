@@ -119,15 +119,19 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
     out.blank()
     out.write('__all__ = ["BLUEPRINT", "Fails", "Inputs", "Outputs", "Pins", "arun", "run"]')
     out.blank()
+    out.top_level()  # the module is compiled in parts split at these marks (verify)
     out.write(view.blueprint)
     _model(out, "Inputs", "The flow's inputs.", _INPUTS_CONFIG, view.inputs)
     _model(out, "Outputs", "The flow's outputs.", _OUTPUTS_CONFIG, view.outputs)
     out.blank(2)
     # Typed names of the nodes, for ``run(pins=..., fail=...)``: mypy checks keys and values.
+    out.top_level()
     _typed_dict(out, "Pins", view.pin_types)
     out.blank()
+    out.top_level()
     _typed_dict(out, "Fails", [(key, "BaseException") for key, _ in view.pin_types])
     out.blank(2)
+    out.top_level()
     out.write("class _State:")
     out.write('"""Node results, shared by the tasks of one run."""', 4)
     out.blank()
@@ -136,6 +140,7 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
     out.blank()
     out.write("def __init__(self, inputs: Inputs) -> None:", 4)
     out.write("self.inputs = inputs", 8)
+    out.top_level()
     for line in view.constants:
         out.blank(2)
         out.write(line)
@@ -143,6 +148,7 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
         _body(out, body)
     for task in view.tasks:
         out.blank(2)
+        out.top_level()
         out.write(f"def {task.name}(ex: _rt.Execution, s: _State) -> None:")
         for part in task.parts:
             out.write(f"{part}(ex, s)", 4)
@@ -150,14 +156,17 @@ def write_module(view: ModuleView, out: CodeWriter) -> None:
             out.write("inputs = s.inputs", 4)
         _nodes(out, task.nodes)
     out.blank(2)
+    out.top_level()
     out.write(view.tasks_tuple)
     out.blank(2)
+    out.top_level()
     out.write("def _execute(ex: _rt.Execution, inputs: Inputs) -> Outputs:")
     out.write("s = _State(inputs)", 4)
     out.write(view.run_tasks, 4)
     out.write(view.outputs_return, 4)
     optional = "" if view.inputs_required else " | None = None"
     value = "inputs" if view.inputs_required else "Inputs() if inputs is None else inputs"
+    out.top_level()
     out.write(_RUN.format(optional=optional, value=value))
 
 
@@ -167,6 +176,7 @@ _OUTPUTS_CONFIG = "model_config = ConfigDict(frozen=True, arbitrary_types_allowe
 
 def _model(out: CodeWriter, name: str, doc: str, config: str, fields: list[str]) -> None:
     out.blank(2)
+    out.top_level()
     out.write(f"class {name}(BaseModel):")
     out.write(f'"""{doc}"""', 4)
     out.blank()
@@ -198,12 +208,14 @@ def _fields(out: CodeWriter, fields: list[str]) -> None:
 
 def _body(out: CodeWriter, body: BodyView) -> None:
     out.blank(2)
+    out.top_level()
     out.write(f"class {body.state}:")
     out.write('"""Node results of one run of a sub-blueprint."""', 4)
     out.blank()
     out.write(body.slots, 4)
     _fields(out, body.fields)
     out.blank(2)
+    out.top_level()
     out.write(f"def {body.name}(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:")
     out.write(f"s = {body.state}()", 4)
     _nodes(out, body.nodes)
@@ -272,6 +284,7 @@ def write_source_map(out: CodeWriter, files: list[str], chunks: list[str]) -> No
     """
     out.at(None)
     out.blank(2)
+    out.top_level()
     out.write("# Generated line -> blueprint position, for errors (atomiton.runtime.debug).")
     out.write("_SOURCE_MAP: Final = (")
     out.write(layout.exploded("(", files, ")", 4, trailing=","), 4)
@@ -288,6 +301,7 @@ def _write_entry(out: CodeWriter) -> None:
     """
     out.at(None)
     out.blank(2)
+    out.top_level()
     out.write('if __name__ == "__main__":')
     out.write("_rt.main(BLUEPRINT, run, Inputs)", 4)
 

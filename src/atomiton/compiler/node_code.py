@@ -111,7 +111,10 @@ class NodeCode:
             if camel_case(a) != a and is_safe_identifier(camel_case(a))
         ]
         if function.kind == "body":
-            body = "".join(aliases) + textwrap.indent(function.source, "    ")
+            source = function.source
+            # One line (most code) needs no walk over lines to be indented.
+            indented = f"    {source}" if "\n" not in source else textwrap.indent(source, "    ")
+            body = "".join(aliases) + indented
         elif function.source.startswith("lambda"):
             call_args = ", ".join(identifier(a, reserved=frozenset()) for a in function.args)
             body = f"    return ({function.source})({call_args})"
@@ -132,7 +135,8 @@ class NodeCode:
             return (None,) * count
         first, column, exact = self._first_line(function.span)
         # Lines the parsed code drops in front (blank lines; ``strip`` of an expression).
-        stripped = textwrap.dedent(source) if function.kind == "body" else source
+        multiline = function.kind == "body" and "\n" in source
+        stripped = textwrap.dedent(source) if multiline else source
         skipped = stripped[: len(stripped) - len(stripped.lstrip())].count("\n")
 
         path = function.span.path

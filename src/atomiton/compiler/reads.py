@@ -132,6 +132,8 @@ def key_values(node: Node, spell: Callable[[object], str]) -> str:
 
 def mark_skipped(graph: Graph, sink: DiagnosticSink) -> Graph:
     """Disabled nodes, and every node that needs a value from a skipped one, are skipped."""
+    if all(node.settings.enabled for node in graph.nodes):
+        return graph  # the usual case: nothing to skip, no reads to walk
     skipped: set[str] = set()
     # Enabled nodes skipped because of each node they read (counted once, for the warning).
     followers: dict[str, int] = {}

@@ -12,7 +12,7 @@ files mean (node types, ports, edges) is left to ``bind``; splicing children in,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +54,15 @@ class IncludeChain:
     spans: tuple[Span, ...] = ()  # innermost first
 
     @classmethod
-    def root(cls, doc: BlueprintDoc) -> IncludeChain:
-        return cls((_key(doc.path),), (doc.display,))
+    def root(cls, doc: BlueprintDoc, key: Callable[[Path], Path]) -> IncludeChain:
+        return cls((key(doc.path),), (doc.display,))
 
-    def enter(self, node: NodeDef, child: BlueprintDoc) -> IncludeChain:
+    def enter(
+        self, node: NodeDef, child: BlueprintDoc, key: Callable[[Path], Path]
+    ) -> IncludeChain:
+        """The chain inside ``child``; ``key`` resolves its path (``_Reader.key`` remembers)."""
         inline = child.path == self.files[-1] and child.display == self.labels[-1]
-        files = self.files if inline else (*self.files, _key(child.path))
+        files = self.files if inline else (*self.files, key(child.path))
         labels = self.labels if inline else (*self.labels, child.display)
         return IncludeChain(files, labels, (node.span, *self.spans))
 
@@ -103,11 +106,12 @@ class IncludeTree:
     files: tuple[Path, ...]
 
 
-def _key(path: Path) -> Path:
+def _resolved(path: Path) -> Path | None:
+    """``path`` resolved (asking the file system), None when it cannot be."""
     try:
         return path.resolve()
     except (OSError, RuntimeError):  # a name too long, a symlink loop
-        return path.absolute()
+        return None
 
 
 def resolve_tree(path: Path, options: CompileOptions) -> IncludeTree:
@@ -123,7 +127,7 @@ def resolve_tree(path: Path, options: CompileOptions) -> IncludeTree:
     sink.raise_if_errors()
     assert doc is not None
     _check_tree_size(doc, reader)
-    root = reader.resolve(doc, IncludeChain.root(doc))
+    root = reader.resolve(doc, IncludeChain.root(doc, reader.key))
     return IncludeTree(root, tuple(dict.fromkeys(resolved for resolved, _ in reader.files)))
 
 
@@ -134,14 +138,41 @@ class _Reader:
         self.options = options
         # Keyed by (resolved path, display name), in the order first read.
         self.files: dict[tuple[Path, str], _Parsed] = {}
+        # A path -> (resolved, display name): each asks the file system, and a file is named
+        # by every node that includes it, twice (counting nodes, then following them).
+        self.names: dict[Path, tuple[Path, str]] = {}
+        # The folder display names are relative to, resolved once (``display_path`` resolves
+        # it per call); None when it cannot be resolved, and names are then written as given.
+        try:
+            self.base: Path | None = (options.root or Path.cwd()).resolve()
+        except (OSError, RuntimeError):
+            self.base = None
+
+    def key(self, path: Path) -> Path:
+        """``path`` resolved, as files are told apart (asked of the file system once)."""
+        return self._names(path)[0]
+
+    def _names(self, path: Path) -> tuple[Path, str]:
+        names = self.names.get(path)
+        if names is None:
+            names = self.names[path] = self._name(path)
+        return names
+
+    def _name(self, path: Path) -> tuple[Path, str]:
+        """``path`` resolved, and named as ``display_path`` names it (from the same resolve)."""
+        resolved = _resolved(path)
+        if resolved is None:
+            return path.absolute(), path.as_posix()
+        if self.base is None or not resolved.is_relative_to(self.base):
+            return resolved, path.as_posix()
+        return resolved, resolved.relative_to(self.base).as_posix()
 
     def read(self, path: Path, sink: DiagnosticSink) -> BlueprintDoc | None:
         """The validated document at ``path``; its problems go to ``sink`` on every call."""
-        display = display_path(path, self.options.root)
-        key = (_key(path), display)
+        key = self._names(path)
         if key not in self.files:
             own = DiagnosticSink()
-            self.files[key] = (_parse(path, display, own, self.options.limits), tuple(own.items))
+            self.files[key] = (_parse(path, key[1], own, self.options.limits), tuple(own.items))
         doc, diagnostics = self.files[key]
         sink.extend(diagnostics)
         return doc
@@ -165,7 +196,7 @@ class _Reader:
                     includes[position, index] = self._follow(node, index, reference, doc, chain)
                 else:
                     # Written inline: no file to find, and its depth is the YAML's.
-                    tree = self.resolve(subflow, chain.enter(node, subflow))
+                    tree = self.resolve(subflow, chain.enter(node, subflow, self.key))
                     includes[position, index] = Include(node, index, tree)
         return ResolvedDoc(doc, chain, includes)
 
@@ -179,7 +210,7 @@ class _Reader:
     ) -> Include:
         sink = DiagnosticSink()
         child = self._load_child(reference, parent, chain, sink)
-        tree = None if child is None else self.resolve(child, chain.enter(node, child))
+        tree = None if child is None else self.resolve(child, chain.enter(node, child, self.key))
         return Include(node, index, tree, tuple(sink.items))
 
     def _load_child(
@@ -235,7 +266,7 @@ class _Reader:
                 hint=f"looked in {', '.join(places)}",
             )
             return None
-        key = _key(found)
+        key = self.key(found)
         if key in chain.files:
             start = chain.files.index(key)
             loop = [*chain.labels[start:], display_path(found, options.root)]
@@ -290,7 +321,7 @@ def _check_tree_size(doc: BlueprintDoc, reader: _Reader) -> None:
     counter = _TreeCounter(reader)
     total = 0
     # Resolving the path touches the file system: once, not once per node.
-    open_files = frozenset({_key(doc.path)})
+    open_files = frozenset({reader.key(doc.path)})
     for node in doc.nodes:
         size = counter.node(node, doc, open_files, 0)
         total += size
@@ -349,7 +380,7 @@ class _TreeCounter:
             return 0
         if found is None:
             return 0
-        key = _key(found)
+        key = self.reader.key(found)
         if key in open_files:
             return 0  # a cycle: the build reports it
         if key not in self.files:

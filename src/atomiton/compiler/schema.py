@@ -22,7 +22,7 @@ from ..codes import ErrorCode
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
 from ..nodes import registry
 from ..nodes.javascript_compile import route_javascript
-from ..nodes.spec import COMMON_SETTINGS
+from ..nodes.spec import COMMON_SETTINGS, NodeSpec
 from .blueprint_models import (
     BlueprintModel,
     ConnectionModel,
@@ -376,6 +376,20 @@ def _parameter_keys(raw: object) -> frozenset[str]:
     """The keys that belong under a node's ``parameters:`` (its type's and the common settings)."""
     type_name = raw.get("type") if isinstance(raw, dict) else None
     spec = registry.get(type_name) if isinstance(type_name, str) else None
+    # Every node of a type asks: the answer is kept for as long as the type has that spec.
+    known = _KEYS.get(type_name) if isinstance(type_name, str) else None
+    if known is not None and known[0] is spec:
+        return known[1]
+    keys = _own_keys(type_name, spec)
+    if isinstance(type_name, str):
+        _KEYS[type_name] = (spec, keys)
+    return keys
+
+
+_KEYS: dict[str, tuple[NodeSpec | None, frozenset[str]]] = {}
+
+
+def _own_keys(type_name: object, spec: NodeSpec | None) -> frozenset[str]:
     own: set[str] = set(COMMON_SETTINGS)
     if spec is not None:
         for name, info in spec.params.model_fields.items():

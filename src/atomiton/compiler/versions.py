@@ -85,6 +85,7 @@ class _Hasher:
         self.warnings: list[Diagnostic] = []
         self.files: dict[Path, None] = {}
         self.functions: dict[tuple[str, str], FunctionSource] = {}
+        self.heads: dict[tuple[str, tuple[str, str] | None, bool], str] = {}
 
     def version(self, node: Node) -> str:
         known = self.by_id.get(node.id)
@@ -92,14 +93,28 @@ class _Hasher:
             return known
         # The type's own name, not an alias the blueprint may spell it with.
         type_name = node.spec.type if node.spec is not None else node.type
-        parts: list[object] = [_FORMAT, __version__, type_name, self._implementation(node)]
+        # The encoding of [format, atomiton's version, type, implementation, ...]: its head is
+        # the same for every node of a type (a python node's differs by function), so it is
+        # encoded once and the rest written after it.
+        head_key = (type_name, node.function, node.spec is None)
+        head = self.heads.get(head_key)
+        if head is None:
+            out = ["["]
+            for part in (_FORMAT, __version__, type_name, self._implementation(node)):
+                _write(part, out)
+            head = self.heads[head_key] = "".join(out)
+        elif node.function is not None:
+            self._function(node)  # its warning, once per node as before
+        out = [head]
         compiled = {function.param for function in node.code}
-        parts.append({k: v for k, v in node.params.items() if k not in compiled})
-        parts.append(dict(node.inputs))
-        parts.append(sorted((_code(function) for function in node.code), key=_encode))
-        parts.append([(port.name, port.type) for port in node.outputs])
-        parts.append([self._body(body) for body in node.bodies])
-        version = hashlib.sha256(_encode(parts)).hexdigest()[:VERSION_CHARS]
+        _write({k: v for k, v in node.params.items() if k not in compiled}, out)
+        _write(dict(node.inputs), out)
+        _write(sorted((_code(function) for function in node.code), key=_encode), out)
+        _write([(port.name, port.type) for port in node.outputs], out)
+        _write([self._body(body) for body in node.bodies], out)
+        out.append("]")
+        encoded = "".join(out).encode("utf-8", "surrogatepass")
+        version = hashlib.sha256(encoded).hexdigest()[:VERSION_CHARS]
         self.by_id[node.id] = version
         return version
 
@@ -198,6 +213,16 @@ def _text(value: object) -> str:
 
 
 def _write(value: object, out: list[str]) -> None:
+    kind = type(value)  # the common exact types first, without a chain of isinstance
+    if kind is str:
+        out.append(f"s{len(value)}:{value}")  # type: ignore[arg-type]
+        return
+    if kind is tuple or kind is list:
+        out.append("[")
+        for item in value:  # type: ignore[attr-defined]
+            _write(item, out)
+        out.append("]")
+        return
     if value is None or value is MISSING:
         out.append("N" if value is None else "M")
     elif isinstance(value, bool):

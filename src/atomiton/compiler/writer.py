@@ -48,6 +48,9 @@ class CodeWriter:
         self._lines: list[str] = []
         self._runs: list[tuple[int, Origin | None]] = []
         self._origin: Origin | None = None
+        # Lines (0-based) where a top-level statement starts: the module may be compiled in
+        # parts split there (``verify.check_module``).
+        self._starts: list[int] = [0]
 
     @property
     def line_count(self) -> int:
@@ -85,8 +88,23 @@ class CodeWriter:
     def blank(self, count: int = 1) -> None:
         self._lines.extend([""] * count)
 
+    def top_level(self) -> None:
+        """A statement at the module's top level starts with the next line written."""
+        if self._starts[-1] != len(self._lines):
+            self._starts.append(len(self._lines))
+
     def text(self) -> str:
         return "\n".join(self._lines) + "\n"
+
+    def parts(self) -> list[tuple[int, str]]:
+        """The module's text in parts split where top-level statements start: (first line,
+        text) each; joined, they are ``text()``."""
+        bounds = [*self._starts, len(self._lines)]
+        return [
+            (start + 1, "\n".join(self._lines[start:end]) + "\n")
+            for start, end in zip(bounds, bounds[1:])
+            if end > start
+        ]
 
     def line_map(self) -> LineMap:
         return tuple(self._runs)
@@ -110,18 +128,23 @@ def encode(
     current: list[str] = []
     width = 0
     previous = 0
+    indexes: dict[tuple[str, tuple[Span, ...]], int] = {}
     for line, origin in line_map:
         gap = line - previous
         previous = line
         if origin is None:
             entry = f"{gap}"
         else:
-            key = (
-                rebase(origin.span.path),
-                tuple(f"{rebase(s.path)}:{s.line}:{s.column}" for s in origin.included_from),
-            )
-            index = files.setdefault(key, len(files))
             span = origin.span
+            # Every run of an included file repeats its places of inclusion: spelled once.
+            place = (span.path, origin.included_from)
+            index = indexes.get(place)
+            if index is None:
+                key = (
+                    rebase(span.path),
+                    tuple(f"{rebase(s.path)}:{s.line}:{s.column}" for s in origin.included_from),
+                )
+                index = indexes[place] = files.setdefault(key, len(files))
             entry = f"{gap}:{index}:{span.line}:{span.column}:{origin.node}"
         if current and width + len(entry) + 1 > _CHUNK:
             chunks.append(" ".join(current) + " ")

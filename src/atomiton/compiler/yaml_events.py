@@ -122,8 +122,20 @@ class EventBuilder:
         if loader.check_event(yaml.StreamEndEvent):
             return None
         loader.get_event()  # document start
+        get_event, scalar, close = loader.get_event, self._scalar, self._close
+        # The event types by identity, the common ones first: a blueprint's events are mostly
+        # scalars and the ends of collections (the rest go through ``_event``).
+        scalar_event, ends = yaml.ScalarEvent, (yaml.MappingEndEvent, yaml.SequenceEndEvent)
         while not self.done:
-            self._event(loader.get_event())
+            event = get_event()
+            kind = type(event)
+            if kind is scalar_event:
+                mark = event.start_mark
+                scalar(event, (mark.line + 1, mark.column + 1))
+            elif kind in ends:
+                close()
+            else:
+                self._event(event)
         loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
             event = loader.get_event()
@@ -181,16 +193,24 @@ class EventBuilder:
     def _scalar(self, event: yaml.ScalarEvent, position: _Position) -> None:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self._resolve(event)
+            text = event.value
+            # A quoted scalar, or a word no implicit resolver claims: text (most of them).
+            if not event.implicit[0] or (text and text[0] not in self.first_characters):
+                tag = _STR_TAG
+            else:
+                tag = self._resolve(event)
         parent = self.stack[-1] if self.stack else None
         if parent is not None and parent.is_map and not parent.key_pending:
             if tag == _MERGE_TAG:
                 parent.key, parent.key_position = "<<", position
                 parent.key_pending, parent.key_kind = True, "merge"
                 return
-            self._take_key(parent, self._construct(event, tag, position), position)
+            key = event.value if tag == _STR_TAG else self._construct(event, tag, position)
+            self._take_key(parent, key, position)
             return
-        self._count(1, position)
+        self.values += 1
+        if self.values > self.limits.max_values:
+            self._count(0, position)
         if (
             parent is not None
             and event.anchor is None
@@ -198,7 +218,7 @@ class EventBuilder:
             and parent.key_kind != "merge"
         ):
             # The common case, kept short: a plain value into its list or under its key.
-            value = self._construct(event, tag, position)
+            value = event.value if tag == _STR_TAG else self._construct(event, tag, position)
             parent.size += 1
             if not parent.is_map:
                 if parent.record:
@@ -301,14 +321,32 @@ class EventBuilder:
     def _open(
         self, event: yaml.MappingStartEvent | yaml.SequenceStartEvent, position: _Position
     ) -> None:
-        if len(self.stack) >= self.limits.max_depth:
+        stack = self.stack
+        if len(stack) >= self.limits.max_depth:
             self._too_deep(position)
         is_map = isinstance(event, yaml.MappingStartEvent)
-        as_key = self._expecting_key()
-        if not as_key:
-            self._count(1, position)
-        merge_list = not is_map and self._in_merge() and self.stack[-1].is_map
-        path, record = self._next_path()
+        parent = stack[-1] if stack else None
+        if parent is not None and parent.key_kind == "" and parent.merge_list is None:
+            # The common case, kept short: a collection as a value (under a key written once
+            # so far, or in a list), not as a key, nothing merged (see the general case below).
+            if parent.is_map and not parent.key_pending:
+                as_key, path, record = True, parent.path, False
+            else:
+                as_key = False
+                self.values += 1
+                if self.values > self.limits.max_values:
+                    self._count(0, position)
+                if parent.is_map:
+                    path, record = (*parent.path, parent.key), parent.record
+                else:
+                    path, record = (*parent.path, len(parent.value)), parent.record
+            merge_list = False
+        else:
+            as_key = self._expecting_key()
+            if not as_key:
+                self._count(1, position)
+            merge_list = not is_map and self._in_merge() and stack[-1].is_map
+            path, record = self._next_path()
         frame = _Frame(
             is_map,
             path,
@@ -329,6 +367,25 @@ class EventBuilder:
         frame = self.stack.pop()
         if frame.is_map and frame.merges:
             self._merge(frame)
+        stack = self.stack
+        if frame.anchor is None and not frame.as_key and frame.merge_list is None and stack:
+            parent = stack[-1]
+            if parent.merge_list is None and parent.key_kind != "merge":
+                # The common case, kept short (``_deliver`` without a ``_Built``): a plain
+                # collection into its list, or under a key written once so far.
+                parent.size += frame.size
+                if frame.height >= parent.height:
+                    parent.height = frame.height + 1
+                if not parent.is_map:
+                    parent.value.append(frame.value)
+                    return
+                parent.key_pending = False
+                if parent.key_kind == "":
+                    parent.value[parent.key] = frame.value
+                    parent.written.add(parent.key)
+                    if parent.record:
+                        self.positions.keys[(*parent.path, parent.key)] = parent.key_position
+                return
         built = _Built(
             frame.value,
             frame.path,
@@ -347,7 +404,11 @@ class EventBuilder:
     # -- assembling ---------------------------------------------------------------------------
 
     def _take_key(self, parent: _Frame, key: Any, position: _Position) -> None:
-        if not isinstance(key, (str, int, float, bool)) and key is not None:
+        if (
+            type(key) is not str
+            and not isinstance(key, (str, int, float, bool))
+            and key is not None
+        ):
             key = str(key)
         parent.key, parent.key_position, parent.key_pending = key, position, True
         if key in parent.written:

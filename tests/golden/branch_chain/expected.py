@@ -23,39 +23,13 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("c", 2), ("handler", 3)),
     nodes=(
         _rt.NodeInfo(
-            id="a",
-            type="code",
-            line=4,
-            column=5,
-            on_error="branch",
-            cache="on",
-            version="2e181c7738ba1dda",
+            "a", "code", 4, 5, on_error="branch", cache="on", version="2e181c7738ba1dda"
         ),
         _rt.NodeInfo(
-            id="b",
-            type="code",
-            line=5,
-            column=5,
-            on_error="branch",
-            cache="on",
-            version="d4d7ddaa1fc27390",
+            "b", "code", 5, 5, on_error="branch", cache="on", version="d4d7ddaa1fc27390"
         ),
-        _rt.NodeInfo(
-            id="c",
-            type="code",
-            line=6,
-            column=5,
-            cache="on",
-            version="f51f4ce84f463373",
-        ),
-        _rt.NodeInfo(
-            id="handler",
-            type="code",
-            line=7,
-            column=5,
-            cache="on",
-            version="51e711fc10777627",
-        ),
+        _rt.NodeInfo("c", "code", 6, 5, cache="on", version="f51f4ce84f463373"),
+        _rt.NodeInfo("handler", "code", 7, 5, cache="on", version="51e711fc10777627"),
     ),
 )
 
@@ -124,16 +98,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_A: Final = _code.Params()
-
-
-_P_B: Final = _code.Params()
-
-
-_P_C: Final = _code.Params()
-
-
-_P_HANDLER: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -144,7 +109,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         return data + 1
 
     if not (ex.supplying and ex.serve(0, s, "a", (inputs.start,), True)):
-        s.a = ex.call(0, _code.run, _P_A, data=inputs.start, function=_a_code)
+        s.a = ex.call(
+            0, _code.run, _P_CODE_DEFAULTS, data=inputs.start, function=_a_code
+        )
     s.a_error = _rt.error_value(ex.node_error(0))
 
     # b: code (blueprint.yaml:5:5)
@@ -154,7 +121,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
             return data * 10
 
         if not (ex.supplying and ex.serve(1, s, "b", (s.a,), True)):
-            s.b = ex.call(1, _code.run, _P_B, data=s.a, function=_b_code)
+            s.b = ex.call(1, _code.run, _P_CODE_DEFAULTS, data=s.a, function=_b_code)
         s.b_error = _rt.error_value(ex.node_error(1))
     elif ex.slow:
         ex.node_skipped(1, "its onError branch was not taken")
@@ -169,7 +136,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
             ex.node_started(2)
         try:
             if not (ex.supplying and ex.serve(2, s, "c", (s.b,))):
-                s.c = _code.run(_P_C, data=s.b, function=_c_code)
+                s.c = _code.run(_P_CODE_DEFAULTS, data=s.b, function=_c_code)
         except Exception as exc:
             ex.node_failed(2, exc)
         if ex.slow:
@@ -188,7 +155,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         try:
             if not (ex.supplying and ex.serve(3, s, "handler", (s.a_error,))):
                 s.handler = _code.run(
-                    _P_HANDLER, data=s.a_error, function=_handler_code
+                    _P_CODE_DEFAULTS, data=s.a_error, function=_handler_code
                 )
         except Exception as exc:
             ex.node_failed(3, exc)
@@ -292,7 +259,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "142:0:4:5:0 1:0:4:61:0 2:0:4:5:0 5:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
+    "107:0:4:5:0 1:0:4:61:0 2:0:4:5:0 7:0:5:5:1 3:0:5:61:1 2:0:5:5:1 ",
     "7:0:6:5:2 3:0:6:44:2 2:0:6:5:2 13:0:7:5:3 3:0:7:50:3 2:0:7:5:3 14",
 )
 

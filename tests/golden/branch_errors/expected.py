@@ -34,14 +34,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             cache="on",
             version="83594ca3cd215b9c",
         ),
-        _rt.NodeInfo(
-            id="report",
-            type="code",
-            line=13,
-            column=5,
-            cache="on",
-            version="ef4d52d70fafb06a",
-        ),
+        _rt.NodeInfo("report", "code", 13, 5, cache="on", version="ef4d52d70fafb06a"),
         _rt.NodeInfo(
             id="explain",
             type="edit-fields",
@@ -61,12 +54,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             version="1cf171d6228d1717",
         ),
         _rt.NodeInfo(
-            id="fine_handler",
-            type="code",
-            line=23,
-            column=5,
-            cache="on",
-            version="13074afa06c67c22",
+            "fine_handler", "code", 23, 5, cache="on", version="13074afa06c67c22"
         ),
     ),
 )
@@ -145,13 +133,7 @@ class _State:
 _P_TOTAL: Final = _transform.Params(operation="reduce", reduce_initial=0)
 
 
-_P_REPORT: Final = _code.Params()
-
-
-_P_FINE: Final = _code.Params()
-
-
-_P_FINE_HANDLER: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -182,7 +164,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         try:
             if not (ex.supplying and ex.serve(1, s, "report", (s.total.result,))):
                 s.report = _code.run(
-                    _P_REPORT, data=s.total.result, function=_report_code
+                    _P_CODE_DEFAULTS, data=s.total.result, function=_report_code
                 )
         except Exception as exc:
             ex.node_failed(1, exc)
@@ -220,7 +202,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         return len(data)
 
     if not (ex.supplying and ex.serve(3, s, "fine", (inputs.orders,), True)):
-        s.fine = ex.call(3, _code.run, _P_FINE, data=inputs.orders, function=_fine_code)
+        s.fine = ex.call(
+            3, _code.run, _P_CODE_DEFAULTS, data=inputs.orders, function=_fine_code
+        )
     s.fine_error = _rt.error_value(ex.node_error(3))
 
     # fine_handler: code (blueprint.yaml:23:5)
@@ -234,7 +218,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         try:
             if not (ex.supplying and ex.serve(4, s, "fine_handler", (s.fine_error,))):
                 s.fine_handler = _code.run(
-                    _P_FINE_HANDLER, data=s.fine_error, function=_fine_handler_code
+                    _P_CODE_DEFAULTS, data=s.fine_error, function=_fine_handler_code
                 )
         except Exception as exc:
             ex.node_failed(4, exc)
@@ -348,8 +332,8 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "160:0:6:5:0 1:0:11:26:0 2:0:6:5:0 11:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
-    "15:0:16:5:2 24:0:20:5:3 1:0:22:41:3 2:0:20:5:3 5:0:23:5:4 3:0:25:24:4 ",
+    "142:0:6:5:0 1:0:11:26:0 2:0:6:5:0 11:0:13:5:1 3:0:15:24:1 2:0:13:5:1 ",
+    "15:0:16:5:2 24:0:20:5:3 1:0:22:41:3 2:0:20:5:3 7:0:23:5:4 3:0:25:24:4 ",
     "2:0:23:5:4 14",
 )
 

@@ -59,14 +59,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             cache="on",
             version="0f75a83d42cd231f",
         ),
-        _rt.NodeInfo(
-            id="fine",
-            type="code",
-            line=16,
-            column=5,
-            cache="on",
-            version="b5c5fc6d288ddfbe",
-        ),
+        _rt.NodeInfo("fine", "code", 16, 5, cache="on", version="b5c5fc6d288ddfbe"),
     ),
 )
 
@@ -126,10 +119,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_BROKEN: Final = _code.Params()
-
-
-_P_FINE: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -157,7 +147,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         return data["missing"]
 
     if not (ex.supplying and ex.serve(3, s, "broken", (s.start,), True)):
-        s.broken = ex.call(3, _code.run, _P_BROKEN, data=s.start, function=_broken_code)
+        s.broken = ex.call(
+            3, _code.run, _P_CODE_DEFAULTS, data=s.start, function=_broken_code
+        )
 
     # fine: code (blueprint.yaml:16:5)
     def _fine_code(data: Any) -> Any:
@@ -167,7 +159,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(4)
     try:
         if not (ex.supplying and ex.serve(4, s, "fine", (s.start,))):
-            s.fine = _code.run(_P_FINE, data=s.start, function=_fine_code)
+            s.fine = _code.run(_P_CODE_DEFAULTS, data=s.start, function=_fine_code)
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -265,8 +257,8 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "136:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
-    "4:0:16:5:4 1:0:18:24:4 2:0:16:5:4 10",
+    "126:0:4:5:0 11:0:7:5:1 4:0:10:5:2 4:0:13:5:3 1:0:15:43:3 2:0:13:5:3 ",
+    "6:0:16:5:4 1:0:18:24:4 2:0:16:5:4 10",
 )
 
 

@@ -34,14 +34,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             cache="on",
             version="20ffea570e26a8b0",
         ),
-        _rt.NodeInfo(
-            id="shout",
-            type="code",
-            line=13,
-            column=5,
-            cache="on",
-            version="23c934a45513b16a",
-        ),
+        _rt.NodeInfo("shout", "code", 13, 5, cache="on", version="23c934a45513b16a"),
     ),
 )
 
@@ -97,7 +90,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_SHOUT: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -128,7 +121,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(1)
     try:
         if not (ex.supplying and ex.serve(1, s, "shout", (s.greet,))):
-            s.shout = _code.run(_P_SHOUT, data=s.greet, function=_shout_code)
+            s.shout = _code.run(_P_CODE_DEFAULTS, data=s.greet, function=_shout_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -226,7 +219,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "105:0:9:5:0 18:0:13:5:1 1:0:16:13:1 2:0:13:5:1 10",
+    "98:0:9:5:0 18:0:13:5:1 1:0:16:13:1 2:0:13:5:1 10",
 )
 
 

@@ -34,12 +34,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             version="d67e09a31ca4c584",
         ),
         _rt.NodeInfo(
-            id="each.body.upper",
-            type="code",
-            line=14,
-            column=13,
-            cache="on",
-            version="9ec509307e064dff",
+            "each.body.upper", "code", 14, 13, cache="on", version="9ec509307e064dff"
         ),
         _rt.NodeInfo(
             id="each.body.tag",
@@ -110,7 +105,7 @@ class _State:
 _P_EACH: Final = _loop.Params(loop_type="forEach", concurrency=2)
 
 
-_P_EACH_BODY_UPPER: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 class _EachBodyState:
@@ -136,7 +131,7 @@ def _each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
         ex.node_started(1)
     try:
         if not (ex.supplying and ex.serve(1, s, "upper", (item,))):
-            s.upper = _code.run(_P_EACH_BODY_UPPER, data=item, function=_upper_code)
+            s.upper = _code.run(_P_CODE_DEFAULTS, data=item, function=_upper_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -271,7 +266,7 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:7:5"),
         "blueprint.yaml",
     ),
-    "131:0:14:13:1 1:0:16:32:1 2:0:14:13:1 11:0:17:13:2 12 6:1:7:5:0 15",
+    "126:0:14:13:1 1:0:16:32:1 2:0:14:13:1 11:0:17:13:2 12 6:1:7:5:0 15",
 )
 
 

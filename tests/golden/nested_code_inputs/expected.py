@@ -23,14 +23,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="9ee4627cbc9ce5d9f71a16a466f25d36ef58b50d0678cf7c667009be0828a024",
     outputs=(("a", 2), ("b", 4), ("c", 6), ("d", 7)),
     nodes=(
-        _rt.NodeInfo(
-            id="make",
-            type="code",
-            line=6,
-            column=5,
-            cache="on",
-            version="f13f501437b19324",
-        ),
+        _rt.NodeInfo("make", "code", 6, 5, cache="on", version="f13f501437b19324"),
         _rt.NodeInfo(
             id="a.scale",
             type="transform",
@@ -88,14 +81,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             cache="on",
             version="e11d080825523bfc",
         ),
-        _rt.NodeInfo(
-            id="d",
-            type="code",
-            line=18,
-            column=5,
-            cache="on",
-            version="b72cc48921be867f",
-        ),
+        _rt.NodeInfo("d", "code", 18, 5, cache="on", version="b72cc48921be867f"),
     ),
 )
 
@@ -178,28 +164,16 @@ class _State:
         self.inputs = inputs
 
 
-_P_MAKE: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 _P_A_SCALE: Final = _transform.Params(operation="map")
 
 
-_P_A_SUM: Final = _code.Params()
-
-
 _P_B_SCALE: Final = _transform.Params(operation="map")
 
 
-_P_B_SUM: Final = _code.Params()
-
-
 _P_C_SCALE: Final = _transform.Params(operation="map")
-
-
-_P_C_SUM: Final = _code.Params()
-
-
-_P_D: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -213,7 +187,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(0)
     try:
         if not (ex.supplying and ex.serve(0, s, "make", ())):
-            s.make = _code.run(_P_MAKE, function=_make_code)
+            s.make = _code.run(_P_CODE_DEFAULTS, function=_make_code)
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -243,7 +217,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(2)
     try:
         if not (ex.supplying and ex.serve(2, s, "a_sum", (s.a_scale.result,))):
-            s.a_sum = _code.run(_P_A_SUM, data=s.a_scale.result, function=_a_sum_code)
+            s.a_sum = _code.run(
+                _P_CODE_DEFAULTS, data=s.a_scale.result, function=_a_sum_code
+            )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -273,7 +249,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(4)
     try:
         if not (ex.supplying and ex.serve(4, s, "b_sum", (s.b_scale.result,))):
-            s.b_sum = _code.run(_P_B_SUM, data=s.b_scale.result, function=_b_sum_code)
+            s.b_sum = _code.run(
+                _P_CODE_DEFAULTS, data=s.b_scale.result, function=_b_sum_code
+            )
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -303,7 +281,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(6)
     try:
         if not (ex.supplying and ex.serve(6, s, "c_sum", (s.c_scale.result, s.make))):
-            s.c_sum = _code.run(_P_C_SUM, data=s.c_scale.result, function=_c_sum_code)
+            s.c_sum = _code.run(
+                _P_CODE_DEFAULTS, data=s.c_scale.result, function=_c_sum_code
+            )
     except Exception as exc:
         ex.node_failed(6, exc)
     if ex.slow:
@@ -317,7 +297,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(7)
     try:
         if not (ex.supplying and ex.serve(7, s, "d", (inputs.rate,))):
-            s.d = _code.run(_P_D, function=_d_code)
+            s.d = _code.run(_P_CODE_DEFAULTS, function=_d_code)
     except Exception as exc:
         ex.node_failed(7, exc)
     if ex.slow:
@@ -422,10 +402,10 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:12:5"),
         ("child.yaml", "blueprint.yaml:15:5"),
     ),
-    "208:0:6:5:0 1:0:8:24:0 2:0:6:5:0 11:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
-    "13:1:12:5:2 1:1:14:24:2 2:1:12:5:2 11:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
-    "13:2:12:5:4 1:2:14:24:4 2:2:12:5:4 11:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
-    "13:3:12:5:6 1:3:14:24:6 2:3:12:5:6 11:0:18:5:7 1:0:20:24:7 2:0:18:5:7 ",
+    "182:0:6:5:0 1:0:8:24:0 2:0:6:5:0 11:1:9:5:1 1:1:11:53:1 2:1:9:5:1 ",
+    "13:1:12:5:2 1:1:14:24:2 2:1:12:5:2 13:2:9:5:3 1:2:11:53:3 2:2:9:5:3 ",
+    "13:2:12:5:4 1:2:14:24:4 2:2:12:5:4 13:3:9:5:5 1:3:11:53:5 2:3:9:5:5 ",
+    "13:3:12:5:6 1:3:14:24:6 2:3:12:5:6 13:0:18:5:7 1:0:20:24:7 2:0:18:5:7 ",
     "10",
 )
 

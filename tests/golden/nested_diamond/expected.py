@@ -122,16 +122,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_B_SCALE: Final = _code.Params()
-
-
-_P_B_D_INC: Final = _code.Params()
-
-
-_P_C_SCALE: Final = _code.Params()
-
-
-_P_C_D_INC: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -145,7 +136,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(0)
     try:
         if not (ex.supplying and ex.serve(0, s, "b_scale", (inputs.x,))):
-            s.b_scale = _code.run(_P_B_SCALE, data=inputs.x, function=_b_scale_code)
+            s.b_scale = _code.run(
+                _P_CODE_DEFAULTS, data=inputs.x, function=_b_scale_code
+            )
     except Exception as exc:
         ex.node_failed(0, exc)
     if ex.slow:
@@ -159,7 +152,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(1)
     try:
         if not (ex.supplying and ex.serve(1, s, "b_d_inc", (s.b_scale,))):
-            s.b_d_inc = _code.run(_P_B_D_INC, data=s.b_scale, function=_b_d_inc_code)
+            s.b_d_inc = _code.run(
+                _P_CODE_DEFAULTS, data=s.b_scale, function=_b_d_inc_code
+            )
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -173,7 +168,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(2)
     try:
         if not (ex.supplying and ex.serve(2, s, "c_scale", (inputs.x,))):
-            s.c_scale = _code.run(_P_C_SCALE, data=inputs.x, function=_c_scale_code)
+            s.c_scale = _code.run(
+                _P_CODE_DEFAULTS, data=inputs.x, function=_c_scale_code
+            )
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -187,7 +184,9 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(3)
     try:
         if not (ex.supplying and ex.serve(3, s, "c_d_inc", (s.c_scale,))):
-            s.c_d_inc = _code.run(_P_C_D_INC, data=s.c_scale, function=_c_d_inc_code)
+            s.c_d_inc = _code.run(
+                _P_CODE_DEFAULTS, data=s.c_scale, function=_c_d_inc_code
+            )
     except Exception as exc:
         ex.node_failed(3, exc)
     if ex.slow:
@@ -290,8 +289,8 @@ _SOURCE_MAP: Final = (
         ("c.yaml", "blueprint.yaml:13:5"),
         ("d.yaml", "c.yaml:11:5", "blueprint.yaml:13:5"),
     ),
-    "140:0:8:5:0 1:0:10:24:0 2:0:8:5:0 11:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
-    "11:2:8:5:2 1:2:10:24:2 2:2:8:5:2 11:3:8:5:3 1:3:10:24:3 2:3:8:5:3 10",
+    "131:0:8:5:0 1:0:10:24:0 2:0:8:5:0 13:1:8:5:1 1:1:10:24:1 2:1:8:5:1 ",
+    "13:2:8:5:2 1:2:10:24:2 2:2:8:5:2 13:3:8:5:3 1:3:10:24:3 2:3:8:5:3 12",
 )
 
 

@@ -146,16 +146,10 @@ class _State:
         self.inputs = inputs
 
 
-_P_TEN_EACH: Final = _loop.Params()
+_P_LOOP_DEFAULTS: Final = _loop.Params()
 
 
-_P_TEN_EACH_BODY_SCALE: Final = _code.Params()
-
-
-_P_TOP_EACH: Final = _loop.Params()
-
-
-_P_TOP_EACH_BODY_SCALE: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 class _TenEachBodyState:
@@ -181,7 +175,7 @@ def _ten_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
         ex.node_started(2)
     try:
         if not (ex.supplying and ex.serve(2, s, "scale", (item,))):
-            s.scale = _code.run(_P_TEN_EACH_BODY_SCALE, data=item, function=_scale_code)
+            s.scale = _code.run(_P_CODE_DEFAULTS, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -226,7 +220,7 @@ def _top_each_body(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
         ex.node_started(4)
     try:
         if not (ex.supplying and ex.serve(4, s, "scale", (item, inputs.scale))):
-            s.scale = _code.run(_P_TOP_EACH_BODY_SCALE, data=item, function=_scale_code)
+            s.scale = _code.run(_P_CODE_DEFAULTS, data=item, function=_scale_code)
     except Exception as exc:
         ex.node_failed(4, exc)
     if ex.slow:
@@ -256,7 +250,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     try:
         if not (ex.supplying and ex.serve(0, s, "ten_each", ())):
             s.ten_each = _loop.run(
-                _P_TEN_EACH,
+                _P_LOOP_DEFAULTS,
                 array=[1, 2],
                 body=_rt.partial(_ten_each_body, ex, inputs),
                 context=ex.context(0),
@@ -275,7 +269,7 @@ def _task_1(ex: _rt.Execution, s: _State) -> None:
     try:
         if not (ex.supplying and ex.serve(1, s, "top_each", ())):
             s.top_each = _loop.run(
-                _P_TOP_EACH,
+                _P_LOOP_DEFAULTS,
                 array=[3],
                 body=_rt.partial(_top_each_body, ex, inputs),
                 context=ex.context(1),
@@ -385,7 +379,7 @@ _SOURCE_MAP: Final = (
         ("child.yaml", "blueprint.yaml:5:5"),
         ("child.yaml", "blueprint.yaml:8:5"),
     ),
-    "176:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
+    "170:0:14:13:2 1:0:14:56:2 2:0:14:13:2 11:0:15:13:3 12 19:1:14:13:4 ",
     "1:1:14:56:4 2:1:14:13:4 11:1:15:13:5 12 6:2:9:5:0 15 4:3:9:5:1 15",
 )
 

@@ -54,12 +54,7 @@ BLUEPRINT: Final = _rt.Blueprint(
             version="7b6a0c20bdd0d094",
         ),
         _rt.NodeInfo(
-            id="report.label",
-            type="code",
-            line=20,
-            column=9,
-            cache="on",
-            version="0f2048c8197d2206",
+            "report.label", "code", 20, 9, cache="on", version="0f2048c8197d2206"
         ),
     ),
 )
@@ -129,10 +124,7 @@ class _State:
 _P_TOTALS_SUM: Final = _transform.Params(operation="reduce", reduce_initial=0)
 
 
-_P_TOTALS_PLUS_ADD: Final = _code.Params()
-
-
-_P_REPORT_LABEL: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -182,7 +174,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
             ex.supplying and ex.serve(2, s, "totals_plus_add", (s.totals_plus_pair,))
         ):
             s.totals_plus_add = _code.run(
-                _P_TOTALS_PLUS_ADD,
+                _P_CODE_DEFAULTS,
                 data=s.totals_plus_pair,
                 function=_totals_plus_add_code,
             )
@@ -200,7 +192,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
     try:
         if not (ex.supplying and ex.serve(3, s, "report_label", (s.totals_plus_add,))):
             s.report_label = _code.run(
-                _P_REPORT_LABEL, data=s.totals_plus_add, function=_report_label_code
+                _P_CODE_DEFAULTS, data=s.totals_plus_add, function=_report_label_code
             )
     except Exception as exc:
         ex.node_failed(3, exc)
@@ -311,7 +303,7 @@ _SOURCE_MAP: Final = (
         ("parts/add.yaml", "parts/totals.yaml:13:5", "blueprint.yaml:11:5"),
         ("blueprint.yaml", "blueprint.yaml:14:5"),
     ),
-    "141:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 15:1:12:5:2 1:1:14:24:2 ",
+    "133:0:10:5:0 1:0:12:56:0 2:0:10:5:0 15:1:9:5:1 15:1:12:5:2 1:1:14:24:2 ",
     "2:1:12:5:2 17:2:20:9:3 1:2:20:52:3 2:2:20:9:3 12",
 )
 

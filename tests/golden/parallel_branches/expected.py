@@ -24,20 +24,10 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("results", 0),),
     nodes=(
         _rt.NodeInfo(
-            id="both",
-            type="parallel",
-            line=6,
-            column=5,
-            execution="thread",
-            version="3571e3ebd7ef56c8",
+            "both", "parallel", 6, 5, execution="thread", version="3571e3ebd7ef56c8"
         ),
         _rt.NodeInfo(
-            id="both.branch0.total",
-            type="code",
-            line=12,
-            column=15,
-            cache="on",
-            version="06e1dfa68fe797aa",
+            "both.branch0.total", "code", 12, 15, cache="on", version="06e1dfa68fe797aa"
         ),
         _rt.NodeInfo(
             id="both.branch1.biggest",
@@ -105,10 +95,7 @@ class _State:
 _P_BOTH: Final = _parallel.Params(strategy="all")
 
 
-_P_BOTH_BRANCH0_TOTAL: Final = _code.Params()
-
-
-_P_BOTH_BRANCH1_BIGGEST: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 class _BothBranch0State:
@@ -130,7 +117,7 @@ def _both_branch0(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
         ex.node_started(1)
     try:
         if not (ex.supplying and ex.serve(1, s, "total", (item,))):
-            s.total = _code.run(_P_BOTH_BRANCH0_TOTAL, data=item, function=_total_code)
+            s.total = _code.run(_P_CODE_DEFAULTS, data=item, function=_total_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -158,9 +145,7 @@ def _both_branch1(ex: _rt.Execution, inputs: Inputs, item: Any) -> Any:
         ex.node_started(2)
     try:
         if not (ex.supplying and ex.serve(2, s, "biggest", (item,))):
-            s.biggest = _code.run(
-                _P_BOTH_BRANCH1_BIGGEST, data=item, function=_biggest_code
-            )
+            s.biggest = _code.run(_P_CODE_DEFAULTS, data=item, function=_biggest_code)
     except Exception as exc:
         ex.node_failed(2, exc)
     if ex.slow:
@@ -285,8 +270,8 @@ _SOURCE_MAP: Final = (
         ("blueprint.yaml", "blueprint.yaml:6:5"),
         "blueprint.yaml",
     ),
-    "125:0:12:15:1 1:0:12:58:1 2:0:12:15:1 10 15:0:16:15:2 1:0:16:60:2 ",
-    "2:0:16:15:2 12 6:1:6:5:0 18",
+    "112:0:12:15:1 1:0:12:58:1 2:0:12:15:1 10 15:0:16:15:2 1:0:16:60:2 ",
+    "2:0:16:15:2 10 6:1:6:5:0 18",
 )
 
 

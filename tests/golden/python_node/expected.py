@@ -25,17 +25,8 @@ BLUEPRINT: Final = _rt.Blueprint(
     sha256="4abedc2e971c089bd8a36c3230340ea751d7ac91b48583c9fb2496a808ad32db",
     outputs=(("count", 1),),
     nodes=(
-        _rt.NodeInfo(
-            id="split", type="python", line=6, column=5, version="2a178bbc8bc4826e"
-        ),
-        _rt.NodeInfo(
-            id="count",
-            type="code",
-            line=11,
-            column=5,
-            cache="on",
-            version="203f8d967433fbe2",
-        ),
+        _rt.NodeInfo("split", "python", 6, 5, version="2a178bbc8bc4826e"),
+        _rt.NodeInfo("count", "code", 11, 5, cache="on", version="203f8d967433fbe2"),
     ),
 )
 
@@ -91,7 +82,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_COUNT: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -115,7 +106,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(1)
     try:
         if not (ex.supplying and ex.serve(1, s, "count", (s.split,))):
-            s.count = _code.run(_P_COUNT, data=s.split, function=_count_code)
+            s.count = _code.run(_P_CODE_DEFAULTS, data=s.split, function=_count_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -213,7 +204,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "99:0:6:5:0 11:0:11:5:1 1:0:13:24:1 2:0:11:5:1 10",
+    "90:0:6:5:0 11:0:11:5:1 1:0:13:24:1 2:0:11:5:1 10",
 )
 
 

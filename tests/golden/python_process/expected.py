@@ -26,21 +26,9 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("lines", 1),),
     nodes=(
         _rt.NodeInfo(
-            id="dedent",
-            type="python",
-            line=6,
-            column=5,
-            execution="process",
-            version="7283f09d2b3437bd",
+            "dedent", "python", 6, 5, execution="process", version="7283f09d2b3437bd"
         ),
-        _rt.NodeInfo(
-            id="lines",
-            type="code",
-            line=12,
-            column=5,
-            cache="on",
-            version="6bf5969fd6218450",
-        ),
+        _rt.NodeInfo("lines", "code", 12, 5, cache="on", version="6bf5969fd6218450"),
     ),
 )
 
@@ -96,7 +84,7 @@ class _State:
         self.inputs = inputs
 
 
-_P_LINES: Final = _code.Params()
+_P_CODE_DEFAULTS: Final = _code.Params()
 
 
 def _task_0(ex: _rt.Execution, s: _State) -> None:
@@ -113,7 +101,7 @@ def _task_0(ex: _rt.Execution, s: _State) -> None:
         ex.node_started(1)
     try:
         if not (ex.supplying and ex.serve(1, s, "lines", (s.dedent,))):
-            s.lines = _code.run(_P_LINES, data=s.dedent, function=_lines_code)
+            s.lines = _code.run(_P_CODE_DEFAULTS, data=s.dedent, function=_lines_code)
     except Exception as exc:
         ex.node_failed(1, exc)
     if ex.slow:
@@ -211,7 +199,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "104:0:6:5:0 4:0:12:5:1 1:0:14:24:1 2:0:12:5:1 10",
+    "92:0:6:5:0 4:0:12:5:1 1:0:14:24:1 2:0:12:5:1 10",
 )
 
 

@@ -23,10 +23,10 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("fields", 0),),
     nodes=(
         _rt.NodeInfo(
-            id="fields",
-            type="edit-fields",
-            line=7,
-            column=5,
+            "fields",
+            "edit-fields",
+            7,
+            5,
             weight=80,
             cache="on",
             version="ca584a389238818e",

@@ -23,13 +23,7 @@ BLUEPRINT: Final = _rt.Blueprint(
     outputs=(("names", 3), ("total", 4), ("kept", 0), ("teams", 5)),
     nodes=(
         _rt.NodeInfo(
-            id="big",
-            type="transform",
-            line=13,
-            column=5,
-            weight=50,
-            cache="on",
-            version="a6bce15aeb2a128e",
+            "big", "transform", 13, 5, weight=50, cache="on", version="a6bce15aeb2a128e"
         ),
         _rt.NodeInfo(
             id="sorted",
@@ -359,7 +353,7 @@ async def arun(
 # Generated line -> blueprint position, for errors (atomiton.runtime.debug).
 _SOURCE_MAP: Final = (
     ("blueprint.yaml",),
-    "182:0:13:5:0 1:0:13:83:0 2:0:13:5:0 13:0:14:5:1 11:0:15:5:2 1:0:15:82:2 ",
+    "176:0:13:5:0 1:0:13:83:0 2:0:13:5:0 13:0:14:5:1 11:0:15:5:2 1:0:15:82:2 ",
     "2:0:15:5:2 13:0:16:5:3 11:0:17:5:4 1:0:17:85:4 2:0:17:5:4 13:0:18:5:5 ",
     "10",
 )
