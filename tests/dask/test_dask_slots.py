@@ -47,7 +47,6 @@ def test_tasks_name_what_they_read_and_write(tmp_path: Path) -> None:
     tasks = module._TASKS
     assert len(tasks) >= 3  # each arm runs apart from the other
     writer = {name: k for k, task in enumerate(tasks) for name in task.writes}
-    index = {info.id: i for i, info in enumerate(module.BLUEPRINT.nodes)}
     for k, task in enumerate(tasks):
         assert len(task.makers) == len(task.writes)
         for name in task.reads:

@@ -237,7 +237,6 @@ class _ModuleBuilder:
         results = slots.results(output_values)
         slots.narrow(results)
         task_items = task_slots.task_items(self.plan, slots)
-        inputs_required = any(p.default is MISSING for p in graph.inputs)
         view = ModuleView(
             docstring=blueprint_text.module_docstring(graph, source),
             imports=imports,
@@ -245,7 +244,7 @@ class _ModuleBuilder:
             blueprint=blueprint,
             inputs=[self._input_field(p) for p in graph.inputs],
             outputs=outputs,
-            inputs_required=inputs_required,
+            inputs_required=any(p.default is MISSING for p in graph.inputs),
             state_slots=layout.exploded("__slots__ = (", [literal(n) for n in slot_names], ")", 4),
             state=state,
             constants=self.constants,
