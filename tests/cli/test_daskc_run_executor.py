@@ -8,6 +8,7 @@ import sys
 import pytest
 from conftest import HELLO, Invoke, WriteBlueprint
 
+from atomiton.cli import cache, run_cache
 from atomiton.compiler import module_text
 
 # Whether generated run() takes ``executor=`` (it does once the Dask executor is in).
@@ -56,3 +57,18 @@ def test_help_documents_the_option(cli: Invoke) -> None:
     result = cli("run", "--help")
     assert "--executor" in result.stdout
     assert "tcp://HOST:PORT" in result.stdout
+
+
+def test_dask_runs_the_flow_compiled_and_from_the_run_cache(
+    cli: Invoke, write: WriteBlueprint
+) -> None:
+    """The module ``atomiton run`` loads (compiled now, or bytecode from its compile cache)
+    still has its text to send to the workers: through its loader, read only then."""
+    pytest.importorskip("distributed")
+    write("hello.yaml", HELLO)
+    for _ in range(2):  # the first run compiles and fills the cache, the second reads it
+        result = cli("run", "hello.yaml", "--json", "--no-record", "--executor", "dask-threads")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == {"message": "HI WORLD"}
+    (entry,) = cache.cache_dir(run_cache.KIND).glob("*.entry")
+    assert "HELLO" in entry.with_suffix(".py").read_text().upper()

@@ -277,7 +277,8 @@ def test_concurrent_runs_share_one_whole_entry(write: WriteBlueprint, workdir: P
         assert json.loads(out) == {"message": "HI WORLD"}
     [entry] = _entries()
     assert run_cache.read(entry.parent, entry.stem) is not None
-    assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # no temporary left over
+    # The entry and the module's text beside it; no temporary left over.
+    assert sorted(p.name for p in entry.parent.iterdir()) == [entry.name, f"{entry.stem}.py"]
 
 
 def test_an_unwritable_cache_folder_still_runs(

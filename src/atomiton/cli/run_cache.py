@@ -7,6 +7,8 @@ checkout is a new compiler), the Python that made the bytecode, the blueprint's 
 folder, the sub-blueprint search path and store, and ``sys.path`` (``python`` nodes' functions
 are looked up on it). The entry holds a manifest (every blueprint file the compilation read, by
 path and sha256, and the warnings it reported) on its first line, then the module's bytecode.
+The module's text lies beside it (``<key>.py``), read only when asked for (``ModuleSource``: a
+Dask executor sends it to its workers).
 
 An entry is used only when every file still has its recorded hash and the bytecode its recorded
 hash; anything else (an edited include, a truncated or foreign file) is a miss: the blueprint is
@@ -35,6 +37,7 @@ from ..diagnostics import Diagnostic, Severity, Span
 FORMAT: Final = 1
 KIND: Final = "run"
 _SUFFIX: Final = ".entry"
+_SOURCE_SUFFIX: Final = ".py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,23 @@ class Entry:
     file: str  # the module's __file__
     code: CodeType
     warnings: tuple[Diagnostic, ...]
+    source: str | Path  # the module's text, or the file the cache keeps it in
+
+
+class ModuleSource:
+    """A cached module's ``__loader__``: its text for whoever asks (``get_source``, the
+    standard way), read from the cache only then, so a run that never asks pays nothing."""
+
+    def __init__(self, source: str | Path) -> None:
+        self._source = source
+
+    def get_source(self, name: str) -> str | None:
+        if isinstance(self._source, Path):
+            try:
+                self._source = self._source.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+        return self._source
 
 
 def _package_fingerprint() -> str:
@@ -130,7 +150,8 @@ def read(folder: Path, key: str) -> Entry | None:
         if not isinstance(code, CodeType):
             return None
         warnings = tuple(_diagnostic_from(item) for item in manifest["warnings"])
-        return Entry(str(manifest["module"]), str(manifest["file"]), code, warnings)
+        source = folder / f"{key}{_SOURCE_SUFFIX}"
+        return Entry(str(manifest["module"]), str(manifest["file"]), code, warnings, source)
     except (ValueError, KeyError, TypeError, IndexError, EOFError):
         return None  # not an entry this version wrote: compile again
 
@@ -159,6 +180,9 @@ def write(
     header = json.dumps(manifest, ensure_ascii=True).encode() + b"\n"
     from ..runtime.files import atomic_write  # only on a miss: a hit stays lean
 
+    if isinstance(entry.source, str):  # first, so that an entry never lacks its text
+        text = entry.source.encode("utf-8")
+        atomic_write(folder / f"{key}{_SOURCE_SUFFIX}", [text], create_directories=False)
     atomic_write(folder / f"{key}{_SUFFIX}", [header, payload], create_directories=False)
 
 
@@ -181,6 +205,8 @@ def module_from(entry: Entry) -> ModuleType:
         return sys.modules[name]
     module = ModuleType(name)
     module.__file__ = entry.file
+    # Typed as an import loader; this one only gives the text (what ``get_source`` users ask).
+    setattr(module, "__loader__", ModuleSource(entry.source))
     sys.modules[name] = module
     try:
         exec(entry.code, module.__dict__)

@@ -231,7 +231,7 @@ def _compile(
         raise click.exceptions.Exit(status.BLUEPRINT_ERROR) from None
     reporter.diagnostics(compiled.warnings, path=path)
     name, file, code = module_from_code(compiled)
-    entry = run_cache.Entry(name, file, code, compiled.warnings)
+    entry = run_cache.Entry(name, file, code, compiled.warnings, compiled.code)
     if folder is not None:
         files = (*compiled.files, *_function_sources(compiled.graph))
         _store(folder, key, entry, files, started)

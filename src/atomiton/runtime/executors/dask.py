@@ -136,8 +136,12 @@ def _ship(client: Client, module: types.ModuleType) -> None:
     if key in shipped:
         return
     filename: str = getattr(module, "__file__", None) or ""
-    # A file, or the text a compiler kept in linecache for a module loaded from memory.
+    # A file, or the text a compiler kept in linecache for a module loaded from memory, or
+    # what its loader gives (``atomiton run`` loads modules from its compile cache).
     source = "".join(linecache.getlines(filename)) if filename else ""
+    get_source = getattr(getattr(module, "__loader__", None), "get_source", None)
+    if not source and callable(get_source):
+        source = get_source(module.__name__) or ""
     # Modules loaded from memory may share a display name: the text must be this blueprint's.
     if not source or sha256 not in source:
         raise ValueError(f"the source of module {module.__name__!r} cannot be found to send it")
