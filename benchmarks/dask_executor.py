@@ -234,13 +234,13 @@ def main() -> None:
         sys.path.insert(0, str(folder))  # worker processes inherit it when they start
         started = time.perf_counter()
         threads_cluster = LocalCluster(
-            n_workers=2, threads_per_worker=2, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
         )
         in_process = Client(threads_cluster)
         in_process_start = time.perf_counter() - started
         started = time.perf_counter()
         process_cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         processes = Client(process_cluster)
         process_start = time.perf_counter() - started

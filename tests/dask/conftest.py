@@ -16,7 +16,7 @@ def client() -> Iterator[Client]:
     """A cluster of 2 workers x 2 threads inside this process (starts in a few tens of ms)."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=2, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as connected,
     ):
@@ -28,7 +28,7 @@ def process_client() -> Iterator[Client]:
     """A cluster of 2 worker processes, 1 thread each: everything crosses by pickle."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as connected,
     ):

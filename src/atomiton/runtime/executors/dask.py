@@ -114,7 +114,8 @@ def open_session(executor: object) -> DaskSession:
     if executor in ("dask", "dask-threads"):
         cluster = LocalCluster(
             processes=executor == "dask",
-            dashboard_address=None,
+            # A free port: None means the default 8787, and a second run at once then warns.
+            dashboard_address=":0",
             threads_per_worker=1 if executor == "dask" else None,
         )
         return DaskSession(Client(cluster), cluster, owned=True)
