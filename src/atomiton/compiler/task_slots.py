@@ -3,8 +3,9 @@ generated module's ``_TASKS`` tuple that carries them.
 
 An executor whose tasks share no memory (a distributed one) ships only what crosses between
 tasks, so each ``_rt.Task`` names the slots it reads from other tasks, the slots it hands on
-(those a later task reads or the outputs read) and the node writing each. ``codegen`` renders the tasks' statements and the state's fields; this module reads those
-statements for slot reads and lays out the tuple. How tasks are cut is the plan's decision.
+(those a later task reads or the outputs read) and the node writing each. ``codegen`` renders
+the tasks' statements and the state's fields; this module reads those statements for slot reads
+and lays out the tuple. How tasks are cut is the plan's decision.
 """
 
 from __future__ import annotations
