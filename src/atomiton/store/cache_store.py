@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..runtime.model import NodeInfo
-from .schema import StoreError, connect, default_db_path
+from .schema import StoreError, connect, default_db_path, write_transaction
 from .values import INLINE_LIMIT, VALUE_CAP
 
 _TAG: Final = "$"
@@ -431,9 +431,9 @@ class CacheStore:
         """
         with self._lock:
             self._flush()
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                doomed: list[str] = []
+            failure = f"cannot clean the cache in {self.path}"
+            doomed: list[str] = []
+            with write_transaction(self._conn, failure):
                 if older_than is not None:
                     cutoff = time.time() - older_than
                     rows = self._conn.execute(
@@ -453,11 +453,6 @@ class CacheStore:
                         if total > max_bytes:
                             doomed.append(str(key))
                 self._delete(doomed)
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise StoreError(f"cannot clean the cache in {self.path}: {exc}") from None
         return len(doomed)
 
     def clear(self, *, blueprint_id: str | None = None, node_id: str | None = None) -> int:
@@ -472,15 +467,9 @@ class CacheStore:
             params.append(node_id)
         with self._lock:
             self._flush()
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
+            with write_transaction(self._conn, f"cannot clear the cache in {self.path}"):
                 keys = [str(row[0]) for row in self._conn.execute(sql, params).fetchall()]
                 self._delete(keys)
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise StoreError(f"cannot clear the cache in {self.path}: {exc}") from None
         return len(keys)
 
     def _delete(self, keys: list[str]) -> None:

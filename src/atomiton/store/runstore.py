@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Final, cast
 
 from .records import RUN_STATUSES, NodeRecord, NodeState, RunDetail, RunStatus, RunSummary
-from .schema import StoreError, connect, default_db_path
+from .schema import StoreError, connect, default_db_path, write_transaction
 from .values import decode
 
 # A running run whose heartbeat is older than this is taken for dead (its process may live on
@@ -237,24 +237,18 @@ class RunStore:
             doomed.update(str(row[0]) for row in rows)
         if not doomed:
             return 0
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in doomed])
-                # What they reused or wrote stays cached (``cache gc`` ages it) but is no
-                # longer theirs to resume.
-                self._conn.executemany(
-                    "DELETE FROM cache_runs WHERE run_id = ?", [(i,) for i in doomed]
-                )
-                self._conn.execute(
-                    "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM run_blobs)"
-                    " AND sha256 NOT IN (SELECT sha256 FROM cache_blobs)"
-                )
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise StoreError(f"cannot clean the run history {self.path}: {exc}") from None
+        failure = f"cannot clean the run history {self.path}"
+        with self._lock, write_transaction(self._conn, failure):
+            self._conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in doomed])
+            # What they reused or wrote stays cached (``cache gc`` ages it) but is no
+            # longer theirs to resume.
+            self._conn.executemany(
+                "DELETE FROM cache_runs WHERE run_id = ?", [(i,) for i in doomed]
+            )
+            self._conn.execute(
+                "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM run_blobs)"
+                " AND sha256 NOT IN (SELECT sha256 FROM cache_blobs)"
+            )
         return len(doomed)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -240,3 +242,17 @@ def _ignore_in_git(folder: Path) -> None:
             ignore.write_text("# created by atomiton: run history and caches are not source\n*\n")
         except OSError:
             pass  # a read-only folder still holds a history if the file is writable
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection, failure: str) -> Iterator[None]:
+    """One ``BEGIN IMMEDIATE`` transaction around the block: committed at its end, rolled back
+    on a database error, which is raised as ``StoreError("<failure>: <error>")``."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StoreError(f"{failure}: {exc}") from None
