@@ -115,6 +115,7 @@ class Execution(RunState):
         allowed_paths: Roots = None,
         resources: RunResources | None = None,
         supply: Supply | None = None,
+        processes: ProcessExecutor | None = None,
     ) -> None:
         """Prepare a run; nothing starts until the body calls ``run_tasks``.
 
@@ -128,6 +129,7 @@ class Execution(RunState):
             allowed_paths: the folders file nodes may touch (``confine``); None: anywhere.
             resources: the run's shared objects (default: an empty registry, made on first use).
             supply: the run's suppliers of node values (pins, fails, a cache): see ``serve``.
+            processes: where ``execution: process`` calls run (default: a pool made on first use).
         """
         RunState.__init__(
             self,
@@ -140,7 +142,7 @@ class Execution(RunState):
         self.allowed_paths = allowed_paths
         self._hooks = hooks
         self._resources = resources
-        self._processes: ProcessExecutor | None = None
+        self._processes = processes
         self._errors: dict[int, BaseException] = {}
         # Helper threads of timed-out calls whose context was cancelled: joined briefly at the end.
         self.abandoned: list[threading.Thread] = []

@@ -299,6 +299,8 @@ def worker_execution(
     blueprint = getattr(module, "BLUEPRINT")
     supply = _supply(call.supply, blueprint)
     offload = ClusterOffload(call, module)
+    # A daemon process cannot start a pool: the run's process calls stay in this process.
+    processes = InWorkerProcess() if multiprocessing.current_process().daemon else None
     ex = Execution(
         blueprint,
         hooks=hooks,
@@ -308,11 +310,11 @@ def worker_execution(
         allowed_paths=call.allowed_paths,
         resources=RunResources({OFFLOAD: offload}),
         supply=supply,
+        processes=processes,
     )
     offload.ex = ex
-    if multiprocessing.current_process().daemon:
-        # Its process pool could not start: the run's process calls stay in this process.
-        ex._processes = InWorkerProcess(_note_process_calls(ex))
+    if processes is not None:
+        processes.note = _note_process_calls(ex)
     if supply is not None:
         for supplier in supply.suppliers:
             supplier.bind(ex)
@@ -335,14 +337,14 @@ class InWorkerProcess(ProcessExecutor):
     daemon thread while the node fails (or the run stops) at once.
     """
 
-    __slots__ = ("_note",)
+    __slots__ = ("note",)
 
-    def __init__(self, note: Callable[[], None]) -> None:
+    def __init__(self) -> None:
         super().__init__(lambda: 1)
-        self._note: Callable[[], None] | None = note
+        self.note: Callable[[], None] | None = None  # said once, on the first call
 
     def submit(self, fn: Callable[[], Any], after: Sequence[Future[Any]] = ()) -> Future[Any]:
-        note, self._note = self._note, None
+        note, self.note = self.note, None
         if note is not None:
             note()
         future: Future[Any] = Future()
