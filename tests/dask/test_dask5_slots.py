@@ -96,22 +96,11 @@ def test_a_module_that_names_no_results_is_refused_on_a_cluster(
         rt.run(module.BLUEPRINT, old_body, module.Inputs(), executor=client)
 
 
-HEADERS = """
-id: headers
-settings:
-  runtime: {{executor: dask}}
-nodes:
-  - id: read
-    type: spreadsheet
-    parameters: {{operation: read, path: "{path}", stream: true}}
-  - id: count
-    type: code
-    parameters: {{code: "return sum(1 for _ in data)"}}
-edges:
-  - {{source: read, sourceHandle: records, target: count}}
-  - {{source: count, target: output, targetHandle: total}}
-  - {{source: read, sourceHandle: headers, target: output, targetHandle: headers}}
-"""
+# The same chain, with a second port of the stream's node read by the outputs.
+HEADERS = (
+    CHAIN.replace("id: chain", "id: headers")
+    + "  - {{source: read, sourceHandle: headers, target: output, targetHandle: headers}}\n"
+)
 
 
 def test_a_port_that_travels_takes_the_stream_of_its_node_along(
