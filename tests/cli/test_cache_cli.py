@@ -84,18 +84,10 @@ def cli(*args: str) -> Result:
 
 
 @pytest.fixture
-def project(workdir: Path) -> Iterator[Path]:
+def project(workdir: Path, forget_new_modules: None) -> Iterator[Path]:
     (workdir / "cli_steps.py").write_text(STEPS)
-    before = set(sys.modules)
     yield workdir
-    # The steps module and the flow modules bound to it must not outlive this folder; libraries
-    # first imported during the test stay (a second copy of yaml breaks the first's loaders).
-    for name in set(sys.modules) - before:
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if not origin.startswith((sys.prefix, sys.base_prefix)):
-            del sys.modules[name]
-    sys.modules.pop("cli_steps", None)
-    if str(workdir) in sys.path:
+    if str(workdir) in sys.path:  # ``atomiton run`` puts the working directory there
         sys.path.remove(str(workdir))
 
 

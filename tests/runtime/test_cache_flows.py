@@ -81,21 +81,13 @@ edges:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
+def project(tmp_path: Path, forget_new_modules: None) -> Iterator[Path]:
     (tmp_path / "cache_steps.py").write_text(STEPS)
     sys.path.insert(0, str(tmp_path))
-    before = set(sys.modules)
     try:
         yield tmp_path
     finally:
         sys.path.remove(str(tmp_path))
-        # The steps module and the flow modules bound to it (a flow module is cached by its
-        # code, which another test compiles again) must not outlive this folder.
-        for name in set(sys.modules) - before:
-            origin = getattr(sys.modules[name], "__file__", None) or ""
-            if not origin.startswith((sys.prefix, sys.base_prefix)):
-                del sys.modules[name]  # a library first imported here stays: one copy of each
-        sys.modules.pop("cache_steps", None)
 
 
 def compiled(folder: Path, text: str) -> ModuleType:
