@@ -318,20 +318,6 @@ def _checked_executor(value: str | None) -> str | None:
     return value
 
 
-def _executor_argument(module: ModuleType, executor: str | None) -> dict[str, str]:
-    """``run``'s keyword for ``--executor``; a usage error when the module predates executors."""
-    import inspect
-
-    if executor is None:
-        return {}
-    if "executor" not in inspect.signature(module.run).parameters:
-        raise click.BadParameter(
-            "this atomiton's generated run() takes no executor; use one with the dask extra",
-            param_hint="'--executor'",
-        )
-    return {"executor": executor}
-
-
 @click.command("run", epilog=EPILOG)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -528,7 +514,6 @@ def run_command(
         journal=record,
         db=db,
     )
-    where = _executor_argument(module, executor)
     recorder = _recorder(record, db, blueprint, inputs, file)
 
     def body() -> BaseModel:
@@ -542,7 +527,7 @@ def run_command(
             pins=pins or None,
             fail=fails or None,
             cache=cache,
-            **where,
+            executor=executor,
         )
         return outputs
 
@@ -570,10 +555,10 @@ def run_command(
             watcher.report_skipped(reporter)
             raise click.exceptions.Exit(code) from None
         except OSError as exc:
-            if not where:
+            if executor is None:
                 raise
             # Nodes' errors arrive as NodeError: this is the cluster (a scheduler not reachable).
-            reporter.error(f"executor {where['executor']}: {exc}")
+            reporter.error(f"executor {executor}: {exc}")
             raise click.exceptions.Exit(status.RUN_FAILED) from None
         except MemoryError:  # raised outside any node (building the outputs, say): still a failure
             reporter.error("the run ran out of memory")
